@@ -1,0 +1,169 @@
+/**
+ * The only reader of process.env. Every limit and knob of the service lives here with a safe
+ * default; values are validated once at boot (a bad value names its variable) and the result
+ * is frozen. Tests build configs with `loadConfig({...})` instead of touching the environment.
+ */
+import os from 'node:os';
+import path from 'node:path';
+
+export interface Config {
+  /** `PORT`: listen port. */
+  readonly port: number;
+  /** `HOST`: listen address. */
+  readonly host: string;
+  /** `APERTURE_STORAGE_DIR`: folder of originals for the `upload` type. */
+  readonly storageDir: string;
+  /** `APERTURE_CACHE_BYTES`: result cache bound in bytes (default 256 MB). */
+  readonly cacheBytes: number;
+  /** `APERTURE_SOURCE_CACHE_BYTES`: source bytes cache bound (default 128 MB). */
+  readonly sourceCacheBytes: number;
+  /** `APERTURE_MAX_SOURCE_PIXELS`: refuse sources above this many pixels (frames summed; default 50 MP). */
+  readonly maxSourcePixels: number;
+  /** `APERTURE_MAX_SOURCE_BYTES`: refuse sources above this many bytes (default 50 MB). */
+  readonly maxSourceBytes: number;
+  /** `APERTURE_MAX_OUTPUT_SIDE`: largest output width or height (default 8192). */
+  readonly maxOutputSide: number;
+  /** `APERTURE_MAX_OUTPUT_PIXELS`: largest output area (default 40 MP). */
+  readonly maxOutputPixels: number;
+  /** `APERTURE_MAX_COMPONENTS`: most components in one URL (default 20). */
+  readonly maxComponents: number;
+  /** `APERTURE_DPR_CAP`: highest DPR, for `dpr_N` and `dpr_auto` (default 3). */
+  readonly dprCap: number;
+  /** `APERTURE_TIMEOUT_MS`: processing timeout per request (default 30000). */
+  readonly processTimeoutMs: number;
+  /** `APERTURE_CONCURRENCY`: transforms running at once (default: CPU count). */
+  readonly concurrency: number;
+  /** `APERTURE_QUEUE`: transforms waiting for a slot before 503 (default 64). */
+  readonly queueSize: number;
+  /** `APERTURE_QUEUE_TIMEOUT_MS`: longest wait for a slot before 503 (default 10000). */
+  readonly queueTimeoutMs: number;
+  /** `APERTURE_SECRET`: signing secret (empty = signatures cannot be checked). */
+  readonly secret: string;
+  /** `APERTURE_STRICT=1`: require signatures on every transformation not in `strictAllowed`. */
+  readonly strict: boolean;
+  /** `APERTURE_STRICT_ALLOW`: `|`-separated transformation strings allowed unsigned in strict mode. */
+  readonly strictAllowed: readonly string[];
+  /** `APERTURE_FETCH_ALLOW`: comma-separated host allow-list for fetch and remote mappings. */
+  readonly fetchAllow: readonly string[];
+  /** `APERTURE_FETCH_TIMEOUT_MS`: origin connect/headers/body timeout (default 10000). */
+  readonly fetchTimeoutMs: number;
+  /** `APERTURE_FETCH_MAX_REDIRECTS`: redirects followed, each re-validated (default 5). */
+  readonly fetchMaxRedirects: number;
+  /** `APERTURE_REMOTE_MAPPINGS`: `folder=https://base/,other=https://...` auto-upload mappings. */
+  readonly remoteMappings: Readonly<Record<string, string>>;
+  /** `APERTURE_NAMED_TRANSFORMATIONS`: JSON object `{name: "c_fill,w_100"}` for `t_name`. */
+  readonly namedTransformations: Readonly<Record<string, string>>;
+  /** `APERTURE_REDIS_URL`: shared cache tier (unset = none). */
+  readonly redisUrl: string;
+  /** `APERTURE_REDIS_TTL_S`: shared tier entry TTL (default 7 days). */
+  readonly redisTtlSeconds: number;
+  /** `APERTURE_REDIS_MAX_ENTRY_BYTES`: largest result stored in Redis (default 5 MB). */
+  readonly redisMaxEntryBytes: number;
+  /** `APERTURE_AVIF_EFFORT`: AVIF encoder effort 0-9 (default 2, measured in BENCHMARKS.md). */
+  readonly avifEffort: number;
+  /** `APERTURE_WEBP_EFFORT`: WebP encoder effort 0-6 (default 4). */
+  readonly webpEffort: number;
+  /** `APERTURE_LOG_LEVEL`: pino level (default info; `silent` in tests). */
+  readonly logLevel: string;
+  /** `APERTURE_SHUTDOWN_MS`: longest graceful drain on SIGTERM (default 10000). */
+  readonly shutdownTimeoutMs: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+class ConfigError extends Error {}
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be an integer, got "${raw}"`);
+  const v = Number(raw.trim());
+  if (v < min || v > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${v}`);
+  return v;
+}
+
+function bool(env: Env, name: string, def: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(`${name} must be 1/0/true/false, got "${raw}"`);
+}
+
+function list(env: Env, name: string, sep: string): string[] {
+  const raw = env[name];
+  if (!raw) return [];
+  return raw.split(sep).map((s) => s.trim()).filter(Boolean);
+}
+
+function mappings(env: Env, name: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of list(env, name, ',')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`${name}: expected folder=https://base/, got "${pair}"`);
+    const folder = pair.slice(0, eq).replace(/^\/+|\/+$/g, '');
+    const base = pair.slice(eq + 1);
+    if (!/^https?:\/\//.test(base)) throw new ConfigError(`${name}: base for "${folder}" must be an http(s) URL`);
+    out[folder] = base.endsWith('/') ? base : base + '/';
+  }
+  return out;
+}
+
+function json(env: Env, name: string): Record<string, string> {
+  const raw = env[name];
+  if (!raw) return {};
+  let v: unknown;
+  try { v = JSON.parse(raw); } catch { throw new ConfigError(`${name} must be a JSON object`); }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${name} must be a JSON object`);
+  for (const [k, s] of Object.entries(v)) {
+    if (typeof s !== 'string') throw new ConfigError(`${name}.${k} must be a transformation string`);
+  }
+  return v as Record<string, string>;
+}
+
+/** Parse and validate a configuration from an environment-shaped object (default: process.env). */
+export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
+  const cpus = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+  const cfg: Config = {
+    port: int(env, 'PORT', 3000, 0, 65535),
+    host: env.HOST || '0.0.0.0',
+    storageDir: path.resolve(env.APERTURE_STORAGE_DIR || 'images'),
+    cacheBytes: int(env, 'APERTURE_CACHE_BYTES', 256 * 1024 * 1024, 0, 2 ** 40),
+    sourceCacheBytes: int(env, 'APERTURE_SOURCE_CACHE_BYTES', 128 * 1024 * 1024, 0, 2 ** 40),
+    maxSourcePixels: int(env, 'APERTURE_MAX_SOURCE_PIXELS', 50_000_000, 1, 2 ** 40),
+    maxSourceBytes: int(env, 'APERTURE_MAX_SOURCE_BYTES', 50 * 1024 * 1024, 1, 2 ** 40),
+    maxOutputSide: int(env, 'APERTURE_MAX_OUTPUT_SIDE', 8192, 1, 65535),
+    maxOutputPixels: int(env, 'APERTURE_MAX_OUTPUT_PIXELS', 40_000_000, 1, 2 ** 40),
+    maxComponents: int(env, 'APERTURE_MAX_COMPONENTS', 20, 1, 1000),
+    dprCap: int(env, 'APERTURE_DPR_CAP', 3, 1, 10),
+    processTimeoutMs: int(env, 'APERTURE_TIMEOUT_MS', 30_000, 100, 600_000),
+    concurrency: int(env, 'APERTURE_CONCURRENCY', cpus, 1, 1024),
+    queueSize: int(env, 'APERTURE_QUEUE', 64, 0, 100_000),
+    queueTimeoutMs: int(env, 'APERTURE_QUEUE_TIMEOUT_MS', 10_000, 1, 600_000),
+    secret: env.APERTURE_SECRET ?? '',
+    strict: bool(env, 'APERTURE_STRICT', false),
+    strictAllowed: list(env, 'APERTURE_STRICT_ALLOW', '|'),
+    fetchAllow: list(env, 'APERTURE_FETCH_ALLOW', ',').map((h) => h.toLowerCase()),
+    fetchTimeoutMs: int(env, 'APERTURE_FETCH_TIMEOUT_MS', 10_000, 1, 600_000),
+    fetchMaxRedirects: int(env, 'APERTURE_FETCH_MAX_REDIRECTS', 5, 0, 50),
+    remoteMappings: mappings(env, 'APERTURE_REMOTE_MAPPINGS'),
+    namedTransformations: json(env, 'APERTURE_NAMED_TRANSFORMATIONS'),
+    redisUrl: env.APERTURE_REDIS_URL ?? '',
+    redisTtlSeconds: int(env, 'APERTURE_REDIS_TTL_S', 7 * 24 * 3600, 1, 2 ** 31),
+    redisMaxEntryBytes: int(env, 'APERTURE_REDIS_MAX_ENTRY_BYTES', 5 * 1024 * 1024, 1, 2 ** 31),
+    avifEffort: int(env, 'APERTURE_AVIF_EFFORT', 2, 0, 9),
+    webpEffort: int(env, 'APERTURE_WEBP_EFFORT', 4, 0, 6),
+    logLevel: env.APERTURE_LOG_LEVEL || 'info',
+    shutdownTimeoutMs: int(env, 'APERTURE_SHUTDOWN_MS', 10_000, 0, 600_000),
+    ...overrides,
+  };
+  if (cfg.strict && !cfg.secret) throw new ConfigError('APERTURE_STRICT=1 needs APERTURE_SECRET');
+  return Object.freeze(cfg);
+}
+
+/** A config for tests: quiet logs, given storage, everything else default. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return loadConfig({ APERTURE_LOG_LEVEL: 'silent' }, overrides);
+}
+
+export { ConfigError };
