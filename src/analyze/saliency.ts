@@ -1,0 +1,226 @@
+/**
+ * Content-aware subject detection for `g_auto`: a per-pixel saliency map and the box of the
+ * main subject, computed on a small sRGB copy of the image.
+ *
+ * Cues (all linear in pixels):
+ * - colour distinctness: Lab distance to a background model learnt from the image border;
+ * - focus: fine detail energy, which separates an in-focus subject from bokeh;
+ * - a weak centre prior;
+ * - faces, when given, dominate everything else.
+ * The map is then segmented into connected regions and the most object-like region wins:
+ * a compact, strongly salient blob beats a large texture spread over the frame.
+ */
+import type { Box, RawImage } from './types.ts';
+import { blur, components, quantile, toLab, type Component, type LabPlanes } from './saliency-ops.ts';
+
+export interface SaliencyAnalysis {
+  /** Analysis grid size (the size of the image given to analyzeSaliency). */
+  width: number;
+  height: number;
+  /** Per-pixel saliency 0..1, row-major. */
+  map: Float32Array;
+  /** Main subject box in analysis pixels. */
+  subject: Box;
+  /** Saliency that belongs to the subject (0 elsewhere): what a crop should keep. */
+  subjectMap: Float32Array;
+  /** Saliency-weighted centre of the subject, analysis pixels. */
+  centroid: { x: number; y: number };
+  /** 0..1: how clearly one subject stands out (0 = nothing found, crop falls back to mass). */
+  confidence: number;
+  /** Face boxes in analysis pixels (empty when none were given). */
+  faces: Box[];
+}
+
+export interface SaliencyCues {
+  colour: Float32Array;
+  focus: Float32Array;
+}
+
+function clamp01(v: number): number {
+  return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
+/** k-means in Lab on a handful of border pixels; returns the cluster centres. */
+function borderClusters(lab: LabPlanes, idx: number[], k: number): number[][] {
+  const { L, A, B } = lab;
+  const centres: number[][] = [];
+  for (let j = 0; j < k; j++) {
+    const p = idx[Math.floor(((j + 0.5) * idx.length) / k)];
+    centres.push([L[p], A[p], B[p]]);
+  }
+  const assign = new Int32Array(idx.length);
+  for (let iter = 0; iter < 8; iter++) {
+    const sums = centres.map(() => [0, 0, 0, 0]);
+    for (let i = 0; i < idx.length; i++) {
+      const p = idx[i];
+      let best = 0;
+      let bd = Infinity;
+      for (let j = 0; j < k; j++) {
+        const c = centres[j];
+        const d = (L[p] - c[0]) ** 2 + (A[p] - c[1]) ** 2 + (B[p] - c[2]) ** 2;
+        if (d < bd) { bd = d; best = j; }
+      }
+      assign[i] = best;
+      const s = sums[best];
+      s[0] += L[p]; s[1] += A[p]; s[2] += B[p]; s[3]++;
+    }
+    for (let j = 0; j < k; j++) {
+      const s = sums[j];
+      if (s[3] > 0) centres[j] = [s[0] / s[3], s[1] / s[3], s[2] / s[3]];
+    }
+  }
+  return centres;
+}
+
+/**
+ * Colour distinctness from the border. Each side gets its own small colour model; a pixel's
+ * score drops the side it resembles least-well... i.e. the largest of the four distances is
+ * discarded, so a subject touching one edge is not mistaken for background.
+ */
+function colourCue(lab: LabPlanes, w: number, h: number): Float32Array {
+  const t = Math.max(2, Math.round(Math.min(w, h) * 0.05));
+  const sides: number[][] = [[], [], [], []];
+  for (let y = 0; y < t; y++) for (let x = 0; x < w; x++) sides[0].push(y * w + x);
+  for (let y = h - t; y < h; y++) for (let x = 0; x < w; x++) sides[1].push(y * w + x);
+  for (let y = 0; y < h; y++) for (let x = 0; x < t; x++) sides[2].push(y * w + x);
+  for (let y = 0; y < h; y++) for (let x = w - t; x < w; x++) sides[3].push(y * w + x);
+  const models = sides.map((s) => borderClusters(lab, s, 3));
+  const { L, A, B } = lab;
+  const n = w * h;
+  const out = new Float32Array(n);
+  for (let p = 0; p < n; p++) {
+    let sum = 0;
+    let max = 0;
+    for (const m of models) {
+      let bd = Infinity;
+      for (const c of m) {
+        const d = 0.5 * (L[p] - c[0]) ** 2 + (A[p] - c[1]) ** 2 + (B[p] - c[2]) ** 2;
+        if (d < bd) bd = d;
+      }
+      const d = Math.sqrt(bd);
+      sum += d;
+      if (d > max) max = d;
+    }
+    out[p] = (sum - max) / 3;
+  }
+  return out;
+}
+
+/** Fine-detail energy: in-focus texture and edges score high, bokeh and flat areas low. */
+function focusCue(lab: LabPlanes, w: number, h: number): Float32Array {
+  const n = w * h;
+  const hf = new Float32Array(n);
+  const planes = [lab.L, lab.A, lab.B];
+  const weights = [1, 0.5, 0.5];
+  for (let c = 0; c < 3; c++) {
+    const src = planes[c];
+    const low = blur(src, w, h, 1, 2);
+    const wt = weights[c];
+    for (let p = 0; p < n; p++) hf[p] += wt * Math.abs(src[p] - low[p]);
+  }
+  const r = Math.max(1, Math.round(Math.max(w, h) * 0.012));
+  return blur(hf, w, h, r, 2);
+}
+
+export function saliencyCues(img: RawImage): SaliencyCues {
+  const lab = toLab(img);
+  const { width: w, height: h } = img;
+  const colour = colourCue(lab, w, h);
+  const focus = focusCue(lab, w, h);
+  return { colour, focus };
+}
+
+function normalise(src: Float32Array, q: number, floor: number): Float32Array {
+  const top = Math.max(quantile(src, q), floor);
+  const out = new Float32Array(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = clamp01(src[i] / top);
+  return out;
+}
+
+function toAnalysisBox(b: Box, w: number, h: number): Box {
+  const x = Math.max(0, Math.min(w - 1, b.x));
+  const y = Math.max(0, Math.min(h - 1, b.y));
+  return {
+    x, y,
+    width: Math.max(1, Math.min(w - x, b.width)),
+    height: Math.max(1, Math.min(h - y, b.height)),
+  };
+}
+
+function regionScore(c: Component, n: number): number {
+  const mean = c.sum / c.area;
+  const bw = c.maxX - c.minX + 1;
+  const bh = c.maxY - c.minY + 1;
+  const fill = c.area / (bw * bh);
+  const frac = c.area / n;
+  const sizePenalty = frac > 0.3 ? Math.max(0.2, 1 - (frac - 0.3) * 1.5) : 1;
+  return mean * mean * Math.sqrt(c.sum) * Math.sqrt(fill) * sizePenalty;
+}
+
+export function analyzeSaliency(img: RawImage, opts: { faces?: Box[] } = {}): SaliencyAnalysis {
+  const { width: w, height: h } = img;
+  const n = w * h;
+  const cues = saliencyCues(img);
+  const colour = normalise(cues.colour, 0.99, 12);
+  const focus = normalise(cues.focus, 0.99, 4);
+
+  const map = new Float32Array(n);
+  const cx = (w - 1) / 2;
+  const cy = (h - 1) / 2;
+  for (let p = 0; p < n; p++) {
+    const x = p % w;
+    const y = (p - x) / w;
+    const dx = (x - cx) / w;
+    const dy = (y - cy) / h;
+    const centre = 1 - 0.3 * (dx * dx + dy * dy) * 2;
+    map[p] = Math.sqrt((0.15 + colour[p]) * (0.15 + focus[p])) * centre;
+  }
+  const top = quantile(map, 0.995) || 1;
+  for (let p = 0; p < n; p++) map[p] = clamp01(map[p] / top);
+
+  const faces = (opts.faces ?? []).map((f) => toAnalysisBox(f, w, h));
+  const smooth = blur(map, w, h, Math.max(1, Math.round(Math.max(w, h) * 0.01)), 2);
+  const threshold = Math.max(0.35, quantile(smooth, 0.8));
+  const { labels, comps } = components(smooth, w, h, threshold);
+
+  let best = -1;
+  let bestScore = 0;
+  let secondScore = 0;
+  for (let i = 0; i < comps.length; i++) {
+    if (comps[i].area < n * 0.001) continue;
+    const s = regionScore(comps[i], n);
+    if (s > bestScore) { secondScore = bestScore; bestScore = s; best = i; } else if (s > secondScore) secondScore = s;
+  }
+
+  const subjectMap = new Float32Array(n);
+  let subject: Box;
+  let centroid: { x: number; y: number };
+  let confidence: number;
+  if (faces.length > 0) {
+    let x0 = w, y0 = h, x1 = 0, y1 = 0, sx = 0, sy = 0, sa = 0;
+    for (const f of faces) {
+      x0 = Math.min(x0, f.x); y0 = Math.min(y0, f.y);
+      x1 = Math.max(x1, f.x + f.width); y1 = Math.max(y1, f.y + f.height);
+      const a = f.width * f.height;
+      sx += (f.x + f.width / 2) * a; sy += (f.y + f.height / 2) * a; sa += a;
+      for (let y = Math.floor(f.y); y < Math.min(h, Math.ceil(f.y + f.height)); y++) {
+        for (let x = Math.floor(f.x); x < Math.min(w, Math.ceil(f.x + f.width)); x++) subjectMap[y * w + x] = 1;
+      }
+    }
+    subject = { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+    centroid = { x: sx / sa, y: sy / sa };
+    confidence = 1;
+  } else if (best >= 0) {
+    const c = comps[best];
+    for (let p = 0; p < n; p++) if (labels[p] === best) subjectMap[p] = map[p];
+    subject = { x: c.minX, y: c.minY, width: c.maxX - c.minX + 1, height: c.maxY - c.minY + 1 };
+    centroid = { x: c.cx, y: c.cy };
+    confidence = clamp01(1 - secondScore / bestScore);
+  } else {
+    subjectMap.set(map);
+    subject = { x: 0, y: 0, width: w, height: h };
+    centroid = { x: cx, y: cy };
+    confidence = 0;
+  }
+  return { width: w, height: h, map, subject, subjectMap, centroid, confidence, faces };
+}
