@@ -8,3 +8,8 @@ export {
   transformationString, normalizeExpression,
   type TransformationOptions, type LayerOptions, type CustomFunction,
 } from './transformation.ts';
+export {
+  srcset, sizes, imageTag, clientHintsMeta, clientHintsHeaders, breakpointsUrl, knownDimensions,
+  escapeHtml, DEFAULT_WIDTHS,
+  type SrcsetOptions, type SizesRule, type ImageTagOptions, type AttributeValue,
+} from './responsive.ts';
