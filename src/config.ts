@@ -59,7 +59,7 @@ export interface Config {
   readonly redisTtlSeconds: number;
   /** `APERTURE_REDIS_MAX_ENTRY_BYTES`: largest result stored in Redis (default 5 MB). */
   readonly redisMaxEntryBytes: number;
-  /** `APERTURE_REDIS_TIMEOUT_MS`: per-command budget before a Redis call counts as a miss (default 75). */
+  /** `APERTURE_REDIS_TIMEOUT_MS`: per-command budget before a Redis call counts as a miss (default 100). */
   readonly redisTimeoutMs: number;
   /** `APERTURE_REDIS_LOCK_MS`: cross-instance render lock TTL; a dead holder is replaced after this (default 5000). */
   readonly redisLockMs: number;
@@ -155,7 +155,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     redisUrl: env.APERTURE_REDIS_URL ?? '',
     redisTtlSeconds: int(env, 'APERTURE_REDIS_TTL_S', 7 * 24 * 3600, 1, 2 ** 31),
     redisMaxEntryBytes: int(env, 'APERTURE_REDIS_MAX_ENTRY_BYTES', 5 * 1024 * 1024, 1, 2 ** 31),
-    redisTimeoutMs: int(env, 'APERTURE_REDIS_TIMEOUT_MS', 75, 1, 60_000),
+    redisTimeoutMs: int(env, 'APERTURE_REDIS_TIMEOUT_MS', 100, 1, 60_000),
     redisLockMs: int(env, 'APERTURE_REDIS_LOCK_MS', 5_000, 100, 600_000),
     avifEffort: int(env, 'APERTURE_AVIF_EFFORT', 2, 0, 9),
     webpEffort: int(env, 'APERTURE_WEBP_EFFORT', 4, 0, 6),
