@@ -155,6 +155,20 @@ const cases: Case[] = [
   { id: 'sample.jpg', o: { custom_function: { function_type: 'wasm', source: 'blur.wasm' } } },
   { id: 'sample.jpg', o: { custom_function: { function_type: 'remote', source: 'https://fn.example.com/f?a=1' } } },
   { id: 'sample.jpg', o: { zoom: '1.5', crop: 'thumb', gravity: 'face', width: 100, height: 100 } },
+  { id: 'a//b.jpg', o: {} },
+  { id: 'https://x.com/a.jpg', o: { type: 'upload' } },
+  { id: 'a.jpg', o: { version: 'v5' } },
+  { id: 'a.jpg', o: { width: '', crop: undefined } },
+  { id: 'a.jpg', o: { effect: { a: 1, b: 2 } } },
+  { id: 'a.jpg', o: { radius: 0, angle: 0, x: 0, opacity: 0 } },
+  { id: 'a.jpg', o: { transformation: [], flags: [] } },
+  { id: 'a.jpg', o: { overlay: { resource_type: 'image', type: 'private', public_id: 'x' } } },
+  {
+    id: 'a.jpg',
+    o: { quality: 'auto', transformation: [{ if: 'aspect_ratio > 1.5', width: 10 }, { if: 'else', width: 20 }, { if: 'end' }] },
+  },
+  { id: 'a%2Fb.jpg', o: {} },
+  { id: '$weird.jpg', o: {} },
 ];
 
 t.test('same URL as cloudinary.v2.url() for every option set', async (t) => {
@@ -223,4 +237,17 @@ t.test('random option sets match the official SDK', async (t) => {
     if (ours !== theirs) throw new Error(`${JSON.stringify(o)}\n ours   ${ours}\n theirs ${theirs}`);
   }), { numRuns: 300, seed: 20240601 });
   t.equal(runs, 300);
+});
+
+t.test('arbitrary public ids: same URL, or both refuse', async (t) => {
+  let runs = 0;
+  fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 24 }), fc.boolean(), (id, sign) => {
+    runs++;
+    let ours: string, theirs: string;
+    try { ours = url(id, { host: HOST, secret: SECRET, sign_url: sign, width: 10 }); } catch { ours = 'THROWS'; }
+    try { theirs = official(id, { sign_url: sign, width: 10 }); } catch { theirs = 'THROWS'; }
+    if (ours !== theirs) throw new Error(`${JSON.stringify(id)}\n ours   ${ours}\n theirs ${theirs}`);
+  }), { numRuns: 300, seed: 7 });
+  t.equal(runs, 300);
+  t.throws(() => url('100%.jpg', {}), URIError, 'malformed escapes are refused like the SDK does');
 });
