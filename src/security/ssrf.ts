@@ -94,9 +94,17 @@ function v4At(g: number[], hi: number): number {
   return ((g[hi] << 16) | g[hi + 1]) >>> 0;
 }
 
-/** Worst class among candidates: a tunnel is only as safe as the address it leads to. */
+// The reason to report when several embedded candidates are refused: the most telling one,
+// since a candidate read from the wrong RFC 6052 position is usually mostly zeros.
+const RANK: readonly AddressClass[] = [
+  'loopback', 'link-local', 'private', 'cgnat', 'multicast', 'broadcast', 'documentation', 'reserved', 'unspecified',
+];
+
+/** A tunnel is only as safe as the address it leads to: any refused candidate refuses. */
 function worst(...classes: AddressClass[]): AddressClass {
-  return classes.find((c) => c !== 'public') ?? 'public';
+  const refused = classes.filter((c) => c !== 'public');
+  if (refused.length === 0) return 'public';
+  return refused.sort((a, b) => RANK.indexOf(a) - RANK.indexOf(b))[0];
 }
 
 function classifyV6(g: number[]): AddressClass {
