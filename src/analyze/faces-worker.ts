@@ -1,0 +1,263 @@
+/**
+ * Face detection worker: TinyFaceDetector (from @vladmandic/face-api, weights read from the
+ * package's model/ folder) run on tfjs-core with the wasm backend.
+ *
+ * Why a worker: one inference is 40-90 ms of synchronous wasm; on the main thread it would stall
+ * every other request for that long. Why not face-api's own builds: its node builds import
+ * `@tensorflow/tfjs` (the union package, not installed) and its bundled ESM build crashes under
+ * Node, so the network (a small MobileNet-style TinyYolov2) is re-stated here on tfjs-core; it
+ * mirrors face-api 1.7 TinyFaceDetector/TinyYolov2Base exactly so its published accuracy holds.
+ *
+ * Protocol (one job in flight at a time; faces.ts queues):
+ *   in:  { id, op: 'detect', data, width, height, channels } | { id, op: 'memory' }
+ *   out: { type: 'ready' } | { type: 'failed', message }
+ *        | { id, boxes: ScoredBox[] } | { id, numTensors } | { id, error }
+ */
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+
+export interface DetectPass {
+  /** Square network input side, a multiple of 32. */
+  readonly inputSize: number;
+  /** Keep only boxes whose longer side is at most this fraction of the image's longer side. */
+  readonly maxFaceFraction: number;
+}
+
+export interface DetectOptions {
+  /** Passes whose boxes are merged by non-maximum suppression. */
+  readonly passes: readonly DetectPass[];
+  /** Smallest face probability kept (0-1). */
+  readonly scoreThreshold: number;
+}
+
+export interface ScoredBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  score: number;
+}
+
+export type WorkerRequest =
+  | { id: number; op: 'detect'; data: Uint8Array; width: number; height: number; channels: number }
+  | { id: number; op: 'memory' };
+
+export type WorkerReply =
+  | { type: 'ready' }
+  | { type: 'failed'; message: string }
+  | { id: number; boxes: ScoredBox[] }
+  | { id: number; numTensors: number }
+  | { id: number; error: string };
+
+// face-api tinyFaceDetector/const.ts: anchors are in output-grid cells (1 cell = 32 input px).
+const ANCHORS: ReadonlyArray<readonly [number, number]> = [
+  [1.603231, 2.094468],
+  [6.041143, 7.080126],
+  [2.882459, 3.518061],
+  [4.266906, 5.178857],
+  [9.041765, 10.66308],
+];
+const MEAN_RGB = [117.001, 114.697, 97.404] as const;
+const NMS_IOU = 0.4;
+
+interface SeparableConv { depthwise: tf.Tensor4D; pointwise: tf.Tensor4D; bias: tf.Tensor1D }
+interface Params {
+  conv0: { filters: tf.Tensor4D; bias: tf.Tensor1D };
+  separable: SeparableConv[];
+  conv8: { filters: tf.Tensor4D; bias: tf.Tensor1D };
+}
+
+const require = createRequire(import.meta.url);
+
+function packageDir(name: string): string {
+  return path.dirname(require.resolve(`${name}/package.json`));
+}
+
+async function loadParams(modelDir: string): Promise<Params> {
+  const manifestPath = path.join(modelDir, 'tiny_face_detector_model-weights_manifest.json');
+  const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as Array<{
+    paths: string[];
+    weights: tf.io.WeightsManifestEntry[];
+  }>;
+  const specs: tf.io.WeightsManifestEntry[] = [];
+  const chunks: Buffer[] = [];
+  for (const group of manifest) {
+    specs.push(...group.weights);
+    for (const p of group.paths) chunks.push(await readFile(path.join(modelDir, p)));
+  }
+  const bytes = Buffer.concat(chunks);
+  // decodeWeights dequantises the uint8 weights the manifest declares.
+  const map = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length), specs);
+  const get = <T extends tf.Tensor>(name: string, rank: number): T => {
+    const w = map[name];
+    if (!w || w.rank !== rank) throw new Error(`tiny face detector weights: missing or bad ${name}`);
+    return w as T;
+  };
+  return {
+    conv0: { filters: get('conv0/filters', 4), bias: get('conv0/bias', 1) },
+    separable: [1, 2, 3, 4, 5].map((i) => ({
+      depthwise: get<tf.Tensor4D>(`conv${i}/depthwise_filter`, 4),
+      pointwise: get<tf.Tensor4D>(`conv${i}/pointwise_filter`, 4),
+      bias: get<tf.Tensor1D>(`conv${i}/bias`, 1),
+    })),
+    conv8: { filters: get('conv8/filters', 4), bias: get('conv8/bias', 1) },
+  };
+}
+
+function leaky(x: tf.Tensor4D): tf.Tensor4D {
+  const min = tf.mul(x, 0.1);
+  return tf.add(tf.relu(tf.sub(x, min)), min);
+}
+
+/** Raw pixels of any channel count → float RGB; alpha is composited over white like a page. */
+function toRgb(data: Uint8Array, width: number, height: number, channels: number): Float32Array {
+  const n = width * height;
+  const out = new Float32Array(n * 3);
+  for (let i = 0, s = 0, d = 0; i < n; i++, s += channels, d += 3) {
+    let r: number, g: number, b: number, a = 255;
+    if (channels >= 3) { r = data[s]; g = data[s + 1]; b = data[s + 2]; if (channels === 4) a = data[s + 3]; }
+    else { r = g = b = data[s]; if (channels === 2) a = data[s + 1]; }
+    if (a === 255) { out[d] = r; out[d + 1] = g; out[d + 2] = b; }
+    else {
+      const k = a / 255, w = 255 * (1 - k);
+      out[d] = r * k + w; out[d + 1] = g * k + w; out[d + 2] = b * k + w;
+    }
+  }
+  return out;
+}
+
+/** Network output logits, [cells, cells, 25], for the image padded bottom/right to a square. */
+function forward(params: Params, rgb: tf.Tensor3D, inputSize: number): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [h, w] = rgb.shape;
+    const side = Math.max(h, w);
+    let x: tf.Tensor4D = tf.expandDims(tf.pad(rgb, [[0, side - h], [0, side - w], [0, 0]]), 0);
+    if (side !== inputSize) x = tf.image.resizeBilinear(x, [inputSize, inputSize], false, false);
+    x = tf.div(tf.sub(x, tf.tensor1d(MEAN_RGB as unknown as number[])), 255);
+    let out = leaky(tf.add(tf.conv2d(x, params.conv0.filters, 1, 'valid'), params.conv0.bias));
+    params.separable.forEach((p) => {
+      out = tf.maxPool(out, 2, 2, 'same');
+      const padded = tf.pad(out, [[0, 0], [1, 1], [1, 1], [0, 0]]);
+      out = leaky(tf.add(tf.separableConv2d(padded, p.depthwise, p.pointwise, 1, 'valid'), p.bias));
+    });
+    out = tf.maxPool(out, 2, 1, 'same');
+    out = tf.add(tf.conv2d(out, params.conv8.filters, 1, 'valid'), params.conv8.bias);
+    return tf.squeeze(out, [0]);
+  });
+}
+
+const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
+
+/** Decode YOLO cells into boxes in image pixels (face-api TinyYolov2Base.extractBoxes). */
+function decode(logits: Float32Array, cells: number, width: number, height: number, threshold: number): ScoredBox[] {
+  // The image occupies the top-left of the padded square; grid fractions are of the square.
+  const side = Math.max(width, height);
+  const out: ScoredBox[] = [];
+  const stride = ANCHORS.length * 5;
+  for (let row = 0; row < cells; row++) {
+    for (let col = 0; col < cells; col++) {
+      for (let a = 0; a < ANCHORS.length; a++) {
+        const o = (row * cells + col) * stride + a * 5;
+        const score = sigmoid(logits[o + 4]);
+        if (score < threshold) continue;
+        const cx = ((col + sigmoid(logits[o])) / cells) * side;
+        const cy = ((row + sigmoid(logits[o + 1])) / cells) * side;
+        const bw = ((Math.exp(logits[o + 2]) * ANCHORS[a][0]) / cells) * side;
+        const bh = ((Math.exp(logits[o + 3]) * ANCHORS[a][1]) / cells) * side;
+        out.push({ x: cx - bw / 2, y: cy - bh / 2, width: bw, height: bh, score });
+      }
+    }
+  }
+  return out;
+}
+
+function iou(a: ScoredBox, b: ScoredBox): number {
+  const w = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
+  const h = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
+  if (w <= 0 || h <= 0) return 0;
+  const inter = w * h;
+  return inter / (a.width * a.height + b.width * b.height - inter);
+}
+
+function nms(boxes: ScoredBox[]): ScoredBox[] {
+  const sorted = [...boxes].sort((p, q) => q.score - p.score);
+  const kept: ScoredBox[] = [];
+  for (const b of sorted) if (kept.every((k) => iou(k, b) <= NMS_IOU)) kept.push(b);
+  return kept;
+}
+
+/** Clamp to the image and round outward to whole pixels; drop what is left empty. */
+function clampBox(b: ScoredBox, width: number, height: number): ScoredBox | null {
+  const x0 = Math.max(0, Math.floor(b.x)), y0 = Math.max(0, Math.floor(b.y));
+  const x1 = Math.min(width, Math.ceil(b.x + b.width)), y1 = Math.min(height, Math.ceil(b.y + b.height));
+  if (x1 - x0 < 1 || y1 - y0 < 1) return null;
+  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0, score: b.score };
+}
+
+export async function detectWith(
+  params: Params, data: Uint8Array, width: number, height: number, channels: number, opts: DetectOptions,
+): Promise<ScoredBox[]> {
+  const rgb = tf.tensor3d(toRgb(data, width, height, channels), [height, width, 3], 'float32');
+  const found: ScoredBox[] = [];
+  try {
+    const longSide = Math.max(width, height);
+    for (const pass of opts.passes) {
+      const logits = forward(params, rgb, pass.inputSize);
+      try {
+        const cells = logits.shape[0];
+        const maxSide = pass.maxFaceFraction * longSide;
+        for (const b of decode(await logits.data() as Float32Array, cells, width, height, opts.scoreThreshold)) {
+          if (Math.max(b.width, b.height) <= maxSide) found.push(b);
+        }
+      } finally {
+        logits.dispose();
+      }
+    }
+  } finally {
+    rgb.dispose();
+  }
+  return nms(found)
+    .map((b) => clampBox(b, width, height))
+    .filter((b): b is ScoredBox => b !== null)
+    .sort((p, q) => q.width * q.height - p.width * p.height);
+}
+
+export async function initModel(): Promise<Params> {
+  setWasmPaths(path.join(packageDir('@tensorflow/tfjs-backend-wasm'), 'dist') + path.sep);
+  // The server already runs one transform per core; a threaded wasm pool would oversubscribe.
+  setThreadsCount(1);
+  if (!(await tf.setBackend('wasm'))) throw new Error('tfjs wasm backend failed to initialise');
+  await tf.ready();
+  return loadParams(path.join(packageDir('@vladmandic/face-api'), 'model'));
+}
+
+async function serve(): Promise<void> {
+  const port = parentPort!;
+  const opts = workerData as DetectOptions;
+  let params: Params;
+  try {
+    params = await initModel();
+    // Run once so the first real request does not pay for kernel/buffer setup.
+    await detectWith(params, new Uint8Array(64 * 64 * 3), 64, 64, 3, opts);
+  } catch (err) {
+    port.postMessage({ type: 'failed', message: err instanceof Error ? err.message : String(err) } satisfies WorkerReply);
+    return;
+  }
+  port.postMessage({ type: 'ready' } satisfies WorkerReply);
+  port.on('message', (req: WorkerRequest) => {
+    if (req.op === 'memory') {
+      port.postMessage({ id: req.id, numTensors: tf.memory().numTensors } satisfies WorkerReply);
+      return;
+    }
+    detectWith(params, req.data, req.width, req.height, req.channels, opts).then(
+      (boxes) => port.postMessage({ id: req.id, boxes } satisfies WorkerReply),
+      (err: unknown) => port.postMessage({ id: req.id, error: err instanceof Error ? err.message : String(err) } satisfies WorkerReply),
+    );
+  });
+}
+
+if (parentPort) void serve();
