@@ -1,0 +1,148 @@
+/**
+ * Perceptual distance between two renderings of the same pixels, computed off the event loop.
+ *
+ * One worker thread serves all requests (the math is ~10-15 ms a call; a pool would fight the
+ * encoders for our two cores). It is started lazily, holds the process open only while calls
+ * are pending, and is restarted if it dies. The scale of the distance and the budgets that use
+ * it are documented in QUALITY.md.
+ */
+import { Worker } from 'node:worker_threads';
+import type { RawImage } from './types.ts';
+import type { MetricReply, MetricRequest, PixelsLike } from './metric-worker.ts';
+
+interface Pending { resolve: (v: number) => void; reject: (e: Error) => void }
+
+let worker: Worker | undefined;
+const pending = new Map<number, Pending>();
+let nextId = 1;
+let nextKey = 1;
+
+/** The worker's code is its .ts source under tsx/tap and its compiled .js after a build. */
+function spawnWorker(): Worker {
+  const workerData = { role: 'aperture-metric' };
+  if (import.meta.url.endsWith('.ts')) {
+    // tsx's loader hooks are not inherited by worker threads on Node 20, so the worker
+    // registers them itself before importing the TypeScript source (as faces.ts does).
+    const tsxApi = import.meta.resolve('tsx/esm/api');
+    const source = new URL('./metric-worker.ts', import.meta.url).href;
+    const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(source)}); })`;
+    return new Worker(boot, { eval: true, workerData });
+  }
+  return new Worker(new URL('./metric-worker.js', import.meta.url), { workerData });
+}
+
+function failAll(err: Error): void {
+  for (const p of pending.values()) p.reject(err);
+  pending.clear();
+}
+
+function getWorker(): Worker {
+  if (worker) return worker;
+  const w = spawnWorker();
+  w.on('message', (reply: MetricReply) => {
+    const p = pending.get(reply.id);
+    if (!p) return;
+    pending.delete(reply.id);
+    if (pending.size === 0) w.unref();
+    if ('error' in reply) p.reject(new Error(`perceptual metric: ${reply.error}`));
+    else p.resolve(reply.value);
+  });
+  w.on('error', (err) => {
+    if (worker === w) worker = undefined;
+    failAll(err);
+  });
+  w.on('exit', (code) => {
+    if (worker === w) worker = undefined;
+    if (pending.size > 0) failAll(new Error(`perceptual metric worker exited (${code})`));
+  });
+  w.unref();
+  worker = w;
+  return w;
+}
+
+type Request = MetricRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+function call(req: Request, transfer: ArrayBuffer[] = []): Promise<number> {
+  const w = getWorker();
+  const id = nextId++;
+  return new Promise<number>((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    // A pending call must keep the process alive (a script awaiting only us would otherwise exit).
+    w.ref();
+    w.postMessage({ ...req, id } as MetricRequest, transfer);
+  });
+}
+
+/** The pixels are copied once into a fresh buffer that is then transferred (not cloned): the
+ *  caller keeps its own buffer (sharp's may be a view into a shared pool), and the worker gets
+ *  exactly the image's bytes. */
+function pixels(img: RawImage): { image: PixelsLike; transfer: ArrayBuffer[] } {
+  const need = img.width * img.height * img.channels;
+  if (img.data.length < need) throw new RangeError(`pixel buffer holds ${img.data.length} bytes, ${img.width}×${img.height}×${img.channels} needs ${need}`);
+  const data = Uint8Array.from(img.data.subarray(0, need));
+  return { image: { data, width: img.width, height: img.height, channels: img.channels }, transfer: [data.buffer] };
+}
+
+/**
+ * A reference prepared once in the worker and compared against several candidates (the trials
+ * of a quality search). Always `close()` it; the worker also evicts old ones as a backstop.
+ */
+export interface MetricSession {
+  distance(test: RawImage): Promise<number>;
+  /** Distance that 4:2:0 chroma subsampling alone would add to this reference. */
+  subsamplingCost(): Promise<number>;
+  close(): void;
+}
+
+export function openMetricSession(ref: RawImage): MetricSession {
+  const key = nextKey++;
+  const { image, transfer } = pixels(ref);
+  const ready = call({ op: 'prepare', key, image }, transfer);
+  let closed = false;
+  return {
+    async distance(test) {
+      if (test.width !== ref.width || test.height !== ref.height) {
+        throw new RangeError(`size mismatch: reference ${ref.width}×${ref.height}, test ${test.width}×${test.height}`);
+      }
+      await ready;
+      const t = pixels(test);
+      return call({ op: 'distance', key, image: t.image }, t.transfer);
+    },
+    async subsamplingCost() {
+      await ready;
+      return call({ op: 'subsampling', key });
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      ready.then(() => call({ op: 'release', key }), () => undefined).catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * Perceptual distance of `test` from `ref` (same size; 0 = identical, larger = worse; budgets in
+ * QUALITY.md). Outputs larger than ~1024 px are measured on a box-reduced proxy.
+ */
+export async function perceptualDistance(ref: RawImage, test: RawImage): Promise<number> {
+  const session = openMetricSession(ref);
+  try {
+    return await session.distance(test);
+  } finally {
+    session.close();
+  }
+}
+
+/** Stop the worker (tests, graceful shutdown). Pending calls are rejected. */
+export async function closeMetricWorker(): Promise<void> {
+  const w = worker;
+  worker = undefined;
+  if (!w) return;
+  failAll(new Error('perceptual metric worker closed'));
+  await w.terminate();
+}
+
+/** Diagnostics for tests: calls awaiting the worker and whether one is running. */
+export function metricWorkerState(): { pending: number; running: boolean } {
+  return { pending: pending.size, running: worker !== undefined };
+}
