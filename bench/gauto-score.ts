@@ -199,6 +199,8 @@ function table(rows: Row[], names: string[]): string {
 }
 
 async function main(): Promise<void> {
+  const tune = process.argv.find((a) => a.startsWith('--tune='));
+  if (tune) (globalThis as any).__gauto = JSON.parse(tune.slice(7));
   if (!fs.existsSync(shared)) {
     console.error(`gauto-score: ${shared} not found; nothing to score.`);
     process.exitCode = 1;

@@ -2,7 +2,7 @@
  * `g_auto` crop placement from a saliency analysis: where to put a crop of a given size so it
  * keeps as much of the main subject as possible.
  */
-import sharp from 'sharp';
+import type { Sharp } from 'sharp';
 import type { SaliencyAnalysis } from './saliency.ts';
 import { integral, windowSum } from './saliency-ops.ts';
 import type { Box, RawImage } from './types.ts';
@@ -15,7 +15,7 @@ export const ANALYSIS_SIDE = 320;
  * so the caller's pipeline is untouched; orientation options already set on `input` (e.g.
  * `rotate()`) carry over, which keeps analysis and crop in the same pixel space.
  */
-export async function analysisImage(input: sharp.Sharp, maxSide = ANALYSIS_SIDE): Promise<RawImage> {
+export async function analysisImage(input: Sharp, maxSide = ANALYSIS_SIDE): Promise<RawImage> {
   const { data, info } = await input
     .clone()
     .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true })

@@ -40,36 +40,38 @@ function clamp01(v: number): number {
   return v < 0 ? 0 : v > 1 ? 1 : v;
 }
 
-/** k-means in Lab on a handful of border pixels; returns the cluster centres. */
-function borderClusters(lab: LabPlanes, idx: number[], k: number): number[][] {
+/**
+ * k-means in Lab on one border strip; clusters holding under `minShare` of the strip are
+ * dropped, so a subject that merely touches the edge does not become "background".
+ */
+function borderClusters(lab: LabPlanes, idx: number[], k: number, minShare: number): number[][] {
   const { L, A, B } = lab;
-  const centres: number[][] = [];
+  // Seed along the strip: neighbouring border pixels are similar, spread seeds cover its parts.
+  let centres: number[][] = [];
   for (let j = 0; j < k; j++) {
     const p = idx[Math.floor(((j + 0.5) * idx.length) / k)];
     centres.push([L[p], A[p], B[p]]);
   }
-  const assign = new Int32Array(idx.length);
+  let counts: number[] = [];
   for (let iter = 0; iter < 8; iter++) {
     const sums = centres.map(() => [0, 0, 0, 0]);
     for (let i = 0; i < idx.length; i++) {
       const p = idx[i];
       let best = 0;
       let bd = Infinity;
-      for (let j = 0; j < k; j++) {
+      for (let j = 0; j < centres.length; j++) {
         const c = centres[j];
         const d = (L[p] - c[0]) ** 2 + (A[p] - c[1]) ** 2 + (B[p] - c[2]) ** 2;
         if (d < bd) { bd = d; best = j; }
       }
-      assign[i] = best;
       const s = sums[best];
       s[0] += L[p]; s[1] += A[p]; s[2] += B[p]; s[3]++;
     }
-    for (let j = 0; j < k; j++) {
-      const s = sums[j];
-      if (s[3] > 0) centres[j] = [s[0] / s[3], s[1] / s[3], s[2] / s[3]];
-    }
+    centres = centres.map((c, j) => (sums[j][3] > 0 ? [sums[j][0] / sums[j][3], sums[j][1] / sums[j][3], sums[j][2] / sums[j][3]] : c));
+    counts = sums.map((s) => s[3]);
   }
-  return centres;
+  const kept = centres.filter((_, j) => counts[j] >= minShare * idx.length);
+  return kept.length > 0 ? kept : centres;
 }
 
 /**
@@ -84,7 +86,7 @@ function colourCue(lab: LabPlanes, w: number, h: number): Float32Array {
   for (let y = h - t; y < h; y++) for (let x = 0; x < w; x++) sides[1].push(y * w + x);
   for (let y = 0; y < h; y++) for (let x = 0; x < t; x++) sides[2].push(y * w + x);
   for (let y = 0; y < h; y++) for (let x = w - t; x < w; x++) sides[3].push(y * w + x);
-  const models = sides.map((s) => borderClusters(lab, s, 3));
+  const models = sides.map((s) => borderClusters(lab, s, 6, 0.06));
   const { L, A, B } = lab;
   const n = w * h;
   const out = new Float32Array(n);
@@ -147,6 +149,51 @@ function toAnalysisBox(b: Box, w: number, h: number): Box {
   };
 }
 
+/** A candidate subject: one connected region or a cluster of nearby ones. */
+interface Region extends Component {
+  members: number[];
+}
+
+/**
+ * Nearby regions are one subject more often than not (a row of boats, a flower and its stem):
+ * regions whose boxes come within `gap` pixels are clustered with union-find.
+ */
+function clusterRegions(comps: Component[], keep: number[], gap: number): Region[] {
+  const parent = keep.map((_, i) => i);
+  const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
+  for (let i = 0; i < keep.length; i++) {
+    const a = comps[keep[i]];
+    for (let j = i + 1; j < keep.length; j++) {
+      const b = comps[keep[j]];
+      if (a.minX - gap <= b.maxX && b.minX - gap <= a.maxX && a.minY - gap <= b.maxY && b.minY - gap <= a.maxY) {
+        parent[find(i)] = find(j);
+      }
+    }
+  }
+  const groups = new Map<number, Region>();
+  for (let i = 0; i < keep.length; i++) {
+    const c = comps[keep[i]];
+    const root = find(i);
+    const g = groups.get(root);
+    if (!g) {
+      groups.set(root, { ...c, cx: c.cx * c.sum, cy: c.cy * c.sum, members: [keep[i]] });
+      continue;
+    }
+    g.area += c.area; g.sum += c.sum;
+    g.cx += c.cx * c.sum; g.cy += c.cy * c.sum;
+    g.minX = Math.min(g.minX, c.minX); g.minY = Math.min(g.minY, c.minY);
+    g.maxX = Math.max(g.maxX, c.maxX); g.maxY = Math.max(g.maxY, c.maxY);
+    g.members.push(keep[i]);
+  }
+  const out = [...groups.values()];
+  for (const g of out) { g.cx /= g.sum || 1; g.cy /= g.sum || 1; }
+  return out;
+}
+
+/**
+ * Object-likeness of a region: strongly salient on average (mean²), substantial (√mass),
+ * compact (fill of its box), and not a background-sized sprawl.
+ */
 function regionScore(c: Component, n: number): number {
   const mean = c.sum / c.area;
   const bw = c.maxX - c.minX + 1;
@@ -157,7 +204,9 @@ function regionScore(c: Component, n: number): number {
   return mean * mean * Math.sqrt(c.sum) * Math.sqrt(fill) * sizePenalty;
 }
 
+const tuneParams = () => ({ ce: 0.5, fe: 0.5, cp: 0.3, tmin: 0.3, levels: [0.7, 0.8, 0.88, 0.94], vp: 3, gap: 0.015, ...((globalThis as any).__gauto ?? {}) });
 export function analyzeSaliency(img: RawImage, opts: { faces?: Box[] } = {}): SaliencyAnalysis {
+  const TUNE = tuneParams();
   const { width: w, height: h } = img;
   const n = w * h;
   const cues = saliencyCues(img);
@@ -173,23 +222,47 @@ export function analyzeSaliency(img: RawImage, opts: { faces?: Box[] } = {}): Sa
     const dx = (x - cx) / w;
     const dy = (y - cy) / h;
     const centre = 1 - 0.3 * (dx * dx + dy * dy) * 2;
-    map[p] = Math.sqrt((0.15 + colour[p]) * (0.15 + focus[p])) * centre;
+    map[p] = (0.05 + colour[p]) ** TUNE.ce * (0.05 + focus[p]) ** TUNE.fe * (1 - TUNE.cp * (dx * dx + dy * dy) * 2);
   }
   const top = quantile(map, 0.995) || 1;
   for (let p = 0; p < n; p++) map[p] = clamp01(map[p] / top);
 
   const faces = (opts.faces ?? []).map((f) => toAnalysisBox(f, w, h));
   const smooth = blur(map, w, h, Math.max(1, Math.round(Math.max(w, h) * 0.01)), 2);
-  const threshold = Math.max(0.35, quantile(smooth, 0.8));
-  const { labels, comps } = components(smooth, w, h, threshold);
-
-  let best = -1;
+  const gap = Math.max(2, Math.round(Math.max(w, h) * TUNE.gap));
+  // Several thresholds, because no single cut separates every subject from its surround: a
+  // region that stays object-like across cuts gathers votes, a lucky one at one cut does not.
+  const levels: { labels: Int32Array; cands: { c: Region; s: number }[] }[] = [];
+  let best: Region | undefined;
   let bestScore = 0;
+  const dbg: string[] = [];
+  for (const q of TUNE.levels as number[]) {
+    const threshold = Math.max(TUNE.tmin, quantile(smooth, q));
+    const { labels, comps } = components(smooth, w, h, threshold);
+    const keep: number[] = [];
+    for (let i = 0; i < comps.length; i++) if (comps[i].area >= n * 0.001) keep.push(i);
+    const regions: Region[] = keep.map((i) => ({ ...comps[i], members: [i] }));
+    for (const g of clusterRegions(comps, keep, gap)) if (g.members.length > 1) regions.push(g);
+    const cands = regions.map((c) => ({ c, s: regionScore(c, n) }));
+    for (const { c, s } of cands) {
+      if (s > bestScore) { bestScore = s; best = c; }
+      if (s > 3) dbg.push(`q=${q} [${c.minX},${c.minY},${c.maxX},${c.maxY}] k=${c.members.length} a=${(c.area / n).toFixed(3)} m=${(c.sum / c.area).toFixed(2)} s=${s.toFixed(2)}`);
+    }
+    levels.push({ labels, cands });
+  }
+  // Votes: each candidate adds its saliency, weighted by how close it comes to the best.
+  const votes = new Float32Array(n);
   let secondScore = 0;
-  for (let i = 0; i < comps.length; i++) {
-    if (comps[i].area < n * 0.001) continue;
-    const s = regionScore(comps[i], n);
-    if (s > bestScore) { secondScore = bestScore; bestScore = s; best = i; } else if (s > secondScore) secondScore = s;
+  for (const { labels, cands } of levels) {
+    const weightOf = new Float32Array(cands.length ? Math.max(...cands.flatMap((k) => k.c.members)) + 1 : 0);
+    for (const { c, s } of cands) {
+      const wgt = (s / bestScore) ** TUNE.vp;
+      for (const m of c.members) weightOf[m] += wgt;
+      if (best && (c.minX > best.maxX || c.maxX < best.minX || c.minY > best.maxY || c.maxY < best.minY)) {
+        secondScore = Math.max(secondScore, s);
+      }
+    }
+    for (let p = 0; p < n; p++) if (labels[p] >= 0 && labels[p] < weightOf.length) votes[p] += weightOf[labels[p]] * map[p];
   }
 
   const subjectMap = new Float32Array(n);
@@ -210,9 +283,9 @@ export function analyzeSaliency(img: RawImage, opts: { faces?: Box[] } = {}): Sa
     subject = { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
     centroid = { x: sx / sa, y: sy / sa };
     confidence = 1;
-  } else if (best >= 0) {
-    const c = comps[best];
-    for (let p = 0; p < n; p++) if (labels[p] === best) subjectMap[p] = map[p];
+  } else if (best) {
+    const c = best;
+    subjectMap.set(votes);
     subject = { x: c.minX, y: c.minY, width: c.maxX - c.minX + 1, height: c.maxY - c.minY + 1 };
     centroid = { x: c.cx, y: c.cy };
     confidence = clamp01(1 - secondScore / bestScore);
@@ -222,5 +295,5 @@ export function analyzeSaliency(img: RawImage, opts: { faces?: Box[] } = {}): Sa
     centroid = { x: cx, y: cy };
     confidence = 0;
   }
-  return { width: w, height: h, map, subject, subjectMap, centroid, confidence, faces };
+  return { width: w, height: h, map, subject, subjectMap, centroid, confidence, faces, debug: dbg.join('\n  ') } as SaliencyAnalysis;
 }
