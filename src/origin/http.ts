@@ -66,22 +66,41 @@ interface Failed {
 
 type Entry = Stored | Failed;
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 /**
- * The remote URL written in a fetch delivery URL, made loadable: a collapsed `https:/host`
- * (proxies squash `//` in paths) gets its slash back, and an encoded `%3F` becomes the query
- * `?` when the URL has none (url-api.md §1). Only http(s) without credentials is accepted.
+ * One round of percent-decoding that never throws. A run of escapes that is not UTF-8 is read
+ * as Latin-1: the Node SDK escapes each non-ASCII character by its char code (`ä` → `%E4`).
+ */
+function percentDecode(s: string): string {
+  return s.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+    const bytes = Buffer.from(run.replaceAll('%', ''), 'hex');
+    try { return strictUtf8.decode(bytes); } catch { return bytes.toString('latin1'); }
+  });
+}
+
+function parseRemote(text: string, shown: string): URL {
+  let u: URL;
+  try { u = new URL(text); } catch { throw new Errors.BAD_URL(`unparsable fetch URL: ${shown}`); }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Errors.BAD_URL(`fetch source must be an http(s) URL: ${shown}`);
+  if (u.username || u.password) throw new Errors.BAD_URL('fetch URL must not carry credentials');
+  u.hash = '';
+  return u;
+}
+
+/**
+ * The remote URL of a fetch delivery URL, given as it appears in the delivery path (still
+ * percent-encoded; do not decode it first). The SDKs escape every character but
+ * `[A-Za-z0-9_.\-/:]` (so `?` arrives as `%3F`, `&` as `%26`, `%` as `%25`) and one round of
+ * decoding is the exact inverse; hand-written URLs with `%3F` for `?` (url-api.md §1) decode
+ * the same way. A `https:/host` collapsed by a proxy gets its slash back. Only http(s)
+ * without credentials is accepted (Errors.BAD_URL otherwise).
  */
 export function normalizeFetchUrl(raw: string): string {
   const shown = raw.length > 200 ? raw.slice(0, 200) + '…' : raw;
-  let s = raw.trim().replace(/^(https?):\/+/i, (_m, scheme: string) => `${scheme.toLowerCase()}://`);
-  if (!/^https?:\/\//i.test(s)) throw new Errors.BAD_URL(`fetch source must be an http(s) URL: ${shown}`);
-  if (!s.includes('?')) s = s.replace(/%3F/i, '?');
-  let u: URL;
-  try { u = new URL(s); } catch { throw new Errors.BAD_URL(`unparsable fetch URL: ${shown}`); }
-  if (u.username || u.password) throw new Errors.BAD_URL('fetch URL must not carry credentials');
-  if (!u.hostname) throw new Errors.BAD_URL(`fetch URL has no host: ${shown}`);
-  u.hash = '';
-  return u.href;
+  const text = percentDecode(raw.trim()).replace(/^(https?):\/+/i, (_m, scheme: string) => `${scheme.toLowerCase()}://`);
+  if (!/^https?:\/\//i.test(text)) throw new Errors.BAD_URL(`fetch source must be an http(s) URL: ${shown}`);
+  return parseRemote(text, shown).href;
 }
 
 function header(h: IncomingHttpHeaders, name: string): string | undefined {
@@ -296,10 +315,20 @@ export function createHttpOrigin(config: Config, opts: HttpOriginOptions = {}): 
   }
 
   return {
+    /** `id` is an absolute URL already normalised (normalizeFetchUrl, resolveRemoteMapping). */
     async load(id: string): Promise<Source> {
-      const url = normalizeFetchUrl(id);
+      const shown = id.length > 200 ? id.slice(0, 200) + '…' : id;
+      // Not normalizeFetchUrl again: a second decoding round would change a normalised URL.
+      const url = parseRemote(id, shown).href;
       const known = cache.peek(url);
-      const entry = await cache.fetch(url, { forceRefresh: known !== undefined && known.expiresAt <= Date.now() });
+      let entry: Entry | undefined;
+      try {
+        entry = await cache.fetch(url, { forceRefresh: known !== undefined && known.expiresAt <= Date.now() });
+      } catch (e) {
+        // lru-cache rejects with its own abort reason when close() cancels a load.
+        if (isHttpError(e)) throw e;
+        entry = undefined;
+      }
       if (entry === undefined) throw new Errors.ORIGIN_FAILED(`load of ${new URL(url).host} was cancelled`);
       if (entry.kind === 'failed') throw entry.error();
       return {

@@ -301,10 +301,14 @@ t.test('normalizeFetchUrl', async (t) => {
     ['https:/example.com/a.jpg', 'https://example.com/a.jpg'],
     ['http:/example.com/a.jpg', 'http://example.com/a.jpg'],
     ['HTTPS:/Example.COM/a.jpg', 'https://example.com/a.jpg'],
-    ['https://example.com/a.jpg%3Fw=1%26h=2', 'https://example.com/a.jpg?w=1%26h=2'],
+    ['https://example.com/a.jpg%3Fw=1', 'https://example.com/a.jpg?w=1'],
     ['https://example.com/a.jpg%3fv=3', 'https://example.com/a.jpg?v=3'],
-    ['https://example.com/a%3Fb.jpg?x=1', 'https://example.com/a%3Fb.jpg?x=1'],
+    ['https://example.com/a%20b.jpg%3Fx%3D1%26y%3D2%23frag', 'https://example.com/a%20b.jpg?x=1&y=2'],
+    ['https://example.com/100%2525.jpg', 'https://example.com/100%25.jpg'],
+    ['https%3A%2F%2Fexample.com%2Fa.jpg', 'https://example.com/a.jpg'],
     ['https://example.com/a b.jpg', 'https://example.com/a%20b.jpg'],
+    ['https://example.com/%C3%A4%E4.jpg', 'https://example.com/%C3%83%C2%A4%C3%A4.jpg'], // not UTF-8: Latin-1
+    ['https://example.com/%E4/%C3%A4/100%.jpg', 'https://example.com/%C3%A4/%C3%A4/100%.jpg'],
     ['https://example.com/a.jpg#frag', 'https://example.com/a.jpg'],
     ['http://2130706433/a.jpg', 'http://127.0.0.1/a.jpg'],
     ['http://0x7f.1/a.jpg', 'http://127.0.0.1/a.jpg'],
@@ -313,7 +317,8 @@ t.test('normalizeFetchUrl', async (t) => {
   for (const [raw, want] of ok) t.equal(normalizeFetchUrl(raw), want, raw);
   const bad = [
     'ftp://example.com/a.jpg', 'file:///etc/passwd', 'javascript:alert(1)', '//example.com/a.jpg',
-    'example.com/a.jpg', 'https://user:pw@example.com/a.jpg', 'https://user@example.com/a.jpg', 'http://[::1/a.jpg', '',
+    'example.com/a.jpg', 'https://user:pw@example.com/a.jpg', 'https://user@example.com/a.jpg',
+    'https://user%3Apw%40example.com/a.jpg', 'http://[::1/a.jpg', '',
   ];
   for (const raw of bad) {
     let err: unknown;
@@ -322,9 +327,44 @@ t.test('normalizeFetchUrl', async (t) => {
   }
 });
 
-t.test('load() applies the same normalisation and refuses bad schemes with 400', async (t) => {
+t.test('normalizeFetchUrl inverts the official SDK escaping of fetch URLs', async (t) => {
+  const { v2: cloudinary } = await import('cloudinary');
+  cloudinary.config({ cloud_name: 'demo', private_cdn: true, secure_distribution: 'localhost:3000', secure: true });
+  const originals = [
+    'https://example.com/a b.jpg?x=1&y=2',
+    'https://example.com/100%25/a%20b.jpg',
+    'https://example.com/ä/ö.png?q=ü',
+    'http://example.com:8080/p/a+b.jpg?x=a%26b&z=%3F',
+    'https://example.com/cat.jpg',
+  ];
+  for (const original of originals) {
+    const delivery = cloudinary.url(original, { type: 'fetch', width: 100 });
+    const raw = new URL(delivery).pathname.replace(/^\/image\/fetch\/w_100\//, '');
+    t.not(raw, delivery, `SDK built ${delivery}`);
+    t.equal(normalizeFetchUrl(raw), new URL(original).href, original);
+  }
+});
+
+t.test('load() takes normalised URLs: no second decoding, bad schemes 400', async (t) => {
   const origin = makeOrigin(t);
   const src = await origin.load(`http:/127.0.0.1:${server.port}/img.png`);
-  t.ok(src.buffer.equals(png));
-  t.equal((await failure(origin.load('file:///etc/passwd'))).statusCode, 400);
+  t.ok(src.buffer.equals(png), 'WHATWG URL already mends a collapsed scheme');
+  t.equal((await failure(origin.load(server.url('/a%2526b.png')))).statusCode, 404);
+  t.equal(server.hits('/a%2526b.png'), 1, 'the path went out exactly as given');
+  t.equal(server.hits('/a%26b.png'), 0, 'not decoded a second time');
+  for (const bad of ['file:///etc/passwd', 'ftp://127.0.0.1/a', `http://u:p@127.0.0.1:${server.port}/img.png`, 'nope']) {
+    t.equal((await failure(origin.load(bad))).statusCode, 400, bad);
+  }
+});
+
+t.test('close() cancels loads in flight and returns promptly', async (t) => {
+  const origin = createHttpOrigin(testConfig({ ...base, fetchTimeoutMs: 5_000 }));
+  const pending = failure(origin.load(server.url('/slow-headers')));
+  await sleep(50);
+  const started = performance.now();
+  await origin.close();
+  const err = await pending;
+  t.ok(performance.now() - started < 1_000, 'close did not wait for the origin');
+  t.equal(err.statusCode, 502);
+  t.match(err.message, /cancelled|cannot load/);
 });
