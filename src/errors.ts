@@ -18,6 +18,9 @@ export const Errors = {
   /** A structurally broken URL (bad delivery type, empty public id, ...). Arg: reason. */
   BAD_URL: createError<'APERTURE_BAD_URL', 400, [string]>(
     'APERTURE_BAD_URL', 'Invalid URL: %s', 400),
+  /** The requested output is over a configured limit. Arg: what and the limit. */
+  OUTPUT_TOO_LARGE: createError<'APERTURE_OUTPUT_TOO_LARGE', 400, [string]>(
+    'APERTURE_OUTPUT_TOO_LARGE', 'Requested output too large: %s', 400),
   /** Signature missing or wrong. Arg: reason. */
   BAD_SIGNATURE: createError<'APERTURE_BAD_SIGNATURE', 401, [string]>(
     'APERTURE_BAD_SIGNATURE', 'Invalid signature: %s', 401),

@@ -1,0 +1,69 @@
+/**
+ * In-process result cache: an LRU bounded in bytes, whose `fetch()` makes identical concurrent
+ * misses share one computation (lru-cache keeps one in-flight promise per key).
+ */
+import { LRUCache } from 'lru-cache';
+
+export interface CachedResult {
+  body: Buffer;
+  contentType: string;
+  /** Strong ETag, quoted. */
+  etag: string;
+  /** Request headers that changed this result (for Vary). */
+  vary: readonly string[];
+  /** Resolved variant and facts the route turns into headers (format, width, dpr, ...). */
+  meta: Record<string, string | number>;
+  /** Timings of the computation that made it, in ms. */
+  timing: Record<string, number>;
+}
+
+export type Compute = () => Promise<CachedResult>;
+
+/** Fixed overhead per entry so that many tiny results still count against the bound. */
+const ENTRY_OVERHEAD = 512;
+
+export class ResultCache {
+  private readonly lru: LRUCache<string, CachedResult, Compute>;
+
+  constructor(maxBytes: number) {
+    this.lru = new LRUCache<string, CachedResult, Compute>({
+      maxSize: Math.max(ENTRY_OVERHEAD, maxBytes),
+      sizeCalculation: (v) => v.body.length + ENTRY_OVERHEAD,
+      // Results larger than an eighth of the cache would evict too much; they are served, not kept.
+      maxEntrySize: Math.max(ENTRY_OVERHEAD, Math.floor(maxBytes / 8)),
+      fetchMethod: (_key, _stale, { context }) => context(),
+      // A failed computation is never cached; the next request tries again.
+      noDeleteOnFetchRejection: false,
+    });
+  }
+
+  get(key: string): CachedResult | undefined {
+    return this.lru.get(key);
+  }
+
+  /** Cached value, or the one shared computation for this key. `computed` tells who did the work. */
+  async getOrCompute(key: string, compute: Compute): Promise<{ result: CachedResult; computed: boolean }> {
+    const hit = this.lru.get(key);
+    if (hit) return { result: hit, computed: false };
+    let ran = false;
+    const result = await this.lru.fetch(key, { context: () => { ran = true; return compute(); } });
+    if (!result) throw new Error('result cache fetch returned nothing');
+    return { result, computed: ran };
+  }
+
+  set(key: string, value: CachedResult): void {
+    this.lru.set(key, value);
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+
+  get calculatedSize(): number {
+    return this.lru.calculatedSize;
+  }
+
+  clear(): void {
+    this.lru.clear();
+  }
+}

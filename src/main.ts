@@ -1,0 +1,35 @@
+/** Entry point: config → buildServer → listen; SIGTERM/SIGINT → graceful close. */
+import { loadConfig, ConfigError } from './config.ts';
+import { buildServer } from './server.ts';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`aperture: configuration error: ${e.message}`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const app = await buildServer(config);
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info(`${signal} received, draining`);
+    const force = setTimeout(() => {
+      app.log.warn('drain timed out, exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    force.unref();
+    await app.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  await app.listen({ port: config.port, host: config.host });
+}
+
+void main();

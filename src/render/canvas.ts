@@ -1,0 +1,122 @@
+/**
+ * The image being worked on, as a sharp pipeline plus what we know about it. sharp runs the
+ * operations of one pipeline in its own fixed order (trim, extract, resize, extend, colour
+ * ops, convolutions, composite) and keeps one slot per operation, so Canvas queues operations
+ * on the current pipeline while that order is respected, and otherwise materializes the
+ * pixels (raw, in memory) and starts a fresh pipeline. Transforms never see that.
+ */
+import sharp, { type Sharp, type OutputInfo } from 'sharp';
+import { type Affine, IDENTITY, compose, visibleRegion, type Region } from './affine.ts';
+import type { Rgba } from '../../transforms/args.ts';
+
+/** sharp's internal order; an op ranked below one already queued needs a fresh pipeline. */
+export const RANK = {
+  trim: 0,
+  extract: 1,
+  resize: 2,
+  extractPost: 3,
+  extend: 4,
+  flatten: 5,
+  colour: 6,
+  convolve: 7,
+  composite: 8,
+  /** rotate/flip: sharp places them early regardless of call order, so they stand alone. */
+  barrier: 100,
+} as const;
+export type OpRank = keyof typeof RANK;
+
+export class Canvas {
+  private img: Sharp;
+  private used = new Set<string>();
+  private maxRank = -1;
+  private dimsKnown = true;
+  /** Width and height of one page (frame). */
+  width: number;
+  height: number;
+  /** Frames of an animated image (1 for still images). */
+  pages: number;
+  channels: number;
+  /** Canvas pixel → input pixel, for fl_getinfo's crop. */
+  map: Affine = IDENTITY;
+  /** Set when a rotation by a non-right angle or a trim happened: the region is then a bounding box. */
+  readonly inputWidth: number;
+  readonly inputHeight: number;
+  /** Background for padding/flattening set by `b_` in the current component. */
+  background: Rgba | undefined;
+
+  constructor(img: Sharp, width: number, height: number, pages: number, channels: number) {
+    this.img = img;
+    this.width = width;
+    this.height = height;
+    this.pages = pages;
+    this.channels = channels;
+    this.inputWidth = width;
+    this.inputHeight = height;
+  }
+
+  get hasAlpha(): boolean {
+    return this.channels === 2 || this.channels === 4;
+  }
+
+  /** Materialize if the current pipeline cannot take an op of this rank/name, then return it. */
+  async op(name: string, rank: OpRank, fn: (img: Sharp) => Sharp): Promise<void> {
+    const r = RANK[rank];
+    if (this.used.has(name) || r < this.maxRank || (r === RANK.barrier && this.used.size > 0) || this.maxRank === RANK.barrier) {
+      await this.materialize();
+    }
+    this.img = fn(this.img);
+    this.used.add(name);
+    this.maxRank = Math.max(this.maxRank, r);
+  }
+
+  /** Record how the next canvas maps onto the current one (see affine.ts). */
+  mapThrough(step: Affine, newWidth: number, newHeight: number): void {
+    this.map = compose(this.map, step);
+    this.width = newWidth;
+    this.height = newHeight;
+  }
+
+  /** For ops whose output size is only known after running (trim, arbitrary rotation). */
+  markDimsUnknown(): void {
+    this.dimsKnown = false;
+  }
+
+  async ensureDims(): Promise<void> {
+    if (!this.dimsKnown) await this.materialize();
+  }
+
+  markAlpha(): void {
+    if (this.channels === 3) this.channels = 4;
+    else if (this.channels === 1) this.channels = 2;
+  }
+
+  /** Run the queued operations into raw 8-bit pixels and continue from them. */
+  async materialize(): Promise<OutputInfo & { data: Buffer }> {
+    const { data, info } = await this.img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const pageHeight = this.pages > 1 ? Math.round(info.height / this.pages) : info.height;
+    this.img = sharp(data, {
+      raw: { width: info.width, height: info.height, channels: info.channels as 1 | 2 | 3 | 4, ...(this.pages > 1 ? { pageHeight } : {}) },
+      limitInputPixels: false,
+    });
+    this.width = info.width;
+    this.height = pageHeight;
+    this.channels = info.channels;
+    this.used.clear();
+    this.maxRank = -1;
+    this.dimsKnown = true;
+    return { ...info, data };
+  }
+
+  /** The pipeline as it stands, for the encoder. */
+  pipeline(): Sharp {
+    return this.img;
+  }
+
+  /** The input region the canvas shows (undefined when it is the whole input). */
+  visibleInputRegion(): Region | undefined {
+    const r = visibleRegion(this.map, this.width, this.height, this.inputWidth, this.inputHeight);
+    if (!r) return undefined;
+    if (r.x === 0 && r.y === 0 && r.width === this.inputWidth && r.height === this.inputHeight) return undefined;
+    return r;
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Encoder settings tuned for delivery (measured in BENCHMARKS.md):
+ * - JPEG: mozjpeg (trellis quantisation, optimised scans), q80 default, 4:2:0 unless asked.
+ * - WebP: q80, effort from config (default 4).
+ * - AVIF: q60, effort from config (default 2: an 800 px AVIF encodes in about the time of a
+ *   WebP, while effort 4+ costs several times more for a few % fewer bytes).
+ * - PNG: zlib level 6 with adaptive filtering; palette (libimagequant) for fl_png8/fl_lossy.
+ * - GIF: libimagequant palette; animation kept.
+ */
+import type { Sharp } from 'sharp';
+import type { OutputFormat } from '../../transforms/format.ts';
+import type { Flags } from '../../transforms/flags.ts';
+import type { Quality } from '../../transforms/quality.ts';
+import type { Config } from '../config.ts';
+
+export interface EncodeSettings {
+  format: OutputFormat;
+  quality?: Quality;
+  flags: Flags;
+  /** Output keeps multiple frames. */
+  animated: boolean;
+  loop?: number;
+  delay?: number[];
+}
+
+export const DEFAULT_QUALITY: Readonly<Record<OutputFormat, number>> = { jpeg: 80, webp: 80, avif: 60, png: 100, gif: 100, tiff: 80 };
+
+export function applyEncoder(img: Sharp, s: EncodeSettings, config: Config): Sharp {
+  const q = s.quality?.value ?? DEFAULT_QUALITY[s.format];
+  const chroma = s.quality?.chroma;
+  const anim = s.animated ? { ...(s.loop !== undefined ? { loop: s.loop } : {}), ...(s.delay ? { delay: s.delay } : {}) } : {};
+  if (s.flags.keepIptc && !s.flags.stripProfile) img = img.keepMetadata();
+  switch (s.format) {
+    case 'jpeg':
+      return img.jpeg({ quality: q, mozjpeg: true, progressive: s.flags.progressive ?? false, chromaSubsampling: chroma ?? '4:2:0' });
+    case 'webp':
+      return img.webp({
+        quality: q, effort: config.webpEffort, lossless: s.flags.lossless ?? false,
+        smartSubsample: chroma === '4:4:4', ...anim,
+      });
+    case 'avif':
+      return img.avif({ quality: q, effort: config.avifEffort, lossless: s.flags.lossless ?? false, chromaSubsampling: chroma ?? '4:2:0' });
+    case 'png': {
+      const palette = s.flags.png8 || s.flags.lossy;
+      return img.png({ compressionLevel: 6, adaptiveFiltering: true, progressive: s.flags.progressive ?? false, palette: !!palette, ...(palette ? { quality: s.quality?.value ?? 90 } : {}) });
+    }
+    case 'gif':
+      return img.gif({ effort: 7, ...(s.flags.lossy ? { interFrameMaxError: 8, interPaletteMaxError: 8 } : {}), ...anim });
+    case 'tiff':
+      return img.tiff({ quality: q, compression: 'jpeg' });
+  }
+}

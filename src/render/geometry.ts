@@ -1,0 +1,229 @@
+/**
+ * The single owner of geometry (w, h, c, g, x, y, ar, z, dpr): turns a component's values and
+ * the current canvas size into at most one extract, one resize and one extend, because sharp
+ * performs one resize per pipeline. `computeGeometry` is pure; `applyGeometry` queues it.
+ */
+import type { Component } from '../../transforms/types.ts';
+import type { Compass } from '../../transforms/gravity.ts';
+import { resolveDim, resolveOffset, type Rgba } from '../../transforms/args.ts';
+import type { Canvas } from './canvas.ts';
+import { scale, translate, type Region } from './affine.ts';
+import { Errors } from '../errors.ts';
+import type { RenderContext } from './context.ts';
+
+export interface GeometryPlan {
+  extract?: Region;
+  resize?: { width: number; height: number };
+  extend?: { top: number; left: number; bottom: number; right: number };
+  /** Final size after all three. */
+  width: number;
+  height: number;
+}
+
+/**
+ * Content-aware gravity hook: returns the top-left of a `rw×rh` region inside `iw×ih` (the
+ * current canvas) for `g_auto`/`g_face`, and optionally a subject box for zoom and fill_pad.
+ * Installed by the analysis module; without it those gravities are refused at parse time.
+ */
+export interface SubjectLocator {
+  place(canvas: Canvas, component: Component, ctx: RenderContext, rw: number, rh: number): Promise<{ left: number; top: number }>;
+  subject(canvas: Canvas, component: Component, ctx: RenderContext): Promise<Region | undefined>;
+}
+
+let locator: SubjectLocator | undefined;
+export function setSubjectLocator(l: SubjectLocator): void {
+  locator = l;
+}
+
+const H_ANCHOR: Record<Compass, number> = {
+  north_west: 0, west: 0, south_west: 0, north: 0.5, center: 0.5, south: 0.5, north_east: 1, east: 1, south_east: 1,
+};
+const V_ANCHOR: Record<Compass, number> = {
+  north_west: 0, north: 0, north_east: 0, west: 0.5, center: 0.5, east: 0.5, south_west: 1, south: 1, south_east: 1,
+};
+
+export function hasGeometry(c: Component): boolean {
+  return c.width !== undefined || c.height !== undefined || c.crop !== undefined || c.aspectRatio !== undefined
+    || c.dpr !== undefined || c.zoom !== undefined;
+}
+
+function clamp(v: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, v));
+}
+
+/**
+ * Top-left of a `rw×rh` box inside `iw×ih` by compass gravity and x/y offsets (Cloudinary:
+ * offsets move the box away from the anchored edge, or from the centre for centred axes;
+ * `xy_center` puts the box's centre at x,y).
+ */
+export function placeByGravity(c: Component, iw: number, ih: number, rw: number, rh: number, defaultDir: Compass = 'center'): { left: number; top: number } {
+  const g = c.gravity;
+  const ox = resolveOffset(c.x, iw), oy = resolveOffset(c.y, ih);
+  let left: number, top: number;
+  if (g?.kind === 'xy_center') {
+    left = ox - rw / 2;
+    top = oy - rh / 2;
+  } else {
+    const dir: Compass = g?.kind === 'compass' ? g.dir : defaultDir;
+    const hx = H_ANCHOR[dir], vy = V_ANCHOR[dir];
+    left = (iw - rw) * hx + (hx === 1 ? -ox : ox);
+    top = (ih - rh) * vy + (vy === 1 ? -oy : oy);
+  }
+  return { left: Math.round(clamp(left, 0, iw - rw)), top: Math.round(clamp(top, 0, ih - rh)) };
+}
+
+function isContentGravity(c: Component): boolean {
+  return c.gravity?.kind === 'auto' || c.gravity?.kind === 'face';
+}
+
+async function place(canvas: Canvas, c: Component, ctx: RenderContext, rw: number, rh: number, defaultDir: Compass = 'center') {
+  if (isContentGravity(c) && locator) return locator.place(canvas, c, ctx, rw, rh);
+  return placeByGravity(c, canvas.width, canvas.height, rw, rh, defaultDir);
+}
+
+/** Where the resized image sits inside the padded canvas. */
+function padOffsets(c: Component, W: number, H: number, w: number, h: number) {
+  const dir: Compass = c.gravity?.kind === 'compass' ? c.gravity.dir : 'center';
+  const left = Math.round((W - w) * H_ANCHOR[dir]);
+  const top = Math.round((H - h) * V_ANCHOR[dir]);
+  return { left, top, right: W - w - left, bottom: H - h - top };
+}
+
+export async function computeGeometry(canvas: Canvas, c: Component, ctx: RenderContext): Promise<GeometryPlan> {
+  const iw = canvas.width, ih = canvas.height;
+  const dpr = Math.min(c.dpr ?? 1, ctx.config.dprCap);
+  let W = c.width ? resolveDim(c.width, iw) : undefined;
+  let H = c.height ? resolveDim(c.height, ih) : undefined;
+  const mode = c.crop ?? 'scale';
+  const ar = c.aspectRatio;
+  if (ar) {
+    if (W && !H) H = Math.max(1, Math.round(W / ar));
+    else if (H && !W) W = Math.max(1, Math.round(H * ar));
+    else if (!W && !H) {
+      if (iw / ih > ar) { H = ih; W = Math.max(1, Math.round(ih * ar)); } else { W = iw; H = Math.max(1, Math.round(iw / ar)); }
+    }
+  }
+  if (W) W = Math.max(1, Math.round(W * dpr));
+  if (H) H = Math.max(1, Math.round(H * dpr));
+  if (!W && !H && dpr !== 1 && mode !== 'crop') {
+    W = Math.max(1, Math.round(iw * dpr));
+    H = Math.max(1, Math.round(ih * dpr));
+  }
+  const limit = ctx.config.maxOutputSide;
+  for (const [name, v] of [['width', W], ['height', H]] as const) {
+    if (v !== undefined && v > limit) throw new Errors.OUTPUT_TOO_LARGE(`${name} ${v} exceeds the ${limit} px limit`);
+  }
+
+  const whole: GeometryPlan = { width: iw, height: ih };
+  if (!W && !H) {
+    if (mode === 'crop' || mode === 'thumb' || mode === 'fill' || mode === 'lfill') {
+      // offsets alone (c_crop,x_10,y_10) still cut; zoom alone zooms
+      if (c.x || c.y || c.zoom) W = iw, H = ih;
+      else return whole;
+    } else return whole;
+  }
+  // One missing dimension keeps the input's ratio.
+  const rw = W ?? Math.max(1, Math.round((iw * H!) / ih));
+  const rh = H ?? Math.max(1, Math.round((ih * W!) / iw));
+  const both = W !== undefined && H !== undefined;
+  const sFit = Math.min(rw / iw, rh / ih);
+  const sFill = Math.max(rw / iw, rh / ih);
+  const fitSize = (s: number) => ({ width: Math.max(1, Math.round(iw * s)), height: Math.max(1, Math.round(ih * s)) });
+  const resizeTo = (width: number, height: number): GeometryPlan =>
+    width === iw && height === ih ? whole : { resize: { width, height }, width, height };
+
+  switch (mode) {
+    case 'scale':
+      return resizeTo(rw, rh);
+    case 'fit':
+      return both ? resizeTo(fitSize(sFit).width, fitSize(sFit).height) : resizeTo(rw, rh);
+    case 'limit': {
+      if (sFit >= 1) return whole;
+      const f = fitSize(sFit);
+      return resizeTo(f.width, f.height);
+    }
+    case 'mfit': {
+      if (sFit <= 1) return whole;
+      const f = fitSize(sFit);
+      return resizeTo(f.width, f.height);
+    }
+    case 'pad':
+    case 'lpad':
+    case 'mpad': {
+      if (!both) return mode === 'pad' ? resizeTo(rw, rh) : (mode === 'lpad' ? (sFit >= 1 ? whole : resizeTo(rw, rh)) : whole);
+      let s = sFit;
+      if (mode === 'lpad') s = Math.min(1, s);
+      if (mode === 'mpad') s = 1;
+      const f = s === 1 ? { width: iw, height: ih } : fitSize(s);
+      const Wp = Math.max(rw, f.width), Hp = Math.max(rh, f.height);
+      const plan: GeometryPlan = { width: Wp, height: Hp };
+      if (f.width !== iw || f.height !== ih) plan.resize = f;
+      if (Wp !== f.width || Hp !== f.height) plan.extend = padOffsets(c, Wp, Hp, f.width, f.height);
+      return plan;
+    }
+    case 'fill':
+    case 'lfill':
+    case 'fill_pad':
+    case 'auto':
+    case 'thumb': {
+      if (!both && mode !== 'thumb') return mode === 'lfill' && sFit >= 1 ? whole : resizeTo(rw, rh);
+      let s = sFill;
+      let outW = rw, outH = rh;
+      if (mode === 'lfill' && s > 1) {
+        // never upscale: keep the requested ratio at the input's scale
+        s = Math.min(iw / rw, ih / rh);
+        outW = Math.max(1, Math.round(rw * s));
+        outH = Math.max(1, Math.round(rh * s));
+        s = 1;
+      }
+      const z = c.zoom ?? 1;
+      let cw = Math.min(iw, Math.max(1, Math.round(outW / s / (mode === 'thumb' ? z : 1))));
+      let ch = Math.min(ih, Math.max(1, Math.round(outH / s / (mode === 'thumb' ? z : 1))));
+      if (mode === 'thumb' && z < 1) {
+        // zooming out cannot show more than the input; keep the ratio
+        const k = Math.min(iw / cw, ih / ch, 1);
+        cw = Math.round(cw * k); ch = Math.round(ch * k);
+      }
+      const { left, top } = await place(canvas, c, ctx, cw, ch);
+      const plan: GeometryPlan = { width: outW, height: outH };
+      if (cw !== iw || ch !== ih || left !== 0 || top !== 0) plan.extract = { x: left, y: top, width: cw, height: ch };
+      if (cw !== outW || ch !== outH) plan.resize = { width: outW, height: outH };
+      return plan;
+    }
+    case 'crop': {
+      const z = c.zoom ?? 1;
+      const cw = Math.min(iw, Math.max(1, Math.round(rw / z)));
+      const ch = Math.min(ih, Math.max(1, Math.round(rh / z)));
+      const defaultDir: Compass = (c.x || c.y) && !c.gravity ? 'north_west' : 'center';
+      const { left, top } = await place(canvas, c, ctx, cw, ch, defaultDir);
+      const outW = z === 1 ? cw : Math.min(Math.round(cw * z), rw);
+      const outH = z === 1 ? ch : Math.min(Math.round(ch * z), rh);
+      const plan: GeometryPlan = { width: outW, height: outH };
+      if (cw !== iw || ch !== ih) plan.extract = { x: left, y: top, width: cw, height: ch };
+      if (outW !== cw || outH !== ch) plan.resize = { width: outW, height: outH };
+      return plan;
+    }
+  }
+}
+
+export async function applyGeometry(canvas: Canvas, plan: GeometryPlan, background: Rgba | undefined): Promise<void> {
+  if (plan.extract) {
+    const e = plan.extract;
+    await canvas.op('extract', 'extract', (img) => img.extract({ left: e.x, top: e.y, width: e.width, height: e.height }));
+    canvas.mapThrough(translate(e.x, e.y), e.width, e.height);
+  }
+  if (plan.resize) {
+    const { width, height } = plan.resize;
+    const sx = canvas.width / width, sy = canvas.height / height;
+    await canvas.op('resize', 'resize', (img) => img.resize(width, height, { fit: 'fill' }));
+    canvas.mapThrough(scale(sx, sy), width, height);
+  }
+  if (plan.extend) {
+    const x = plan.extend;
+    // Default pad colour: transparent when the image has alpha, else white (Cloudinary's).
+    const bg = background ?? (canvas.hasAlpha ? { r: 0, g: 0, b: 0, alpha: 0 } : { r: 255, g: 255, b: 255, alpha: 1 });
+    await canvas.op('extend', 'extend', (img) => img.extend({ ...x, background: bg }));
+    if (bg.alpha < 1) canvas.markAlpha();
+    canvas.mapThrough(translate(-x.left, -x.top), canvas.width + x.left + x.right, canvas.height + x.top + x.bottom);
+  }
+}

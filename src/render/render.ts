@@ -1,0 +1,171 @@
+/**
+ * Plan → pixels → bytes. Components run in order; inside one, transforms run by phase then
+ * registry order, geometry being one step owned by geometry.ts. The last component's pixels
+ * are materialized (the "transform" time) and then encoded (the "encode" time), which also
+ * gives automatic quality and format choices the exact pixels they judge.
+ */
+import sharp, { type Sharp } from 'sharp';
+import { TRANSFORMS, PHASES, type Component, type PlanKey, type TransformDef } from '../../transforms/index.ts';
+import type { LoadOptions } from '../../transforms/types.ts';
+import { type OutputFormat } from '../../transforms/format.ts';
+import type { Flags } from '../../transforms/flags.ts';
+import type { Quality } from '../../transforms/quality.ts';
+import type { Plan } from '../plan/parse.ts';
+import type { Source } from '../origin/types.ts';
+import type { SourceMeta } from './source-meta.ts';
+import type { RenderContext } from './context.ts';
+import { Canvas } from './canvas.ts';
+import { applyGeometry, computeGeometry, hasGeometry } from './geometry.ts';
+import { applyEncoder, type EncodeSettings } from './encode.ts';
+import { Errors, classifySharpError, isHttpError } from '../errors.ts';
+import type { Region } from './affine.ts';
+
+export interface OutputSettings {
+  format: OutputFormat;
+  quality?: Quality;
+  flags: Flags;
+}
+
+export interface RenderResult {
+  body: Buffer;
+  format: OutputFormat;
+  width: number;
+  height: number;
+  /** The region of the (oriented) input that the output shows; undefined = all of it. */
+  crop?: Region;
+}
+
+const ANIMATABLE = new Set<OutputFormat>(['gif', 'webp']);
+
+/** Format a source is delivered in when neither f_ nor an extension asks for one. */
+export function sourceFormat(meta: SourceMeta): OutputFormat {
+  switch (meta.format) {
+    case 'jpeg': case 'png': case 'webp': case 'gif': case 'tiff': case 'avif':
+      return meta.format;
+    case 'heif':
+      return 'avif';
+    default:
+      return meta.hasAlpha || meta.format === 'svg' ? 'png' : 'jpeg';
+  }
+}
+
+/** Merge the output parameters of all components (last one wins; flags accumulate). */
+export function outputSettings(plan: Plan, extFormat: OutputFormat | undefined, meta: SourceMeta): OutputSettings {
+  let format: OutputFormat | undefined;
+  let quality: Quality | undefined;
+  let flags: Flags = {};
+  for (const c of plan.components) {
+    if (c.format) format = c.format.format;
+    if (c.quality) quality = c.quality;
+    if (c.flags) flags = { ...flags, ...c.flags };
+  }
+  return { format: format ?? extFormat ?? sourceFormat(meta), quality, flags };
+}
+
+function loadOptions(plan: Plan): LoadOptions {
+  const o: LoadOptions = { autoOrient: true };
+  for (const c of plan.components) {
+    for (const t of TRANSFORMS) {
+      const v = (c as Record<string, unknown>)[t.planKey];
+      if (v !== undefined && t.load) t.load(v as never, o);
+    }
+  }
+  return o;
+}
+
+const BY_PHASE: ReadonlyMap<string, readonly TransformDef<PlanKey>[]> = new Map(
+  PHASES.map((p) => [p, TRANSFORMS.filter((t) => t.phase === p && t.apply)]),
+);
+
+async function runComponent(canvas: Canvas, c: Component, ctx: RenderContext): Promise<void> {
+  canvas.background = c.background;
+  for (const phase of PHASES) {
+    if (phase === 'geometry') {
+      if (hasGeometry(c)) {
+        await canvas.ensureDims();
+        const g = await computeGeometry(canvas, c, ctx);
+        await applyGeometry(canvas, g, c.background);
+      }
+      continue;
+    }
+    for (const t of BY_PHASE.get(phase)!) {
+      const v = (c as Record<string, unknown>)[t.planKey];
+      if (v !== undefined) await t.apply!(canvas, v as never, c, ctx);
+    }
+  }
+}
+
+export interface OpenedSource {
+  canvas: Canvas;
+  animated: boolean;
+}
+
+/** Open the source as a Canvas with the plan's load options. */
+export function openSource(src: Source, meta: SourceMeta, plan: Plan, out: OutputSettings, ctx: RenderContext): OpenedSource {
+  const lo = loadOptions(plan);
+  if (lo.page !== undefined && lo.page >= meta.pages) throw new Errors.INVALID_PARAM('page', `${lo.page + 1} (the source has ${meta.pages})`);
+  const animated = meta.pages > 1 && (meta.format === 'gif' || meta.format === 'webp') && lo.page === undefined
+    && ANIMATABLE.has(out.format);
+  const img = sharp(src.buffer, {
+    autoOrient: lo.autoOrient,
+    animated,
+    ...(lo.page !== undefined ? { page: lo.page } : {}),
+    limitInputPixels: ctx.config.maxSourcePixels,
+    sequentialRead: true,
+  });
+  const swap = lo.autoOrient && meta.orientation >= 5;
+  const w = swap ? meta.rawHeight : meta.rawWidth;
+  const h = swap ? meta.rawWidth : meta.rawHeight;
+  return { canvas: new Canvas(img, w, h, animated ? meta.pages : 1, meta.channels), animated };
+}
+
+/** Run every component; returns the canvas ready to encode. */
+export async function transform(opened: OpenedSource, plan: Plan, ctx: RenderContext): Promise<Canvas> {
+  const { canvas } = opened;
+  for (const c of plan.components) await runComponent(canvas, c, ctx);
+  return canvas;
+}
+
+function now(): number {
+  return performance.now();
+}
+
+/** Encode a canvas: flatten alpha for formats without it, then the tuned encoder. */
+export function encodePipeline(canvas: Canvas, out: OutputSettings, meta: SourceMeta, animated: boolean, ctx: RenderContext): Sharp {
+  let img = canvas.pipeline();
+  if (canvas.hasAlpha && (out.format === 'jpeg')) {
+    const bg = canvas.background ?? { r: 255, g: 255, b: 255, alpha: 1 };
+    img = img.flatten({ background: { r: bg.r, g: bg.g, b: bg.b } });
+  }
+  const settings: EncodeSettings = {
+    format: out.format, quality: out.quality, flags: out.flags, animated,
+    ...(animated && meta.loop !== undefined ? { loop: meta.loop } : {}),
+    ...(animated && meta.delay ? { delay: meta.delay } : {}),
+  };
+  return applyEncoder(img, settings, ctx.config).timeout({ seconds: Math.ceil(ctx.config.processTimeoutMs / 1000) });
+}
+
+export async function render(src: Source, meta: SourceMeta, plan: Plan, out: OutputSettings, ctx: RenderContext): Promise<RenderResult> {
+  try {
+    const t0 = now();
+    const opened = openSource(src, meta, plan, out, ctx);
+    const canvas = await transform(opened, plan, ctx);
+    // Animated output is encoded straight from the pipeline: libvips then reuses the source
+    // palette for GIF frames, which re-quantizing raw frames costs 10-20x more time.
+    if (opened.animated) await canvas.ensureDims();
+    else await canvas.materialize();
+    const t1 = now();
+    const outW = canvas.width, outH = canvas.height;
+    if (outW * outH * canvas.pages > ctx.config.maxOutputPixels) {
+      throw new Errors.OUTPUT_TOO_LARGE(`${outW}x${outH} exceeds ${ctx.config.maxOutputPixels} pixels`);
+    }
+    const body = await encodePipeline(canvas, out, meta, opened.animated, ctx).toBuffer();
+    const t2 = now();
+    ctx.timing.transform = (ctx.timing.transform ?? 0) + (t1 - t0);
+    ctx.timing.encode = (ctx.timing.encode ?? 0) + (t2 - t1);
+    return { body, format: out.format, width: outW, height: outH, crop: canvas.visibleInputRegion() };
+  } catch (e) {
+    if (isHttpError(e)) throw e;
+    throw classifySharpError(e);
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Header-only facts about a source, read once per source identity: format, oriented size,
+ * frames, alpha. Also the limit checks that must happen before any pixel is decoded.
+ */
+import sharp from 'sharp';
+import { LRUCache } from 'lru-cache';
+import { Errors, classifySharpError } from '../errors.ts';
+import type { Source } from '../origin/types.ts';
+import type { Config } from '../config.ts';
+
+export interface SourceMeta {
+  format: string;
+  /** Size after EXIF orientation. */
+  width: number;
+  height: number;
+  /** Stored size (before orientation). */
+  rawWidth: number;
+  rawHeight: number;
+  orientation: number;
+  pages: number;
+  /** Height of one frame (stored orientation) for multi-page input. */
+  pageHeight: number;
+  hasAlpha: boolean;
+  channels: number;
+  loop?: number;
+  delay?: number[];
+  bytes: number;
+}
+
+const cache = new LRUCache<string, SourceMeta>({ max: 5_000 });
+
+/** Formats libvips can open that we accept as sources. SVG is rasterized without external fetches. */
+const ACCEPTED = new Set(['jpeg', 'png', 'webp', 'gif', 'avif', 'heif', 'tiff', 'svg', 'jp2', 'jxl', 'raw']);
+
+export async function readSourceMeta(src: Source, config: Config): Promise<SourceMeta> {
+  const hit = cache.get(src.identity);
+  if (hit) return hit;
+  if (src.buffer.length === 0) throw new Errors.CORRUPT_SOURCE('the source file is empty');
+  let m;
+  try {
+    m = await sharp(src.buffer, { limitInputPixels: false }).metadata();
+  } catch (e) {
+    const err = classifySharpError(e);
+    if (err.statusCode >= 500) throw new Errors.UNSUPPORTED_SOURCE('not a recognised image format');
+    throw err;
+  }
+  if (!m.format || !ACCEPTED.has(m.format) || !m.width || !m.height) {
+    throw new Errors.UNSUPPORTED_SOURCE(`format ${m.format ?? 'unknown'} is not supported`);
+  }
+  const orientation = m.orientation ?? 1;
+  const pages = m.pages ?? 1;
+  const pageHeight = m.pageHeight ?? m.height;
+  const swap = orientation >= 5 && orientation <= 8;
+  const w = m.width, h = pages > 1 ? pageHeight : m.height;
+  const meta: SourceMeta = {
+    format: m.format,
+    width: swap ? h : w,
+    height: swap ? w : h,
+    rawWidth: w,
+    rawHeight: h,
+    orientation,
+    pages,
+    pageHeight,
+    hasAlpha: !!m.hasAlpha,
+    channels: m.channels ?? 3,
+    ...(m.loop !== undefined ? { loop: m.loop } : {}),
+    ...(m.delay ? { delay: m.delay } : {}),
+    bytes: src.buffer.length,
+  };
+  const pixels = w * h * Math.max(1, pages);
+  if (pixels > config.maxSourcePixels) {
+    throw new Errors.TOO_LARGE(`source is ${w}x${h}${pages > 1 ? `x${pages} frames` : ''} = ${pixels} pixels, limit ${config.maxSourcePixels}`);
+  }
+  cache.set(src.identity, meta);
+  return meta;
+}

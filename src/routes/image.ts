@@ -1,0 +1,128 @@
+/**
+ * The delivery route: `GET|HEAD /[<cloud>/]image/<type>/...` (and `/iu/...`). Parses the URL
+ * and plan (memoized), checks access, loads the source, then answers from the result cache or
+ * computes once (identical concurrent requests share the work) and sets the HTTP semantics of
+ * url-api.md §5.
+ */
+import crypto from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { LRUCache } from 'lru-cache';
+import { parseDeliveryUrl, type DeliveryUrl } from '../url/parse-url.ts';
+import { parsePlan, type Plan } from '../plan/parse.ts';
+import { Errors } from '../errors.ts';
+import type { Source } from '../origin/types.ts';
+import { readSourceMeta } from '../render/source-meta.ts';
+import { outputSettings, render } from '../render/render.ts';
+import { CONTENT_TYPES, EXTENSIONS } from '../../transforms/format.ts';
+import type { CachedResult } from '../cache/result-cache.ts';
+import type { RenderContext } from '../render/context.ts';
+import type { Delivery } from '../delivery.ts';
+
+interface Parsed { url: DeliveryUrl; plan: Plan }
+
+const IMMUTABLE = 'public, max-age=2592000, immutable';
+const CACHEABLE = 'public, max-age=2592000';
+
+function etagOf(body: Buffer): string {
+  return `"${crypto.createHash('sha1').update(body).digest('base64url')}"`;
+}
+
+function timingHeader(t: Record<string, number>, cache: string): string {
+  const parts = Object.entries(t).map(([k, v]) => `${k};dur=${v.toFixed(1)}`);
+  parts.push(`cache;desc="${cache}"`);
+  return parts.join(', ');
+}
+
+export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
+  const { config } = delivery;
+  const parsedMemo = new LRUCache<string, Parsed>({ max: 20_000 });
+
+  function parse(path: string): Parsed {
+    const hit = parsedMemo.get(path);
+    if (hit) return hit;
+    const url = parseDeliveryUrl(path);
+    if (!url) throw new Errors.NOT_FOUND(path);
+    const plan = parsePlan(url.components, config.namedTransformations, config.maxComponents);
+    const p = { url, plan };
+    parsedMemo.set(path, p);
+    return p;
+  }
+
+  async function loadSource(url: DeliveryUrl): Promise<Source> {
+    return delivery.origins.load(url);
+  }
+
+  async function compute(url: DeliveryUrl, plan: Plan, src: Source, ctx: RenderContext): Promise<CachedResult> {
+    const meta = await readSourceMeta(src, config);
+    const out = outputSettings(plan, url.extFormat, meta);
+    const release = await delivery.admission.acquire();
+    let r;
+    try {
+      r = await render(src, meta, plan, out, ctx);
+    } finally {
+      release();
+    }
+    const meta2: Record<string, string | number> = { format: r.format, width: r.width, height: r.height };
+    if (out.flags.getinfo) {
+      const info = {
+        input: { width: meta.width, height: meta.height, format: meta.format, bytes: meta.bytes },
+        output: { width: r.width, height: r.height, format: r.format, bytes: r.body.length },
+        ...(r.crop ? { crop: r.crop } : {}),
+      };
+      const body = Buffer.from(JSON.stringify(info));
+      return { body, contentType: 'application/json', etag: etagOf(body), vary: [...ctx.vary], meta: meta2, timing: { ...ctx.timing } };
+    }
+    if (out.flags.attachment) {
+      const base = typeof out.flags.attachment === 'string' ? out.flags.attachment : url.publicId.split('/').pop() || 'image';
+      meta2.attachment = `${base}.${EXTENSIONS[r.format]}`;
+    }
+    return { body: r.body, contentType: CONTENT_TYPES[r.format], etag: etagOf(r.body), vary: [...ctx.vary], meta: meta2, timing: { ...ctx.timing } };
+  }
+
+  async function handler(request: FastifyRequest, reply: FastifyReply) {
+    const t0 = performance.now();
+    const rawUrl = request.raw.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const path = q === -1 ? rawUrl : rawUrl.slice(0, q);
+    const { url, plan } = parse(path);
+    delivery.access.check(url, plan);
+
+    const tl = performance.now();
+    const src = await loadSource(url);
+    const loadMs = performance.now() - tl;
+
+    const ctx: RenderContext = {
+      config,
+      hints: { accept: request.headers.accept },
+      vary: new Set(),
+      sourceIdentity: src.identity,
+      prefix: '',
+      timing: {},
+    };
+    const key = `${src.identity}\n${plan.canonical}\n${url.extFormat ?? ''}`;
+    let result = delivery.results.get(key);
+    let cacheState = 'l1';
+    if (!result) {
+      const r = await delivery.results.getOrCompute(key, () => compute(url, plan, src, ctx));
+      result = r.result;
+      cacheState = r.computed ? 'miss' : 'l1';
+    }
+
+    const immutable = url.version !== undefined || plan.components.some((c) => c.flags?.immutableCache);
+    reply.header('Cache-Control', immutable ? IMMUTABLE : CACHEABLE);
+    reply.header('ETag', result.etag);
+    if (result.vary.length) reply.header('Vary', result.vary.join(', '));
+    const timing: Record<string, number> = cacheState === 'miss' ? { load: loadMs, ...result.timing } : { load: loadMs };
+    timing.total = performance.now() - t0;
+    reply.header('Server-Timing', timingHeader(timing, cacheState));
+    if (result.meta.attachment) reply.header('Content-Disposition', `attachment; filename="${result.meta.attachment}"`);
+    const inm = request.headers['if-none-match'];
+    if (inm && inm.split(/\s*,\s*/).some((t) => t === result!.etag || t === `W/${result!.etag}` || t === '*')) {
+      return reply.code(304).send();
+    }
+    reply.header('Content-Type', result.contentType);
+    return reply.send(result.body);
+  }
+
+  app.get('/*', handler);
+}

@@ -1,0 +1,73 @@
+/**
+ * buildServer(config): the fastify app with every route, never listening (tests use inject).
+ */
+import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import type { Config } from './config.ts';
+import { Errors, isHttpError } from './errors.ts';
+import { createDelivery, type Delivery, type DeliveryOptions } from './delivery.ts';
+import { imageRoutes } from './routes/image.ts';
+import { healthRoutes } from './routes/health.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    delivery: Delivery;
+  }
+}
+
+const COMMON_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers': 'X-Cld-Error, Server-Timing, Content-Length, ETag',
+  'timing-allow-origin': '*',
+  'x-content-type-options': 'nosniff',
+} as const;
+
+export async function buildServer(config: Config, opts: DeliveryOptions = {}): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    // Public ids and fetch URLs can be long.
+    routerOptions: { maxParamLength: 8192 },
+    return503OnClosing: true,
+  });
+  const delivery = createDelivery(config, opts);
+  app.decorate('config', config);
+  app.decorate('delivery', delivery);
+
+  app.addHook('onRequest', async (_req, reply) => {
+    reply.headers(COMMON_HEADERS);
+  });
+
+  app.setErrorHandler((error: FastifyError | Error, request, reply) => {
+    let status = isHttpError(error) ? error.statusCode : 500;
+    let message = error.message;
+    if ((error as FastifyError).validation || (status >= 400 && status < 500 && !isHttpError(error))) {
+      status = 400;
+    }
+    if (status >= 500 && !(isHttpError(error) && error.code !== 'APERTURE_INTERNAL' && error.code.startsWith('APERTURE_'))) {
+      request.log.error({ err: error }, 'request failed');
+      message = new Errors.INTERNAL().message;
+      status = 500;
+    }
+    reply.code(status);
+    reply.header('Cache-Control', 'no-store');
+    reply.header('X-Cld-Error', message.replace(/[^\x20-\x7e]/g, '?').slice(0, 500));
+    reply.removeHeader('ETag');
+    reply.removeHeader('Content-Disposition');
+    if (status === 503) reply.header('Retry-After', '1');
+    reply.type('application/json');
+    return reply.send({ error: { message } });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const err = new Errors.NOT_FOUND(request.url.split('?')[0]);
+    reply.code(404).header('Cache-Control', 'no-store').header('X-Cld-Error', err.message.slice(0, 500));
+    return reply.send({ error: { message: err.message } });
+  });
+
+  healthRoutes(app);
+  imageRoutes(app, delivery);
+  app.addHook('onClose', async () => {
+    await delivery.origins.close();
+  });
+  return app;
+}

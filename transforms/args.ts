@@ -1,0 +1,115 @@
+/**
+ * Shared argument helpers for transform parsers. Each takes the parameter's human name (for
+ * the error message) and the raw text, and throws Errors.INVALID_PARAM on anything off.
+ */
+import { Errors } from '../src/errors.ts';
+
+const INT = /^-?\d+$/;
+const NUM = /^-?(?:\d+\.?\d*|\.\d+)$/;
+
+export function parseIntIn(name: string, raw: string, min: number, max: number): number {
+  if (!INT.test(raw)) throw new Errors.INVALID_PARAM(name, raw);
+  const v = Number(raw);
+  if (v < min || v > max) throw new Errors.INVALID_PARAM(name, raw);
+  return v;
+}
+
+export function parseNumberIn(name: string, raw: string, min: number, max: number): number {
+  if (!NUM.test(raw)) throw new Errors.INVALID_PARAM(name, raw);
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < min || v > max) throw new Errors.INVALID_PARAM(name, raw);
+  return v;
+}
+
+/** A pixel count or a fraction of the input (a value with a decimal point below/at 1.0). */
+export type Dim = { kind: 'px'; value: number } | { kind: 'fraction'; value: number };
+
+export function parseDim(name: string, raw: string, maxPx: number): Dim {
+  if (INT.test(raw)) {
+    const v = Number(raw);
+    if (v < 1 || v > maxPx) throw new Errors.INVALID_PARAM(name, raw);
+    return { kind: 'px', value: v };
+  }
+  if (NUM.test(raw)) {
+    const v = Number(raw);
+    // Cloudinary: a decimal value is relative to the input ("w_0.5"); "w_1.0" is the full size.
+    // Larger decimals like "w_100.5" are pixel counts rounded.
+    if (v > 0 && v <= 1) return { kind: 'fraction', value: v };
+    if (v > 1 && v <= maxPx) return { kind: 'px', value: Math.round(v) };
+  }
+  throw new Errors.INVALID_PARAM(name, raw);
+}
+
+export function dimCanonical(d: Dim): string {
+  return d.kind === 'px' ? String(d.value) : d.value.toFixed(4).replace(/0+$/, '').replace(/\.$/, '.0');
+}
+
+export function resolveDim(d: Dim, inputSize: number): number {
+  return d.kind === 'px' ? d.value : Math.max(1, Math.round(d.value * inputSize));
+}
+
+/** An offset: integer pixels (may be negative) or a fraction (-1..1 with a decimal point). */
+export function parseOffset(name: string, raw: string): Dim {
+  if (INT.test(raw)) {
+    const v = Number(raw);
+    if (Math.abs(v) > 100_000) throw new Errors.INVALID_PARAM(name, raw);
+    return { kind: 'px', value: v };
+  }
+  if (NUM.test(raw)) {
+    const v = Number(raw);
+    if (Math.abs(v) <= 1) return { kind: 'fraction', value: v };
+    if (Math.abs(v) <= 100_000) return { kind: 'px', value: Math.round(v) };
+  }
+  throw new Errors.INVALID_PARAM(name, raw);
+}
+
+export function resolveOffset(d: Dim | undefined, inputSize: number): number {
+  if (!d) return 0;
+  return d.kind === 'px' ? d.value : Math.round(d.value * inputSize);
+}
+
+/** RGBA 0-255 (alpha 0-1 as sharp expects). */
+export interface Rgba { r: number; g: number; b: number; alpha: number }
+
+// CSS named colours Cloudinary accepts most often; anything else goes through rgb:/hex.
+const NAMED: Record<string, string> = {
+  black: '000000', white: 'ffffff', red: 'ff0000', green: '008000', blue: '0000ff', yellow: 'ffff00',
+  cyan: '00ffff', aqua: '00ffff', magenta: 'ff00ff', fuchsia: 'ff00ff', gray: '808080', grey: '808080',
+  silver: 'c0c0c0', maroon: '800000', olive: '808000', lime: '00ff00', navy: '000080', purple: '800080',
+  teal: '008080', orange: 'ffa500', pink: 'ffc0cb', brown: 'a52a2a', gold: 'ffd700', beige: 'f5f5dc',
+  coral: 'ff7f50', crimson: 'dc143c', darkblue: '00008b', darkgray: 'a9a9a9', darkgrey: 'a9a9a9',
+  darkgreen: '006400', darkred: '8b0000', indigo: '4b0082', ivory: 'fffff0', khaki: 'f0e68c',
+  lavender: 'e6e6fa', lightblue: 'add8e6', lightgray: 'd3d3d3', lightgrey: 'd3d3d3', lightgreen: '90ee90',
+  salmon: 'fa8072', skyblue: '87ceeb', tan: 'd2b48c', tomato: 'ff6347', turquoise: '40e0d0',
+  violet: 'ee82ee', wheat: 'f5deb3', whitesmoke: 'f5f5f5', snow: 'fffafa', chocolate: 'd2691e',
+  orchid: 'da70d6', plum: 'dda0dd', peru: 'cd853f', sienna: 'a0522d', steelblue: '4682b4',
+  slategray: '708090', slategrey: '708090', dimgray: '696969', dimgrey: '696969', gainsboro: 'dcdcdc',
+  hotpink: 'ff69b4', deeppink: 'ff1493', firebrick: 'b22222', forestgreen: '228b22', seagreen: '2e8b57',
+  royalblue: '4169e1', midnightblue: '191970', mintcream: 'f5fffa', azure: 'f0ffff', linen: 'faf0e6',
+};
+
+/** `red`, `rgb:ff0000`, `rgb:ff000080`, `rgb:f00`, `#ff0000`, `transparent`. */
+export function parseColour(name: string, raw: string): Rgba {
+  const s = raw.toLowerCase();
+  if (s === 'transparent' || s === 'none') return { r: 0, g: 0, b: 0, alpha: 0 };
+  let hex: string | undefined;
+  if (s.startsWith('rgb:')) hex = s.slice(4);
+  else if (s.startsWith('#')) hex = s.slice(1);
+  else if (NAMED[s]) hex = NAMED[s];
+  if (hex === undefined || !/^(?:[0-9a-f]{3}|[0-9a-f]{4}|[0-9a-f]{6}|[0-9a-f]{8})$/.test(hex)) {
+    throw new Errors.INVALID_PARAM(name, raw);
+  }
+  if (hex.length <= 4) hex = [...hex].map((c) => c + c).join('');
+  const n = (i: number) => parseInt(hex!.slice(i, i + 2), 16);
+  return { r: n(0), g: n(2), b: n(4), alpha: hex.length === 8 ? Math.round((n(6) / 255) * 1000) / 1000 : 1 };
+}
+
+export function colourCanonical(c: Rgba): string {
+  const h = (v: number) => v.toString(16).padStart(2, '0');
+  return `rgb:${h(c.r)}${h(c.g)}${h(c.b)}${c.alpha < 1 ? h(Math.round(c.alpha * 255)) : ''}`;
+}
+
+/** Split `a:b:c` into parts (Cloudinary's multi-part separator). */
+export function parts(raw: string): string[] {
+  return raw.split(':');
+}

@@ -1,0 +1,79 @@
+/**
+ * `fl_<flag>[.<flag>…]` — flags (Cloudinary `flags`). Implemented: `progressive` (JPEG
+ * progressive / PNG interlaced), `lossy` (PNG/GIF → palette-quantized, WebP lossy), `png8`,
+ * `strip_profile` (drop the ICC profile and all metadata even with keep_iptc), `keep_iptc`
+ * (keep EXIF/IPTC/XMP), `attachment[:name]` (Content-Disposition), `immutable_cache`,
+ * `getinfo` (JSON description instead of the image), `animated`/`awebp` (keep/force animation),
+ * `lossless` (WebP/AVIF lossless). Read by the encoder and the route.
+ */
+import { defineTransform } from './types.ts';
+import { Errors } from '../src/errors.ts';
+
+export interface Flags {
+  progressive?: boolean;
+  lossy?: boolean;
+  lossless?: boolean;
+  png8?: boolean;
+  stripProfile?: boolean;
+  keepIptc?: boolean;
+  attachment?: string | true;
+  immutableCache?: boolean;
+  getinfo?: boolean;
+  animated?: boolean;
+  awebp?: boolean;
+}
+
+const SIMPLE: Record<string, keyof Flags> = {
+  progressive: 'progressive', lossy: 'lossy', lossless: 'lossless', png8: 'png8', strip_profile: 'stripProfile',
+  keep_iptc: 'keepIptc', keep_attribution: 'keepIptc', immutable_cache: 'immutableCache', getinfo: 'getinfo',
+  animated: 'animated', awebp: 'awebp',
+};
+const UNSUPPORTED: Record<string, string> = {
+  layer_apply: 'overlays are not supported yet', relative: 'overlays are not supported yet', region_relative: 'overlays are not supported yet',
+  no_overflow: 'overlays are not supported yet', tiled: 'overlays are not supported yet', cutter: 'overlays are not supported yet',
+  text_no_trim: 'text overlays are not supported', text_disallow_overflow: 'text overlays are not supported',
+  preserve_transparency: 'f_auto is not supported yet', any_format: 'f_auto is not supported yet',
+  clip: 'clipping paths are not supported', clip_evenodd: 'clipping paths are not supported', rasterize: 'vector output is not supported',
+  ignore_aspect_ratio: 'not supported', force_strip: 'not supported', force_icc: 'not supported', alternate: 'not supported',
+  apng: 'animated PNG output is not supported', mono: 'audio is not supported', splice: 'video is not supported',
+  streaming_attachment: 'video is not supported', truncate_ts: 'video is not supported', waveform: 'video is not supported',
+  hlsv3: 'video is not supported', keyframe_interval: 'video is not supported', sanitize: 'SVG output is not supported',
+  lowres: 'not supported', replace_image: 'overlays are not supported yet', animated_png: 'animated PNG output is not supported',
+  animated_webp: 'not supported', getinfo_extended: 'not supported', expand_heif: 'not supported', c2pa: 'not supported',
+  draco: '3D is not supported', attachment_expanded: 'not supported',
+};
+
+declare module './types.ts' {
+  interface PlanValues { flags: Flags }
+}
+
+export const flags = defineTransform({
+  key: 'fl', planKey: 'flags', name: 'flags', phase: 'output',
+  parse(raw): Flags {
+    const out: Flags = {};
+    for (const token of raw.split('.')) {
+      const [name, ...args] = token.split(':');
+      if (name === 'attachment') {
+        const fname = args.join(':');
+        if (fname && !/^[\w\- ]{1,100}$/.test(fname)) throw new Errors.INVALID_PARAM('flags', raw);
+        out.attachment = fname || true;
+        continue;
+      }
+      if (name === 'progressive') {
+        if (args.length && !['semi', 'steep', 'none'].includes(args[0])) throw new Errors.INVALID_PARAM('flags', raw);
+        out.progressive = args[0] !== 'none';
+        continue;
+      }
+      const key = SIMPLE[name];
+      if (key) {
+        if (args.length) throw new Errors.INVALID_PARAM('flags', raw);
+        (out as Record<string, boolean>)[key] = true;
+        continue;
+      }
+      if (UNSUPPORTED[name]) throw new Errors.UNSUPPORTED(`fl_${name}`, UNSUPPORTED[name]);
+      throw new Errors.INVALID_PARAM('flags', raw);
+    }
+    return out;
+  },
+  canonical: (f) => Object.entries(f).filter(([, v]) => v).map(([k, v]) => (v === true ? k : `${k}:${v}`)).sort().join('.'),
+});

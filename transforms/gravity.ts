@@ -1,0 +1,52 @@
+/**
+ * `g_<gravity>` — where a crop or pad anchors (Cloudinary `gravity`). Compass points
+ * (`north_west` … `south_east`, `center`), `xy_center` (x,y is the centre), `auto[:subject|faces]`
+ * (content-aware), `face`, `faces`, `face:center`, `faces:auto`. Owned by the geometry step.
+ */
+import { defineTransform } from './types.ts';
+import { Errors } from '../src/errors.ts';
+
+export const COMPASS = ['north_west', 'north', 'north_east', 'west', 'center', 'east', 'south_west', 'south', 'south_east'] as const;
+export type Compass = (typeof COMPASS)[number];
+
+export type Gravity =
+  | { kind: 'compass'; dir: Compass }
+  | { kind: 'xy_center' }
+  | { kind: 'auto'; focus: 'default' | 'subject' | 'faces' }
+  | { kind: 'face'; multiple: boolean; fallback: 'auto' | 'center' };
+
+declare module './types.ts' {
+  interface PlanValues { gravity: Gravity }
+}
+
+const ALIASES: Record<string, Compass> = { centre: 'center', northwest: 'north_west', northeast: 'north_east', southwest: 'south_west', southeast: 'south_east' };
+
+export const gravity = defineTransform({
+  key: 'g',
+  planKey: 'gravity',
+  name: 'gravity',
+  phase: 'geometry',
+  parse(raw): Gravity {
+    if ((COMPASS as readonly string[]).includes(raw)) return { kind: 'compass', dir: raw as Compass };
+    if (ALIASES[raw]) return { kind: 'compass', dir: ALIASES[raw] };
+    if (raw === 'xy_center') return { kind: 'xy_center' };
+    if (raw === 'auto' || raw === 'auto:subject' || raw === 'auto:faces' || raw === 'auto:face') {
+      throw new Errors.UNSUPPORTED(`g_${raw}`, 'content-aware gravity is not supported yet');
+    }
+    if (/^faces?(?::(center|auto))?$/.test(raw)) {
+      throw new Errors.UNSUPPORTED(`g_${raw}`, 'face gravity is not supported yet');
+    }
+    if (/^(auto|face|faces|body|eyes|custom|adv_|ocr_text|liquid|[a-z_]+:)/.test(raw)) {
+      throw new Errors.UNSUPPORTED(`g_${raw}`, 'this gravity is not supported');
+    }
+    throw new Errors.INVALID_PARAM('gravity', raw);
+  },
+  canonical(v) {
+    switch (v.kind) {
+      case 'compass': return v.dir;
+      case 'xy_center': return 'xy_center';
+      case 'auto': return v.focus === 'default' ? 'auto' : `auto:${v.focus}`;
+      case 'face': return `${v.multiple ? 'faces' : 'face'}${v.fallback === 'center' ? ':center' : ''}`;
+    }
+  },
+});

@@ -1,0 +1,49 @@
+/**
+ * The single registry table. `src/` talks to this table, never to an individual transform.
+ * Order matters only within a phase (see types.ts). Adding a parameter = one file + one line.
+ */
+import type { PlanKey, TransformDef, UnsupportedKey } from './types.ts';
+import { width } from './width.ts';
+import { height } from './height.ts';
+import { crop } from './crop.ts';
+import { gravity } from './gravity.ts';
+import { x } from './x.ts';
+import { y } from './y.ts';
+import { aspectRatio } from './aspect-ratio.ts';
+import { zoom } from './zoom.ts';
+import { dpr } from './dpr.ts';
+import { page } from './page.ts';
+import { named } from './named.ts';
+import { background } from './background.ts';
+import { angle } from './angle.ts';
+import { effect } from './effect.ts';
+import { radius } from './radius.ts';
+import { opacity } from './opacity.ts';
+import { border } from './border.ts';
+import { quality } from './quality.ts';
+import { format } from './format.ts';
+import { flags } from './flags.ts';
+import { UNSUPPORTED_KEYS } from './unsupported.ts';
+
+// Widened to the base type: each entry keeps its own value type inside its file.
+export const TRANSFORMS: readonly TransformDef<PlanKey>[] = [
+  named, page, background,
+  width, height, crop, gravity, x, y, aspectRatio, zoom, dpr,
+  angle,
+  effect,
+  radius, opacity,
+  border, quality, format, flags,
+] as unknown as readonly TransformDef<PlanKey>[];
+
+export const BY_KEY: ReadonlyMap<string, TransformDef<PlanKey>> = new Map(
+  TRANSFORMS.flatMap((t) => [t.key, ...(t.aliases ?? [])].map((k) => [k, t] as const)),
+);
+
+export const UNSUPPORTED_BY_KEY: ReadonlyMap<string, UnsupportedKey> = new Map(UNSUPPORTED_KEYS.map((u) => [u.key, u]));
+
+export function isKnownKey(key: string): boolean {
+  return BY_KEY.has(key) || UNSUPPORTED_BY_KEY.has(key);
+}
+
+export type { Component, PlanKey, PlanValues, TransformDef, Phase } from './types.ts';
+export { PHASES } from './types.ts';

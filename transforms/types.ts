@@ -1,0 +1,64 @@
+/**
+ * The shape every URL parameter shares. A transform is data plus behaviour: its URL key, the
+ * phase it runs in, a pure `parse` of the raw value, a canonical printer for cache keys, and
+ * optionally `apply` (touches the sharp pipeline through a Canvas). Geometry keys have no
+ * `apply`: one owner (src/render/geometry.ts) reads them all and makes the single resize.
+ *
+ * Each transform file adds its value type to `PlanValues` by declaration merging, so the
+ * compiler checks that every plan key has a registered owner.
+ */
+import type { Canvas } from '../src/render/canvas.ts';
+import type { RenderContext } from '../src/render/context.ts';
+
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface PlanValues {}
+export type PlanKey = keyof PlanValues;
+
+/** A parsed component: typed values by plan key (URL order never matters inside a component). */
+export type Component = { -readonly [K in PlanKey]?: PlanValues[K] };
+
+/** Run order inside a component; within a phase, registry order. */
+export const PHASES = ['input', 'geometry', 'orient', 'effect', 'overlay', 'output'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export interface TransformDef<K extends PlanKey = PlanKey> {
+  /** URL key, e.g. `w`. */
+  readonly key: string;
+  /** Other URL keys meaning the same. */
+  readonly aliases?: readonly string[];
+  /** Where the parsed value lives in a Component. */
+  readonly planKey: K;
+  /** Human name used in error messages ("Invalid width in transformation: abc"). */
+  readonly name: string;
+  readonly phase: Phase;
+  /** Pure: raw value text (after `key_`) → typed value; throws Errors.INVALID_PARAM / UNSUPPORTED. */
+  parse(raw: string): PlanValues[K];
+  /** Canonical text of the value (defaults to JSON) for cache keys and the canonical URL. */
+  canonical?(value: PlanValues[K]): string;
+  /** Touch the pipeline. Absent for keys owned by the geometry step or read by the encoder. */
+  apply?(canvas: Canvas, value: PlanValues[K], component: Component, ctx: RenderContext): void | Promise<void>;
+  /** Plan-time hook: replace this token by other components (named transformations). */
+  expand?(value: PlanValues[K], named: Readonly<Record<string, string>>): string[];
+  /** Load-time hook: adjust how the source is opened (page choice, EXIF orientation). */
+  load?(value: PlanValues[K], options: LoadOptions): void;
+  /** True when the value depends on the request (client hints, Accept, Save-Data). */
+  readonly dynamic?: (value: PlanValues[K]) => boolean;
+}
+
+/** What input-phase transforms may change about how the source is decoded. */
+export interface LoadOptions {
+  autoOrient: boolean;
+  /** Zero-based page/frame to take from a multi-page or animated source (undefined = all/first). */
+  page?: number;
+}
+
+/** A key Cloudinary has that Aperture recognises but does not perform: always a 400 naming it. */
+export interface UnsupportedKey {
+  readonly key: string;
+  readonly reason: string;
+}
+
+/** Identity helper that keeps each definition's value type tied to its plan key. */
+export function defineTransform<K extends PlanKey>(def: TransformDef<K>): TransformDef<K> {
+  return def;
+}

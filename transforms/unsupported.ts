@@ -1,0 +1,22 @@
+/**
+ * Keys Cloudinary has that Aperture recognises but does not perform: each is answered 400 with
+ * a message naming it, never "unknown" and never a 500.
+ */
+import type { UnsupportedKey } from './types.ts';
+
+const VIDEO = 'video-only parameter, not valid for images';
+
+export const UNSUPPORTED_KEYS: readonly UnsupportedKey[] = [
+  { key: 'l', reason: 'overlays are not supported yet' },
+  { key: 'u', reason: 'underlays are not supported yet' },
+  { key: 'co', reason: 'colour (for overlays and colorize) is not supported yet' },
+  { key: 'd', reason: 'default images are not supported yet' },
+  { key: 'cs', reason: 'colour space selection is not supported' },
+  { key: 'dn', reason: 'density (vector/PDF input) is not supported' },
+  { key: 'dl', reason: 'animation delay is not supported' },
+  { key: 'fn', reason: 'custom functions are not supported' },
+  { key: 'if', reason: 'conditional transformations are not supported' },
+  { key: '$', reason: 'user-defined variables are not supported' },
+  { key: 'ki', reason: 'keyframe interval is not supported' },
+  ...['so', 'eo', 'du', 'vc', 'ac', 'af', 'br', 'fps', 'sp', 'vs', 'ap', 'sg'].map((key) => ({ key, reason: VIDEO })),
+];
