@@ -48,9 +48,9 @@ const MAX_SCALES = 4;
 const RADIUS = 2;
 const C2 = 0.0009;
 
-/** Channel weights for X (red-green), Y (luma), B (blue-yellow). Luma dominates, as in every
- *  SSIM-family metric; chroma keeps enough weight to see subsampling bleed on red edges. */
-const CHANNEL_WEIGHT = [0.5, 1, 0.25] as const;
+/** Channel weights for X (red-green), Y (luma), B (blue-yellow): the 6:1:1 luma:chroma split
+ *  that codec developers use for "SSIM over YUV" (acuity for chroma detail is far lower). */
+const CHANNEL_WEIGHT = [1 / 6, 1, 1 / 6] as const;
 /** Scale weights: the finest scale is where JPEG/AVIF damage appears at delivered size; the
  *  coarse scales catch banding and colour shifts over areas. */
 const SCALE_WEIGHT = [1, 0.8, 0.5, 0.3] as const;
@@ -280,9 +280,12 @@ function compareTile(a: Float32Array, b: Float32Array, w: number, x0: number, y0
   }
   const W = bs + 1;
   const [Ia, Ib, Iaa, Ibb, Iab] = tileIntegrals;
+  // The buffers are shared by both tile sizes, so the zero border must be rewritten each time.
+  for (let x = 0; x <= bs; x++) { Ia[x] = 0; Ib[x] = 0; Iaa[x] = 0; Ibb[x] = 0; Iab[x] = 0; }
   for (let y = 0; y < bs; y++) {
     let sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
     const row = y * bs, up = y * W, cur = up + W;
+    Ia[cur] = 0; Ib[cur] = 0; Iaa[cur] = 0; Ibb[cur] = 0; Iab[cur] = 0;
     for (let x = 0; x < bs; x++) {
       const i = row + x;
       sa += Sa[i]; sb += Sb[i]; saa += Saa[i]; sbb += Sbb[i]; sab += Sab[i];
@@ -319,6 +322,21 @@ export function distancePrepared(ref: Prepared, test: PixelsLike): number {
 
 export function distanceBetween(ref: Prepared, test: Prepared): number {
   let total = 0;
+  for (const t of distanceTerms(ref, test)) total += t.weighted;
+  return total;
+}
+
+export interface DistanceTerm {
+  scale: number;
+  channel: 'X' | 'Y' | 'B';
+  ssim1: number; ssim4: number; art1: number; art4: number; det1: number; det4: number;
+  /** This term's share of the distance. */
+  weighted: number;
+}
+
+/** The distance broken down by scale and channel (diagnostics for the bench and tests). */
+export function distanceTerms(ref: Prepared, test: Prepared): DistanceTerm[] {
+  const out: DistanceTerm[] = [];
   for (let s = 0; s < ref.scales.length; s++) {
     const rs = ref.scales[s], ts = test.scales[s];
     const tiled = ref.tiles.length > 0 && s < 2;
@@ -330,13 +348,19 @@ export function distanceBetween(ref: Prepared, test: Prepared): number {
         comparePlane(rs.planes[c], ts.planes[c], rs.width, rs.height, acc);
       }
       const n = Math.max(1, acc.n);
-      const v = POOL_WEIGHT.ssim[0] * acc.s1 / n + POOL_WEIGHT.ssim[1] * (acc.s4 / n) ** 0.25
-        + POOL_WEIGHT.artifact[0] * acc.a1 / n + POOL_WEIGHT.artifact[1] * (acc.a4 / n) ** 0.25
-        + POOL_WEIGHT.detail[0] * acc.d1 / n + POOL_WEIGHT.detail[1] * (acc.d4 / n) ** 0.25;
-      total += SCALE_WEIGHT[s] * CHANNEL_WEIGHT[c] * v;
+      const term = {
+        scale: s, channel: (['X', 'Y', 'B'] as const)[c],
+        ssim1: acc.s1 / n, ssim4: (acc.s4 / n) ** 0.25, art1: acc.a1 / n, art4: (acc.a4 / n) ** 0.25, det1: acc.d1 / n, det4: (acc.d4 / n) ** 0.25,
+        weighted: 0,
+      };
+      term.weighted = SCALE_WEIGHT[s] * CHANNEL_WEIGHT[c] * (
+        POOL_WEIGHT.ssim[0] * term.ssim1 + POOL_WEIGHT.ssim[1] * term.ssim4
+        + POOL_WEIGHT.artifact[0] * term.art1 + POOL_WEIGHT.artifact[1] * term.art4
+        + POOL_WEIGHT.detail[0] * term.det1 + POOL_WEIGHT.detail[1] * term.det4);
+      out.push(term);
     }
   }
-  return total;
+  return out;
 }
 
 /** What 4:2:0 chroma subsampling alone would cost: the reference against itself with chroma
