@@ -135,6 +135,12 @@ t.test('tensors do not leak over 50 detections', async (tt) => {
   tt.equal(await detector.tensorCount(), before, 'same tensor count after 50 detections');
 });
 
+t.test('degenerate shapes answer [] instead of throwing', async (tt) => {
+  for (const [w, h] of [[1, 1], [1000, 3], [3, 3000]] as const) {
+    tt.same(await detectFaces({ data: Buffer.alloc(w * h * 3, 90), width: w, height: h, channels: 3 }), [], `${w}x${h}`);
+  }
+});
+
 t.test('inconsistent RawImage is a programming error', async (tt) => {
   await tt.rejects(detectFaces({ data: Buffer.alloc(10), width: 10, height: 10, channels: 3 }), RangeError);
   await tt.rejects(detectFaces({ data: Buffer.alloc(0), width: 0, height: 0, channels: 3 }), RangeError);
