@@ -1,0 +1,60 @@
+# syntax=docker/dockerfile:1
+# Aperture image: TypeScript compiled to dist/ in a build stage, production dependencies only at
+# runtime, non-root, glibc (sharp's prebuilt libvips binaries for linux-x64/arm64 glibc are used
+# as is; nothing is compiled here).
+#
+#   docker build -t aperture .
+#   docker run -p 3000:3000 -v "$PWD/images:/app/images:ro" aperture
+#
+# Node 24 is the Active LTS line; override with --build-arg NODE_IMAGE=node:24-trixie-slim (or a
+# digest-pinned tag) as the base moves on.
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# ---- build: all dependencies, tsc -> dist/ -------------------------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY transforms ./transforms
+RUN npm run build
+
+# ---- deps: production dependencies only (no tap, typescript, playwright-core, ...) ----------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund
+
+# ---- runtime -------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+# sharp's docs: on glibc Linux, long-running processes should use jemalloc; glibc malloc's
+# per-thread arenas fragment under libvips' many-threaded allocation pattern and RSS only grows.
+# sharp detects jemalloc at load time (without it, on glibc, it drops its concurrency to 1).
+# The symlink gives one path for LD_PRELOAD on both amd64 and arm64.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libjemalloc2 \
+ && rm -rf /var/lib/apt/lists/* \
+ && ln -s "/usr/lib/$(uname -m)-linux-gnu/libjemalloc.so.2" /usr/local/lib/libjemalloc.so.2
+ENV LD_PRELOAD=/usr/local/lib/libjemalloc.so.2 \
+    NODE_ENV=production \
+    PORT=3000 \
+    HOST=0.0.0.0 \
+    APERTURE_STORAGE_DIR=/app/images
+
+WORKDIR /app
+COPY --from=deps --chown=root:root /app/node_modules ./node_modules
+COPY --from=build --chown=root:root /app/dist ./dist
+COPY package.json ./
+# The code and dependencies stay root-owned and read-only for the service user; only the
+# storage dir is its own (mount a volume there, read-only if uploads are not written).
+RUN mkdir -p /app/images && chown node:node /app/images
+USER node
+
+EXPOSE 3000
+# No curl in slim images: Node's own fetch, bounded so a hung server counts as unhealthy.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health',{signal:AbortSignal.timeout(3000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# main.ts drains on SIGTERM (APERTURE_SHUTDOWN_MS); give `docker stop -t` at least that long.
+STOPSIGNAL SIGTERM
+CMD ["node", "dist/src/main.js"]
