@@ -8,7 +8,10 @@
  * compiler checks that every plan key has a registered owner.
  */
 import type { Canvas } from '../src/render/canvas.ts';
-import type { RenderContext } from '../src/render/context.ts';
+import type { RenderContext, RequestHints } from '../src/render/context.ts';
+import type { Config } from '../src/config.ts';
+import type { SourceMeta } from '../src/render/source-meta.ts';
+import type { Source } from '../src/origin/types.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface PlanValues {}
@@ -41,8 +44,27 @@ export interface TransformDef<K extends PlanKey = PlanKey> {
   expand?(value: PlanValues[K], named: Readonly<Record<string, string>>): string[];
   /** Load-time hook: adjust how the source is opened (page choice, EXIF orientation). */
   load?(value: PlanValues[K], options: LoadOptions): void;
-  /** True when the value depends on the request (client hints, Accept, Save-Data). */
+  /**
+   * Request-time hook for `auto` values (client hints, Accept, Save-Data, per-image
+   * breakpoints): returns the concrete value the cache key and renderer will see, and adds the
+   * request headers it read to `rc.vary`. Only called when `dynamic(value)` is true.
+   */
+  resolve?(value: PlanValues[K], rc: ResolveContext): PlanValues[K] | Promise<PlanValues[K]>;
+  /** True when the value depends on the request (then `resolve` runs per request). */
   readonly dynamic?: (value: PlanValues[K]) => boolean;
+}
+
+/** What a `resolve` hook may read, and how it may answer instead of an image. */
+export interface ResolveContext {
+  readonly hints: RequestHints;
+  readonly vary: Set<string>;
+  readonly config: Config;
+  readonly source: Source;
+  readonly meta: SourceMeta;
+  /** Components before the one being resolved (already resolved), for per-step analysis. */
+  readonly before: readonly Component[];
+  /** Set by a resolver to answer this JSON document instead of the image. */
+  json?: unknown;
 }
 
 /** What input-phase transforms may change about how the source is decoded. */

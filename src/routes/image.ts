@@ -17,6 +17,8 @@ import { CONTENT_TYPES, EXTENSIONS } from '../../transforms/format.ts';
 import type { CachedResult } from '../cache/result-cache.ts';
 import type { RenderContext } from '../render/context.ts';
 import type { Delivery } from '../delivery.ts';
+import { isDynamic, resolvePlan } from '../negotiate/resolve.ts';
+import { ACCEPT_CH, parseHints } from '../negotiate/client-hints.ts';
 
 interface Parsed { url: DeliveryUrl; plan: Plan }
 
@@ -84,22 +86,32 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     const rawUrl = request.raw.url ?? '/';
     const q = rawUrl.indexOf('?');
     const path = q === -1 ? rawUrl : rawUrl.slice(0, q);
-    const { url, plan } = parse(path);
-    delivery.access.check(url, plan);
+    const parsed = parse(path);
+    const { url } = parsed;
+    delivery.access.check(url, parsed.plan);
 
     const tl = performance.now();
     const src = await loadSource(url);
     const loadMs = performance.now() - tl;
 
-    const ctx: RenderContext = {
-      config,
-      hints: { accept: request.headers.accept },
-      vary: new Set(),
-      sourceIdentity: src.identity,
-      prefix: '',
-      timing: {},
-    };
-    const key = `${src.identity}\n${plan.canonical}\n${url.extFormat ?? ''}`;
+    const vary = new Set<string>();
+    const hints = parseHints(request.headers);
+    let plan = parsed.plan;
+    let variant = '';
+    if (isDynamic(plan)) {
+      const meta = await readSourceMeta(src, config);
+      const r = await resolvePlan(plan, { hints, vary, config, source: src, meta });
+      if (r.json !== undefined) {
+        reply.header('Cache-Control', CACHEABLE);
+        reply.header('Accept-CH', ACCEPT_CH);
+        if (vary.size) reply.header('Vary', [...vary].join(', '));
+        return reply.type('application/json').send(r.json);
+      }
+      plan = r.plan;
+      variant = r.variant;
+    }
+    const ctx: RenderContext = { config, hints, vary, sourceIdentity: src.identity, prefix: '', timing: {} };
+    const key = `${src.identity}\n${parsed.plan.canonical}\n${url.extFormat ?? ''}\n${variant}`;
     let result = delivery.results.get(key);
     let cacheState = 'l1';
     if (!result) {
@@ -109,6 +121,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     }
 
     const immutable = url.version !== undefined || plan.components.some((c) => c.flags?.immutableCache);
+    reply.header('Accept-CH', ACCEPT_CH);
     reply.header('Cache-Control', immutable ? IMMUTABLE : CACHEABLE);
     reply.header('ETag', result.etag);
     if (result.vary.length) reply.header('Vary', result.vary.join(', '));

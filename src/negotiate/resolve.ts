@@ -1,0 +1,49 @@
+/**
+ * Per-request resolution of automatic values through each transform's `resolve` hook. Plans
+ * without automatic values skip this entirely (checked once per plan). The variant string
+ * (resolved values in canonical form) goes into the cache key; raw header text never does.
+ */
+import { TRANSFORMS, type Component, type PlanKey } from '../../transforms/index.ts';
+import type { ResolveContext } from '../../transforms/types.ts';
+import { canonicalComponent, type Plan } from '../plan/parse.ts';
+
+const dynamicMemo = new WeakMap<Plan, boolean>();
+
+export function isDynamic(plan: Plan): boolean {
+  let d = dynamicMemo.get(plan);
+  if (d === undefined) {
+    d = plan.components.some((c) => TRANSFORMS.some((t) => {
+      const v = (c as Record<string, unknown>)[t.planKey];
+      return v !== undefined && t.resolve !== undefined && (t.dynamic ? t.dynamic(v as never) : true);
+    }));
+    dynamicMemo.set(plan, d);
+  }
+  return d;
+}
+
+export interface Resolved {
+  plan: Plan;
+  /** Canonical text of the resolved values, for the cache key. */
+  variant: string;
+}
+
+export async function resolvePlan(plan: Plan, rc: Omit<ResolveContext, 'before'>): Promise<Resolved & { json?: unknown }> {
+  if (!isDynamic(plan)) return { plan, variant: '' };
+  const out: Component[] = [];
+  const variant: string[] = [];
+  const ctx: ResolveContext = { ...rc, before: out };
+  for (const c of plan.components) {
+    let copy: Component | undefined;
+    for (const t of TRANSFORMS) {
+      const v = (c as Record<string, unknown>)[t.planKey];
+      if (v === undefined || !t.resolve || (t.dynamic && !t.dynamic(v as never))) continue;
+      const r = await t.resolve(v as never, ctx);
+      copy ??= { ...c };
+      (copy as Record<string, unknown>)[t.planKey as PlanKey] = r;
+      variant.push(`${t.key}=${t.canonical ? t.canonical(r as never) : JSON.stringify(r)}`);
+      if (ctx.json !== undefined) return { plan, variant: variant.join(';'), json: ctx.json };
+    }
+    out.push(copy ?? c);
+  }
+  return { plan: { components: out, canonical: out.map(canonicalComponent).join('/') }, variant: variant.join(';') };
+}
