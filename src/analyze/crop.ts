@@ -83,7 +83,10 @@ export function chooseCrop(
       const box = (overlap1(x, x + ww, s.x, s.x + s.width) * overlap1(y, y + wh, s.y, s.y + s.height)) / boxArea;
       const dx = (x + ww / 2 - a.centroid.x) / w;
       const dy = (y + wh / 2 - a.centroid.y) / h;
-      const score = wSubj * subj + wBox * box + wMap * mass - 0.05 * Math.sqrt(dx * dx + dy * dy);
+      const ix = (x + ww / 2) / w - 0.5;
+      const iy = (y + wh / 2) / h - 0.5;
+      const score = wSubj * subj + wBox * box + wMap * mass - 0.05 * Math.sqrt(dx * dx + dy * dy)
+        - 0.05 * Math.sqrt(ix * ix + iy * iy);
       if (score > best) { best = score; bx = x; by = y; }
     }
   }

@@ -100,13 +100,25 @@ export function blur(src: Float32Array, w: number, h: number, r: number, passes 
   return out;
 }
 
-/** Approximate quantile from a strided sample: exact ranks are not needed for normalisation. */
+/**
+ * Quantile of a non-negative plane from a 1024-bin histogram: O(n), and bin-width precision
+ * is plenty for normalising and thresholding maps.
+ */
 export function quantile(src: Float32Array, q: number): number {
-  const step = Math.max(1, Math.floor(src.length / 8192));
-  const sample: number[] = [];
-  for (let i = 0; i < src.length; i += step) sample.push(src[i]);
-  sample.sort((a, b) => a - b);
-  return sample[Math.min(sample.length - 1, Math.max(0, Math.round(q * (sample.length - 1))))];
+  let max = 0;
+  for (let i = 0; i < src.length; i++) if (src[i] > max) max = src[i];
+  if (max <= 0) return 0;
+  const bins = 1024;
+  const hist = new Uint32Array(bins);
+  const scale = (bins - 1) / max;
+  for (let i = 0; i < src.length; i++) hist[Math.max(0, Math.floor(src[i] * scale))]++;
+  const target = q * src.length;
+  let acc = 0;
+  for (let b = 0; b < bins; b++) {
+    acc += hist[b];
+    if (acc >= target) return (b + 1) / scale;
+  }
+  return max;
 }
 
 export interface Component {
