@@ -60,6 +60,8 @@ const RECONNECT_MAX_MS = 1000;
 const POLL_FIRST_MS = 10;
 const POLL_MAX_MS = 100;
 const SKIP_MARKER = '!skip';
+const MB = 1024 * 1024;
+const WRITE_MS_PER_MB = 25;
 
 export function encodeResult(v: StoredResult): Buffer {
   const head = Buffer.from(JSON.stringify({ t: v.contentType, e: v.etag, m: v.meta }));
@@ -190,13 +192,18 @@ export function createRedisTier(config: Config, log: TierLog): SharedTier {
    * node-redis' own `timeout` option stops counting once a command is written, so a hung server
    * (connection open, no replies) would stall callers forever: time the whole round trip here.
    */
-  async function exec<T>(args: ReadonlyArray<string | Buffer>, binary = false): Promise<T> {
+  async function exec<T>(args: ReadonlyArray<string | Buffer>, binary = false, budgetMs = timeoutMs): Promise<T> {
     if (!isConnected()) throw new TierUnavailable();
     let timer: NodeJS.Timeout | undefined;
+    let settled = false;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TierTimeout()), timeoutMs);
+      // When the event loop itself was stalled (GC, a burst of sync work), the timers phase runs
+      // before the poll phase reads a reply that arrived in time. setImmediate runs after poll,
+      // so only a reply that truly is not there yet counts as a timeout.
+      timer = setTimeout(() => setImmediate(() => { if (!settled) reject(new TierTimeout()); }), budgetMs);
     });
     const sent = client.sendCommand<T>(args, binary ? { typeMapping: BINARY } : undefined);
+    sent.then(() => { settled = true; }, () => { settled = true; });
     try {
       const reply = await Promise.race([sent, deadline]);
       timeoutsInRow = 0;
@@ -220,7 +227,9 @@ export function createRedisTier(config: Config, log: TierLog): SharedTier {
     const payload = encodeResult(value);
     if (payload.length > config.redisMaxEntryBytes) return false;
     try {
-      await exec(['SET', RESULT_PREFIX + key, payload, 'EX', String(config.redisTtlSeconds)]);
+      // A 5 MB write is legitimately slower than a lookup; only a stuck one should trip the breaker.
+      const budget = timeoutMs + Math.ceil(payload.length / MB) * WRITE_MS_PER_MB;
+      await exec(['SET', RESULT_PREFIX + key, payload, 'EX', String(config.redisTtlSeconds)], false, budget);
       return true;
     } catch {
       return false;

@@ -192,7 +192,9 @@ t.test('with a real redis-server', { skip: redisAvailable ? false : redisSkipRea
   });
 
   t.test('L2 latency on loopback', async (t) => {
-    const tier = await open();
+    // Measures the distribution, not the timeout policy: on a shared, CPU-starved CI box a
+    // 200 KB read can exceed the 100 ms default, which would show up here as a miss.
+    const tier = await open({ redisTimeoutMs: 2000 });
     for (const [label, size] of [['2 KB', 2048], ['200 KB', 200_000]] as const) {
       await tier.setResult(`lat-${size}`, sample(size));
       const times: number[] = [];
@@ -205,7 +207,7 @@ t.test('with a real redis-server', { skip: redisAvailable ? false : redisSkipRea
       times.sort((x, y) => x - y);
       const p50 = times[100], p99 = times[198];
       t.comment(`getResult ${label}: p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms`);
-      t.ok(p50 < 20, `${label} p50 ${p50.toFixed(3)} ms is loopback-fast`);
+      t.ok(p50 < 50, `${label} p50 ${p50.toFixed(3)} ms is loopback-fast`);
     }
   });
 });
@@ -269,7 +271,7 @@ t.test('Redis hangs (SIGSTOP): bounded latency and a breaker', { skip: redisAvai
     times.push(Date.now() - s);
   }
   t.ok(Math.max(...times) < 250, `each call bounded by the timeout (${times.join(',')} ms)`);
-  t.ok(times.slice(3).every((x) => x < 10), 'after 3 timeouts the breaker answers at once');
+  t.ok(times.slice(3).every((x) => x < 30), 'after 3 timeouts the breaker answers at once (no Redis round trip)');
   t.equal(tier.connected, false);
   const c = await tier.coalesce('h', async () => sample(10, 'hung'));
   t.equal(c.source, 'computed');
