@@ -157,6 +157,7 @@ function identityOf(url: string, h: IncomingHttpHeaders, buffer: Buffer): string
 type Hop =
   | { kind: 'body'; headers: IncomingHttpHeaders; buffer: Buffer; finalUrl: string }
   | { kind: 'not-modified'; headers: IncomingHttpHeaders }
+  | { kind: 'too-large'; detail: string }
   | { kind: 'gone' };
 
 export function createHttpOrigin(config: Config, opts: HttpOriginOptions = {}): HttpOrigin {
@@ -214,11 +215,12 @@ export function createHttpOrigin(config: Config, opts: HttpOriginOptions = {}): 
     return err;
   }
 
-  async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }, length: number | undefined, url: string): Promise<Buffer> {
+  /** The body, or why it was cut off: stops reading as soon as the cap is passed. */
+  async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }, length: number | undefined, url: string): Promise<Buffer | string> {
     const max = config.maxSourceBytes;
     if (length !== undefined && length > max) {
       body.destroy();
-      throw new Errors.TOO_LARGE(`${url} is ${length} bytes, over the ${max} byte limit`);
+      return `${url} is ${length} bytes, over the ${max} byte limit`;
     }
     const chunks: Buffer[] = [];
     let total = 0;
@@ -226,7 +228,7 @@ export function createHttpOrigin(config: Config, opts: HttpOriginOptions = {}): 
       total += chunk.length;
       if (total > max) {
         body.destroy();
-        throw new Errors.TOO_LARGE(`${url} is over the ${max} byte limit`);
+        return `${url} is over the ${max} byte limit`;
       }
       chunks.push(chunk);
     }
@@ -266,6 +268,7 @@ export function createHttpOrigin(config: Config, opts: HttpOriginOptions = {}): 
           const cl = header(res.headers, 'content-length');
           const length = cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : undefined;
           const buffer = await readCapped(res.body, length, url);
+          if (typeof buffer === 'string') return { kind: 'too-large', detail: buffer };
           return { kind: 'body', headers: res.headers, buffer, finalUrl: target.href };
         }
         await res.body.dump();
@@ -279,17 +282,12 @@ export function createHttpOrigin(config: Config, opts: HttpOriginOptions = {}): 
 
   async function fetchEntry(url: string, stale: Stored | undefined, cacheSignal: AbortSignal): Promise<Entry> {
     const deadline = AbortSignal.timeout(config.fetchTimeoutMs * DEADLINE_FACTOR);
-    let hop: Hop;
-    try {
-      hop = await download(url, stale, AbortSignal.any([cacheSignal, deadline]), deadline);
-    } catch (e) {
-      if (isHttpError(e) && e.code === 'APERTURE_TOO_LARGE') {
-        const message = e.message.replace(/^Resource too large: /, '');
-        return { kind: 'failed', error: () => new Errors.TOO_LARGE(message), expiresAt: Date.now() + negativeTtlMs };
-      }
-      throw e;
-    }
+    const hop = await download(url, stale, AbortSignal.any([cacheSignal, deadline]), deadline);
     const now = Date.now();
+    if (hop.kind === 'too-large') {
+      const { detail } = hop;
+      return { kind: 'failed', error: () => new Errors.TOO_LARGE(detail), expiresAt: now + negativeTtlMs };
+    }
     if (hop.kind === 'gone') {
       return { kind: 'failed', error: () => new Errors.NOT_FOUND(url), expiresAt: now + negativeTtlMs };
     }

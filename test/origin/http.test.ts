@@ -59,7 +59,7 @@ const server = await startOriginServer({
     res.writeHead(200, { 'content-type': 'image/png', 'content-length': String(png.length) });
     res.write(png.subarray(0, 10)); // and never the rest
   },
-  '/drip': (_req, res) => endless(res, {}, Buffer.from([0]), TIMEOUT_MS / 3),
+  '/drip': (_req, res) => endless(res, {}, Buffer.from([0]), TIMEOUT_MS / 6),
   '/big-cl': (_req, res) => {
     res.writeHead(200, { 'content-type': 'image/png', 'content-length': String(MAX_BYTES * 16) });
     res.end(Buffer.alloc(MAX_BYTES * 16));
@@ -85,8 +85,9 @@ const server = await startOriginServer({
 });
 t.teardown(() => server.close());
 
+// Generous for the tests that are not about timeouts: the 2 shared cores are often busy.
 const base: Partial<Config> = {
-  fetchAllow: ['127.0.0.1'], fetchTimeoutMs: TIMEOUT_MS, maxSourceBytes: MAX_BYTES, fetchMaxRedirects: 3,
+  fetchAllow: ['127.0.0.1'], fetchTimeoutMs: 5_000, maxSourceBytes: MAX_BYTES, fetchMaxRedirects: 3,
 };
 
 function makeOrigin(t: { teardown(fn: () => unknown): void }, overrides: Partial<Config> = {}, opts: HttpOriginOptions = {}) {
@@ -210,13 +211,13 @@ t.test('sequential loads reuse one keep-alive connection', async (t) => {
 });
 
 t.test('timeouts → 504', async (t) => {
-  const origin = makeOrigin(t);
+  const origin = makeOrigin(t, { fetchTimeoutMs: TIMEOUT_MS });
   // undici runs headers/body timeouts on a coarse clock (ticks of ~500 ms), hence the slack;
   // the drip never idles long enough for the body timeout and is stopped by the deadline.
   const table = [
-    ['/slow-headers', TIMEOUT_MS, TIMEOUT_MS + 1200],
-    ['/stall-body', TIMEOUT_MS, TIMEOUT_MS + 1200],
-    ['/drip', TIMEOUT_MS * 3, TIMEOUT_MS * 3 + 500],
+    ['/slow-headers', TIMEOUT_MS, TIMEOUT_MS + 2000],
+    ['/stall-body', TIMEOUT_MS, TIMEOUT_MS + 2000],
+    ['/drip', TIMEOUT_MS * 3, TIMEOUT_MS * 3 + 1500],
   ] as const;
   for (const [path, min, max] of table) {
     const started = performance.now();
@@ -230,13 +231,14 @@ t.test('timeouts → 504', async (t) => {
 
 t.test('oversized bodies → 413, read no further than the cap', async (t) => {
   const origin = makeOrigin(t);
+  // /big-chunked never ends: a 413 rather than a 504 shows reading stopped at the cap.
   for (const path of ['/big-cl', '/big-chunked']) {
-    const started = performance.now();
     const err = await failure(origin.load(server.url(path)));
     t.equal(err.statusCode, 413, `${path} → 413`);
     t.match(err.message, new RegExp(`over the ${MAX_BYTES} byte limit`));
-    t.ok(performance.now() - started < TIMEOUT_MS, `${path} refused without waiting for the end`);
   }
+  t.equal((await failure(origin.load(server.url('/big-cl')))).statusCode, 413, 'asked again');
+  t.equal(server.hits('/big-cl'), 1, 'a too-large source is remembered briefly like a 404');
   const exact = await origin.load(server.url('/exact'));
   t.equal(exact.buffer.length, MAX_BYTES, 'exactly the cap is fine');
 });
@@ -281,7 +283,7 @@ t.test('origin error statuses', async (t) => {
 });
 
 t.test('404 is remembered briefly, 5xx is not', async (t) => {
-  const origin = makeOrigin(t, {}, { negativeTtlMs: 150 });
+  const origin = makeOrigin(t, {}, { negativeTtlMs: 1_000 });
   const b404 = server.hits('/gone-for-now');
   const b500 = server.hits('/500');
   for (let i = 0; i < 3; i++) {
@@ -290,7 +292,7 @@ t.test('404 is remembered briefly, 5xx is not', async (t) => {
   }
   t.equal(server.hits('/gone-for-now') - b404, 1, '404 asked once');
   t.equal(server.hits('/500') - b500, 3, '500 asked every time');
-  await sleep(200);
+  await sleep(1_100);
   await failure(origin.load(server.url('/gone-for-now')));
   t.equal(server.hits('/gone-for-now') - b404, 2, 'asked again once the negative entry expired');
 });
