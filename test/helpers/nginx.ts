@@ -63,7 +63,8 @@ export async function startNginx(opts: {
   let out = '';
   child.stdout.on('data', (d) => { out += d.toString(); });
   child.stderr.on('data', (d) => { out += d.toString(); });
-  const killOnExit = () => { child.kill('SIGKILL'); };
+  // TERM, not KILL: a killed master would orphan its workers, still holding the port.
+  const killOnExit = () => { child.kill('SIGTERM'); };
   process.once('exit', killOnExit);
 
   const exitedWhy = () => (child.exitCode !== null || child.signalCode !== null
