@@ -47,6 +47,8 @@ export const PROXY_MAX_SIDE = 1024;
 const MAX_SCALES = 4;
 const RADIUS = 2;
 const C2 = 0.0009;
+const MASK_STD = 0.05;
+const MASK_C = MASK_STD * MASK_STD;
 
 /** Channel weights for X (red-green), Y (luma), B (blue-yellow): the 6:1:1 luma:chroma split
  *  that codec developers use for "SSIM over YUV" (acuity for chroma detail is far lower). */
@@ -243,6 +245,10 @@ function accumulate(acc: Sums, ma: number, mb: number, vaa: number, vbb: number,
   const md = ma - mb;
   let e = 1 - ((1 - md * md) * (2 * vab + C2)) / (vaa + vbb + C2);
   if (e < 0) e = 0;
+  // Contrast masking, which SSIM lacks: in busy texture (foliage, film grain, star fields) the
+  // reference's own contrast hides structural change that SSIM counts in full. Windows whose
+  // local std exceeds ~MASK_STD count proportionally less.
+  e /= 1 + vaa / MASK_C;
   const e2 = e * e;
   acc.s1 += e; acc.s4 += e2 * e2;
   // Relative change of local contrast: >0 is added structure (ringing, blocking), <0 lost detail.
@@ -415,13 +421,16 @@ export type MetricRequest =
   | { id: number; op: 'prepare'; key: number; image: PixelsLike }
   | { id: number; op: 'distance'; key: number; image: PixelsLike }
   | { id: number; op: 'subsampling'; key: number }
-  | { id: number; op: 'release'; key: number };
+  | { id: number; op: 'release'; key: number }
+  | { id: number; op: 'held' }
+  | { id: number; op: 'compare'; image: PixelsLike; test: PixelsLike };
 
 export type MetricReply = { id: number; value: number } | { id: number; error: string };
 
-/** Prepared references held for open sessions, bounded so a caller that never releases
- *  cannot grow the worker without limit (oldest evicted first). */
-const MAX_HELD = 16;
+/** Prepared references held for open sessions. Callers release in `finally`; the bound is a
+ *  backstop against a caller that never does (oldest evicted first), set well above the
+ *  number of renders that can run at once. */
+const MAX_HELD = 64;
 
 function serve(port: NonNullable<typeof parentPort>): void {
   const held = new Map<number, { prepared: Prepared; image: PixelsLike }>();
@@ -433,6 +442,10 @@ function serve(port: NonNullable<typeof parentPort>): void {
         if (held.size > MAX_HELD) held.delete(held.keys().next().value as number);
       } else if (req.op === 'release') {
         held.delete(req.key);
+      } else if (req.op === 'compare') {
+        value = distancePrepared(prepare(req.image), req.test);
+      } else if (req.op === 'held') {
+        value = held.size;
       } else {
         const ref = held.get(req.key);
         if (!ref) throw new Error(`unknown reference ${req.key}`);

@@ -115,7 +115,9 @@ export function openMetricSession(ref: RawImage): MetricSession {
     close() {
       if (closed) return;
       closed = true;
-      ready.then(() => call({ op: 'release', key }), () => undefined).catch(() => undefined);
+      // Posted now, not after `ready`: the worker handles messages in order, so the release
+      // lands after the prepare either way, and a caller asking metricWorkerHeld() next sees it.
+      call({ op: 'release', key }).catch(() => undefined);
     },
   };
 }
@@ -125,12 +127,12 @@ export function openMetricSession(ref: RawImage): MetricSession {
  * QUALITY.md). Outputs larger than ~1024 px are measured on a box-reduced proxy.
  */
 export async function perceptualDistance(ref: RawImage, test: RawImage): Promise<number> {
-  const session = openMetricSession(ref);
-  try {
-    return await session.distance(test);
-  } finally {
-    session.close();
+  if (test.width !== ref.width || test.height !== ref.height) {
+    throw new RangeError(`size mismatch: reference ${ref.width}×${ref.height}, test ${test.width}×${test.height}`);
   }
+  const a = pixels(ref), b = pixels(test);
+  // One message, nothing held: concurrent one-shot calls cannot pile up references.
+  return call({ op: 'compare', image: a.image, test: b.image }, [...a.transfer, ...b.transfer]);
 }
 
 /** Stop the worker (tests, graceful shutdown). Pending calls are rejected. */
@@ -140,6 +142,11 @@ export async function closeMetricWorker(): Promise<void> {
   if (!w) return;
   failAll(new Error('perceptual metric worker closed'));
   await w.terminate();
+}
+
+/** References the worker currently holds for open sessions (tests: nothing may leak). */
+export function metricWorkerHeld(): Promise<number> {
+  return call({ op: 'held' });
 }
 
 /** Diagnostics for tests: calls awaiting the worker and whether one is running. */

@@ -1,0 +1,79 @@
+import t from 'tap';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp, { type Sharp } from 'sharp';
+import type { RawImage } from '../../src/analyze/types.ts';
+import { classifyContent } from '../../src/analyze/content-class.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const fixture = path.resolve(here, '../fixtures/astronaut-320.jpg');
+const corpus = path.resolve(here, '../../../shared/corpus');
+
+async function raw(input: Sharp): Promise<RawImage> {
+  const { data, info } = await input.raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] };
+}
+
+const drawing = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="600" height="400">
+  <rect width="600" height="400" fill="#f4f4f4"/>
+  <rect x="30" y="30" width="200" height="120" fill="#d62828" rx="12"/>
+  <circle cx="420" cy="120" r="80" fill="#003049"/>
+  <text x="40" y="300" font-family="sans-serif" font-size="48" fill="#222">Quarterly report</text>
+  <line x1="0" y1="350" x2="600" y2="380" stroke="#f77f00" stroke-width="5"/>
+</svg>`);
+
+t.test('synthetic drawing with text is a graphic, with alpha when transparent', async (t) => {
+  const opaque = classifyContent(await raw(sharp(drawing).flatten({ background: '#fff' })));
+  t.equal(opaque.kind, 'graphic');
+  t.ok(opaque.colors < 1024, `${opaque.colors} colours`);
+  t.equal(opaque.hasAlpha, false);
+  const logo = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="300" height="300"><circle cx="150" cy="150" r="100" fill="#2a9d8f"/></svg>');
+  const transparent = classifyContent(await raw(sharp(logo).ensureAlpha()));
+  t.equal(transparent.kind, 'graphic');
+  t.equal(transparent.hasAlpha, true);
+  // An alpha channel that is fully opaque is not transparency.
+  const filled = classifyContent(await raw(sharp(logo).flatten({ background: '#000' }).ensureAlpha()));
+  t.equal(filled.hasAlpha, false);
+});
+
+t.test('noisy gradient and a real photo are photos', async (t) => {
+  const w = 400, h = 300;
+  const data = Buffer.alloc(w * h * 3);
+  let seed = 1;
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    const n = ((seed >>> 16) % 13) - 6;
+    const p = (y * w + x) * 3;
+    data[p] = Math.min(255, Math.max(0, (x * 255) / w + n));
+    data[p + 1] = Math.min(255, Math.max(0, (y * 255) / h + n));
+    data[p + 2] = Math.min(255, Math.max(0, 128 + n));
+  }
+  const c = classifyContent({ data, width: w, height: h, channels: 3 });
+  t.equal(c.kind, 'photo');
+  t.ok(c.colors > 5000, `${c.colors} colours`);
+  const photo = classifyContent(await raw(sharp(fixture)));
+  t.equal(photo.kind, 'photo');
+  t.equal(photo.hasAlpha, false);
+});
+
+t.test('a flat image and a 1×1 image do not break it', async (t) => {
+  t.same(classifyContent({ data: Buffer.from([10, 20, 30]), width: 1, height: 1, channels: 3 }), { kind: 'graphic', colors: 1, hasAlpha: false });
+  const grey = classifyContent({ data: Buffer.alloc(100 * 100, 200), width: 100, height: 100, channels: 1 });
+  t.equal(grey.kind, 'graphic');
+  t.equal(grey.colors, 1);
+});
+
+t.test('corpus: every photo is a photo, drawings and text are graphics', { skip: !fs.existsSync(corpus) && `shared corpus not found at ${corpus}: skipping corpus classification` }, async (t) => {
+  for (const f of fs.readdirSync(path.join(corpus, 'photos'))) {
+    const c = classifyContent(await raw(sharp(path.join(corpus, 'photos', f)).resize({ width: 800 })));
+    t.equal(c.kind, 'photo', `photos/${f} (${c.colors} colours)`);
+  }
+  for (const f of ['blobs.svg', 'logo-alpha.png', 'page-scan.png', 'palette.png', 'text-gray.png']) {
+    const c = classifyContent(await raw(sharp(path.join(corpus, 'graphics', f)).resize({ width: 800, withoutEnlargement: true })));
+    t.equal(c.kind, 'graphic', `graphics/${f} (${c.colors} colours)`);
+  }
+  // logo-alpha.png carries an alpha channel that is opaque everywhere: nothing to preserve.
+  const logo = classifyContent(await raw(sharp(path.join(corpus, 'graphics', 'logo-alpha.png'))));
+  t.equal(logo.hasAlpha, false, 'logo-alpha.png has an all-opaque alpha channel');
+});
