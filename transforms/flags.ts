@@ -4,7 +4,9 @@
  * `strip_profile` (drop the ICC profile and all metadata even with keep_iptc), `keep_iptc`
  * (keep EXIF/IPTC/XMP), `attachment[:name]` (Content-Disposition), `immutable_cache`,
  * `getinfo` (JSON description instead of the image), `animated`/`awebp` (keep/force animation),
- * `lossless` (WebP/AVIF lossless). Read by the encoder and the route.
+ * `lossless` (WebP/AVIF lossless), `preserve_transparency` (f_auto keeps PNG for images with
+ * transparency), `any_format` (f_auto may also turn a PNG photo into JPEG for browsers without
+ * AVIF/WebP). Read by the encoder and the route.
  */
 import { defineTransform } from './types.ts';
 import { Errors } from '../src/errors.ts';
@@ -21,18 +23,19 @@ export interface Flags {
   getinfo?: boolean;
   animated?: boolean;
   awebp?: boolean;
+  preserveTransparency?: boolean;
+  anyFormat?: boolean;
 }
 
 const SIMPLE: Record<string, keyof Flags> = {
   progressive: 'progressive', lossy: 'lossy', lossless: 'lossless', png8: 'png8', strip_profile: 'stripProfile',
   keep_iptc: 'keepIptc', keep_attribution: 'keepIptc', immutable_cache: 'immutableCache', getinfo: 'getinfo',
-  animated: 'animated', awebp: 'awebp',
+  animated: 'animated', awebp: 'awebp', preserve_transparency: 'preserveTransparency', any_format: 'anyFormat',
 };
 const UNSUPPORTED: Record<string, string> = {
   layer_apply: 'overlays are not supported yet', relative: 'overlays are not supported yet', region_relative: 'overlays are not supported yet',
   no_overflow: 'overlays are not supported yet', tiled: 'overlays are not supported yet', cutter: 'overlays are not supported yet',
   text_no_trim: 'text overlays are not supported', text_disallow_overflow: 'text overlays are not supported',
-  preserve_transparency: 'f_auto is not supported yet', any_format: 'f_auto is not supported yet',
   clip: 'clipping paths are not supported', clip_evenodd: 'clipping paths are not supported', rasterize: 'vector output is not supported',
   ignore_aspect_ratio: 'not supported', force_strip: 'not supported', force_icc: 'not supported', alternate: 'not supported',
   apng: 'animated PNG output is not supported', mono: 'audio is not supported', splice: 'video is not supported',

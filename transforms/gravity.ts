@@ -30,12 +30,11 @@ export const gravity = defineTransform({
     if ((COMPASS as readonly string[]).includes(raw)) return { kind: 'compass', dir: raw as Compass };
     if (ALIASES[raw]) return { kind: 'compass', dir: ALIASES[raw] };
     if (raw === 'xy_center') return { kind: 'xy_center' };
-    if (raw === 'auto' || raw === 'auto:subject' || raw === 'auto:faces' || raw === 'auto:face') {
-      throw new Errors.UNSUPPORTED(`g_${raw}`, 'content-aware gravity is not supported yet');
-    }
-    if (/^faces?(?::(center|auto))?$/.test(raw)) {
-      throw new Errors.UNSUPPORTED(`g_${raw}`, 'face gravity is not supported yet');
-    }
+    if (raw === 'auto' || raw === 'auto:classic') return { kind: 'auto', focus: 'default' };
+    if (raw === 'auto:subject') return { kind: 'auto', focus: 'subject' };
+    if (raw === 'auto:faces' || raw === 'auto:face') return { kind: 'auto', focus: 'faces' };
+    const fm = /^(faces?)(?::(center|auto))?$/.exec(raw);
+    if (fm) return { kind: 'face', multiple: fm[1] === 'faces', fallback: fm[2] === 'center' ? 'center' : 'auto' };
     if (/^(auto|face|faces|body|eyes|custom|adv_|ocr_text|liquid|[a-z_]+:)/.test(raw)) {
       throw new Errors.UNSUPPORTED(`g_${raw}`, 'this gravity is not supported');
     }

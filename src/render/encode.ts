@@ -10,13 +10,18 @@
 import type { Sharp } from 'sharp';
 import type { OutputFormat } from '../../transforms/format.ts';
 import type { Flags } from '../../transforms/flags.ts';
-import type { Quality } from '../../transforms/quality.ts';
 import type { Config } from '../config.ts';
 
 export interface EncodeSettings {
   format: OutputFormat;
-  quality?: Quality;
+  /** Encoder quality; undefined = the format's default. */
+  quality?: number;
+  chroma?: '4:2:0' | '4:4:4';
   flags: Flags;
+  /** Force a palette PNG (f_auto's choice for flat graphics). */
+  palette?: boolean;
+  /** Force lossless WebP/AVIF (f_auto's choice for flat graphics). */
+  lossless?: boolean;
   /** Output keeps multiple frames. */
   animated: boolean;
   loop?: number;
@@ -26,23 +31,21 @@ export interface EncodeSettings {
 export const DEFAULT_QUALITY: Readonly<Record<OutputFormat, number>> = { jpeg: 80, webp: 80, avif: 60, png: 100, gif: 100, tiff: 80 };
 
 export function applyEncoder(img: Sharp, s: EncodeSettings, config: Config): Sharp {
-  const q = s.quality?.value ?? DEFAULT_QUALITY[s.format];
-  const chroma = s.quality?.chroma;
+  const q = s.quality ?? DEFAULT_QUALITY[s.format];
+  const chroma = s.chroma;
   const anim = s.animated ? { ...(s.loop !== undefined ? { loop: s.loop } : {}), ...(s.delay ? { delay: s.delay } : {}) } : {};
+  const lossless = s.lossless ?? s.flags.lossless ?? false;
   if (s.flags.keepIptc && !s.flags.stripProfile) img = img.keepMetadata();
   switch (s.format) {
     case 'jpeg':
       return img.jpeg({ quality: q, mozjpeg: true, progressive: s.flags.progressive ?? false, chromaSubsampling: chroma ?? '4:2:0' });
     case 'webp':
-      return img.webp({
-        quality: q, effort: config.webpEffort, lossless: s.flags.lossless ?? false,
-        smartSubsample: chroma === '4:4:4', ...anim,
-      });
+      return img.webp({ quality: q, effort: config.webpEffort, lossless, smartSubsample: chroma === '4:4:4', ...anim });
     case 'avif':
-      return img.avif({ quality: q, effort: config.avifEffort, lossless: s.flags.lossless ?? false, chromaSubsampling: chroma ?? '4:2:0' });
+      return img.avif({ quality: q, effort: config.avifEffort, lossless, chromaSubsampling: chroma ?? '4:2:0' });
     case 'png': {
-      const palette = s.flags.png8 || s.flags.lossy;
-      return img.png({ compressionLevel: 6, adaptiveFiltering: true, progressive: s.flags.progressive ?? false, palette: !!palette, ...(palette ? { quality: s.quality?.value ?? 90 } : {}) });
+      const palette = s.palette || s.flags.png8 || s.flags.lossy;
+      return img.png({ compressionLevel: 6, adaptiveFiltering: true, progressive: s.flags.progressive ?? false, palette: !!palette, ...(palette ? { quality: s.quality ?? 90 } : {}) });
     }
     case 'gif':
       return img.gif({ effort: 7, ...(s.flags.lossy ? { interFrameMaxError: 8, interPaletteMaxError: 8 } : {}), ...anim });

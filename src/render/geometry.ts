@@ -10,6 +10,7 @@ import type { Canvas } from './canvas.ts';
 import { scale, translate, type Region } from './affine.ts';
 import { Errors } from '../errors.ts';
 import type { RenderContext } from './context.ts';
+import { placeBySubject, subjectBox } from '../analyze/subject.ts';
 
 export interface GeometryPlan {
   extract?: Region;
@@ -20,20 +21,6 @@ export interface GeometryPlan {
   height: number;
 }
 
-/**
- * Content-aware gravity hook: returns the top-left of a `rw×rh` region inside `iw×ih` (the
- * current canvas) for `g_auto`/`g_face`, and optionally a subject box for zoom and fill_pad.
- * Installed by the analysis module; without it those gravities are refused at parse time.
- */
-export interface SubjectLocator {
-  place(canvas: Canvas, component: Component, ctx: RenderContext, rw: number, rh: number): Promise<{ left: number; top: number }>;
-  subject(canvas: Canvas, component: Component, ctx: RenderContext): Promise<Region | undefined>;
-}
-
-let locator: SubjectLocator | undefined;
-export function setSubjectLocator(l: SubjectLocator): void {
-  locator = l;
-}
 
 const H_ANCHOR: Record<Compass, number> = {
   north_west: 0, west: 0, south_west: 0, north: 0.5, center: 0.5, south: 0.5, north_east: 1, east: 1, south_east: 1,
@@ -77,7 +64,7 @@ function isContentGravity(c: Component): boolean {
 }
 
 async function place(canvas: Canvas, c: Component, ctx: RenderContext, rw: number, rh: number, defaultDir: Compass = 'center') {
-  if (isContentGravity(c) && locator) return locator.place(canvas, c, ctx, rw, rh);
+  if (isContentGravity(c)) return placeBySubject(canvas, c, ctx, rw, rh);
   return placeByGravity(c, canvas.width, canvas.height, rw, rh, defaultDir);
 }
 
@@ -161,33 +148,29 @@ export async function computeGeometry(canvas: Canvas, c: Component, ctx: RenderC
       if (Wp !== f.width || Hp !== f.height) plan.extend = padOffsets(c, Wp, Hp, f.width, f.height);
       return plan;
     }
+    case 'thumb':
+    case 'auto':
+      if (isContentGravity(c) || mode === 'auto') return subjectCrop(canvas, c, ctx, mode, rw, rh, both);
+      if (!both) return resizeTo(rw, rh);
+      return fillPlan(canvas, c, ctx, 'fill', rw, rh, sFill);
     case 'fill':
     case 'lfill':
-    case 'fill_pad':
-    case 'auto':
-    case 'thumb': {
-      if (!both && mode !== 'thumb') return mode === 'lfill' && sFit >= 1 ? whole : resizeTo(rw, rh);
-      let s = sFill;
-      let outW = rw, outH = rh;
-      if (mode === 'lfill' && s > 1) {
-        // never upscale: keep the requested ratio at the input's scale
-        s = Math.min(iw / rw, ih / rh);
-        outW = Math.max(1, Math.round(rw * s));
-        outH = Math.max(1, Math.round(rh * s));
-        s = 1;
+    case 'fill_pad': {
+      if (!both) return mode === 'lfill' && sFit >= 1 ? whole : resizeTo(rw, rh);
+      const plan = await fillPlan(canvas, c, ctx, mode, rw, rh, sFill);
+      if (mode === 'fill_pad' && plan.extract) {
+        const subj = await subjectBox(canvas, c, ctx);
+        const e = plan.extract;
+        const cut = subj && (subj.x < e.x || subj.y < e.y || subj.x + subj.width > e.x + e.width || subj.y + subj.height > e.y + e.height);
+        if (cut) {
+          // Cropping would cut the subject: pad the whole image instead (Cloudinary fill_pad).
+          const f = fitSize(sFit);
+          const padded: GeometryPlan = { width: rw, height: rh };
+          if (f.width !== iw || f.height !== ih) padded.resize = f;
+          if (rw !== f.width || rh !== f.height) padded.extend = padOffsets(c, rw, rh, f.width, f.height);
+          return padded;
+        }
       }
-      const z = c.zoom ?? 1;
-      let cw = Math.min(iw, Math.max(1, Math.round(outW / s / (mode === 'thumb' ? z : 1))));
-      let ch = Math.min(ih, Math.max(1, Math.round(outH / s / (mode === 'thumb' ? z : 1))));
-      if (mode === 'thumb' && z < 1) {
-        // zooming out cannot show more than the input; keep the ratio
-        const k = Math.min(iw / cw, ih / ch, 1);
-        cw = Math.round(cw * k); ch = Math.round(ch * k);
-      }
-      const { left, top } = await place(canvas, c, ctx, cw, ch);
-      const plan: GeometryPlan = { width: outW, height: outH };
-      if (cw !== iw || ch !== ih || left !== 0 || top !== 0) plan.extract = { x: left, y: top, width: cw, height: ch };
-      if (cw !== outW || ch !== outH) plan.resize = { width: outW, height: outH };
       return plan;
     }
     case 'crop': {
@@ -204,6 +187,69 @@ export async function computeGeometry(canvas: Canvas, c: Component, ctx: RenderC
       return plan;
     }
   }
+}
+
+/** fill / lfill: cover w×h, cut by gravity (content-aware or compass). */
+async function fillPlan(canvas: Canvas, c: Component, ctx: RenderContext, mode: string, rw: number, rh: number, sFill: number): Promise<GeometryPlan> {
+  const iw = canvas.width, ih = canvas.height;
+  let s = sFill;
+  let outW = rw, outH = rh;
+  if (mode === 'lfill' && s > 1) {
+    // never upscale: keep the requested ratio at the input's scale
+    const k = Math.min(iw / rw, ih / rh);
+    outW = Math.max(1, Math.round(rw * k));
+    outH = Math.max(1, Math.round(rh * k));
+    s = 1;
+  }
+  const cw = Math.min(iw, Math.max(1, Math.round(outW / s)));
+  const ch = Math.min(ih, Math.max(1, Math.round(outH / s)));
+  const { left, top } = await place(canvas, c, ctx, cw, ch);
+  const plan: GeometryPlan = { width: outW, height: outH };
+  if (cw !== iw || ch !== ih || left !== 0 || top !== 0) plan.extract = { x: left, y: top, width: cw, height: ch };
+  if (cw !== outW || ch !== outH) plan.resize = { width: outW, height: outH };
+  return plan;
+}
+
+/** Margin around the subject that `c_thumb` keeps (Cloudinary's thumbnails are tight but not cut). */
+const THUMB_MARGIN = 0.2;
+/** `c_auto` keeps more context: it zooms in only as far as needed. */
+const AUTO_MARGIN = 1.0;
+
+/**
+ * `c_thumb` / `c_auto` with content gravity: the region of the requested ratio around the
+ * subject (with a margin), zoomed by `z_`, then scaled to w×h. `c_auto` never cuts tighter
+ * than the output size (it does not upscale to zoom in).
+ */
+async function subjectCrop(canvas: Canvas, c: Component, ctx: RenderContext, mode: 'thumb' | 'auto', rw: number, rh: number, both: boolean): Promise<GeometryPlan> {
+  const iw = canvas.width, ih = canvas.height;
+  const ratio = rw / rh;
+  const subj = await subjectBox(canvas, c, ctx);
+  const margin = mode === 'thumb' ? THUMB_MARGIN : AUTO_MARGIN;
+  let cw: number, ch: number;
+  if (subj) {
+    const sw = subj.width * (1 + margin), sh = subj.height * (1 + margin);
+    if (sw / sh > ratio) { cw = sw; ch = sw / ratio; } else { ch = sh; cw = sh * ratio; }
+  } else {
+    // no subject: the largest region of the ratio, like fill
+    if (iw / ih > ratio) { ch = ih; cw = ih * ratio; } else { cw = iw; ch = iw / ratio; }
+  }
+  cw /= c.zoom ?? 1;
+  ch /= c.zoom ?? 1;
+  if (mode === 'auto' && both) {
+    // never zoom in past 1:1 pixels
+    const k = Math.max(1, rw / cw, rh / ch);
+    cw *= k; ch *= k;
+  }
+  const fitK = Math.min(1, iw / cw, ih / ch);
+  cw = Math.max(1, Math.round(cw * fitK));
+  ch = Math.max(1, Math.round(ch * fitK));
+  const { left, top } = subj
+    ? { left: Math.round(clamp(subj.x + subj.width / 2 - cw / 2, 0, iw - cw)), top: Math.round(clamp(subj.y + subj.height / 2 - ch / 2, 0, ih - ch)) }
+    : await place(canvas, c, ctx, cw, ch);
+  const plan: GeometryPlan = { width: rw, height: rh };
+  if (cw !== iw || ch !== ih) plan.extract = { x: left, y: top, width: cw, height: ch };
+  if (cw !== rw || ch !== rh) plan.resize = { width: rw, height: rh };
+  return plan;
 }
 
 export async function applyGeometry(canvas: Canvas, plan: GeometryPlan, background: Rgba | undefined): Promise<void> {

@@ -7,21 +7,23 @@
 import sharp, { type Sharp } from 'sharp';
 import { TRANSFORMS, PHASES, type Component, type PlanKey, type TransformDef } from '../../transforms/index.ts';
 import type { LoadOptions } from '../../transforms/types.ts';
-import { type OutputFormat } from '../../transforms/format.ts';
+import { type OutputFormat, type FormatRequest } from '../../transforms/format.ts';
 import type { Flags } from '../../transforms/flags.ts';
 import type { Quality } from '../../transforms/quality.ts';
-import type { Plan } from '../plan/parse.ts';
+import { canonicalComponent, type Plan } from '../plan/parse.ts';
 import type { Source } from '../origin/types.ts';
 import type { SourceMeta } from './source-meta.ts';
 import type { RenderContext } from './context.ts';
 import { Canvas } from './canvas.ts';
 import { applyGeometry, computeGeometry, hasGeometry } from './geometry.ts';
-import { applyEncoder, type EncodeSettings } from './encode.ts';
+import { applyEncoder } from './encode.ts';
+import { animatedSettings, encodeStill, plainSettings, type Encoded } from './auto-encode.ts';
+import type { RawImage } from '../analyze/types.ts';
 import { Errors, classifySharpError, isHttpError } from '../errors.ts';
 import type { Region } from './affine.ts';
 
 export interface OutputSettings {
-  format: OutputFormat;
+  format: FormatRequest;
   quality?: Quality;
   flags: Flags;
 }
@@ -33,6 +35,8 @@ export interface RenderResult {
   height: number;
   /** The region of the (oriented) input that the output shows; undefined = all of it. */
   crop?: Region;
+  /** Encoder quality chosen by q_auto. */
+  quality?: number;
 }
 
 const ANIMATABLE = new Set<OutputFormat>(['gif', 'webp']);
@@ -51,15 +55,15 @@ export function sourceFormat(meta: SourceMeta): OutputFormat {
 
 /** Merge the output parameters of all components (last one wins; flags accumulate). */
 export function outputSettings(plan: Plan, extFormat: OutputFormat | undefined, meta: SourceMeta): OutputSettings {
-  let format: OutputFormat | undefined;
+  let format: FormatRequest | undefined;
   let quality: Quality | undefined;
   let flags: Flags = {};
   for (const c of plan.components) {
-    if (c.format) format = c.format.format;
+    if (c.format) format = c.format;
     if (c.quality) quality = c.quality;
     if (c.flags) flags = { ...flags, ...c.flags };
   }
-  return { format: format ?? extFormat ?? sourceFormat(meta), quality, flags };
+  return { format: format ?? { kind: 'fixed', format: extFormat ?? sourceFormat(meta) }, quality, flags };
 }
 
 function loadOptions(plan: Plan): LoadOptions {
@@ -104,8 +108,9 @@ export interface OpenedSource {
 export function openSource(src: Source, meta: SourceMeta, plan: Plan, out: OutputSettings, ctx: RenderContext): OpenedSource {
   const lo = loadOptions(plan);
   if (lo.page !== undefined && lo.page >= meta.pages) throw new Errors.INVALID_PARAM('page', `${lo.page + 1} (the source has ${meta.pages})`);
+  const f = out.format;
   const animated = meta.pages > 1 && (meta.format === 'gif' || meta.format === 'webp') && lo.page === undefined
-    && ANIMATABLE.has(out.format);
+    && (f.kind === 'fixed' ? ANIMATABLE.has(f.format) : !f.still);
   const img = sharp(src.buffer, {
     autoOrient: lo.autoOrient,
     animated,
@@ -122,7 +127,13 @@ export function openSource(src: Source, meta: SourceMeta, plan: Plan, out: Outpu
 /** Run every component; returns the canvas ready to encode. */
 export async function transform(opened: OpenedSource, plan: Plan, ctx: RenderContext): Promise<Canvas> {
   const { canvas } = opened;
-  for (const c of plan.components) await runComponent(canvas, c, ctx);
+  const done: string[] = [];
+  for (const c of plan.components) {
+    // Per-step analysis caches (g_auto, faces) are keyed by what ran before this component.
+    ctx.prefix = done.join('/');
+    await runComponent(canvas, c, ctx);
+    done.push(canonicalComponent(c));
+  }
   return canvas;
 }
 
@@ -130,19 +141,15 @@ function now(): number {
   return performance.now();
 }
 
-/** Encode a canvas: flatten alpha for formats without it, then the tuned encoder. */
+/** A canvas's pipeline with the plan's encoder (no q_auto search), e.g. for breakpoint samples. */
 export function encodePipeline(canvas: Canvas, out: OutputSettings, meta: SourceMeta, animated: boolean, ctx: RenderContext): Sharp {
+  const s = plainSettings(out, meta, animated, canvas.hasAlpha);
   let img = canvas.pipeline();
-  if (canvas.hasAlpha && (out.format === 'jpeg')) {
-    const bg = canvas.background ?? { r: 255, g: 255, b: 255, alpha: 1 };
+  if (canvas.hasAlpha && s.format === 'jpeg') {
+    const bg = canvas.background ?? { r: 255, g: 255, b: 255 };
     img = img.flatten({ background: { r: bg.r, g: bg.g, b: bg.b } });
   }
-  const settings: EncodeSettings = {
-    format: out.format, quality: out.quality, flags: out.flags, animated,
-    ...(animated && meta.loop !== undefined ? { loop: meta.loop } : {}),
-    ...(animated && meta.delay ? { delay: meta.delay } : {}),
-  };
-  return applyEncoder(img, settings, ctx.config).timeout({ seconds: Math.ceil(ctx.config.processTimeoutMs / 1000) });
+  return applyEncoder(img, s, ctx.config).timeout({ seconds: Math.ceil(ctx.config.processTimeoutMs / 1000) });
 }
 
 export async function render(src: Source, meta: SourceMeta, plan: Plan, out: OutputSettings, ctx: RenderContext): Promise<RenderResult> {
@@ -150,20 +157,33 @@ export async function render(src: Source, meta: SourceMeta, plan: Plan, out: Out
     const t0 = now();
     const opened = openSource(src, meta, plan, out, ctx);
     const canvas = await transform(opened, plan, ctx);
-    // Animated output is encoded straight from the pipeline: libvips then reuses the source
-    // palette for GIF frames, which re-quantizing raw frames costs 10-20x more time.
-    if (opened.animated) await canvas.ensureDims();
-    else await canvas.materialize();
+    let raw: RawImage | undefined;
+    if (opened.animated) {
+      // Animated output is encoded straight from the pipeline: libvips then reuses the source
+      // palette for GIF frames, which re-quantizing raw frames costs 10-20x more time.
+      await canvas.ensureDims();
+    } else {
+      const m = await canvas.materialize();
+      raw = { data: m.data, width: m.width, height: m.height, channels: m.channels as RawImage['channels'] };
+    }
     const t1 = now();
     const outW = canvas.width, outH = canvas.height;
     if (outW * outH * canvas.pages > ctx.config.maxOutputPixels) {
       throw new Errors.OUTPUT_TOO_LARGE(`${outW}x${outH} exceeds ${ctx.config.maxOutputPixels} pixels`);
     }
-    const body = await encodePipeline(canvas, out, meta, opened.animated, ctx).toBuffer();
+    const bg = canvas.background ? { r: canvas.background.r, g: canvas.background.g, b: canvas.background.b } : undefined;
+    let enc: Encoded;
+    if (raw) {
+      enc = await encodeStill(raw, out, meta, `${src.identity}\n${plan.canonical}`, bg, ctx);
+    } else {
+      const s = animatedSettings(out, meta);
+      const body = await applyEncoder(canvas.pipeline(), s, ctx.config).timeout({ seconds: Math.ceil(ctx.config.processTimeoutMs / 1000) }).toBuffer();
+      enc = { body, format: s.format };
+    }
     const t2 = now();
     ctx.timing.transform = (ctx.timing.transform ?? 0) + (t1 - t0);
     ctx.timing.encode = (ctx.timing.encode ?? 0) + (t2 - t1);
-    return { body, format: out.format, width: outW, height: outH, crop: canvas.visibleInputRegion() };
+    return { body: enc.body, format: enc.format, width: outW, height: outH, crop: canvas.visibleInputRegion(), ...(enc.quality !== undefined ? { quality: enc.quality } : {}) };
   } catch (e) {
     if (isHttpError(e)) throw e;
     throw classifySharpError(e);
