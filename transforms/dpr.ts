@@ -1,10 +1,14 @@
 /**
- * `dpr_<n>` — device pixel ratio (Cloudinary `dpr`), 0.1..cap: multiplies pixel sizes (or the
- * whole image when no size is given). `dpr_auto` comes from client hints. Geometry-owned.
+ * `dpr_<n>` | `dpr_auto` — device pixel ratio (Cloudinary `dpr`), 0.1..10, applied up to the
+ * configured cap: multiplies pixel sizes (or the whole image when no size is given).
+ * `dpr_auto` is the DPR client hint (`Sec-CH-DPR`, else `DPR`) rounded up to an integer, 1
+ * without a hint, capped at `APERTURE_DPR_CAP`; the response then varies on both hint names.
+ * Geometry-owned.
  */
 import { defineTransform } from './types.ts';
 import { parseNumberIn } from './args.ts';
-import { Errors } from '../src/errors.ts';
+import { DPR_AUTO } from '../src/responsive/auto-width.ts';
+import { resolveAutoDpr } from '../src/responsive/resolve-width.ts';
 
 declare module './types.ts' {
   interface PlanValues { dpr: number }
@@ -13,8 +17,10 @@ declare module './types.ts' {
 export const dpr = defineTransform({
   key: 'dpr', planKey: 'dpr', name: 'dpr', phase: 'geometry',
   parse(raw) {
-    if (raw === 'auto') throw new Errors.UNSUPPORTED('dpr_auto', 'automatic DPR is not supported yet');
+    if (raw === 'auto') return DPR_AUTO;
     return parseNumberIn('dpr', raw, 0.1, 10);
   },
-  canonical: (v) => String(v),
+  canonical: (v) => (v === DPR_AUTO ? 'auto' : String(v)),
+  dynamic: (v) => v === DPR_AUTO,
+  resolve: (_v, rc) => resolveAutoDpr(rc),
 });

@@ -1,0 +1,214 @@
+/**
+ * Per-image responsive breakpoints (`w_auto:breakpoints…`): widths between `min` and `max`
+ * (capped at the width the preceding components produce) whose encoded sizes are about `kb`
+ * kilobytes apart, at most `count`, both ends included.
+ *
+ * Few encodes: the preceding components run once and are shrunk to the largest width, then
+ * five widths spread evenly in area are encoded with the request's own encoder settings. Size
+ * is close to linear in pixel area for a given image and encoder (with a fixed header cost),
+ * so sizes are interpolated piecewise-linearly in width², the breakpoints are read off at
+ * equal size steps, and the two predictions furthest from any sample are checked by encoding
+ * them; a miss by more than a quarter of a step becomes a sample and the pick is redone once.
+ * Results are cached per source identity, preceding plan, output settings and parameters.
+ */
+import sharp from 'sharp';
+import { LRUCache } from 'lru-cache';
+import type { Component } from '../../transforms/types.ts';
+import type { Source } from '../origin/types.ts';
+import type { SourceMeta } from '../render/source-meta.ts';
+import type { RenderContext } from '../render/context.ts';
+import type { Config } from '../config.ts';
+import { canonicalComponent, type Plan } from '../plan/parse.ts';
+import { openSource, transform, type OutputSettings } from '../render/render.ts';
+import { applyGeometry } from '../render/geometry.ts';
+import { applyEncoder } from '../render/encode.ts';
+import { plainSettings } from '../render/auto-encode.ts';
+import { classifySharpError, isHttpError } from '../errors.ts';
+
+export interface BreakpointSpec {
+  readonly min: number;
+  readonly max: number;
+  /** Size step in KB (1024 bytes). */
+  readonly kb: number;
+  readonly count: number;
+}
+
+/** A measured or predicted point: width in px, encoded size in bytes. */
+export interface SizePoint { width: number; bytes: number }
+
+export interface BreakpointResult {
+  readonly breakpoints: readonly number[];
+  /** The encodes actually made, ascending by width (for the demo chart and the benchmark). */
+  readonly samples: readonly SizePoint[];
+}
+
+const cache = new LRUCache<string, Promise<BreakpointResult>>({ max: 5_000 });
+const stats = { computed: 0, hits: 0, encodes: 0 };
+
+/** For tests and the benchmark. */
+export function breakpointStats(): Readonly<typeof stats> {
+  return { ...stats };
+}
+export function clearBreakpointCache(): void {
+  cache.clear();
+}
+
+/** Widths `lo..hi` (lo < hi) in `n` steps evenly spaced in area (width²). */
+function spreadByArea(lo: number, hi: number, n: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push(Math.round(Math.sqrt(lo * lo + ((hi * hi - lo * lo) * i) / (n - 1))));
+  }
+  return [...new Set(out)];
+}
+
+/** Sizes made non-decreasing in width, so the inverse below is well defined. */
+function monotone(points: readonly SizePoint[]): SizePoint[] {
+  const out = [...points].sort((a, b) => a.width - b.width);
+  for (let i = 1; i < out.length; i++) {
+    if (out[i].bytes < out[i - 1].bytes) out[i] = { width: out[i].width, bytes: out[i - 1].bytes };
+  }
+  return out;
+}
+
+/** Predicted size at `w`, linear in w² between samples. */
+export function predictBytes(points: readonly SizePoint[], w: number): number {
+  const p = points;
+  let i = 0;
+  while (i < p.length - 2 && p[i + 1].width < w) i++;
+  const a = p[i], b = p[i + 1] ?? p[i];
+  const da = b.width * b.width - a.width * a.width;
+  if (da === 0) return a.bytes;
+  return a.bytes + ((b.bytes - a.bytes) * (w * w - a.width * a.width)) / da;
+}
+
+/** Width whose predicted size is `bytes` (inverse of predictBytes on monotone points). */
+function widthForBytes(points: readonly SizePoint[], bytes: number): number {
+  const p = points;
+  let i = 0;
+  while (i < p.length - 2 && p[i + 1].bytes < bytes) i++;
+  const a = p[i], b = p[i + 1] ?? p[i];
+  if (b.bytes === a.bytes) return a.width;
+  const t = (bytes - a.bytes) / (b.bytes - a.bytes);
+  return Math.sqrt(a.width * a.width + t * (b.width * b.width - a.width * a.width));
+}
+
+/**
+ * Breakpoints from measured points: equal size steps of at least `kb` (Cloudinary's "bytes
+ * step" is a minimum), at most `count` widths, both ends always present.
+ */
+export function pickBreakpoints(points: readonly SizePoint[], spec: BreakpointSpec, lo: number, hi: number): number[] {
+  if (hi <= lo || spec.count <= 1) return [hi];
+  const p = monotone(points);
+  const s0 = predictBytes(p, lo), s1 = predictBytes(p, hi);
+  const intervals = Math.max(1, Math.min(spec.count - 1, Math.floor((s1 - s0) / (spec.kb * 1024))));
+  const step = (s1 - s0) / intervals;
+  const out = [lo];
+  for (let k = 1; k < intervals; k++) {
+    const w = Math.round(widthForBytes(p, s0 + step * k));
+    if (w > out[out.length - 1] && w < hi) out.push(w);
+  }
+  out.push(hi);
+  return out;
+}
+
+interface Base { data: Buffer; width: number; height: number; channels: 1 | 2 | 3 | 4 }
+
+export interface BreakpointInput {
+  readonly source: Source;
+  readonly meta: SourceMeta;
+  /** The resolved components before the one with `w_auto:breakpoints`. */
+  readonly before: readonly Component[];
+  readonly out: OutputSettings;
+  readonly config: Config;
+}
+
+function keyOf(i: BreakpointInput, spec: BreakpointSpec): string {
+  const q = i.out.quality ? JSON.stringify(i.out.quality) : '';
+  const flags = JSON.stringify(i.out.flags);
+  return `${i.source.identity}\n${i.before.map(canonicalComponent).join('/')}\n${i.out.format}|${q}|${flags}\n${spec.min}_${spec.max}_${spec.kb}_${spec.count}`;
+}
+
+/** Breakpoints of one image (cached; concurrent callers share one computation). */
+export function computeBreakpoints(input: BreakpointInput, spec: BreakpointSpec): Promise<BreakpointResult> {
+  const key = keyOf(input, spec);
+  const hit = cache.get(key);
+  if (hit) {
+    stats.hits++;
+    return hit;
+  }
+  const p = measure(input, spec);
+  cache.set(key, p);
+  p.catch(() => { if (cache.get(key) === p) cache.delete(key); });
+  return p;
+}
+
+/**
+ * The width the preceding components produce, without running them when there are none
+ * (then it is the oriented source width): lets requests that land on an end skip encoding.
+ */
+export function knownInputWidth(input: BreakpointInput): number | undefined {
+  return input.before.length === 0 ? input.meta.width : undefined;
+}
+
+async function measure(input: BreakpointInput, spec: BreakpointSpec): Promise<BreakpointResult> {
+  stats.computed++;
+  const { source, meta, config, out } = input;
+  const ctx: RenderContext = { config, hints: {}, vary: new Set(), sourceIdentity: source.identity, prefix: '', timing: {} };
+  const plan: Plan = { components: input.before, canonical: input.before.map(canonicalComponent).join('/') };
+  let base: Base;
+  let hi: number;
+  try {
+    const opened = openSource(source, meta, plan, out, ctx);
+    const canvas = await transform(opened, plan, ctx);
+    await canvas.ensureDims();
+    const w0 = canvas.width, h0 = canvas.height;
+    hi = Math.max(1, Math.min(spec.max, w0, config.maxOutputSide));
+    if (hi < w0) {
+      // First resize of a fresh JPEG pipeline: libvips shrinks on load, so a 2560 px photo is
+      // decoded at about half size.
+      const h = Math.max(1, Math.round((h0 * hi) / w0));
+      await applyGeometry(canvas, { resize: { width: hi, height: h }, width: hi, height: h }, undefined);
+    }
+    const m = await canvas.materialize();
+    base = { data: m.data, width: m.width, height: canvas.height, channels: m.channels as Base['channels'] };
+  } catch (e) {
+    throw isHttpError(e) ? e : classifySharpError(e);
+  }
+  const lo = Math.min(spec.min, hi);
+  if (lo === hi || spec.count <= 1) return { breakpoints: [hi], samples: [] };
+
+  // The request's encoder settings without q_auto's search (a fixed quality per level): the
+  // search would cost several encodes per sample and moves sizes of all widths alike.
+  const alpha = base.channels === 2 || base.channels === 4;
+  const settings = plainSettings(out, meta, false, alpha);
+  const encodeAt = async (w: number): Promise<SizePoint> => {
+    const h = Math.max(1, Math.round((base.height * w) / base.width));
+    let img = sharp(base.data, { raw: { width: base.width, height: base.height, channels: base.channels }, limitInputPixels: false });
+    if (w !== base.width) img = img.resize(w, h, { fit: 'fill' });
+    if (alpha && settings.format === 'jpeg') img = img.flatten({ background: { r: 255, g: 255, b: 255 } });
+    stats.encodes++;
+    const body = await applyEncoder(img, settings, config).toBuffer();
+    return { width: w, bytes: body.length };
+  };
+
+  const samples: SizePoint[] = await Promise.all(spreadByArea(lo, hi, 5).map(encodeAt));
+  let picked = pickBreakpoints(samples, spec, lo, hi);
+  // Check the two predictions furthest (in area) from any sample.
+  const far = picked
+    .filter((w) => w > lo && w < hi)
+    .map((w) => ({ w, d: Math.min(...samples.map((s) => Math.abs(s.width * s.width - w * w))) }))
+    .sort((a, b) => b.d - a.d)
+    .slice(0, 2)
+    .map((x) => x.w);
+  if (far.length) {
+    const step = picked.length > 1 ? (predictBytes(monotone(samples), hi) - predictBytes(monotone(samples), lo)) / (picked.length - 1) : 0;
+    const checks = await Promise.all(far.map(encodeAt));
+    const predicted = monotone(samples);
+    const missed = checks.filter((c) => Math.abs(c.bytes - predictBytes(predicted, c.width)) > step / 4);
+    samples.push(...checks);
+    if (missed.length) picked = pickBreakpoints(samples, spec, lo, hi);
+  }
+  samples.sort((a, b) => a.width - b.width);
+  return { breakpoints: picked, samples };
+}

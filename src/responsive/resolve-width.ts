@@ -1,0 +1,100 @@
+/**
+ * Request-time resolution of `w_auto…` and `dpr_auto` (called from the `w` and `dpr`
+ * transforms' `resolve` hooks).
+ *
+ * Vary: a response lists every hint header that *could* change it, whether or not this
+ * request sent it, because a cache stores the response under its Vary and a later request
+ * that sends the hint must not get it: `dpr_auto` → `Sec-CH-DPR, DPR`; `w_auto` → the Width
+ * and Viewport-Width hints plus the DPR hints (Viewport-Width × DPR). Both spellings are
+ * listed because both are read.
+ */
+import type { ResolveContext, Component } from '../../transforms/types.ts';
+import type { Dim } from '../../transforms/args.ts';
+import type { Plan } from '../plan/parse.ts';
+import type { OutputFormat } from '../../transforms/format.ts';
+import {
+  DPR_AUTO, DPR_VARY, WIDTH_VARY, autoDpr, requiredWidth, roundWidth, snapToBreakpoint, type AutoWidth,
+} from './auto-width.ts';
+import type { BreakpointInput } from './breakpoints.ts';
+
+declare module '../../transforms/types.ts' {
+  interface ResolveContext {
+    /**
+     * The plan being resolved (unresolved components), so that a resolver can see the rest
+     * of its own component (`w_auto` needs the component's `dpr`) and the output settings.
+     */
+    readonly plan?: Plan;
+    /** The URL extension's format, for resolvers that encode (breakpoints). */
+    readonly extFormat?: OutputFormat;
+  }
+}
+
+// The renderer imports the transforms registry, which imports this module through the `w`
+// transform: load the encoding side on first use so module evaluation has no cycle.
+let encodingSide: Promise<[typeof import('./breakpoints.ts'), typeof import('../render/render.ts')]> | undefined;
+function loadEncodingSide() {
+  return (encodingSide ??= Promise.all([import('./breakpoints.ts'), import('../render/render.ts')]));
+}
+
+/** The component being resolved (resolvePlan resolves components in order). */
+function currentComponent(rc: ResolveContext): Component | undefined {
+  return rc.plan?.components[rc.before.length];
+}
+
+/** The DPR the geometry owner will multiply this component's `w` by. */
+function componentDpr(rc: ResolveContext): number {
+  const d = currentComponent(rc)?.dpr;
+  if (d === undefined) return 1;
+  return Math.min(d === DPR_AUTO ? autoDpr(rc.hints, rc.config.dprCap) : d, rc.config.dprCap);
+}
+
+export function resolveAutoDpr(rc: ResolveContext): number {
+  for (const h of DPR_VARY) rc.vary.add(h);
+  return autoDpr(rc.hints, rc.config.dprCap);
+}
+
+/**
+ * The concrete `w` for a `w_auto…` value: a pixel width such that the geometry owner, after
+ * multiplying by the component's DPR, produces the device width chosen here; `undefined`
+ * (no width: the component is not resized by `w`) when there is neither a hint nor a fallback.
+ */
+export async function resolveAutoWidth(a: AutoWidth, rc: ResolveContext): Promise<Dim | undefined> {
+  const dpr = componentDpr(rc);
+  const cap = rc.config.dprCap;
+  if (a.mode === 'step') {
+    for (const h of WIDTH_VARY) rc.vary.add(h);
+    const need = requiredWidth(rc.hints, cap, a.fallback, dpr);
+    if (need === undefined) return undefined;
+    return { kind: 'px', value: roundWidth(need, a.step, rc.config.maxOutputSide) / dpr };
+  }
+
+  const [{ computeBreakpoints, knownInputWidth }, { outputSettings }] = await loadEncodingSide();
+  const plan = rc.plan;
+  const rest = plan ? plan.components.slice(rc.before.length) : [];
+  const input: BreakpointInput = {
+    source: rc.source,
+    meta: rc.meta,
+    before: rc.before,
+    out: outputSettings({ components: [...rc.before, ...rest], canonical: '' }, rc.extFormat, rc.meta),
+    config: rc.config,
+  };
+  const spec = { min: a.min, max: a.max, kb: a.kb, count: a.count };
+  if (a.json) {
+    rc.json = { breakpoints: (await computeBreakpoints(input, spec)).breakpoints };
+    return undefined;
+  }
+  for (const h of WIDTH_VARY) rc.vary.add(h);
+  const need = requiredWidth(rc.hints, cap, a.fallback, dpr);
+  // Without any hint or fallback, the largest breakpoint: a breakpoints URL never delivers
+  // more than its max, and the variants stay within the breakpoint list.
+  const w0 = knownInputWidth(input);
+  const hi = w0 === undefined ? undefined : Math.max(1, Math.min(a.max, w0, rc.config.maxOutputSide));
+  let width: number;
+  if (hi !== undefined && (need === undefined || need >= hi)) width = hi;
+  else if (hi !== undefined && need !== undefined && need <= Math.min(a.min, hi)) width = Math.min(a.min, hi);
+  else {
+    const bps = (await computeBreakpoints(input, spec)).breakpoints;
+    width = need === undefined ? bps[bps.length - 1] : snapToBreakpoint(bps, need);
+  }
+  return { kind: 'px', value: width / dpr };
+}
