@@ -5,6 +5,8 @@ import { Admission } from './admission.ts';
 import { createAccess, type Access } from './security/access.ts';
 import { createOrigins, type Origins } from './origin/index.ts';
 import type { HttpOriginOptions } from './origin/http.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { createNoopTier, createRedisTier, type SharedTier, type TierLog } from './cache/redis-tier.ts';
 
 export interface Delivery {
   readonly config: Config;
@@ -12,15 +14,26 @@ export interface Delivery {
   readonly admission: Admission;
   readonly access: Access;
   readonly origins: Origins;
+  readonly metrics: Metrics;
+  /** Shared L2 (Redis) when APERTURE_REDIS_URL is set; a no-op tier otherwise. */
+  readonly tier: SharedTier;
 }
 
 export interface DeliveryOptions {
   /** For tests: a DNS stub for the SSRF guard. */
   http?: HttpOriginOptions;
+  /** Where the shared tier reports going down/up (default: console). */
+  log?: TierLog;
+  /** Process-level metrics (RSS, GC, ...); off in most tests. Default true. */
+  defaultMetrics?: boolean;
 }
 
 export function createDelivery(config: Config, opts: DeliveryOptions = {}): Delivery {
+  const log: TierLog = opts.log ?? { info: (m) => console.log(m), warn: (m) => console.warn(m) };
+  const tier = config.redisUrl ? createRedisTier(config, log) : createNoopTier();
   return {
+    tier,
+    metrics: createMetrics({ collectDefault: opts.defaultMetrics ?? true, ...(config.redisUrl ? { sharedTier: tier } : {}) }),
     config,
     results: new ResultCache(config.cacheBytes),
     admission: new Admission(config.concurrency, config.queueSize, config.queueTimeoutMs),

@@ -32,6 +32,13 @@ export async function buildServer(config: Config, opts: DeliveryOptions = {}): P
   const delivery = createDelivery(config, opts);
   app.decorate('config', config);
   app.decorate('delivery', delivery);
+  const draining = { value: false };
+  // Ready = accepting work; false while draining so a balancer stops sending traffic.
+  app.get('/ready', async (_req, reply) => {
+    reply.header('Cache-Control', 'no-store');
+    if (draining.value) return reply.code(503).send({ ready: false });
+    return { ready: true };
+  });
 
   app.addHook('onRequest', async (_req, reply) => {
     reply.headers(COMMON_HEADERS);
@@ -64,10 +71,26 @@ export async function buildServer(config: Config, opts: DeliveryOptions = {}): P
     return reply.send({ error: { message: err.message } });
   });
 
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url === '/*' ? 'image' : (request.routeOptions.url ?? 'unmatched');
+    const labels = { route, status: String(reply.statusCode) };
+    delivery.metrics.httpRequests.inc(labels);
+    delivery.metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+  });
+
   healthRoutes(app);
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('Cache-Control', 'no-store');
+    reply.type(delivery.metrics.registry.contentType);
+    return delivery.metrics.registry.metrics();
+  });
   imageRoutes(app, delivery);
+  app.addHook('preClose', async () => {
+    draining.value = true;
+  });
   app.addHook('onClose', async () => {
     await delivery.origins.close();
+    await delivery.tier.close();
   });
   return app;
 }

@@ -68,7 +68,7 @@ async function analyse(canvas: Canvas): Promise<SubjectAnalysis> {
 }
 
 /** The cached analysis of the canvas as it is at this point of the plan. */
-export function subjectAnalysis(canvas: Canvas, ctx: RenderContext): Promise<SubjectAnalysis> {
+export async function subjectAnalysis(canvas: Canvas, ctx: RenderContext): Promise<SubjectAnalysis> {
   const key = `${ctx.sourceIdentity}\n${ctx.prefix}\n${canvas.width}x${canvas.height}`;
   let p = analyses.get(key);
   if (!p) {
@@ -76,7 +76,12 @@ export function subjectAnalysis(canvas: Canvas, ctx: RenderContext): Promise<Sub
     analyses.set(key, p);
     p.then((a) => { if (!a.complete) analyses.delete(key); }, () => analyses.delete(key));
   }
-  return p;
+  const t0 = performance.now();
+  try {
+    return await p;
+  } finally {
+    ctx.timing.analyze = (ctx.timing.analyze ?? 0) + (performance.now() - t0);
+  }
 }
 
 function union(boxes: Box[]): Box {

@@ -15,6 +15,7 @@ import { readSourceMeta } from '../render/source-meta.ts';
 import { outputSettings, render } from '../render/render.ts';
 import { CONTENT_TYPES, EXTENSIONS } from '../../transforms/format.ts';
 import type { CachedResult } from '../cache/result-cache.ts';
+import type { StoredResult } from '../cache/redis-tier.ts';
 import type { RenderContext } from '../render/context.ts';
 import type { Delivery } from '../delivery.ts';
 import { isDynamic, resolvePlan } from '../negotiate/resolve.ts';
@@ -24,6 +25,22 @@ interface Parsed { url: DeliveryUrl; plan: Plan }
 
 const IMMUTABLE = 'public, max-age=2592000, immutable';
 const CACHEABLE = 'public, max-age=2592000';
+
+/** Keys in Redis: a digest, since L1 keys hold paths and long canonical plans. */
+function sharedKey(key: string): string {
+  return crypto.createHash('sha1').update(key).digest('base64url');
+}
+
+function toStored(r: CachedResult): StoredResult {
+  return { body: r.body, contentType: r.contentType, etag: r.etag, meta: { ...r.meta, vary: r.vary.join(', '), timing: JSON.stringify(r.timing) } };
+}
+
+function fromStored(s: StoredResult): CachedResult {
+  const { vary, timing, ...meta } = s.meta;
+  let t: Record<string, number> = {};
+  try { t = JSON.parse(String(timing ?? '{}')) as Record<string, number>; } catch { /* older entry */ }
+  return { body: s.body, contentType: s.contentType, etag: s.etag, vary: vary ? String(vary).split(', ').filter(Boolean) : [], meta, timing: t };
+}
 
 function etagOf(body: Buffer): string {
   return `"${crypto.createHash('sha1').update(body).digest('base64url')}"`;
@@ -57,12 +74,25 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
   async function compute(url: DeliveryUrl, plan: Plan, src: Source, ctx: RenderContext): Promise<CachedResult> {
     const meta = await readSourceMeta(src, config);
     const out = outputSettings(plan, url.extFormat, meta);
-    const release = await delivery.admission.acquire();
+    const { metrics, admission } = delivery;
+    metrics.transformsQueued.set(admission.queued + 1);
+    let release;
+    try {
+      release = await admission.acquire();
+    } finally {
+      metrics.transformsQueued.set(admission.queued);
+    }
+    metrics.transformsInFlight.set(admission.inFlight);
     let r;
     try {
       r = await render(src, meta, plan, out, ctx);
     } finally {
       release();
+      metrics.transformsInFlight.set(admission.inFlight);
+    }
+    metrics.transformsTotal.inc();
+    for (const [phase, ms] of Object.entries(ctx.timing)) {
+      metrics.transformPhase.observe({ phase: phase === 'transform' ? 'resize' : phase }, ms / 1000);
     }
     // The DPR the last component that names one applied (dpr_auto is resolved by now).
     let dpr = 1;
@@ -96,6 +126,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     const tl = performance.now();
     const src = await loadSource(url);
     const loadMs = performance.now() - tl;
+    delivery.metrics.transformPhase.observe({ phase: 'load' }, loadMs / 1000);
 
     const vary = new Set<string>();
     const hints = parseHints(request.headers);
@@ -115,12 +146,24 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     }
     const ctx: RenderContext = { config, hints, vary, sourceIdentity: src.identity, prefix: '', timing: {} };
     const key = `${src.identity}\n${parsed.plan.canonical}\n${url.extFormat ?? ''}\n${variant}`;
+    const { metrics, tier } = delivery;
     let result = delivery.results.get(key);
     let cacheState = 'l1';
-    if (!result) {
-      const r = await delivery.results.getOrCompute(key, () => compute(url, plan, src, ctx));
+    if (result) {
+      metrics.cacheLookups.inc({ tier: 'l1', result: 'hit' });
+    } else {
+      metrics.cacheLookups.inc({ tier: 'l1', result: 'miss' });
+      // L1 miss: one computation per key in this process; across instances the shared tier
+      // serves a result another instance made, or lets exactly one of them make it.
+      let from = 'computed' as 'l2' | 'computed';
+      const r = await delivery.results.getOrCompute(key, async () => {
+        const shared = await tier.coalesce(sharedKey(key), async () => toStored(await compute(url, plan, src, ctx)));
+        from = shared.source;
+        return fromStored(shared.result);
+      });
       result = r.result;
-      cacheState = r.computed ? 'miss' : 'l1';
+      cacheState = !r.computed ? 'l1' : from === 'l2' ? 'l2' : 'miss';
+      if (r.computed) metrics.cacheLookups.inc({ tier: 'l2', result: from === 'l2' ? 'hit' : 'miss' });
     }
 
     const immutable = url.version !== undefined || plan.components.some((c) => c.flags?.immutableCache);
