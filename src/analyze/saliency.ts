@@ -41,6 +41,8 @@ export interface SaliencyCues {
  * stability (neighbouring values move the dev mean by < 0.01) and on held-out photos.
  */
 const TUNING = {
+  /** Cues count from this quantile up (the "typical pixel" of the image). */
+  typicalQuantile: 0.3,
   /** Geometric weighting of colour distinctness and focus in the map. */
   colourExponent: 0.5,
   focusExponent: 0.5,
@@ -166,10 +168,16 @@ export function saliencyCues(img: RawImage): SaliencyCues {
   return { colour, focus };
 }
 
-function normalise(src: Float32Array, q: number, floor: number): Float32Array {
-  const top = Math.max(quantile(src, q), floor);
+/**
+ * Cue value relative to the typical pixel: 0 at the `base` quantile, 1 at the q-quantile
+ * (at least `floor` above it). A cue that is high everywhere (grain, foliage, noise) then
+ * says nothing, instead of drowning the cue that does tell the subject apart.
+ */
+function normalise(src: Float32Array, q: number, floor: number, base: number): Float32Array {
+  const mid = base > 0 ? quantile(src, base) : 0;
+  const span = Math.max(quantile(src, q) - mid, floor);
   const out = new Float32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = clamp01(src[i] / top);
+  for (let i = 0; i < src.length; i++) out[i] = clamp01((src[i] - mid) / span);
   return out;
 }
 
@@ -242,8 +250,8 @@ export function analyzeSaliency(img: RawImage, opts: { faces?: Box[] } = {}): Sa
   const { width: w, height: h } = img;
   const n = w * h;
   const cues = saliencyCues(img);
-  const colour = normalise(cues.colour, 0.99, 12);
-  const focus = normalise(cues.focus, 0.99, 4);
+  const colour = normalise(cues.colour, 0.99, 12, TUNING.typicalQuantile);
+  const focus = normalise(cues.focus, 0.99, 4, TUNING.typicalQuantile);
 
   const map = new Float32Array(n);
   const cx = (w - 1) / 2;
