@@ -60,7 +60,10 @@ const LOG_SLOPE: Record<EncodeFormat, number> = { jpeg: 0.03, webp: 0.035, avif:
 
 /** Two measured qualities this close around the budget end the search. */
 const TOLERANCE = 2;
+/** Usual cap on encodes; one more is allowed only while the pass/fail bracket is still wide. */
 const MAX_TRIALS = 3;
+const WIDE_BRACKET = 6;
+const MAX_TRIALS_WIDE = 4;
 
 /** Share of the budget that 4:2:0 chroma alone may use before 4:4:4 is chosen: above it the
  *  encoder would need a much higher quality to hide colour bleeding (red on dark edges). */
@@ -83,7 +86,7 @@ function clampQuality(q: number, format: EncodeFormat): number {
 
 /**
  * Find the lowest quality whose distance from `ref` (the exact pixels to be encoded) stays within
- * the level's budget, with 2-3 encodes. `encode` is the renderer's encoder at a given quality and
+ * the level's budget, with 2-3 encodes (4 at most). `encode` is the renderer's encoder at a given quality and
  * chroma subsampling; its output is decoded with sharp and compared in the metric worker.
  */
 export async function chooseQuality(
@@ -111,9 +114,11 @@ export async function chooseQuality(
     let slope = LOG_SLOPE[format];
     let last = await run(FIRST_GUESS[format][level]);
     let aimed = false;
-    while (trials.length < MAX_TRIALS) {
+    for (;;) {
       const pass = lowestPassing(trials, budget);
       const fail = highestFailing(trials, budget, pass?.quality);
+      const wide = pass !== undefined && fail !== undefined && pass.quality - fail.quality > WIDE_BRACKET;
+      if (trials.length >= (wide ? MAX_TRIALS_WIDE : MAX_TRIALS)) break;
       if (pass && fail && pass.quality - fail.quality <= TOLERANCE) break;
       if (pass && pass.quality === qMin) break;
       if (!pass && fail && fail.quality === qMax) break;

@@ -1,0 +1,171 @@
+/**
+ * q_auto / f_auto evaluation: `npx tsx bench/quality.ts [--out QUALITY.md]`.
+ *
+ * For every photo of ../shared/corpus/photos, resized to 800 px wide (the delivered pixels):
+ * bytes, our distance and butteraugli's distance (Debian `butteraugli`, a metric we did NOT tune
+ * against) for mozjpeg q90 and q80, q_auto at each level (JPEG), and q_auto:good in AVIF and
+ * WebP (what f_auto,q_auto serves to a Chrome-like Accept); then means and the cost of a cold
+ * q_auto against one fixed-quality encode. Writes the results into QUALITY.md (between the
+ * BENCH markers) so the document's prose stays hand-written.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import type { RawImage } from '../src/analyze/types.ts';
+import { chooseQuality, QUALITY_BUDGETS, type ChromaSubsampling, type EncodeFormat, type QualityLevel } from '../src/analyze/quality.ts';
+import { perceptualDistance, closeMetricWorker } from '../src/analyze/metric.ts';
+
+const run = promisify(execFile);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const photos = path.resolve(root, '../shared/corpus/photos');
+const outFile = process.argv.includes('--out') ? path.resolve(process.argv[process.argv.indexOf('--out') + 1]) : path.join(root, 'QUALITY.md');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'aperture-quality-'));
+const AVIF_EFFORT = 2; // config.ts default (APERTURE_AVIF_EFFORT)
+const WEBP_EFFORT = 4; // config.ts default (APERTURE_WEBP_EFFORT)
+
+if (!fs.existsSync(photos)) {
+  console.error(`corpus not found at ${photos}`);
+  process.exit(1);
+}
+
+function encoder(ref: RawImage, format: EncodeFormat) {
+  return (q: number, chroma: ChromaSubsampling): Promise<Buffer> => {
+    const img = sharp(ref.data, { raw: { width: ref.width, height: ref.height, channels: ref.channels } });
+    if (format === 'jpeg') return img.jpeg({ quality: q, mozjpeg: true, chromaSubsampling: chroma }).toBuffer();
+    if (format === 'webp') return img.webp({ quality: q, effort: WEBP_EFFORT }).toBuffer();
+    return img.avif({ quality: q, effort: AVIF_EFFORT, chromaSubsampling: chroma }).toBuffer();
+  };
+}
+
+async function decode(buf: Buffer): Promise<RawImage> {
+  const { data, info } = await sharp(buf).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height, channels: 3 };
+}
+
+let seq = 0;
+async function butteraugli(refPng: string, buf: Buffer): Promise<number> {
+  const file = path.join(tmp, `t${seq++}.png`);
+  await sharp(buf).toColourspace('srgb').removeAlpha().png({ compressionLevel: 1 }).toFile(file);
+  const { stdout } = await run('butteraugli', [refPng, file]);
+  fs.rmSync(file);
+  return Number.parseFloat(stdout.trim());
+}
+
+interface Cell { bytes: number; q: number; ours: number; butter?: number; trials?: number; chroma?: string }
+interface Row { file: string; cells: Record<string, Cell>; ratioWall: number; ratioCpu: number; ratioAvifWall: number }
+
+const COLUMNS = ['jpeg q90', 'jpeg q80', 'q_auto:best', 'q_auto:good', 'q_auto:eco', 'q_auto:low', 'avif q_auto', 'webp q_auto'] as const;
+const BUTTER = new Set(['jpeg q90', 'jpeg q80', 'q_auto:good', 'avif q_auto', 'webp q_auto']);
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; wall: number; cpu: number }> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = await fn();
+  const wall = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { value, wall, cpu: (c.user + c.system) / 1000 };
+}
+
+async function main(): Promise<void> {
+  const rows: Row[] = [];
+  const started = performance.now();
+  for (const file of fs.readdirSync(photos).sort()) {
+    const { data, info } = await sharp(path.join(photos, file)).resize({ width: 800 }).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const ref: RawImage = { data, width: info.width, height: info.height, channels: 3 };
+    const refPng = path.join(tmp, 'ref.png');
+    await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } }).png({ compressionLevel: 1 }).toFile(refPng);
+    const cells: Record<string, Cell> = {};
+    const jpeg = encoder(ref, 'jpeg');
+    for (const q of [90, 80]) {
+      const buf = await jpeg(q, '4:2:0');
+      cells[`jpeg q${q}`] = { bytes: buf.length, q, ours: await perceptualDistance(ref, await decode(buf)) };
+    }
+    for (const level of ['best', 'good', 'eco', 'low'] as QualityLevel[]) {
+      const c = await chooseQuality(ref, 'jpeg', level, jpeg);
+      cells[`q_auto:${level}`] = { bytes: c.buffer.length, q: c.quality, ours: c.distance, trials: c.trials, chroma: c.chromaSubsampling };
+    }
+    for (const format of ['avif', 'webp'] as const) {
+      const c = await chooseQuality(ref, format, 'good', encoder(ref, format));
+      cells[`${format} q_auto`] = { bytes: c.buffer.length, q: c.quality, ours: c.distance, trials: c.trials, chroma: c.chromaSubsampling };
+    }
+    // Butteraugli on the same bytes (re-encoded deterministically at the chosen settings).
+    for (const col of COLUMNS) {
+      if (!BUTTER.has(col)) continue;
+      const cell = cells[col];
+      const format: EncodeFormat = col.startsWith('avif') ? 'avif' : col.startsWith('webp') ? 'webp' : 'jpeg';
+      const buf = await encoder(ref, format)(cell.q, (cell.chroma as ChromaSubsampling | undefined) ?? '4:2:0');
+      cell.butter = await butteraugli(refPng, buf);
+    }
+    // Cost of a cold q_auto (search + the answer's encode, which the search returns) against one
+    // fixed-quality encode of the same pixels; best of 2 of each to damp noise from neighbours.
+    let fixedWall = Infinity, fixedCpu = Infinity, autoWall = Infinity, autoCpu = Infinity;
+    for (let i = 0; i < 2; i++) {
+      const f = await timed(() => jpeg(80, '4:2:0'));
+      fixedWall = Math.min(fixedWall, f.wall); fixedCpu = Math.min(fixedCpu, f.cpu);
+      const a = await timed(() => chooseQuality(ref, 'jpeg', 'good', jpeg));
+      autoWall = Math.min(autoWall, a.wall); autoCpu = Math.min(autoCpu, a.cpu);
+    }
+    const fa = await timed(() => encoder(ref, 'avif')(cells['avif q_auto'].q, '4:2:0'));
+    const aa = await timed(() => chooseQuality(ref, 'avif', 'good', encoder(ref, 'avif')));
+    rows.push({ file, cells, ratioWall: autoWall / fixedWall, ratioCpu: autoCpu / fixedCpu, ratioAvifWall: aa.wall / fa.wall });
+    console.log(file, Object.entries(cells).map(([k, c]) => `${k}: ${c.bytes}B q${c.q} d${c.ours.toFixed(2)}${c.butter !== undefined ? ` b${c.butter.toFixed(2)}` : ''}`).join(' | '),
+      `cost ${(autoWall / fixedWall).toFixed(2)}x wall ${(autoCpu / fixedCpu).toFixed(2)}x cpu`);
+  }
+  await closeMetricWorker();
+  fs.rmSync(tmp, { recursive: true, force: true });
+  const minutes = (performance.now() - started) / 60000;
+  writeReport(rows, minutes);
+}
+
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+
+function writeReport(rows: Row[], minutes: number): void {
+  const L: string[] = [];
+  L.push(`Generated by \`npx tsx bench/quality.ts\` on ${new Date().toISOString().slice(0, 10)} (${os.cpus().length} cores, shared; ${minutes.toFixed(1)} min).`);
+  L.push(`Budgets: ${Object.entries(QUALITY_BUDGETS).map(([k, v]) => `${k} ${v}`).join(', ')}. Photos resized to 800 px wide; AVIF effort ${AVIF_EFFORT}, WebP effort ${WEBP_EFFORT}, JPEG mozjpeg.`);
+  L.push('');
+  L.push('Per image: bytes / chosen quality / our distance / butteraugli (b, where measured). x = bytes relative to JPEG q90.');
+  L.push('');
+  L.push(`| image | ${COLUMNS.join(' | ')} |`);
+  L.push(`|---|${COLUMNS.map(() => '---').join('|')}|`);
+  for (const r of rows) {
+    const q90 = r.cells['jpeg q90'].bytes;
+    L.push(`| ${r.file} | ${COLUMNS.map((c) => {
+      const x = r.cells[c];
+      return `${x.bytes} (${(x.bytes / q90).toFixed(2)}x) q${x.q}${x.chroma === '4:4:4' ? '/444' : ''} d${x.ours.toFixed(2)}${x.butter !== undefined ? ` b${x.butter.toFixed(2)}` : ''}`;
+    }).join(' | ')} |`);
+  }
+  L.push('');
+  L.push('Means over the corpus:');
+  L.push('');
+  L.push('| column | bytes vs q90 (mean of ratios) | our distance | butteraugli | images with butteraugli ≤ JPEG q80 | mean trials |');
+  L.push('|---|---|---|---|---|---|');
+  for (const c of COLUMNS) {
+    const ratios = rows.map((r) => r.cells[c].bytes / r.cells['jpeg q90'].bytes);
+    const ours = rows.map((r) => r.cells[c].ours);
+    const hasB = rows.every((r) => r.cells[c].butter !== undefined);
+    const b = hasB ? rows.map((r) => r.cells[c].butter!) : [];
+    const perImage = hasB ? rows.filter((r) => r.cells[c].butter! <= r.cells['jpeg q80'].butter!).length : 0;
+    const trials = rows.map((r) => r.cells[c].trials ?? 1);
+    L.push(`| ${c} | ${mean(ratios).toFixed(3)} | ${mean(ours).toFixed(2)} | ${hasB ? mean(b).toFixed(2) : '-'} | ${hasB ? `${perImage}/${rows.length}` : '-'} | ${mean(trials).toFixed(2)} |`);
+  }
+  L.push('');
+  const levelOrder = rows.filter((r) => r.cells['q_auto:best'].bytes >= r.cells['q_auto:good'].bytes && r.cells['q_auto:good'].bytes >= r.cells['q_auto:eco'].bytes && r.cells['q_auto:eco'].bytes >= r.cells['q_auto:low'].bytes).length;
+  L.push(`Level ordering best ≥ good ≥ eco ≥ low in bytes: ${levelOrder}/${rows.length} images.`);
+  L.push('');
+  L.push(`Cold q_auto:good JPEG (search incl. the returned encode) vs one fixed mozjpeg q80 encode: wall ${mean(rows.map((r) => r.ratioWall)).toFixed(2)}x mean, ${median(rows.map((r) => r.ratioWall)).toFixed(2)}x median; CPU ${mean(rows.map((r) => r.ratioCpu)).toFixed(2)}x mean (all threads of the process). AVIF: wall ${mean(rows.map((r) => r.ratioAvifWall)).toFixed(2)}x mean.`);
+  const text = L.join('\n');
+  const begin = '<!-- BENCH:BEGIN -->', end = '<!-- BENCH:END -->';
+  const doc = fs.existsSync(outFile) ? fs.readFileSync(outFile, 'utf8') : `# q_auto and f_auto quality\n\n${begin}\n${end}\n`;
+  const i = doc.indexOf(begin), j = doc.indexOf(end);
+  const next = i >= 0 && j > i ? `${doc.slice(0, i + begin.length)}\n${text}\n${doc.slice(j)}` : `${doc}\n${begin}\n${text}\n${end}\n`;
+  fs.writeFileSync(outFile, next);
+  console.log(`\n${text}\n\nwritten to ${outFile}`);
+}
+
+await main();
