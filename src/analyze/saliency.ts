@@ -292,7 +292,9 @@ export function analyzeSaliency(img: RawImage, opts: { faces?: Box[] } = {}): Sa
   const votes = new Float32Array(n);
   let secondScore = 0;
   for (const { labels, cands } of levels) {
-    const weightOf = new Float32Array(cands.length ? Math.max(...cands.flatMap((k) => k.c.members)) + 1 : 0);
+    let labelCount = 0;
+    for (const { c } of cands) for (const m of c.members) labelCount = Math.max(labelCount, m + 1);
+    const weightOf = new Float32Array(labelCount);
     for (const { c, s } of cands) {
       const wgt = (s / bestScore) ** TUNING.votePower;
       for (const m of c.members) weightOf[m] += wgt;
