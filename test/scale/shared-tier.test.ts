@@ -1,0 +1,177 @@
+/**
+ * Two real Aperture instances (same originals, same real redis-server) over real HTTP on
+ * loopback: a result one instance renders is served by the other from Redis (L2), a burst of
+ * identical cold requests spread over both renders once in total, and losing Redis mid-run
+ * costs availability nothing; when Redis comes back on the same port, sharing resumes.
+ */
+import t from 'tap';
+import http from 'node:http';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../../src/server.ts';
+import { testConfig, type Config } from '../../src/config.ts';
+import { startRedis, redisAvailable, redisSkipReason } from '../helpers/redis.ts';
+
+const storageDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../images');
+
+interface Reply { status: number; headers: http.IncomingHttpHeaders; body: Buffer; ms: number }
+
+/** One request on its own connection, so concurrent calls are concurrent on the wire too. */
+function get(port: number, urlPath: string, headers: Record<string, string> = {}): Promise<Reply> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: urlPath, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), ms: performance.now() - t0 }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
+function cacheOf(r: Reply): string | undefined {
+  return /cache;desc="(\w+)"/.exec(String(r.headers['server-timing'] ?? ''))?.[1];
+}
+
+interface Instance {
+  name: string;
+  app: FastifyInstance;
+  port: number;
+  lines: string[];
+  transforms(): Promise<number>;
+  metric(name: string): Promise<number | undefined>;
+}
+
+async function startInstance(name: string, overrides: Partial<Config>): Promise<Instance> {
+  const lines: string[] = [];
+  const app = await buildServer(testConfig({ storageDir, logLevel: 'silent', ...overrides }), {
+    defaultMetrics: false,
+    log: { info: (m) => { lines.push(`info ${m}`); }, warn: (m) => { lines.push(`warn ${m}`); } },
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const port = (app.server.address() as AddressInfo).port;
+  const metric = async (metricName: string) => {
+    const r = await get(port, '/metrics');
+    const m = new RegExp(`^${metricName}(?:\\{[^}]*\\})?\\s+(\\S+)$`, 'm').exec(r.body.toString('utf8'));
+    return m ? Number(m[1]) : undefined;
+  };
+  return { name, app, port, lines, metric, transforms: async () => (await metric('aperture_transforms_total')) ?? NaN };
+}
+
+async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return cond();
+}
+
+const count = (lines: string[], re: RegExp) => lines.filter((l) => re.test(l)).length;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+t.test('two instances sharing one real Redis', { skip: redisAvailable ? false : redisSkipReason }, async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const cfg = { redisUrl: redis.url };
+  const a = await startInstance('A', cfg);
+  const b = await startInstance('B', cfg);
+  t.teardown(async () => { await a.app.close(); await b.app.close(); });
+  t.ok(await waitFor(() => a.lines.some((l) => /connected/.test(l)) && b.lines.some((l) => /connected/.test(l)), 5000),
+    'both instances report the shared tier connected');
+
+  await t.test('a result made by A is an L2 hit on B, with no render on B', async (t) => {
+    const url = '/image/upload/c_fill,w_320,h_240/rocket.jpg';
+    const ra = await get(a.port, url);
+    t.equal(ra.status, 200);
+    t.equal(cacheOf(ra), 'miss', 'A renders it');
+    const rb = await get(b.port, url);
+    t.equal(rb.status, 200);
+    t.equal(cacheOf(rb), 'l2', 'B serves it from Redis');
+    t.ok(rb.body.equals(ra.body), 'same bytes');
+    t.equal(rb.headers.etag, ra.headers.etag, 'same ETag');
+    t.equal(rb.headers['content-type'], ra.headers['content-type']);
+    t.equal(await a.transforms(), 1, 'A: aperture_transforms_total 1');
+    t.equal(await b.transforms(), 0, 'B: aperture_transforms_total 0');
+    const again = await get(b.port, url);
+    t.equal(cacheOf(again), 'l1', 'then it is in B\'s own memory');
+  });
+
+  await t.test('20 concurrent identical cold requests over A and B render once in total', async (t) => {
+    const before = (await a.transforms()) + (await b.transforms());
+    // Costly enough (a few hundred ms) that all 20 arrive while the first render still runs.
+    const url = '/image/upload/e_blur:400,w_600,q_80/coffee.png';
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => get(i % 2 ? b.port : a.port, url)));
+    const after = (await a.transforms()) + (await b.transforms());
+    t.equal(after - before, 1, 'sum of both instances\' aperture_transforms_total grew by exactly 1');
+    t.same(replies.map((r) => r.status), Array(20).fill(200), 'all 200');
+    const etags = new Set(replies.map((r) => r.headers.etag));
+    t.equal(etags.size, 1, 'one ETag');
+    t.ok(replies.every((r) => r.body.equals(replies[0]!.body)), 'identical bytes');
+    const states = replies.map(cacheOf);
+    t.equal(states.filter((s) => s === 'miss').length, 1, 'one reply says miss (the renderer)');
+    t.comment(`cache states: ${JSON.stringify(states.reduce<Record<string, number>>((m, s) => ({ ...m, [String(s)]: (m[String(s)] ?? 0) + 1 }), {}))}; ` +
+      `latency median ${median(replies.map((r) => r.ms)).toFixed(0)} ms, max ${Math.max(...replies.map((r) => r.ms)).toFixed(0)} ms`);
+  });
+
+  await t.test('Redis stopped: still 200 within a bounded extra latency, "down" logged once', async (t) => {
+    // Baseline: fresh renders of the same cost with Redis up.
+    const up: number[] = [];
+    for (const w of [301, 302, 303, 304]) {
+      const r = await get(a.port, `/image/upload/w_${w}/coffee.png`);
+      t.equal(cacheOf(r), 'miss');
+      up.push(r.ms);
+    }
+    await redis.stop();
+    // No waiting for the instances to notice: the first requests race the disconnect.
+    const down: Reply[] = [];
+    for (const [i, w] of [305, 306, 307, 308, 309, 310, 311, 312].entries()) {
+      down.push(await get(i % 2 ? b.port : a.port, `/image/upload/w_${w}/coffee.png`));
+    }
+    t.same(down.map((r) => r.status), Array(8).fill(200), 'every request 200 with Redis down');
+    t.same(down.map(cacheOf), Array(8).fill('miss'), 'rendered locally');
+    const l1 = await get(a.port, '/image/upload/c_fill,w_320,h_240/rocket.jpg');
+    t.equal(l1.status, 200);
+    t.equal(cacheOf(l1), 'l1', 'L1 still serves what it holds');
+    const downMs = down.map((r) => r.ms);
+    const extra = Math.max(...downMs) - median(up);
+    t.comment(`fresh render with Redis up: median ${median(up).toFixed(0)} ms, max ${Math.max(...up).toFixed(0)} ms; ` +
+      `Redis down: median ${median(downMs).toFixed(0)} ms, max ${Math.max(...downMs).toFixed(0)} ms (first ${downMs[0]!.toFixed(0)} ms)`);
+    // A stopped server refuses connections, so nothing should wait on it at all; the bound
+    // allows one command timeout plus scheduling noise on shared cores.
+    t.ok(extra < 100 + 1000, `worst Redis-down request exceeds the Redis-up median by ${extra.toFixed(0)} ms (bound 1100 ms)`);
+
+    t.ok(await waitFor(() => count(a.lines, /down/) > 0 && count(b.lines, /down/) > 0, 3000), 'both notice');
+    // More traffic and reconnect attempts while down must not log again.
+    for (const w of [313, 314]) {
+      t.equal((await get(a.port, `/image/upload/w_${w}/coffee.png`)).status, 200);
+      t.equal((await get(b.port, `/image/upload/w_${w}/coffee.png`)).status, 200);
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    t.equal(count(a.lines, /down/), 1, `A logs "down" once: ${JSON.stringify(a.lines)}`);
+    t.equal(count(b.lines, /down/), 1, `B logs "down" once: ${JSON.stringify(b.lines)}`);
+    t.equal(await a.metric('aperture_shared_tier_up'), 0, 'aperture_shared_tier_up 0');
+    t.equal((await get(a.port, '/ready')).status, 200, '/ready stays 200: Redis is not a dependency');
+  });
+
+  await t.test('Redis restarted on the same port: L2 sharing resumes', async (t) => {
+    await redis.restart();
+    t.ok(await waitFor(() => count(a.lines, /back up/) === 1 && count(b.lines, /back up/) === 1, 5000),
+      'both log "back up" (once)');
+    t.equal(await a.metric('aperture_shared_tier_up'), 1, 'aperture_shared_tier_up 1');
+    const bBefore = await b.transforms();
+    const url = '/image/upload/c_fill,w_200,h_200/astronaut.png';
+    const ra = await get(a.port, url);
+    t.equal(cacheOf(ra), 'miss', 'A renders after the restart');
+    const rb = await get(b.port, url);
+    t.equal(rb.status, 200);
+    t.equal(cacheOf(rb), 'l2', 'B gets it from the restarted Redis');
+    t.ok(rb.body.equals(ra.body), 'same bytes');
+    t.equal(await b.transforms(), bBefore, 'B rendered nothing for it');
+    t.equal(count(a.lines, /down/), 1, 'still one "down" line on A');
+    t.equal(count(b.lines, /down/), 1, 'still one "down" line on B');
+  });
+});
