@@ -17,19 +17,51 @@
  * | negate, auto_contrast, normalize | |
  * | pixelate | block size 1-200 (5) |
  * | trim | tolerance 0-100 (10), optional colour |
+ * | pixelate_faces | block size 1-200 (5), on detected faces |
+ * | blur_faces | strength 1-2000 (500), on detected faces |
  */
 import { defineTransform } from './types.ts';
 import { parseColour, parseIntIn, type Rgba } from './args.ts';
 import { Errors } from '../src/errors.ts';
 import type { Canvas } from '../src/render/canvas.ts';
 import { scale, translate } from '../src/render/affine.ts';
+import type { RenderContext } from '../src/render/context.ts';
+import type { Component } from './types.ts';
+import { facesOn } from '../src/analyze/subject.ts';
+import { canonicalComponent } from '../src/plan/parse.ts';
+import sharp, { type Sharp, type OverlayOptions } from 'sharp';
 
 export type EffectValue = { name: string; args: (number | string)[]; colour?: Rgba };
 
 interface EffectDef {
   parse(args: string[], raw: string): EffectValue['args'];
   colour?: boolean;
-  apply(canvas: Canvas, v: EffectValue): Promise<void>;
+  apply(canvas: Canvas, v: EffectValue, ctx: RenderContext, component: Component): Promise<void>;
+}
+
+/**
+ * Pixelate or blur every detected face (`e_pixelate_faces[:block]`, `e_blur_faces[:strength]`).
+ * Faces come from the same cached analysis as g_face; each box is grown by 15% so hairlines
+ * and chins are covered too. No face found leaves the image as it is.
+ */
+type RawOut = { data: Buffer; info: { width: number; height: number; channels: number } };
+
+async function obscureFaces(c: Canvas, ctx: RenderContext, component: Component, how: (region: Sharp, w: number, h: number) => Promise<RawOut>): Promise<void> {
+  await c.ensureDims();
+  const faces = await facesOn(c, ctx, `effect:${canonicalComponent(component)}`);
+  if (!faces.length) return;
+  const m = await c.materialize();
+  const raw = { width: m.width, height: m.height, channels: m.channels as 1 | 2 | 3 | 4 };
+  const layers: OverlayOptions[] = [];
+  for (const f of faces) {
+    const gx = f.width * 0.15, gy = f.height * 0.15;
+    const left = Math.max(0, Math.floor(f.x - gx)), top = Math.max(0, Math.floor(f.y - gy));
+    const width = Math.min(raw.width - left, Math.ceil(f.width + 2 * gx)), height = Math.min(raw.height - top, Math.ceil(f.height + 2 * gy));
+    if (width < 2 || height < 2) continue;
+    const { data, info } = await how(sharp(m.data, { raw }).extract({ left, top, width, height }), width, height);
+    layers.push({ input: data, raw: { width: info.width, height: info.height, channels: info.channels as 1 | 2 | 3 | 4 }, left, top });
+  }
+  if (layers.length) await c.op('composite', 'composite', (img) => img.composite(layers));
 }
 
 const num = (lo: number, hi: number, def: number) => (args: string[], raw: string) => {
@@ -143,13 +175,30 @@ const EFFECTS: Record<string, EffectDef> = {
   },
 };
 
+EFFECTS.pixelate_faces = {
+  parse: num(1, 200, 5),
+  apply: (c, v, ctx, comp) => obscureFaces(c, ctx, comp, async (region, w, h) => {
+    const block = v.args[0] as number;
+    const sw = Math.max(1, Math.round(w / block)), sh = Math.max(1, Math.round(h / block));
+    // two resizes need two pipelines: shrink to raw, then grow with nearest-neighbour
+    const small = await region.resize(sw, sh, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
+    return sharp(small.data, { raw: { width: small.info.width, height: small.info.height, channels: small.info.channels as 1 | 2 | 3 | 4 } })
+      .resize(w, h, { fit: 'fill', kernel: 'nearest' }).raw().toBuffer({ resolveWithObject: true });
+  }),
+};
+EFFECTS.blur_faces = {
+  parse: num(1, 2000, 500),
+  apply: (c, v, ctx, comp) => obscureFaces(c, ctx, comp, (region) =>
+    region.blur(Math.max(0.3, (v.args[0] as number) / 25)).raw().toBuffer({ resolveWithObject: true })),
+};
+
 const UNSUPPORTED_EFFECTS = new Set([
   'art', 'cartoonify', 'vignette', 'colorize', 'tint', 'improve', 'auto_brightness', 'auto_color', 'vibrance', 'hue',
   'red', 'green', 'blue', 'fill_light', 'viesus_correct', 'replace_color', 'recolor', 'shadow', 'outline', 'oil_paint',
   'background_removal', 'bgremoval', 'make_transparent', 'gen_remove', 'gen_replace', 'gen_recolor', 'gen_fill', 'gen_restore',
   'gen_background_replace', 'upscale', 'enhance', 'distort', 'shear', 'vectorize', 'noise', 'cut_out', 'mask', 'multiply',
   'overlay', 'screen', 'anti_removal', 'assist_colorblind', 'simulate_colorblind', 'blur_region', 'pixelate_region',
-  'blur_faces', 'pixelate_faces', 'redeye', 'adv_redeye', 'gradient_fade', 'loop', 'fade', 'reverse', 'boomerang', 'accelerate',
+  'redeye', 'adv_redeye', 'gradient_fade', 'loop', 'fade', 'reverse', 'boomerang', 'accelerate',
   'deshake', 'preview', 'volume', 'noise', 'transition', 'style_transfer', 'theme', 'dropshadow', 'extract', 'sharpen_advanced',
   'opacity_threshold', 'contrast_advanced', 'brightness_hsb', 'grayscale_advanced', 'light', 'displace', 'tilt_shift', 'zoompan',
   'camera', 'lightroom', 'trim_advanced', 'ordered_dither', 'green_screen', 'progressbar', 'swap_image', 'remove_background',
@@ -178,5 +227,5 @@ export const effect = defineTransform({
     return { name, args: def.parse(args, raw), ...(colour ? { colour } : {}) };
   },
   canonical: (v) => [v.name, ...v.args].join(':') + (v.colour ? `:rgb:${[v.colour.r, v.colour.g, v.colour.b].map((n) => n.toString(16).padStart(2, '0')).join('')}` : ''),
-  apply: (canvas, v) => EFFECTS[v.name].apply(canvas, v),
+  apply: (canvas, v, component, ctx) => EFFECTS[v.name].apply(canvas, v, ctx, component),
 });

@@ -9,7 +9,7 @@
  * - `g_auto` uses faces as the strongest cue; `g_auto:subject` ignores faces; `g_auto:faces`
  *   behaves like `g_faces` with the `g_auto` fallback.
  */
-import sharp, { type Sharp } from 'sharp';
+import type { Sharp } from 'sharp';
 import { LRUCache } from 'lru-cache';
 import type { Component } from '../../transforms/types.ts';
 import type { Canvas } from '../render/canvas.ts';
@@ -22,21 +22,38 @@ import type { Box, RawImage } from './types.ts';
 
 /** Faces are looked for on a larger copy than saliency needs: small faces vanish at 320 px. */
 const FACE_SIDE = 512;
+/**
+ * `g_auto` runs the face detector (~50-150 ms) only when some of the picture could be skin:
+ * landscapes and products then pay nothing for faces, portraits are decided by them.
+ * 1% of the analysis pixels in the YCbCr skin range (a generous range: tanned to pale).
+ */
+const SKIN_SHARE_FOR_FACES = 0.01;
+
+export type FaceNeed = 'always' | 'if-skin' | 'never';
 
 export interface SubjectAnalysis {
   /** Size of the canvas that was analysed (crop coordinates refer to it). */
   width: number;
   height: number;
+  /** Saliency built with faces as a cue (equals `saliencyNoFaces` when no face was looked for or found). */
   saliency: SaliencyAnalysis;
   /** Saliency computed without faces, for `g_auto:subject`. */
   saliencyNoFaces: SaliencyAnalysis;
-  /** Faces in canvas pixels, largest first. */
+  /** Faces in canvas pixels, largest first (empty when not looked for). */
   faces: Box[];
-  /** False when the face detector was unavailable: such an analysis is not kept. */
-  complete: boolean;
 }
 
-const analyses = new LRUCache<string, Promise<SubjectAnalysis>>({ max: 2_000 });
+interface Entry {
+  width: number;
+  height: number;
+  small: RawImage;
+  skin: number;
+  saliencyNoFaces: SaliencyAnalysis;
+  withFaces?: Promise<{ faces: Box[]; saliency: SaliencyAnalysis; complete: boolean }>;
+}
+
+/** Analysis records are small (a 320 px map and boxes); the pixels are not kept. */
+const analyses = new LRUCache<string, Promise<Entry>>({ max: 1_000 });
 
 function scaleBox(b: Box, sx: number, sy: number): Box {
   return { x: b.x * sx, y: b.y * sy, width: b.width * sx, height: b.height * sy };
@@ -52,36 +69,71 @@ async function rawOf(img: Sharp, side: number): Promise<RawImage> {
   return { data, width: info.width, height: info.height, channels: info.channels as 3 };
 }
 
-async function analyse(canvas: Canvas): Promise<SubjectAnalysis> {
-  const W = canvas.width, H = canvas.height;
-  // One decode at face size; the saliency copy is a cheap resize of it.
-  const big = await rawOf(canvas.pipeline().clone(), FACE_SIDE);
-  const small = await rawOf(sharp(big.data as Buffer, { raw: { width: big.width, height: big.height, channels: 3 } }), ANALYSIS_SIDE);
+/** Share of pixels whose chroma falls in the usual skin range (Chai & Ngan's YCbCr box). */
+export function skinShare(img: RawImage): number {
+  const { data, channels: ch } = img;
+  let skin = 0;
+  const n = img.width * img.height;
+  for (let p = 0, i = 0; p < n; p++, i += ch) {
+    const r = data[i], g = data[i + 1], b = data[i + 2];
+    const cb = 128 - 0.168736 * r - 0.331264 * g + 0.5 * b;
+    const cr = 128 + 0.5 * r - 0.418688 * g - 0.081312 * b;
+    if (cb >= 77 && cb <= 127 && cr >= 133 && cr <= 173) skin++;
+  }
+  return skin / Math.max(1, n);
+}
+
+async function baseAnalysis(canvas: Canvas): Promise<Entry> {
+  const small = await rawOf(canvas.pipeline().clone(), ANALYSIS_SIDE);
+  return { width: canvas.width, height: canvas.height, small, skin: skinShare(small), saliencyNoFaces: analyzeSaliency(small) };
+}
+
+async function detectOn(canvas: Canvas, e: Entry): Promise<{ faces: Box[]; saliency: SaliencyAnalysis; complete: boolean }> {
   const detector = await getFaceDetector();
-  const found: FaceBox[] = detector.available ? await detector.detect(big) : [];
-  const toSmall = small.width / big.width;
-  const facesSmall = found.map((f) => scaleBox(f, toSmall, small.height / big.height));
-  const saliency = analyzeSaliency(small, { faces: facesSmall });
-  const saliencyNoFaces = facesSmall.length ? analyzeSaliency(small) : saliency;
-  const faces = found.map((f) => scaleBox(f, W / big.width, H / big.height));
-  return { width: W, height: H, saliency, saliencyNoFaces, faces, complete: detector.available };
+  if (!detector.available) return { faces: [], saliency: e.saliencyNoFaces, complete: false };
+  const big = await rawOf(canvas.pipeline().clone(), FACE_SIDE);
+  const found: FaceBox[] = await detector.detect(big);
+  if (!found.length) return { faces: [], saliency: e.saliencyNoFaces, complete: true };
+  const facesSmall = found.map((f) => scaleBox(f, e.small.width / big.width, e.small.height / big.height));
+  return {
+    faces: found.map((f) => scaleBox(f, e.width / big.width, e.height / big.height)),
+    saliency: analyzeSaliency(e.small, { faces: facesSmall }),
+    complete: true,
+  };
 }
 
 /** The cached analysis of the canvas as it is at this point of the plan. */
-export async function subjectAnalysis(canvas: Canvas, ctx: RenderContext): Promise<SubjectAnalysis> {
-  const key = `${ctx.sourceIdentity}\n${ctx.prefix}\n${canvas.width}x${canvas.height}`;
-  let p = analyses.get(key);
-  if (!p) {
-    p = analyse(canvas);
-    analyses.set(key, p);
-    p.then((a) => { if (!a.complete) analyses.delete(key); }, () => analyses.delete(key));
-  }
+export async function subjectAnalysis(canvas: Canvas, ctx: RenderContext, need: FaceNeed, stage = 'geometry'): Promise<SubjectAnalysis> {
+  const key = `${ctx.sourceIdentity}\n${ctx.prefix}\n${stage}\n${canvas.width}x${canvas.height}`;
   const t0 = performance.now();
   try {
-    return await p;
+    let p = analyses.get(key);
+    if (!p) {
+      p = baseAnalysis(canvas);
+      analyses.set(key, p);
+      p.catch(() => analyses.delete(key));
+    }
+    const e = await p;
+    const wantFaces = need === 'always' || (need === 'if-skin' && e.skin >= SKIN_SHARE_FOR_FACES);
+    if (!wantFaces) return { width: e.width, height: e.height, saliency: e.saliencyNoFaces, saliencyNoFaces: e.saliencyNoFaces, faces: [] };
+    if (!e.withFaces) {
+      const wf = detectOn(canvas, e);
+      e.withFaces = wf;
+      // An unavailable detector is not an answer: try again next time.
+      wf.then((r) => { if (!r.complete) e.withFaces = undefined; }, () => { e.withFaces = undefined; });
+    }
+    const f = await e.withFaces;
+    return { width: e.width, height: e.height, saliency: f.saliency, saliencyNoFaces: e.saliencyNoFaces, faces: f.faces };
   } finally {
     ctx.timing.analyze = (ctx.timing.analyze ?? 0) + (performance.now() - t0);
   }
+}
+
+function faceNeed(c: Component): FaceNeed {
+  const g = c.gravity;
+  if (g?.kind === 'face' || (g?.kind === 'auto' && g.focus === 'faces')) return 'always';
+  if (g?.kind === 'auto' && g.focus === 'subject') return 'never';
+  return 'if-skin';
 }
 
 function union(boxes: Box[]): Box {
@@ -109,7 +161,7 @@ function centreOn(box: Box, W: number, H: number, rw: number, rh: number) {
 
 /** Top-left of an `rw×rh` region of the canvas chosen by the component's content gravity. */
 export async function placeBySubject(canvas: Canvas, c: Component, ctx: RenderContext, rw: number, rh: number): Promise<{ left: number; top: number }> {
-  const a = await subjectAnalysis(canvas, ctx);
+  const a = await subjectAnalysis(canvas, ctx, faceNeed(c));
   const W = a.width, H = a.height;
   const target = faceTarget(c, a);
   if (target) return centreOn(target, W, H, rw, rh);
@@ -121,7 +173,7 @@ export async function placeBySubject(canvas: Canvas, c: Component, ctx: RenderCo
 
 /** The subject (faces for face gravities, else the salient object) in canvas pixels. */
 export async function subjectBox(canvas: Canvas, c: Component, ctx: RenderContext): Promise<Region | undefined> {
-  const a = await subjectAnalysis(canvas, ctx);
+  const a = await subjectAnalysis(canvas, ctx, faceNeed(c));
   const target = faceTarget(c, a);
   if (target) return { x: Math.round(target.x), y: Math.round(target.y), width: Math.max(1, Math.round(target.width)), height: Math.max(1, Math.round(target.height)) };
   const g = c.gravity;
@@ -132,6 +184,6 @@ export async function subjectBox(canvas: Canvas, c: Component, ctx: RenderContex
 }
 
 /** Faces on the canvas as it is now (for e_pixelate_faces / e_blur_faces). */
-export async function facesOn(canvas: Canvas, ctx: RenderContext): Promise<Box[]> {
-  return (await subjectAnalysis(canvas, ctx)).faces;
+export async function facesOn(canvas: Canvas, ctx: RenderContext, stage: string): Promise<Box[]> {
+  return (await subjectAnalysis(canvas, ctx, 'always', stage)).faces;
 }
