@@ -136,6 +136,38 @@ const EFFECTS: Record<string, EffectDef> = {
   negate: { parse: none, apply: (c) => c.op('negate', 'colour', (img) => img.negate({ alpha: false })) },
   auto_contrast: { parse: none, apply: (c) => c.op('normalise', 'colour', (img) => img.normalise()) },
   normalize: { parse: none, apply: (c) => c.op('normalise', 'colour', (img) => img.normalise()) },
+  hue: {
+    parse: num(-100, 100, 80),
+    apply: (c, v) => c.op('modulate', 'colour', (img) => img.modulate({ hue: Math.round((v.args[0] as number) * 1.8) })),
+  },
+  vibrance: {
+    parse: num(-100, 100, 20),
+    apply: (c, v) => c.op('modulate', 'colour', (img) => img.modulate({ saturation: Math.max(0, 1 + (v.args[0] as number) / 200) })),
+  },
+  improve: {
+    parse(args, raw) {
+      if (args.length > 2 || (args[0] && !['indoor', 'outdoor'].includes(args[0]))) throw new Errors.INVALID_PARAM('effect', raw);
+      return [args[0] ?? 'outdoor', args[1] ? parseIntIn('effect', args[1], 0, 100) : 100];
+    },
+    async apply(c, v) {
+      // stretch the luminance, then restore some colour the stretch washed out, blended by strength
+      const k = (v.args[1] as number) / 100;
+      await c.op('normalise', 'colour', (img) => img.normalise({ lower: 1, upper: 99 }));
+      await c.op('modulate', 'colour', (img) => img.modulate({ saturation: 1 + 0.15 * k }));
+    },
+  },
+  auto_brightness: { parse: none, apply: (c) => c.op('normalise', 'colour', (img) => img.normalise({ lower: 0, upper: 99 })) },
+  vignette: {
+    parse: num(0, 100, 20),
+    async apply(c, v) {
+      await c.ensureDims();
+      const { width: w, height: h } = c;
+      const strength = (v.args[0] as number) / 100;
+      const inner = Math.round(100 - 60 * strength);
+      const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}"><defs><radialGradient id="v" cx="50%" cy="50%" r="75%"><stop offset="${inner}%" stop-color="#fff"/><stop offset="100%" stop-color="#000"/></radialGradient></defs><rect width="100%" height="100%" fill="url(#v)"/></svg>`);
+      await c.op('composite', 'composite', (img) => img.composite([{ input: svg, blend: 'multiply' }]));
+    },
+  },
   pixelate: {
     parse: num(1, 200, 5),
     async apply(c, v) {
@@ -193,8 +225,7 @@ EFFECTS.blur_faces = {
 };
 
 const UNSUPPORTED_EFFECTS = new Set([
-  'art', 'cartoonify', 'vignette', 'colorize', 'tint', 'improve', 'auto_brightness', 'auto_color', 'vibrance', 'hue',
-  'red', 'green', 'blue', 'fill_light', 'viesus_correct', 'replace_color', 'recolor', 'shadow', 'outline', 'oil_paint',
+  'art', 'cartoonify', 'colorize', 'tint', 'auto_color',   'red', 'green', 'blue', 'fill_light', 'viesus_correct', 'replace_color', 'recolor', 'shadow', 'outline', 'oil_paint',
   'background_removal', 'bgremoval', 'make_transparent', 'gen_remove', 'gen_replace', 'gen_recolor', 'gen_fill', 'gen_restore',
   'gen_background_replace', 'upscale', 'enhance', 'distort', 'shear', 'vectorize', 'noise', 'cut_out', 'mask', 'multiply',
   'overlay', 'screen', 'anti_removal', 'assist_colorblind', 'simulate_colorblind', 'blur_region', 'pixelate_region',

@@ -35,8 +35,9 @@ export const gravity = defineTransform({
     if (raw === 'auto:faces' || raw === 'auto:face') return { kind: 'auto', focus: 'faces' };
     const fm = /^(faces?)(?::(center|auto))?$/.exec(raw);
     if (fm) return { kind: 'face', multiple: fm[1] === 'faces', fallback: fm[2] === 'center' ? 'center' : 'auto' };
-    if (/^(auto|face|faces|body|eyes|custom|adv_|ocr_text|liquid|[a-z_]+:)/.test(raw)) {
-      throw new Errors.UNSUPPORTED(`g_${raw}`, 'this gravity is not supported');
+    if (/^[a-z_]+(:[a-z_:0-9]+)?$/.test(raw)) {
+      // auto:<object>, body, eyes, custom, ocr_text, objects (g_dog, g_bottle)...: detectors we do not have
+      throw new Errors.UNSUPPORTED(`g_${raw}`, 'this gravity (object or feature detection) is not supported');
     }
     throw new Errors.INVALID_PARAM('gravity', raw);
   },

@@ -82,13 +82,13 @@ const BY_PHASE: ReadonlyMap<string, readonly TransformDef<PlanKey>[]> = new Map(
 );
 
 async function runComponent(canvas: Canvas, c: Component, ctx: RenderContext): Promise<void> {
-  canvas.background = c.background;
+  canvas.background = undefined;
   for (const phase of PHASES) {
     if (phase === 'geometry') {
       if (hasGeometry(c)) {
         await canvas.ensureDims();
         const g = await computeGeometry(canvas, c, ctx);
-        await applyGeometry(canvas, g, c.background);
+        await applyGeometry(canvas, g, canvas.background);
       }
       continue;
     }

@@ -72,8 +72,9 @@ export function parseDeliveryUrl(path: string): DeliveryUrl | undefined {
   }
   const signedStart = i;
   const components: string[] = [];
-  while (i < segs.length - 1 && !/^v\d+$/.test(segs[i]) && looksLikeComponent(segs[i])) {
-    components.push(segs[i]);
+  while (i < segs.length - 1 && !/^v\d+$/.test(segs[i]) && (looksLikeComponent(segs[i]) || (segs[i] === '' && i > signedStart))) {
+    // An empty segment between components (a doubled slash) is tolerated and skipped.
+    if (segs[i] !== '') components.push(segs[i]);
     i++;
   }
   let version: string | undefined;
