@@ -124,9 +124,8 @@ export interface BreakpointInput {
 }
 
 function keyOf(i: BreakpointInput, spec: BreakpointSpec): string {
-  const q = i.out.quality ? JSON.stringify(i.out.quality) : '';
-  const flags = JSON.stringify(i.out.flags);
-  return `${i.source.identity}\n${i.before.map(canonicalComponent).join('/')}\n${i.out.format}|${q}|${flags}\n${spec.min}_${spec.max}_${spec.kb}_${spec.count}`;
+  const { format, quality, flags } = i.out;
+  return `${i.source.identity}\n${i.before.map(canonicalComponent).join('/')}\n${JSON.stringify([format, quality ?? null, flags])}\n${spec.min}_${spec.max}_${spec.kb}_${spec.count}`;
 }
 
 /** Breakpoints of one image (cached; concurrent callers share one computation). */

@@ -31,9 +31,9 @@ declare module '../../transforms/types.ts' {
 
 // The renderer imports the transforms registry, which imports this module through the `w`
 // transform: load the encoding side on first use so module evaluation has no cycle.
-let encodingSide: Promise<[typeof import('./breakpoints.ts'), typeof import('../render/render.ts')]> | undefined;
+let encodingSide: Promise<[typeof import('./breakpoints.ts'), typeof import('../render/render.ts'), typeof import('../../transforms/index.ts')]> | undefined;
 function loadEncodingSide() {
-  return (encodingSide ??= Promise.all([import('./breakpoints.ts'), import('../render/render.ts')]));
+  return (encodingSide ??= Promise.all([import('./breakpoints.ts'), import('../render/render.ts'), import('../../transforms/index.ts')]));
 }
 
 /** The component being resolved (resolvePlan resolves components in order). */
@@ -68,16 +68,15 @@ export async function resolveAutoWidth(a: AutoWidth, rc: ResolveContext): Promis
     return { kind: 'px', value: roundWidth(need, a.step, rc.config.maxOutputSide) / dpr };
   }
 
-  const [{ computeBreakpoints, knownInputWidth }, { outputSettings }] = await loadEncodingSide();
+  const [{ computeBreakpoints, knownInputWidth }, { outputSettings }, { TRANSFORMS }] = await loadEncodingSide();
   const plan = rc.plan;
   const rest = plan ? plan.components.slice(rc.before.length) : [];
-  const input: BreakpointInput = {
-    source: rc.source,
-    meta: rc.meta,
-    before: rc.before,
-    out: outputSettings({ components: [...rc.before, ...rest], canonical: '' }, rc.extFormat, rc.meta),
-    config: rc.config,
-  };
+  const out = outputSettings({ components: [...rc.before, ...rest], canonical: '' }, rc.extFormat, rc.meta);
+  // An automatic format in this or a later component is not resolved yet: resolve it here
+  // (through its own transform, which adds its Vary) so breakpoints are per delivered format.
+  const f = TRANSFORMS.find((x) => x.planKey === 'format');
+  if (f?.resolve && f.dynamic?.(out.format as never)) out.format = (await f.resolve(out.format as never, rc)) as typeof out.format;
+  const input: BreakpointInput = { source: rc.source, meta: rc.meta, before: rc.before, out, config: rc.config };
   const spec = { min: a.min, max: a.max, kb: a.kb, count: a.count };
   if (a.json) {
     rc.json = { breakpoints: (await computeBreakpoints(input, spec)).breakpoints };
