@@ -370,8 +370,7 @@ export function distanceTerms(ref: Prepared, test: Prepared): DistanceTerm[] {
 }
 
 /** What 4:2:0 chroma subsampling alone would cost: the reference against itself with chroma
- *  averaged over 2×2 blocks in JPEG's YCbCr (bilinear-ish reconstruction as libjpeg's fancy
- *  upsampling does), measured with the same metric. Cheap stand-in for an extra encode. */
+ *  averaged over 2×2 blocks in JPEG's YCbCr, measured with the same metric. Cheap stand-in for an extra encode. */
 export function subsamplingCost(ref: Prepared, img: PixelsLike): number {
   const { width: w, height: h, channels: ch, data } = img;
   if (ch < 3) return 0;
@@ -388,27 +387,21 @@ export function subsamplingCost(ref: Prepared, img: PixelsLike): number {
     }
   }
   for (let i = 0; i < cb.length; i++) { cb[i] /= cnt[i]; cr[i] /= cnt[i]; }
+  // Chroma comes back by pixel replication (libjpeg's "fancy" upsampling interpolates, so this
+  // slightly overstates the bleed); inline and allocation-free because it runs per request.
   const out = new Uint8Array(w * h * ch);
-  const sample = (plane: Float32Array, fx: number, fy: number): number => {
-    const x0 = Math.max(0, Math.min(cw - 1, Math.floor(fx))), y0 = Math.max(0, Math.min(chh - 1, Math.floor(fy)));
-    const x1 = Math.min(cw - 1, x0 + 1), y1 = Math.min(chh - 1, y0 + 1);
-    const tx = Math.max(0, Math.min(1, fx - x0)), ty = Math.max(0, Math.min(1, fy - y0));
-    const top = plane[y0 * cw + x0] * (1 - tx) + plane[y0 * cw + x1] * tx;
-    const bot = plane[y1 * cw + x0] * (1 - tx) + plane[y1 * cw + x1] * tx;
-    return top * (1 - ty) + bot * ty;
-  };
-  const clamp = (v: number): number => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));
   for (let y = 0; y < h; y++) {
-    const fy = (y - 0.5) / 2;
+    const crow = (y >> 1) * cw;
     for (let x = 0; x < w; x++) {
       const p = (y * w + x) * ch;
       const R = data[p], G = data[p + 1], B = data[p + 2];
       const Y = 0.299 * R + 0.587 * G + 0.114 * B;
-      const fx = (x - 0.5) / 2;
-      const Cb = sample(cb, fx, fy), Cr = sample(cr, fx, fy);
-      out[p] = clamp(Y + 1.402 * Cr);
-      out[p + 1] = clamp(Y - 0.344136 * Cb - 0.714136 * Cr);
-      out[p + 2] = clamp(Y + 1.772 * Cb);
+      const o = crow + (x >> 1);
+      const Cb = cb[o], Cr = cr[o];
+      const r = Y + 1.402 * Cr, g = Y - 0.344136 * Cb - 0.714136 * Cr, bl = Y + 1.772 * Cb;
+      out[p] = r < 0 ? 0 : r > 255 ? 255 : r + 0.5;
+      out[p + 1] = g < 0 ? 0 : g > 255 ? 255 : g + 0.5;
+      out[p + 2] = bl < 0 ? 0 : bl > 255 ? 255 : bl + 0.5;
       if (ch === 4) out[p + 3] = data[p + 3];
     }
   }

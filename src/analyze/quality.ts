@@ -11,7 +11,7 @@
  */
 import sharp from 'sharp';
 import type { RawImage } from './types.ts';
-import { openMetricSession, type MetricSession } from './metric.ts';
+import { openMetricSession } from './metric.ts';
 import { classifyContent } from './content-class.ts';
 
 export type QualityLevel = 'best' | 'good' | 'eco' | 'low';
@@ -99,26 +99,45 @@ export async function chooseQuality(
   const [qMin, qMax] = QUALITY_RANGE[format];
   const session = openMetricSession(ref);
   try {
-    const chroma = await chooseChroma(ref, format, budget, session);
     const trials: Trial[] = [];
     const tried = new Set<number>();
-    const run = async (q: number): Promise<Trial> => {
-      tried.add(q);
+    let encodes = 0;
+    const encodeTrial = async (q: number, chroma: ChromaSubsampling | undefined): Promise<Trial> => {
+      encodes++;
       const buffer = await encode(q, chroma ?? '4:2:0');
       const distance = await session.distance(await decodeLike(buffer, ref));
-      const t = { quality: q, distance, buffer };
+      return { quality: q, distance, buffer };
+    };
+    const first = FIRST_GUESS[format][level];
+    const decided = chromaWithoutMeasuring(ref, format);
+    let chroma: ChromaSubsampling | undefined;
+    let last: Trial;
+    if (decided !== 'measure') {
+      chroma = decided;
+      last = await encodeTrial(first, chroma);
+    } else {
+      // A photo is almost always 4:2:0: encode the first trial that way while the worker
+      // measures what subsampling costs, and redo it only in the rare 4:4:4 case.
+      const [speculative, cost] = await Promise.all([encodeTrial(first, '4:2:0'), session.subsamplingCost()]);
+      chroma = cost > SUBSAMPLING_SHARE * budget ? '4:4:4' : '4:2:0';
+      last = chroma === '4:2:0' ? speculative : await encodeTrial(first, chroma);
+    }
+    trials.push(last);
+    tried.add(last.quality);
+    const run = async (q: number): Promise<Trial> => {
+      tried.add(q);
+      const t = await encodeTrial(q, chroma);
       trials.push(t);
       return t;
     };
 
     let slope = LOG_SLOPE[format];
-    let last = await run(FIRST_GUESS[format][level]);
     let aimed = false;
     for (;;) {
       const pass = lowestPassing(trials, budget);
       const fail = highestFailing(trials, budget, pass?.quality);
       const wide = pass !== undefined && fail !== undefined && pass.quality - fail.quality > WIDE_BRACKET;
-      if (trials.length >= (wide ? MAX_TRIALS_WIDE : MAX_TRIALS)) break;
+      if (encodes >= (wide ? MAX_TRIALS_WIDE : MAX_TRIALS)) break;
       if (pass && fail && pass.quality - fail.quality <= TOLERANCE) break;
       if (pass && pass.quality === qMin) break;
       if (!pass && fail && fail.quality === qMax) break;
@@ -128,7 +147,10 @@ export async function chooseQuality(
       const prior = LOG_SLOPE[format];
       if (pass && fail) slope = secantSlope(pass, fail, prior);
       else if (trials.length >= 2) slope = secantSlope(trials[0], trials[1], prior);
-      let q = clampQuality(last.quality + Math.log(last.distance / budget) / slope, format);
+      const target = last.quality + Math.log(last.distance / budget) / slope;
+      // Climbing from a failure, overshoot by a point: landing just short of the budget from
+      // below would cost another encode for one quality step.
+      let q = clampQuality(Math.ceil(target) + (last.distance > budget ? 1 : 0), format);
       if (pass && fail) q = Math.min(pass.quality - 1, Math.max(fail.quality + 1, q));
       else if (pass && q >= pass.quality) q = pass.quality - 1;
       else if (!pass && fail && q <= fail.quality) q = fail.quality + 1;
@@ -140,15 +162,20 @@ export async function chooseQuality(
 
     let chosen = lowestPassing(trials, budget);
     if (!chosen) {
-      // Nothing met the budget: the image is hard for this codec; give it the ceiling.
-      const top = trials.find((t) => t.quality === qMax);
-      chosen = top ?? (await run(qMax));
+      // Nothing met the budget yet: one safe step above the best failure, then the ceiling.
+      const fail = highestFailing(trials, budget);
+      const step = fail ? clampQuality(fail.quality + 3 * TOLERANCE, format) : qMax;
+      if (!tried.has(step)) {
+        const t = await run(step);
+        if (t.distance <= budget) chosen = t;
+      }
+      chosen ??= trials.find((t) => t.quality === qMax) ?? (await run(qMax));
     }
     return {
       quality: chosen.quality,
       distance: chosen.distance,
       ...(chroma ? { chromaSubsampling: chroma } : {}),
-      trials: trials.length,
+      trials: encodes,
       buffer: chosen.buffer,
     };
   } finally {
@@ -179,12 +206,13 @@ function secantSlope(a: Trial, b: Trial, prior: number): number {
 
 /**
  * 4:4:4 for graphics (text and flat colour edges bleed visibly at half chroma resolution) and
- * for photos where 4:2:0 alone would use a large share of the budget (saturated red/blue edges);
- * 4:2:0 otherwise. WebP has no choice (undefined).
+ * for photos where 4:2:0 alone would use over SUBSAMPLING_SHARE of the budget (saturated red or
+ * blue edges); 4:2:0 otherwise. WebP has no choice (undefined). 'measure' = a colour photo, for
+ * which the answer needs the metric.
  */
-async function chooseChroma(ref: RawImage, format: EncodeFormat, budget: number, session: MetricSession): Promise<ChromaSubsampling | undefined> {
+function chromaWithoutMeasuring(ref: RawImage, format: EncodeFormat): ChromaSubsampling | undefined | 'measure' {
   if (format === 'webp') return undefined;
   if (ref.channels < 3) return '4:2:0';
   if (classifyContent(ref).kind === 'graphic') return '4:4:4';
-  return (await session.subsamplingCost()) > SUBSAMPLING_SHARE * budget ? '4:4:4' : '4:2:0';
+  return 'measure';
 }
