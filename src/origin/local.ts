@@ -4,8 +4,13 @@
  * `shoes/red.webp` if it exists, else `shoes/red.jpg` converted). Paths can never leave the
  * folder. Bytes are cached (bounded), keyed by path and revalidated by mtime + size on every
  * request, so a changed file is never served stale.
+ *
+ * Metadata calls are synchronous on purpose: a stat of a cached inode takes microseconds,
+ * while an async one waits in libuv's thread pool behind sharp's transforms, which would make
+ * cache hits as slow as the busiest transform.
  */
 import fs from 'node:fs/promises';
+import { statSync, readdirSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { Errors } from '../errors.ts';
@@ -22,6 +27,14 @@ export interface LocalOrigin extends Origin {
   loadWithExt(publicId: string, ext: string | undefined): Promise<Source>;
 }
 
+function statOrUndefined(p: string): Stats | undefined {
+  try {
+    return statSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
 export function createLocalOrigin(root: string, opts: { cacheBytes: number; maxSourceBytes: number }): LocalOrigin {
   const base = path.resolve(root);
   const listings = new LRUCache<string, Listing>({ max: 10_000 });
@@ -35,15 +48,16 @@ export function createLocalOrigin(root: string, opts: { cacheBytes: number; maxS
   }
 
   async function listing(dir: string): Promise<Listing | undefined> {
-    let st;
-    try {
-      st = await fs.stat(dir);
-    } catch {
-      return undefined;
-    }
+    const st = statOrUndefined(dir);
+    if (!st) return undefined;
     const hit = listings.get(dir);
     if (hit && hit.mtimeMs === st.mtimeMs) return hit;
-    const names = await fs.readdir(dir).catch(() => [] as string[]);
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      names = [];
+    }
     const byStem = new Map<string, string[]>();
     for (const n of names) {
       const dot = n.lastIndexOf('.');
@@ -78,13 +92,8 @@ export function createLocalOrigin(root: string, opts: { cacheBytes: number; maxS
   }
 
   async function read(file: string, name: string): Promise<Source> {
-    let st;
-    try {
-      st = await fs.stat(file);
-    } catch {
-      throw new Errors.NOT_FOUND(name);
-    }
-    if (!st.isFile()) throw new Errors.NOT_FOUND(name);
+    const st = statOrUndefined(file);
+    if (!st || !st.isFile()) throw new Errors.NOT_FOUND(name);
     if (st.size > opts.maxSourceBytes) throw new Errors.TOO_LARGE(`source is ${st.size} bytes, limit ${opts.maxSourceBytes}`);
     const identity = `file:${file}:${st.mtimeMs}:${st.size}`;
     const hit = bytes.get(file);
