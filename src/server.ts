@@ -7,6 +7,7 @@ import { Errors, isHttpError } from './errors.ts';
 import { createDelivery, type Delivery, type DeliveryOptions } from './delivery.ts';
 import { imageRoutes } from './routes/image.ts';
 import { healthRoutes } from './routes/health.ts';
+import { demoRoutes } from './routes/demo.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -79,6 +80,7 @@ export async function buildServer(config: Config, opts: DeliveryOptions = {}): P
   });
 
   healthRoutes(app);
+  demoRoutes(app);
   app.get('/metrics', async (_req, reply) => {
     reply.header('Cache-Control', 'no-store');
     reply.type(delivery.metrics.registry.contentType);
