@@ -48,6 +48,15 @@ export const QUALITY_RANGE: Record<EncodeFormat, readonly [number, number]> = Ob
   avif: [20, 90] as const,
 });
 
+/** Highest quality each level may spend, whatever the metric says: a texture the metric finds
+ *  hard (star fields, foliage) would otherwise climb to the range ceiling and cost more than
+ *  the fixed quality it replaces (good at JPEG 95 is 1.6x the bytes of q90 on hubble.jpg). */
+export const LEVEL_CEILING: Record<EncodeFormat, Record<QualityLevel, number>> = {
+  jpeg: { best: 95, good: 90, eco: 82, low: 72 },
+  webp: { best: 95, good: 90, eco: 82, low: 72 },
+  avif: { best: 90, good: 78, eco: 68, low: 58 },
+};
+
 /** First trial per format and level: the median answer on the photo corpus (bench/quality.ts). */
 const FIRST_GUESS: Record<EncodeFormat, Record<QualityLevel, number>> = {
   jpeg: { best: 90, good: 80, eco: 70, low: 52 },
@@ -96,7 +105,9 @@ export async function chooseQuality(
   encode: (quality: number, chroma: ChromaSubsampling) => Promise<Buffer>,
 ): Promise<QualityChoice> {
   const budget = QUALITY_BUDGETS[level];
-  const [qMin, qMax] = QUALITY_RANGE[format];
+  const qMin = QUALITY_RANGE[format][0];
+  const qMax = Math.min(QUALITY_RANGE[format][1], LEVEL_CEILING[format][level]);
+  const clamp = (q: number): number => Math.min(qMax, clampQuality(q, format));
   const session = openMetricSession(ref);
   try {
     const trials: Trial[] = [];
@@ -108,7 +119,7 @@ export async function chooseQuality(
       const distance = await session.distance(await decodeLike(buffer, ref));
       return { quality: q, distance, buffer };
     };
-    const first = FIRST_GUESS[format][level];
+    const first = clamp(FIRST_GUESS[format][level]);
     const decided = chromaWithoutMeasuring(ref, format);
     let chroma: ChromaSubsampling | undefined;
     let last: Trial;
@@ -150,11 +161,11 @@ export async function chooseQuality(
       const target = last.quality + Math.log(last.distance / budget) / slope;
       // Climbing from a failure, overshoot by a point: landing just short of the budget from
       // below would cost another encode for one quality step.
-      let q = clampQuality(Math.ceil(target) + (last.distance > budget ? 1 : 0), format);
+      let q = clamp(Math.ceil(target) + (last.distance > budget ? 1 : 0));
       if (pass && fail) q = Math.min(pass.quality - 1, Math.max(fail.quality + 1, q));
       else if (pass && q >= pass.quality) q = pass.quality - 1;
       else if (!pass && fail && q <= fail.quality) q = fail.quality + 1;
-      q = clampQuality(q, format);
+      q = clamp(q);
       if (tried.has(q)) break;
       last = await run(q);
       aimed = true;
@@ -164,7 +175,7 @@ export async function chooseQuality(
     if (!chosen) {
       // Nothing met the budget yet: one safe step above the best failure, then the ceiling.
       const fail = highestFailing(trials, budget);
-      const step = fail ? clampQuality(fail.quality + 3 * TOLERANCE, format) : qMax;
+      const step = fail ? clamp(fail.quality + 3 * TOLERANCE) : qMax;
       if (!tried.has(step)) {
         const t = await run(step);
         if (t.distance <= budget) chosen = t;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp, { type Sharp } from 'sharp';
 import type { RawImage } from '../../src/analyze/types.ts';
-import { chooseQuality, QUALITY_BUDGETS, QUALITY_RANGE, type EncodeFormat, type QualityLevel, type ChromaSubsampling } from '../../src/analyze/quality.ts';
+import { chooseQuality, QUALITY_BUDGETS, QUALITY_RANGE, LEVEL_CEILING, type EncodeFormat, type QualityLevel, type ChromaSubsampling } from '../../src/analyze/quality.ts';
 import { perceptualDistance } from '../../src/analyze/metric.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -40,7 +40,7 @@ t.test('JPEG q_auto:good on a real photo', async (t) => {
   const ref = await raw(sharp(fixture));
   const calls: Call[] = [];
   const choice = await chooseQuality(ref, 'jpeg', 'good', encoder(ref, 'jpeg', calls));
-  const [lo, hi] = QUALITY_RANGE.jpeg;
+  const lo = QUALITY_RANGE.jpeg[0], hi = LEVEL_CEILING.jpeg.good;
   t.ok(choice.quality >= lo && choice.quality <= hi, `quality ${choice.quality} in [${lo}, ${hi}]`);
   t.ok(choice.trials >= 1 && choice.trials <= 4, `${choice.trials} trials`);
   t.equal(choice.trials, calls.length, 'trials counts the encodes');
@@ -80,7 +80,8 @@ t.test('WebP has no chroma choice; AVIF searches its own range', async (t) => {
   t.equal((await sharp(webp.buffer).metadata()).format, 'webp');
   const avif = await chooseQuality(ref, 'avif', 'good', encoder(ref, 'avif'));
   t.ok(avif.quality >= QUALITY_RANGE.avif[0] && avif.quality <= QUALITY_RANGE.avif[1], `avif quality ${avif.quality}`);
-  t.ok(avif.distance <= QUALITY_BUDGETS.good || avif.quality === QUALITY_RANGE.avif[1]);
+  t.ok(avif.distance <= QUALITY_BUDGETS.good || avif.quality === LEVEL_CEILING.avif.good);
+  t.ok(avif.quality <= LEVEL_CEILING.avif.good, 'never above the level ceiling');
   t.equal((await sharp(avif.buffer).metadata()).format, 'heif');
 });
 
