@@ -68,7 +68,13 @@ ${origin ? clientHintsMeta(origin, origin.startsWith('https:')) : ''}
   h2 { margin: 0 0 10px; font-size: 16px; }
   .row { display: flex; gap: 20px; flex-wrap: wrap; align-items: flex-start; }
   .hero-slot { width: 50vw; max-width: 100%; }
-  @media (max-width: 700px) { .hero-slot { width: 100%; } section { margin: 10px 0; border-radius: 0; } }
+  @media (max-width: 700px) {
+    section { margin: 10px 0; border-radius: 0; }
+    .hero-slot { width: 100vw; max-width: none; margin: 0 -16px; }
+    .hero-slot img { border-radius: 0; }
+  }
+  code { overflow-wrap: anywhere; }
+  #bp-chart svg { width: 100%; max-width: 560px; height: auto; }
   .hero-slot img { width: 100%; height: auto; display: block; border-radius: 4px; background: #dde; }
   table { border-collapse: collapse; font-size: 13px; }
   td, th { padding: 2px 10px 2px 0; text-align: left; vertical-align: top; }
@@ -192,24 +198,28 @@ async function breakpoints() {
   }
   $('bp-text').innerHTML = '<p><code>' + esc(DATA.breakpointsUrl) + '</code> → ' + breakpoints.length + ' widths: '
     + breakpoints.join(', ') + '</p>';
-  const W = 560, H = 220, L = 48, B = 28, T = 10, R = 12;
+  const W = 560, H = 230, L = 48, B = 28, T = 22, R = 14;
   const maxW = Math.max(...pts.map((p) => p.w)), maxB = Math.max(...pts.map((p) => p.bytes));
   const x = (w) => L + (w / maxW) * (W - L - R), y = (b) => H - B - (b / maxB) * (H - B - T);
-  let svg = '<svg xmlns="http://www.w3.org/2000/svg" width="' + W + '" height="' + H + '" role="img" aria-label="bytes by width">';
+  let svg = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ' + W + ' ' + H + '" width="' + W + '" height="' + H + '" role="img" aria-label="bytes by width">';
   svg += '<line x1="' + L + '" y1="' + (H - B) + '" x2="' + (W - R) + '" y2="' + (H - B) + '" stroke="#99a"/>';
   svg += '<line x1="' + L + '" y1="' + T + '" x2="' + L + '" y2="' + (H - B) + '" stroke="#99a"/>';
   for (let i = 0; i <= 4; i++) {
     const b = (maxB * i) / 4;
     svg += '<text x="' + (L - 4) + '" y="' + (y(b) + 4) + '" text-anchor="end">' + (b / 1024).toFixed(0) + '</text>';
   }
-  svg += '<text x="' + (L - 4) + '" y="' + (T + 2) + '" text-anchor="end" dy="-2">KB</text>';
+  svg += '<text x="' + L + '" y="' + (T - 10) + '" text-anchor="middle">KB</text>';
+  svg += '<text x="' + (W - R) + '" y="' + (H - B - 6) + '" text-anchor="end">width</text>';
   svg += '<polyline fill="none" stroke="#2f6fde" stroke-width="2" points="' + pts.map((p) => x(p.w) + ',' + y(p.bytes)).join(' ') + '"/>';
   for (const p of pts) {
     svg += '<circle cx="' + x(p.w) + '" cy="' + y(p.bytes) + '" r="3.5" fill="#2f6fde"><title>' + p.w + ' px: ' + kb(p.bytes) + '</title></circle>';
   }
-  for (const p of [pts[0], pts[pts.length - 1]]) {
-    svg += '<text x="' + x(p.w) + '" y="' + (H - B + 16) + '" text-anchor="middle">' + p.w + ' px</text>';
-  }
+  pts.forEach((p, i) => {
+    // label the ends, and inner points where there is room
+    const last = i === pts.length - 1;
+    if (i > 0 && !last && (x(p.w) - x(pts[i - 1].w) < 34 || x(pts[pts.length - 1].w) - x(p.w) < 50)) return;
+    svg += '<text x="' + x(p.w) + '" y="' + (H - B + 16) + '" text-anchor="' + (last ? 'end' : i === 0 ? 'start' : 'middle') + '">' + p.w + (last || i === 0 ? ' px' : '') + '</text>';
+  });
   svg += '</svg>';
   $('bp-chart').innerHTML = svg;
   document.body.dataset.breakpoints = breakpoints.join(',');
