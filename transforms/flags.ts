@@ -6,7 +6,9 @@
  * `getinfo` (JSON description instead of the image), `animated`/`awebp` (keep/force animation),
  * `lossless` (WebP/AVIF lossless), `preserve_transparency` (f_auto keeps PNG for images with
  * transparency), `any_format` (f_auto may also turn a PNG photo into JPEG for browsers without
- * AVIF/WebP). Read by the encoder and the route.
+ * AVIF/WebP). Read by the encoder and the route. Layer flags — `layer_apply` (closes a layer),
+ * `relative`, `no_overflow`, `tiled` — are consumed by the plan's layer grouping
+ * (src/plan/parse.ts) and are refused outside a layer.
  */
 import { defineTransform } from './types.ts';
 import { Errors } from '../src/errors.ts';
@@ -25,23 +27,27 @@ export interface Flags {
   awebp?: boolean;
   preserveTransparency?: boolean;
   anyFormat?: boolean;
+  layerApply?: boolean;
+  relative?: boolean;
+  noOverflow?: boolean;
+  tiled?: boolean;
 }
 
 const SIMPLE: Record<string, keyof Flags> = {
   progressive: 'progressive', lossy: 'lossy', lossless: 'lossless', png8: 'png8', strip_profile: 'stripProfile',
   keep_iptc: 'keepIptc', keep_attribution: 'keepIptc', immutable_cache: 'immutableCache', getinfo: 'getinfo',
   animated: 'animated', awebp: 'awebp', preserve_transparency: 'preserveTransparency', any_format: 'anyFormat',
+  layer_apply: 'layerApply', relative: 'relative', no_overflow: 'noOverflow', tiled: 'tiled',
 };
 const UNSUPPORTED: Record<string, string> = {
-  layer_apply: 'overlays are not supported yet', relative: 'overlays are not supported yet', region_relative: 'overlays are not supported yet',
-  no_overflow: 'overlays are not supported yet', tiled: 'overlays are not supported yet', cutter: 'overlays are not supported yet',
-  text_no_trim: 'text overlays are not supported', text_disallow_overflow: 'text overlays are not supported',
+  region_relative: 'layers relative to detected regions are not supported', cutter: 'cutter layers are not supported',
+  text_no_trim: 'untrimmed text layers are not supported', text_disallow_overflow: 'text overflow checks are not supported',
   clip: 'clipping paths are not supported', clip_evenodd: 'clipping paths are not supported', rasterize: 'vector output is not supported',
   ignore_aspect_ratio: 'not supported', force_strip: 'not supported', force_icc: 'not supported', alternate: 'not supported',
   apng: 'animated PNG output is not supported', mono: 'audio is not supported', splice: 'video is not supported',
   streaming_attachment: 'video is not supported', truncate_ts: 'video is not supported', waveform: 'video is not supported',
   hlsv3: 'video is not supported', keyframe_interval: 'video is not supported', sanitize: 'SVG output is not supported',
-  lowres: 'not supported', replace_image: 'overlays are not supported yet', animated_png: 'animated PNG output is not supported',
+  lowres: 'not supported', replace_image: 'PDF image replacement is not supported', animated_png: 'animated PNG output is not supported',
   animated_webp: 'not supported', getinfo_extended: 'not supported', expand_heif: 'not supported', c2pa: 'not supported',
   draco: '3D is not supported', attachment_expanded: 'not supported',
 };

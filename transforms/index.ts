@@ -23,6 +23,9 @@ import { border } from './border.ts';
 import { quality } from './quality.ts';
 import { format } from './format.ts';
 import { flags } from './flags.ts';
+import { colour } from './colour.ts';
+import { layer } from './layer.ts';
+import { underlay } from './underlay.ts';
 import { UNSUPPORTED_KEYS } from './unsupported.ts';
 
 // Widened to the base type: each entry keeps its own value type inside its file.
@@ -31,7 +34,8 @@ export const TRANSFORMS: readonly TransformDef<PlanKey>[] = [
   width, height, crop, gravity, x, y, aspectRatio, zoom, dpr,
   angle,
   effect,
-  radius, opacity,
+  colour,
+  radius, opacity, layer, underlay,
   border, quality, format, flags,
 ] as unknown as readonly TransformDef<PlanKey>[];
 
@@ -46,4 +50,5 @@ export function isKnownKey(key: string): boolean {
 }
 
 export type { Component, PlanKey, PlanValues, TransformDef, Phase } from './types.ts';
+export type { LayerSpec, Placement } from './layer.ts';
 export { PHASES } from './types.ts';

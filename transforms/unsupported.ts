@@ -7,9 +7,6 @@ import type { UnsupportedKey } from './types.ts';
 const VIDEO = 'video-only parameter, not valid for images';
 
 export const UNSUPPORTED_KEYS: readonly UnsupportedKey[] = [
-  { key: 'l', reason: 'overlays are not supported yet' },
-  { key: 'u', reason: 'underlays are not supported yet' },
-  { key: 'co', reason: 'colour (for overlays and colorize) is not supported yet' },
   { key: 'd', reason: 'default images are not supported yet' },
   { key: 'cs', reason: 'colour space selection is not supported' },
   { key: 'dn', reason: 'density (vector/PDF input) is not supported' },

@@ -3,7 +3,7 @@
  * memoized by the exact text (SDK URLs repeat the same few strings).
  */
 import { LRUCache } from 'lru-cache';
-import { BY_KEY, UNSUPPORTED_BY_KEY, isKnownKey, type Component, type PlanKey } from '../../transforms/index.ts';
+import { BY_KEY, TRANSFORMS, UNSUPPORTED_BY_KEY, isKnownKey, type Component, type LayerSpec, type Placement, type PlanKey } from '../../transforms/index.ts';
 import { Errors } from '../errors.ts';
 
 export interface Plan {
@@ -85,6 +85,113 @@ export function canonicalComponent(c: Component): string {
   return parts.sort().join(',');
 }
 
+/** Flags that only mean something for a layer; grouping consumes them. */
+const LAYER_FLAGS = ['layerApply', 'relative', 'noOverflow', 'tiled'] as const;
+/** What an `fl_layer_apply` component may hold besides flags. */
+const PLACEMENT_KEYS = new Set<string>(['gravity', 'x', 'y', 'flags']);
+
+function layerOf(c: Component): LayerSpec | undefined {
+  return c.layer ?? c.underlay;
+}
+
+function withoutLayerFlags(c: Component): Component {
+  if (!c.flags) return c;
+  const f = { ...c.flags };
+  for (const k of LAYER_FLAGS) delete f[k];
+  const out = { ...c };
+  if (Object.values(f).some(Boolean)) out.flags = f; else delete out.flags;
+  return out;
+}
+
+function placementOf(from: Component, opener: Component): Placement {
+  const g = from.gravity;
+  if (g && g.kind !== 'compass' && g.kind !== 'xy_center') {
+    throw new Errors.UNSUPPORTED(`g_${g.kind}`, `placing a layer by ${g.kind} gravity is not supported`);
+  }
+  const f = { ...opener.flags, ...from.flags };
+  return {
+    ...(g ? { gravity: g } : {}), ...(from.x ? { x: from.x } : {}), ...(from.y ? { y: from.y } : {}),
+    ...(f.relative ? { relative: true } : {}), ...(f.noOverflow ? { noOverflow: true } : {}), ...(f.tiled ? { tiled: true } : {}),
+  };
+}
+
+/** Request-dependent values (`w_auto`…) are resolved for the base's components only. */
+function assertStatic(c: Component): void {
+  for (const t of TRANSFORMS) {
+    const v = (c as Record<string, unknown>)[t.planKey];
+    if (v !== undefined && t.dynamic?.(v as never)) throw new Errors.UNSUPPORTED(`${t.key}_auto`, 'automatic values inside a layer are not supported');
+  }
+}
+
+/**
+ * Layers (url-api.md §2 `l`, `u`): a component holding `l_`/`u_` opens a layer; its other
+ * parameters and the following components up to the one with `fl_layer_apply` transform the
+ * layer, and that component places it (g, x, y, layer flags). An opener that no
+ * `fl_layer_apply` closes is self-contained: its own g/x/y place it. `fl_layer_apply` closes
+ * the innermost open layer, so layers nest. Each layer becomes one component of its own
+ * holding the whole layer, which the renderer composites in the overlay phase.
+ */
+function groupLayers(flat: readonly Component[]): Component[] {
+  const closes = new Map<number, number>();
+  const open: number[] = [];
+  flat.forEach((c, i) => {
+    const opens = layerOf(c) !== undefined;
+    if (opens && c.layer && c.underlay) throw new Errors.INVALID_PARAM('overlay', 'l_ and u_ in one component');
+    if (opens && c.flags?.layerApply) return;
+    if (opens) open.push(i);
+    else if (c.flags?.layerApply) {
+      const j = open.pop();
+      if (j === undefined) throw new Errors.INVALID_PARAM('flags', 'layer_apply (no layer to apply)');
+      closes.set(j, i);
+    }
+  });
+  const build = (from: number, to: number): Component[] => {
+    const out: Component[] = [];
+    for (let i = from; i < to; i++) {
+      const c = flat[i];
+      const spec = layerOf(c);
+      if (!spec) {
+        if (c.flags && LAYER_FLAGS.some((k) => c.flags![k])) {
+          const k = LAYER_FLAGS.find((f) => c.flags![f])!;
+          throw new Errors.INVALID_PARAM('flags', `${k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`)} (only valid with a layer)`);
+        }
+        out.push(c);
+        continue;
+      }
+      const end = closes.get(i);
+      const { layer: _l, underlay: _u, ...rest } = withoutLayerFlags(c);
+      let own: Component, inner: Component[], placeFrom: Component;
+      if (end === undefined) {
+        // Self-contained: this component's g/x/y place the layer instead of cropping it.
+        const { gravity: _g, x: _x, y: _y, ...layerOwn } = rest;
+        own = layerOwn; inner = []; placeFrom = c;
+      } else {
+        own = rest; inner = build(i + 1, end); placeFrom = flat[end];
+        for (const k of Object.keys(placeFrom)) {
+          if (!PLACEMENT_KEYS.has(k)) {
+            const def = TRANSFORMS.find((t) => t.planKey === k);
+            throw new Errors.UNSUPPORTED(`${def?.key ?? k}_ with fl_layer_apply`, 'the fl_layer_apply component takes only placement (g, x, y) and flags');
+          }
+        }
+        i = end;
+      }
+      const components = [own, ...inner].filter((x) => Object.keys(x).length > 0);
+      components.forEach(assertStatic);
+      const grouped: LayerSpec = {
+        ...spec, components, placement: placementOf(placeFrom, c), nested: components.map(canonicalComponent).join('/'),
+      };
+      out.push(spec.under ? { underlay: grouped } : { layer: grouped });
+      // An fl_layer_apply component's other flags (e.g. fl_getinfo) still apply to the base.
+      if (end !== undefined) {
+        const rem = withoutLayerFlags({ flags: placeFrom.flags });
+        if (rem.flags) out.push(rem);
+      }
+    }
+    return out;
+  };
+  return build(0, flat.length);
+}
+
 const memo = new LRUCache<string, Plan>({ max: 10_000 });
 
 /**
@@ -95,7 +202,7 @@ export function parsePlan(segments: readonly string[], named: Readonly<Record<st
   const key = segments.join('/');
   const hit = memo.get(key);
   if (hit) return hit;
-  const components = segments.flatMap((s) => parseComponentText(s, named, 0));
+  const components = groupLayers(segments.flatMap((s) => parseComponentText(s, named, 0)));
   if (components.length > maxComponents) throw new Errors.BAD_URL(`too many components (${components.length} > ${maxComponents})`);
   const plan: Plan = { components, canonical: components.map(canonicalComponent).join('/') };
   memo.set(key, plan);

@@ -1,5 +1,6 @@
 /** What a render needs besides the plan: config, the request's negotiated values, timings. */
 import type { Config } from '../config.ts';
+import type { Source } from '../origin/types.ts';
 
 export interface RequestHints {
   /** Raw Accept header (format negotiation). */
@@ -24,4 +25,9 @@ export interface RenderContext {
   prefix: string;
   /** Phase timings in ms, for Server-Timing and metrics. */
   readonly timing: Record<string, number>;
+  /**
+   * Loads an image layer (`l_`/`u_` public id, folders with `/`) through the delivery's
+   * origins; absent where no origin is at hand (layers are then refused).
+   */
+  readonly loadLayer?: (publicId: string, ext?: string) => Promise<Source>;
 }

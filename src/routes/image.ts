@@ -71,6 +71,11 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     return delivery.origins.load(url);
   }
 
+  /** `l_`/`u_` image layers: stored uploads, through the same origins as the base. */
+  function loadLayer(publicId: string, ext?: string): Promise<Source> {
+    return delivery.origins.load({ type: 'upload', publicId, ...(ext ? { ext } : {}), components: [], signedText: '' });
+  }
+
   async function compute(url: DeliveryUrl, plan: Plan, src: Source, ctx: RenderContext): Promise<CachedResult> {
     const meta = await readSourceMeta(src, config);
     const out = outputSettings(plan, url.extFormat, meta);
@@ -144,7 +149,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       plan = r.plan;
       variant = r.variant;
     }
-    const ctx: RenderContext = { config, hints, vary, sourceIdentity: src.identity, prefix: '', timing: {} };
+    const ctx: RenderContext = { config, hints, vary, sourceIdentity: src.identity, prefix: '', timing: {}, loadLayer };
     const key = `${src.identity}\n${parsed.plan.canonical}\n${url.extFormat ?? ''}\n${variant}`;
     const { metrics, tier } = delivery;
     let result = delivery.results.get(key);

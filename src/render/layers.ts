@@ -1,0 +1,214 @@
+/**
+ * Overlays and underlays (`l_`, `u_`): render the layer with the same machinery as a delivery
+ * (its source opened through the same origins, its own components run by render.ts) into raw
+ * pixels, then composite them onto the base canvas at the placement. Cloudinary's rules:
+ * compass gravity (default centre) with x/y offsets away from the anchored edge (fractions are
+ * of the base); `fl_relative` sizes the layer by the base; a layer reaching outside the base
+ * grows the canvas (transparent fill) unless `fl_no_overflow`, which clips it; `fl_tiled`
+ * repeats it over the whole base; an underlay is drawn under the base.
+ */
+import sharp from 'sharp';
+import type { Canvas } from './canvas.ts';
+import type { RenderContext } from './context.ts';
+import type { Component } from '../../transforms/types.ts';
+import type { LayerSpec, LayerSource, Placement, TextStyle } from '../../transforms/layer.ts';
+import type { Rgba } from '../../transforms/args.ts';
+import type { Compass } from '../../transforms/gravity.ts';
+import { resolveOffset } from '../../transforms/args.ts';
+import type { Source } from '../origin/types.ts';
+import { readSourceMeta } from './source-meta.ts';
+import { translate } from './affine.ts';
+import { Errors, isHttpError } from '../errors.ts';
+
+/** Pixels of a rendered layer. */
+export interface LayerPixels {
+  data: Buffer;
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+}
+
+const H_ANCHOR: Record<Compass, number> = {
+  north_west: 0, west: 0, south_west: 0, north: 0.5, center: 0.5, south: 0.5, north_east: 1, east: 1, south_east: 1,
+};
+const V_ANCHOR: Record<Compass, number> = {
+  north_west: 0, north: 0, north_east: 0, west: 0.5, center: 0.5, east: 0.5, south_west: 1, south: 1, south_east: 1,
+};
+
+function layerName(spec: LayerSpec): string {
+  const s = spec.source;
+  const key = spec.under ? 'u' : 'l';
+  return s.kind === 'image' ? `${key}_${s.publicId.split('/').join(':')}` : `${key}_text`;
+}
+
+/**
+ * Top-left of a `lw×lh` layer on a `W×H` base. Unlike a crop (geometry.ts placeByGravity) the
+ * result is not clamped: a layer may reach outside the base, which then grows or clips it.
+ */
+export function layerPosition(p: Placement, W: number, H: number, lw: number, lh: number): { left: number; top: number } {
+  const ox = resolveOffset(p.x, W), oy = resolveOffset(p.y, H);
+  if (p.gravity?.kind === 'xy_center') return { left: Math.round(ox - lw / 2), top: Math.round(oy - lh / 2) };
+  const dir: Compass = p.gravity?.kind === 'compass' ? p.gravity.dir : 'center';
+  const hx = H_ANCHOR[dir], vy = V_ANCHOR[dir];
+  return {
+    left: Math.round((W - lw) * hx + (hx === 1 ? -ox : ox)),
+    top: Math.round((H - lh) * vy + (vy === 1 ? -oy : oy)),
+  };
+}
+
+function escapeMarkup(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+function hex(c: Rgba): string {
+  return `#${[c.r, c.g, c.b].map((v) => v.toString(16).padStart(2, '0')).join('')}`;
+}
+
+/**
+ * Text as a PNG through Pango (sharp's `text` input). Fonts come from fontconfig: an unknown
+ * family falls back to its default sans face (DejaVu Sans / Liberation Sans on our images;
+ * Arial resolves to the metric-compatible Liberation Sans).
+ */
+export async function renderText(style: TextStyle, text: string, colour: Rgba | undefined, background: Rgba | undefined): Promise<Buffer> {
+  const fg = colour ?? { r: 0, g: 0, b: 0, alpha: 1 };
+  const attrs = [`foreground="${hex(fg)}"`];
+  if (fg.alpha < 1) attrs.push(`alpha="${Math.max(1, Math.round(fg.alpha * 100))}%"`);
+  if (style.underline) attrs.push('underline="single"');
+  if (style.strikethrough) attrs.push('strikethrough="true"');
+  if (style.letterSpacing) attrs.push(`letter_spacing="${style.letterSpacing * 1024}"`);
+  const face = [style.font, style.weight === 'semibold' ? 'Semi-Bold' : style.weight ?? '', style.italic ? 'Italic' : '', String(style.size)]
+    .filter(Boolean).join(' ');
+  let rendered;
+  try {
+    rendered = await sharp({
+      text: {
+        text: `<span ${attrs.join(' ')}>${escapeMarkup(text)}</span>`,
+        font: face,
+        rgba: true,
+        dpi: 72,
+        ...(style.align === 'justify' ? { justify: true } : style.align ? { align: style.align === 'center' ? 'centre' as const : style.align } : {}),
+        ...(style.lineSpacing !== undefined ? { spacing: style.lineSpacing } : {}),
+      },
+    }).png({ compressionLevel: 1 }).toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    // "no text to render" (blank text) and friends: the request's fault.
+    throw new Errors.INVALID_PARAM('overlay', `text:${text} (${e instanceof Error ? e.message.split('\n')[0] : 'cannot render'})`);
+  }
+  if (!background || background.alpha === 0) return rendered.data;
+  const { width, height } = rendered.info;
+  return sharp({ create: { width, height, channels: 4, background } })
+    .composite([{ input: rendered.data }]).png({ compressionLevel: 1 }).toBuffer();
+}
+
+async function loadSource(spec: LayerSpec, components: Component[], ctx: RenderContext): Promise<Source> {
+  const s: LayerSource = spec.source;
+  if (s.kind === 'text') {
+    // co_/b_ of the layer's first component are the text's colours, not image operations.
+    const first = components[0] ?? {};
+    const colour = s.colour ?? first.colour;
+    const bg = s.background ?? (first.background && !('auto' in first.background) ? first.background : undefined);
+    if (components[0]) {
+      const { colour: _c, background: _b, ...rest } = first;
+      components[0] = rest;
+    }
+    const buffer = await renderText(s.style, s.text, colour, bg);
+    const id = `text:${JSON.stringify([s.style, s.text, colour ?? null, bg ?? null])}`;
+    return { buffer, identity: id, name: 'text layer' };
+  }
+  if (!ctx.loadLayer) throw new Errors.UNSUPPORTED(layerName(spec), 'layers are not available in this context');
+  try {
+    return await ctx.loadLayer(s.publicId, s.ext);
+  } catch (e) {
+    // The base exists, so the request (its layer) is what is wrong: a 400 naming the layer.
+    if (isHttpError(e) && e.statusCode === 404) {
+      throw new Errors.INVALID_PARAM(spec.under ? 'underlay' : 'overlay', `${s.publicId.split('/').join(':')} (Resource not found - ${s.publicId})`);
+    }
+    throw e;
+  }
+}
+
+/** `fl_relative`: fractional w/h of the layer's first component become fractions of the base. */
+function relativeSized(c: Component, W: number, H: number): Component {
+  const out = { ...c };
+  if (c.width?.kind === 'fraction') out.width = { kind: 'px', value: Math.max(1, Math.round(c.width.value * W)) };
+  if (c.height?.kind === 'fraction') out.height = { kind: 'px', value: Math.max(1, Math.round(c.height.value * H)) };
+  return out;
+}
+
+/** The layer's pixels after its own components, for a base of W×H. */
+export async function renderLayer(spec: LayerSpec, W: number, H: number, ctx: RenderContext): Promise<LayerPixels> {
+  const components = [...spec.components];
+  if (spec.placement.relative && components[0]) components[0] = relativeSized(components[0], W, H);
+  const src = await loadSource(spec, components, ctx);
+  const meta = await readSourceMeta(src, ctx.config);
+  // render.ts imports the registry, which imports this file: load it when first needed.
+  const { openSource, transform } = await import('./render.ts');
+  const plan = { components, canonical: spec.nested };
+  // A layer is a still: its first frame, whatever the base's output format.
+  const out = { format: { kind: 'fixed' as const, format: 'png' as const }, flags: {} };
+  const child: RenderContext = { ...ctx, sourceIdentity: src.identity, prefix: '' };
+  const canvas = await transform(openSource(src, meta, plan, out, child), plan, child);
+  const m = await canvas.materialize();
+  return { data: m.data, width: m.width, height: m.height, channels: m.channels as LayerPixels['channels'] };
+}
+
+/** Composite the layer onto (or under) the canvas. */
+export async function applyLayer(canvas: Canvas, spec: LayerSpec, ctx: RenderContext): Promise<void> {
+  await canvas.ensureDims();
+  if (canvas.pages > 1) throw new Errors.UNSUPPORTED(layerName(spec), 'layers on animated images are not supported');
+  const W = canvas.width, H = canvas.height;
+  const layer = await renderLayer(spec, W, H, ctx);
+  const p = spec.placement;
+  const raw = { width: layer.width, height: layer.height, channels: layer.channels };
+  const blend = spec.under ? 'dest-over' as const : 'over' as const;
+  // Composite works in RGB(A): a grey base would drop the layer's colour.
+  if (canvas.channels < 3) {
+    await canvas.op('colourspace', 'colour', (img) => img.toColourspace('srgb'));
+    canvas.channels += 2;
+  }
+  const opaque = !canvas.hasAlpha;
+  if (p.tiled) {
+    await canvas.op('composite', 'composite', (img) => {
+      const r = img.composite([{ input: layer.data, raw, tile: true, gravity: 'northwest', blend }]);
+      return opaque ? r.removeAlpha() : r;
+    });
+    return;
+  }
+  let { left, top } = layerPosition(p, W, H, layer.width, layer.height);
+  let input = layer.data;
+  let size = raw;
+  const outside = left < 0 || top < 0 || left + layer.width > W || top + layer.height > H;
+  let grew = false;
+  if (outside && p.noOverflow) {
+    const x0 = Math.max(0, left), y0 = Math.max(0, top);
+    const x1 = Math.min(W, left + layer.width), y1 = Math.min(H, top + layer.height);
+    if (x1 <= x0 || y1 <= y0) return;
+    const { data, info } = await sharp(layer.data, { raw })
+      .extract({ left: x0 - left, top: y0 - top, width: x1 - x0, height: y1 - y0 })
+      .raw().toBuffer({ resolveWithObject: true });
+    input = data;
+    size = { width: info.width, height: info.height, channels: info.channels as LayerPixels['channels'] };
+    left = x0; top = y0;
+  } else if (outside) {
+    // Cloudinary grows the canvas to hold the whole layer; the new area is transparent.
+    const ext = {
+      left: Math.max(0, -left), top: Math.max(0, -top),
+      right: Math.max(0, left + layer.width - W), bottom: Math.max(0, top + layer.height - H),
+    };
+    const nw = W + ext.left + ext.right, nh = H + ext.top + ext.bottom;
+    const limit = ctx.config.maxOutputSide;
+    if (nw > limit || nh > limit) throw new Errors.OUTPUT_TOO_LARGE(`${layerName(spec)} grows the image to ${nw}x${nh}, over the ${limit} px limit`);
+    await canvas.op('extend', 'extend', (img) => img.extend({ ...ext, background: { r: 0, g: 0, b: 0, alpha: 0 } }));
+    canvas.markAlpha();
+    canvas.mapThrough(translate(-ext.left, -ext.top), nw, nh);
+    left += ext.left; top += ext.top;
+    grew = true;
+  }
+  const keepOpaque = opaque && !grew;
+  await canvas.op('composite', 'composite', (img) => {
+    const r = img.composite([{ input, raw: size, left, top, blend }]);
+    // sharp's composite always adds alpha; an opaque base stays opaque (JPEG-friendly).
+    return keepOpaque ? r.removeAlpha() : r;
+  });
+  if (!keepOpaque) canvas.markAlpha();
+}

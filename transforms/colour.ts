@@ -1,0 +1,17 @@
+/**
+ * `co_<colour>` — colour (Cloudinary `color`): named colour, `rgb:RRGGBB[AA]`, `#RRGGBB`.
+ * Default black. Read by text layers (`l_text:…,co_red`) as the text colour; it has no effect
+ * of its own on an image, so it has no `apply`: the reader takes it from the component.
+ */
+import { defineTransform } from './types.ts';
+import { colourCanonical, parseColour, type Rgba } from './args.ts';
+
+declare module './types.ts' {
+  interface PlanValues { colour: Rgba }
+}
+
+export const colour = defineTransform({
+  key: 'co', planKey: 'colour', name: 'color', phase: 'effect',
+  parse: (raw) => parseColour('color', raw),
+  canonical: colourCanonical,
+});

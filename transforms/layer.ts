@@ -1,0 +1,192 @@
+/**
+ * `l_<layer>` — overlay (Cloudinary `overlay`); `u_<layer>` is the same layer placed under the
+ * base (transforms/underlay.ts). Layers:
+ *   - `l_<public_id>`: an image from the same storage; folders are written with `:`
+ *     (`l_docs:logo` is `docs/logo`); an image extension may follow (`l_sample.jpg`).
+ *   - `l_text:<font>_<size>[_<style>…]:<text>`: text rendered with Pango. Styles: `bold`,
+ *     `semibold`, `light`, `thin`, `normal`, `italic`, `underline`, `strikethrough`, `left`,
+ *     `center`, `right`, `justify`, `letter_spacing_<n>`, `line_spacing_<n>`; `antialias_*`
+ *     and `hinting_*` are accepted and ignored. Size 1-1000 (points = pixels). The text is
+ *     percent-decoded; `,` and `/` arrive double-encoded (`%252C`, `%252F`). `co_` colours the
+ *     text (default black), `b_` fills its box (default transparent).
+ *   - `l_fetch:`, `l_video:`, `l_subtitles:`, `l_lut:`, `l_audio:`, private/authenticated
+ *     layers and text styles by public id: answered 400 unsupported.
+ *
+ * The token alone only names the layer source. The plan parser (src/plan/parse.ts) groups the
+ * layer's own transformations (its component, and the following ones up to `fl_layer_apply`)
+ * and its placement (`g_`, `x_`, `y_`, `fl_relative`, `fl_no_overflow`, `fl_tiled` of the
+ * `fl_layer_apply` component, or of its own component when there is none) into this value, in
+ * a component of its own. The renderer (src/render/layers.ts) composites it in the overlay phase.
+ */
+import { defineTransform, type Component } from './types.ts';
+import { colourCanonical, dimCanonical, parseIntIn, type Dim, type Rgba } from './args.ts';
+import type { Gravity } from './gravity.ts';
+import { Errors } from '../src/errors.ts';
+import { applyLayer } from '../src/render/layers.ts';
+
+export type TextAlign = 'left' | 'center' | 'right' | 'justify';
+
+export interface TextStyle {
+  font: string;
+  size: number;
+  weight?: 'bold' | 'semibold' | 'light' | 'thin';
+  italic?: boolean;
+  underline?: boolean;
+  strikethrough?: boolean;
+  align?: TextAlign;
+  letterSpacing?: number;
+  lineSpacing?: number;
+}
+
+export type LayerSource =
+  | { readonly kind: 'image'; readonly publicId: string; readonly ext?: string }
+  | { readonly kind: 'text'; readonly style: TextStyle; readonly text: string; readonly colour?: Rgba; readonly background?: Rgba };
+
+export interface Placement {
+  readonly gravity?: Gravity;
+  readonly x?: Dim;
+  readonly y?: Dim;
+  /** `fl_relative`: fractional w/h of the layer are relative to the base, not to the layer. */
+  readonly relative?: boolean;
+  /** `fl_no_overflow`: clip the layer to the base instead of growing the canvas. */
+  readonly noOverflow?: boolean;
+  /** `fl_tiled`: repeat the layer over the whole base. */
+  readonly tiled?: boolean;
+}
+
+export interface LayerSpec {
+  readonly under: boolean;
+  readonly source: LayerSource;
+  /** The layer's own transformations, in order (set by the plan's layer grouping). */
+  readonly components: readonly Component[];
+  readonly placement: Placement;
+  /** Canonical text of `components` (set with them; transforms cannot see the plan printer). */
+  readonly nested: string;
+}
+
+declare module './types.ts' {
+  interface PlanValues { layer: LayerSpec }
+}
+
+const UNSUPPORTED_SOURCES: Record<string, string> = {
+  fetch: 'remote (fetch) layers are not supported',
+  video: 'video layers are not supported for images',
+  subtitles: 'subtitle layers are video-only',
+  audio: 'audio layers are video-only',
+  lut: 'LUT layers are not supported',
+  private: 'private layers are not supported',
+  authenticated: 'authenticated layers are not supported',
+};
+
+const IMAGE_EXT = new Set(['jpg', 'jpeg', 'png', 'webp', 'avif', 'gif', 'tif', 'tiff', 'svg', 'heic', 'heif', 'jxl', 'bmp']);
+const WEIGHTS = new Set(['bold', 'semibold', 'light', 'thin']);
+const ALIGNS = new Set(['left', 'center', 'right', 'justify']);
+
+function decode(name: string, raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new Errors.INVALID_PARAM(name, raw);
+  }
+}
+
+function parseTextStyle(name: string, raw: string, whole: string): TextStyle {
+  const parts = raw.split('_');
+  const font = decode(name, parts[0]);
+  if (!/^[\p{L}\p{N} .\-]{1,64}$/u.test(font)) throw new Errors.INVALID_PARAM(name, whole);
+  if (parts.length < 2 || !/^\d+$/.test(parts[1])) {
+    throw new Errors.UNSUPPORTED(`${name === 'underlay' ? 'u' : 'l'}_${whole}`, 'text styles by public id are not supported (give <font>_<size>)');
+  }
+  const style: TextStyle = { font, size: parseIntIn(name, parts[1], 1, 1000) };
+  for (let i = 2; i < parts.length; i++) {
+    const p = parts[i];
+    if (WEIGHTS.has(p)) style.weight = p as TextStyle['weight'];
+    else if (p === 'normal') continue;
+    else if (p === 'italic') style.italic = true;
+    else if (p === 'underline') style.underline = true;
+    else if (p === 'strikethrough') style.strikethrough = true;
+    else if (ALIGNS.has(p)) style.align = p as TextAlign;
+    else if ((p === 'letter' || p === 'line') && parts[i + 1] === 'spacing' && parts[i + 2] !== undefined) {
+      const v = parseIntIn(name, parts[i + 2], -100, 1000);
+      if (p === 'letter') style.letterSpacing = v; else style.lineSpacing = v;
+      i += 2;
+    } else if ((p === 'antialias' || p === 'hinting') && parts[i + 1] !== undefined) {
+      // Rendering hints: Pango's defaults are kept.
+      i += 1;
+    } else if (p === 'stroke' || p === 'font' || p === 'text') {
+      throw new Errors.UNSUPPORTED(`${name === 'underlay' ? 'u' : 'l'}_${whole}`, `text option ${p} is not supported`);
+    } else throw new Errors.INVALID_PARAM(name, whole);
+  }
+  return style;
+}
+
+/** The source part of `l_…` / `u_…`; shared by both keys. */
+export function parseLayerSource(name: 'overlay' | 'underlay', raw: string): LayerSource {
+  const key = name === 'overlay' ? 'l' : 'u';
+  if (raw.startsWith('$')) throw new Errors.UNSUPPORTED(`${key}_${raw}`, 'user-defined variables are not supported');
+  const colon = raw.indexOf(':');
+  const prefix = colon > 0 ? raw.slice(0, colon) : '';
+  if (UNSUPPORTED_SOURCES[prefix]) throw new Errors.UNSUPPORTED(`${key}_${prefix}`, UNSUPPORTED_SOURCES[prefix]);
+  if (prefix === 'text') {
+    const rest = raw.slice(colon + 1);
+    const c2 = rest.indexOf(':');
+    if (c2 <= 0) throw new Errors.INVALID_PARAM(name, raw);
+    const style = parseTextStyle(name, rest.slice(0, c2), raw);
+    // One decode undoes the URL's encoding; `,` and `/` were encoded twice so that they could
+    // not split the component or the path.
+    const text = decode(name, rest.slice(c2 + 1)).replace(/%2C/gi, ',').replace(/%2F/gi, '/');
+    if (!text || text.length > 1000) throw new Errors.INVALID_PARAM(name, raw);
+    return { kind: 'text', style, text };
+  }
+  let id = decode(name, raw).split(':').join('/');
+  let ext: string | undefined;
+  const dot = id.lastIndexOf('.');
+  if (dot > id.lastIndexOf('/') + 0 && IMAGE_EXT.has(id.slice(dot + 1).toLowerCase())) {
+    ext = id.slice(dot + 1).toLowerCase();
+    id = id.slice(0, dot);
+  }
+  // Same storage rules as the base's public id: no empty, `.` or `..` segments.
+  if (!id || id.length > 512 || id.split('/').some((s) => !s || s === '.' || s === '..') || /[\0\\]/.test(id)) {
+    throw new Errors.INVALID_PARAM(name, raw);
+  }
+  return { kind: 'image', publicId: id, ...(ext ? { ext } : {}) };
+}
+
+function textStyleCanonical(s: TextStyle): string {
+  return [encodeURIComponent(s.font), s.size, s.weight, s.italic && 'italic', s.underline && 'underline',
+    s.strikethrough && 'strikethrough', s.align, s.letterSpacing !== undefined && `letter_spacing_${s.letterSpacing}`,
+    s.lineSpacing !== undefined && `line_spacing_${s.lineSpacing}`].filter((v) => v !== undefined && v !== false).join('_');
+}
+
+function sourceCanonical(s: LayerSource): string {
+  if (s.kind === 'image') return s.publicId.split('/').join(':') + (s.ext ? `.${s.ext}` : '');
+  const colours = `${s.colour ? `~co:${colourCanonical(s.colour)}` : ''}${s.background ? `~b:${colourCanonical(s.background)}` : ''}`;
+  return `text:${textStyleCanonical(s.style)}:${encodeURIComponent(s.text)}${colours}`;
+}
+
+function placementCanonical(p: Placement): string {
+  const g = p.gravity;
+  const parts = [
+    g && (g.kind === 'compass' ? `g:${g.dir}` : `g:${g.kind}`),
+    p.x && `x:${dimCanonical(p.x)}`, p.y && `y:${dimCanonical(p.y)}`,
+    p.relative && 'relative', p.noOverflow && 'no_overflow', p.tiled && 'tiled',
+  ];
+  return parts.filter(Boolean).join(';');
+}
+
+/** Cache-key text: source, the layer's own components in brackets, placement. */
+export function layerCanonical(v: LayerSpec): string {
+  return `${sourceCanonical(v.source)}(${v.nested})@${placementCanonical(v.placement)}`;
+}
+
+/** A bare parsed token: the plan's layer grouping fills components and placement. */
+export function bareLayer(under: boolean, source: LayerSource): LayerSpec {
+  return { under, source, components: [], placement: {}, nested: '' };
+}
+
+export const layer = defineTransform({
+  key: 'l', planKey: 'layer', name: 'overlay', phase: 'overlay',
+  parse: (raw) => bareLayer(false, parseLayerSource('overlay', raw)),
+  canonical: layerCanonical,
+  apply: (canvas, value, _component, ctx) => applyLayer(canvas, value, ctx),
+});
