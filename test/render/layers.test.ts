@@ -4,7 +4,7 @@
  * (or a transparent one for underlays); the layer a 20×20 red square, so where red lands says
  * where the layer went.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,7 +17,9 @@ const solid = (width: number, height: number, r: number, g: number, b: number, a
   sharp({ create: { width, height, channels: 4, background: { r, g, b, alpha } } }).png().toBuffer();
 await fs.mkdir(path.join(storage, 'docs'));
 await fs.writeFile(path.join(storage, 'white.png'), await solid(100, 80, 255, 255, 255));
-await fs.writeFile(path.join(storage, 'clear.png'), await solid(100, 80, 0, 0, 0, 0));
+// left half opaque white, right half transparent (an underlay shows only on the right)
+await fs.writeFile(path.join(storage, 'half-clear.png'), await sharp({ create: { width: 100, height: 80, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
+  .composite([{ input: await solid(50, 80, 255, 255, 255), left: 0, top: 0 }]).png().toBuffer());
 await fs.writeFile(path.join(storage, 'docs', 'red.png'), await solid(20, 20, 255, 0, 0));
 // 40×20: left half green, right half blue (tells which part of a layer survived a crop or flip)
 await fs.writeFile(path.join(storage, 'gb.png'), await sharp({ create: { width: 40, height: 20, channels: 3, background: '#00ff00' } })
@@ -52,8 +54,144 @@ function redBox(px: Pixels): { left: number; top: number; right: number; bottom:
   return right < 0 ? undefined : { left, top, right, bottom };
 }
 
-t.test('smoke', async (t) => {
-  const r = await get('l_docs:red/fl_layer_apply,g_north_west/white.png');
-  t.equal(r.status, 200, r.error);
-  t.same(redBox(r.px!), { left: 0, top: 0, right: 19, bottom: 19 });
+
+type Box = { left: number; top: number; right: number; bottom: number };
+const box = (left: number, top: number, w: number, h: number): Box => ({ left, top, right: left + w - 1, bottom: top + h - 1 });
+
+async function redAt(t: Test, url: string, expected: Box | undefined, size?: [number, number]): Promise<void> {
+  const r = await get(url);
+  t.equal(r.status, 200, `${url}: ${r.error ?? ''}`);
+  if (!r.px) return;
+  t.same(redBox(r.px), expected, url);
+  if (size) t.same([r.px.width, r.px.height], size, `${url} size`);
+}
+
+t.test('compass gravity places the layer (default centre)', async (t) => {
+  const table: [string, Box][] = [
+    ['north_west', box(0, 0, 20, 20)], ['north', box(40, 0, 20, 20)], ['north_east', box(80, 0, 20, 20)],
+    ['west', box(0, 30, 20, 20)], ['center', box(40, 30, 20, 20)], ['east', box(80, 30, 20, 20)],
+    ['south_west', box(0, 60, 20, 20)], ['south', box(40, 60, 20, 20)], ['south_east', box(80, 60, 20, 20)],
+  ];
+  for (const [g, b] of table) await redAt(t, `l_docs:red/fl_layer_apply,g_${g}/white.png`, b, [100, 80]);
+  await redAt(t, 'l_docs:red/fl_layer_apply/white.png', box(40, 30, 20, 20));
+});
+
+t.test('x/y offsets move the layer away from the anchored edge', async (t) => {
+  await redAt(t, 'l_docs:red/fl_layer_apply,g_north_west,x_10,y_5/white.png', box(10, 5, 20, 20));
+  await redAt(t, 'l_docs:red/fl_layer_apply,g_south_east,x_10,y_5/white.png', box(70, 55, 20, 20));
+  await redAt(t, 'l_docs:red/fl_layer_apply,x_10,y_-5/white.png', box(50, 25, 20, 20));
+  // fractions are of the base: 0.1 × 100 = 10, 0.25 × 80 = 20
+  await redAt(t, 'l_docs:red/fl_layer_apply,g_north_west,x_0.1,y_0.25/white.png', box(10, 20, 20, 20));
+  await redAt(t, 'l_docs:red/fl_layer_apply,g_xy_center,x_30,y_30/white.png', box(20, 20, 20, 20));
+});
+
+t.test('without fl_layer_apply the layer component places itself', async (t) => {
+  await redAt(t, 'l_docs:red,g_south_east,x_5,y_5/white.png', box(75, 55, 20, 20));
+  await redAt(t, 'l_docs:red,w_10,g_north_west/white.png', box(0, 0, 10, 10));
+  // later components act on the composed image: scaling it halves the square
+  await redAt(t, 'l_docs:red,g_north_west/w_50/white.png', box(0, 0, 10, 10), [50, 40]);
+});
+
+t.test('fl_relative sizes the layer by the base, otherwise fractions are of the layer', async (t) => {
+  await redAt(t, 'l_docs:red,w_0.5,fl_relative/fl_layer_apply,g_north_west/white.png', box(0, 0, 50, 50));
+  await redAt(t, 'l_docs:red,w_0.5/fl_layer_apply,g_north_west/white.png', box(0, 0, 10, 10));
+  await redAt(t, 'l_docs:red,w_1.0,h_1.0,c_scale,fl_relative/white.png', box(0, 0, 100, 80));
+});
+
+t.test('the layer runs its own transformations', async (t) => {
+  await redAt(t, 'l_docs:red,w_40/fl_layer_apply,g_north_west/white.png', box(0, 0, 40, 40));
+  // r_max: the layer's corners are cut, the base shows through them
+  const round = await get('l_docs:red,w_40,r_max/fl_layer_apply,g_north_west/white.png');
+  t.ok(isWhite(round.px!.at(1, 1)), 'rounded corner shows the base');
+  t.ok(isRed(round.px!.at(20, 20)), 'centre is the layer');
+  // o_50: half-transparent red over white is pink
+  const half = await get('l_docs:red,o_50/fl_layer_apply/white.png');
+  const p = half.px!.at(50, 40);
+  t.ok(p[0] > 240 && p[1] > 100 && p[1] < 160 && Math.abs(p[1] - p[2]) < 4, `pink ${p}`);
+  // components between l_ and fl_layer_apply act on the layer: a_180 turns green|blue into blue|green
+  const turned = await get('l_gb/a_180/fl_layer_apply,g_north_west/white.png');
+  t.same(turned.px!.at(5, 5).slice(0, 3), [0, 0, 255], 'layer turned: blue first');
+  t.same(turned.px!.at(25, 5).slice(0, 3), [0, 255, 0]);
+  t.ok(isWhite(turned.px!.at(45, 5)), 'base untouched next to the layer');
+});
+
+t.test('layers nest: fl_layer_apply closes the innermost one', async (t) => {
+  const r = await get('l_gb/l_docs:red,w_10/fl_layer_apply,g_north_west/fl_layer_apply,g_south_east/white.png');
+  t.equal(r.status, 200, r.error ?? '');
+  t.same(redBox(r.px!), box(60, 60, 10, 10), 'red inside the green/blue layer');
+  t.same(r.px!.at(90, 70).slice(0, 3), [0, 0, 255], 'outer layer at the south-east corner');
+  t.ok(isWhite(r.px!.at(10, 10)));
+});
+
+t.test('a layer reaching outside grows the canvas unless fl_no_overflow', async (t) => {
+  await redAt(t, 'l_docs:red/fl_layer_apply,g_north_west,x_-10,y_-5/white.png', box(0, 0, 20, 20), [110, 85]);
+  await redAt(t, 'l_docs:red/fl_layer_apply,g_north_west,x_-10,y_-5,fl_no_overflow/white.png', box(0, 0, 10, 15), [100, 80]);
+  await redAt(t, 'l_docs:red,w_200/fl_layer_apply,fl_no_overflow/white.png', box(0, 0, 100, 80), [100, 80]);
+});
+
+t.test('fl_tiled repeats the layer over the base', async (t) => {
+  const r = await get('l_gb/fl_layer_apply,fl_tiled/white.png');
+  t.equal(r.status, 200, r.error ?? '');
+  t.same(r.px!.at(45, 25).slice(0, 3), [0, 255, 0]);
+  t.same(r.px!.at(65, 5).slice(0, 3), [0, 0, 255]);
+  t.same(r.px!.at(99, 79).slice(0, 3), [0, 255, 0]);
+});
+
+t.test('an underlay shows only through the transparent areas of the base', async (t) => {
+  const u = await get('u_docs:red,w_1.0,h_1.0,c_scale,fl_relative/half-clear.png');
+  t.equal(u.status, 200, u.error ?? '');
+  t.ok(isWhite(u.px!.at(10, 40)), 'opaque base covers the underlay');
+  t.ok(isRed(u.px!.at(90, 40)), 'transparent base shows it');
+  const l = await get('l_docs:red,w_1.0,h_1.0,c_scale,fl_relative/half-clear.png');
+  t.ok(isRed(l.px!.at(10, 40)) && isRed(l.px!.at(90, 40)), 'an overlay covers both halves');
+});
+
+t.test('text overlays render in their colour and place', async (t) => {
+  const r = await get('l_text:Arial_30_bold:Hi,co_rgb:0000ff/fl_layer_apply,g_north_west/white.png');
+  t.equal(r.status, 200, r.error ?? '');
+  let blueIn = 0, blueOut = 0;
+  for (let y = 0; y < 80; y++) for (let x = 0; x < 100; x++) {
+    const p = r.px!.at(x, y);
+    const blue = p[2] > 150 && p[0] < 100 && p[1] < 100;
+    if (blue && x < 60 && y < 40) blueIn++; else if (blue) blueOut++;
+  }
+  t.ok(blueIn > 40, `blue text pixels at the top left (${blueIn})`);
+  t.equal(blueOut, 0, 'nothing elsewhere');
+  // b_ fills the text's box
+  const boxed = await get('l_text:Arial_20:Hi,co_white,b_rgb:00ff00/fl_layer_apply/white.png');
+  let green = 0, greenFar = 0;
+  for (let y = 0; y < 80; y++) for (let x = 0; x < 100; x++) {
+    const p = boxed.px!.at(x, y);
+    if (p[1] > 200 && p[0] < 60 && p[2] < 60) { if (Math.abs(x - 50) < 25 && Math.abs(y - 40) < 20) green++; else greenFar++; }
+  }
+  t.ok(green > 100, `green box around the centre (${green})`);
+  t.equal(greenFar, 0, 'only there');
+  // `,` double-encoded in the text does not split the component
+  const comma = await get('l_text:Arial_20:a%252Cb/white.png');
+  t.equal(comma.status, 200, comma.error ?? '');
+});
+
+t.test('layer errors name the layer', async (t) => {
+  const missing = await get('l_docs:nosuch/fl_layer_apply/white.png');
+  t.equal(missing.status, 400);
+  t.equal(missing.error, 'Invalid overlay in transformation: docs:nosuch (Resource not found - docs/nosuch)');
+  const under = await get('u_nosuch/white.png');
+  t.match(under.error, /^Invalid underlay in transformation: nosuch/);
+  const fetch = await get('l_fetch:aHR0cDovL2V4YW1wbGUuY29tL2EucG5n/white.png');
+  t.equal(fetch.status, 400);
+  t.equal(fetch.error, 'Unsupported transformation l_fetch: remote (fetch) layers are not supported');
+  const video = await get('l_video:dog/white.png');
+  t.equal(video.status, 400);
+  t.match(video.error, /^Unsupported transformation l_video/);
+});
+
+t.test('opaque bases stay opaque; fl_getinfo reports the base crop', async (t) => {
+  const res = await app.inject({ url: '/image/upload/l_docs:red/fl_layer_apply/white.jpg' });
+  t.equal(res.statusCode, 200);
+  t.equal(res.headers['content-type'], 'image/jpeg');
+  const withLayer = await app.inject({ url: '/image/upload/c_fill,w_50,h_50,g_east/l_docs:red/fl_layer_apply,fl_getinfo/white.png' });
+  const without = await app.inject({ url: '/image/upload/c_fill,w_50,h_50,g_east,fl_getinfo/white.png' });
+  t.equal(withLayer.statusCode, 200);
+  t.same(JSON.parse(withLayer.body).crop, JSON.parse(without.body).crop);
+  t.ok(JSON.parse(without.body).crop, 'the fill crop is reported');
 });
