@@ -133,8 +133,8 @@ export function parseLayerSource(name: 'overlay' | 'underlay', raw: string): Lay
     if (c2 <= 0) throw new Errors.INVALID_PARAM(name, raw);
     const style = parseTextStyle(name, rest.slice(0, c2), raw);
     // One decode undoes the URL's encoding; `,` and `/` were encoded twice so that they could
-    // not split the component or the path.
-    const text = decode(name, rest.slice(c2 + 1)).replace(/%2C/gi, ',').replace(/%2F/gi, '/');
+    // not split the component or the path (and `%` with them, as `%2525`).
+    const text = decode(name, rest.slice(c2 + 1)).replace(/%(?:2C|2F|25)/gi, (m) => decodeURIComponent(m));
     if (!text || text.length > 1000) throw new Errors.INVALID_PARAM(name, raw);
     return { kind: 'text', style, text };
   }

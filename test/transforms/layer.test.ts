@@ -1,0 +1,130 @@
+/**
+ * `l_` / `u_` / `co_` and the plan's layer grouping (url-api.md §2): accepted tokens and their
+ * grouped plans, canonical text, rejected tokens with their exact messages. Pixels are in
+ * test/render/layers.test.ts.
+ */
+import t from 'tap';
+import { parsePlan } from '../../src/plan/parse.ts';
+import { isHttpError } from '../../src/errors.ts';
+import type { Component, LayerSpec } from '../../transforms/index.ts';
+
+const plan = (text: string) => parsePlan(text.split('/'));
+
+function failure(text: string): string {
+  try {
+    plan(text);
+  } catch (e) {
+    return isHttpError(e) ? `${e.statusCode} ${e.message}` : `crash ${String(e)}`;
+  }
+  return 'parsed';
+}
+
+function only(c: Component): LayerSpec {
+  const l = c.layer ?? c.underlay;
+  if (!l) throw new Error('no layer in component');
+  return l;
+}
+
+t.test('image layer sources', async (t) => {
+  t.same(only(plan('l_docs:logo').components[0]).source, { kind: 'image', publicId: 'docs/logo' }, 'folders use `:`');
+  t.same(only(plan('l_sample.jpg').components[0]).source, { kind: 'image', publicId: 'sample', ext: 'jpg' });
+  t.same(only(plan('l_my%20logo').components[0]).source, { kind: 'image', publicId: 'my logo' });
+  const u = only(plan('u_site_bg').components[0]);
+  t.equal(u.under, true);
+  t.ok(plan('u_site_bg').components[0].underlay, 'underlays have their own plan key');
+});
+
+t.test('text layer sources', async (t) => {
+  const s = only(plan('l_text:Arial_45_bold_italic_underline_center:Hello%20World').components[0]).source;
+  t.same(s, { kind: 'text', text: 'Hello World', style: { font: 'Arial', size: 45, weight: 'bold', italic: true, underline: true, align: 'center' } });
+  const enc = only(plan('l_text:arial_15:a%252Cb%252Fc%2525').components[0]).source;
+  t.equal(enc.kind === 'text' && enc.text, 'a,b/c%', '`,` and `/` arrive double-encoded');
+  const sp = only(plan('l_text:Open%20Sans_20_letter_spacing_5_line_spacing_-3_antialias_none:x').components[0]).source;
+  t.same(sp.kind === 'text' && sp.style, { font: 'Open Sans', size: 20, letterSpacing: 5, lineSpacing: -3 });
+});
+
+t.test('grouping: own component, following components, placement', async (t) => {
+  const p = plan('w_500/l_docs:logo,w_150,g_face/e_grayscale/fl_layer_apply,g_north_east,x_10,y_0.2/h_100');
+  t.equal(p.components.length, 3, 'base, layer, base');
+  t.same(p.components[0], { width: { kind: 'px', value: 500 } });
+  const l = only(p.components[1]);
+  t.equal(l.components.length, 2);
+  t.same(l.components[0].gravity, { kind: 'face', multiple: false, fallback: 'auto' }, 'g_ in the opener crops the layer when fl_layer_apply places it');
+  t.same(l.components[1], { effect: { name: 'grayscale', args: [] } });
+  t.same(l.placement, { gravity: { kind: 'compass', dir: 'north_east' }, x: { kind: 'px', value: 10 }, y: { kind: 'fraction', value: 0.2 } });
+  t.same(p.components[2], { height: { kind: 'px', value: 100 } });
+
+  const self = plan('l_badge,w_40,g_south_east,x_20,y_-40,o_60');
+  const s = only(self.components[0]);
+  t.same(s.components, [{ width: { kind: 'px', value: 40 }, opacity: 60 }], 'self-contained: g/x/y are placement, not layer geometry');
+  t.same(s.placement, { gravity: { kind: 'compass', dir: 'south_east' }, x: { kind: 'px', value: 20 }, y: { kind: 'px', value: -40 } });
+
+  const rel = only(plan('l_icon,w_0.2,fl_relative').components[0]);
+  t.same(rel.placement, { relative: true });
+  t.same(rel.components, [{ width: { kind: 'fraction', value: 0.2 } }], 'layer flags leave the layer components');
+  t.same(only(plan('l_a/fl_layer_apply,fl_no_overflow.tiled').components[0]).placement, { noOverflow: true, tiled: true });
+
+  const nested = plan('w_500/l_a,w_150/e_blackwhite/l_b,w_50/fl_layer_apply/fl_layer_apply,g_north_east');
+  t.equal(nested.components.length, 2);
+  const outer = only(nested.components[1]);
+  t.equal(outer.components.length, 3, 'w_150, e_blackwhite, inner layer');
+  t.same(only(outer.components[2]).components, [{ width: { kind: 'px', value: 50 } }]);
+  t.same(outer.placement.gravity, { kind: 'compass', dir: 'north_east' });
+
+  // An unclosed opener is self-contained even when an inner layer is closed.
+  const open = plan('l_a/l_b/fl_layer_apply,g_south');
+  t.equal(open.components.length, 2);
+  t.same(only(open.components[1]).placement, { gravity: { kind: 'compass', dir: 'south' } });
+  // Other flags of the apply component stay with the base.
+  t.same(plan('l_a/fl_layer_apply,fl_getinfo').components[1], { flags: { getinfo: true } });
+});
+
+t.test('co_ colour', async (t) => {
+  t.same(plan('co_red').components[0].colour, { r: 255, g: 0, b: 0, alpha: 1 });
+  t.equal(plan('co_rgb:0000ff80').canonical, 'co_rgb:0000ff80');
+  t.equal(failure('co_nope'), '400 Invalid color in transformation: nope');
+});
+
+t.test('canonical text: equal plans equal, different layers different', async (t) => {
+  t.equal(plan('l_a,w_10,o_50/fl_layer_apply,g_north').canonical, plan('o_50,w_10,l_a/g_north,fl_layer_apply').canonical);
+  t.equal(plan('l_a,w_10/fl_layer_apply,g_north').canonical, 'l_a(w_10)@g:north');
+  const texts = [
+    'l_a', 'u_a', 'l_b', 'l_a.png', 'l_a,w_10', 'l_a,w_10,g_north', 'l_a/fl_layer_apply,g_north', 'l_a,w_0.5,fl_relative',
+    'l_a/fl_layer_apply,fl_no_overflow', 'l_a/fl_layer_apply,fl_tiled', 'l_a/fl_layer_apply,x_1', 'l_a/e_grayscale/fl_layer_apply',
+    'l_text:Arial_10:a', 'l_text:Arial_10:b', 'l_text:Arial_11:a', 'l_text:Arial_10_bold:a', 'l_text:Arial_10:a,co_red',
+    'l_text:Arial_10:a,b_red',
+  ];
+  const seen = new Map<string, string>();
+  for (const x of texts) {
+    const c = plan(x).canonical;
+    t.notOk(seen.has(c), `${x} differs from ${seen.get(c)}`);
+    seen.set(c, x);
+  }
+});
+
+t.test('rejected', async (t) => {
+  const table: [string, string][] = [
+    ['l_fetch:aHR0cDovL2EuY29tL2IucG5n', '400 Unsupported transformation l_fetch: remote (fetch) layers are not supported'],
+    ['u_fetch:aW1hZ2UudXJs', '400 Unsupported transformation u_fetch: remote (fetch) layers are not supported'],
+    ['l_video:dog', '400 Unsupported transformation l_video: video layers are not supported for images'],
+    ['l_subtitles:a.srt', '400 Unsupported transformation l_subtitles: subtitle layers are video-only'],
+    ['l_lut:a.3dl', '400 Unsupported transformation l_lut: LUT layers are not supported'],
+    ['l_$img', '400 Unsupported transformation l_$img: user-defined variables are not supported'],
+    ['l_..:etc:passwd', '400 Invalid overlay in transformation: ..:etc:passwd'],
+    ['l_a::b', '400 Invalid overlay in transformation: a::b'],
+    ['l_text:Arial:hi', '400 Unsupported transformation l_text:Arial:hi: text styles by public id are not supported (give <font>_<size>)'],
+    ['l_text:Arial_0:hi', '400 Invalid overlay in transformation: 0'],
+    ['l_text:Arial_10_wobbly:hi', '400 Invalid overlay in transformation: text:Arial_10_wobbly:hi'],
+    ['l_text:Arial_10:', '400 Invalid overlay in transformation: text:Arial_10:'],
+    ['l_text:Arial_10_stroke:hi', '400 Unsupported transformation l_text:Arial_10_stroke:hi: text option stroke is not supported'],
+    ['l_a,u_b', '400 Invalid overlay in transformation: l_ and u_ in one component'],
+    ['fl_layer_apply', '400 Invalid flags in transformation: layer_apply (no layer to apply)'],
+    ['w_10,fl_relative', '400 Invalid flags in transformation: relative (only valid with a layer)'],
+    ['l_a/fl_layer_apply,w_10', '400 Unsupported transformation w_ with fl_layer_apply: the fl_layer_apply component takes only placement (g, x, y) and flags'],
+    ['l_a/fl_layer_apply,g_face', '400 Unsupported transformation g_face: placing a layer by face gravity is not supported'],
+    ['l_a,w_auto', '400 Unsupported transformation w_auto: automatic values inside a layer are not supported'],
+    ['l_a,fl_cutter', '400 Unsupported transformation fl_cutter: cutter layers are not supported'],
+    ['l_a,fl_region_relative', '400 Unsupported transformation fl_region_relative: layers relative to detected regions are not supported'],
+  ];
+  for (const [text, expected] of table) t.equal(failure(text), expected, text);
+});
