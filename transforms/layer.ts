@@ -8,7 +8,7 @@
  *     `center`, `right`, `justify`, `letter_spacing_<n>`, `line_spacing_<n>`; `antialias_*`
  *     and `hinting_*` are accepted and ignored. Size 1-1000 (points = pixels). The text is
  *     percent-decoded; `,` and `/` arrive double-encoded (`%252C`, `%252F`). `co_` colours the
- *     text (default black), `b_` fills its box (default transparent).
+ *     text (default black), `b_` fills its box (default transparent), `c_fit,w_<px>` wraps it.
  *   - `l_fetch:`, `l_video:`, `l_subtitles:`, `l_lut:`, `l_audio:`, private/authenticated
  *     layers and text styles by public id: answered 400 unsupported.
  *

@@ -69,7 +69,16 @@ function hex(c: Rgba): string {
  * family falls back to its default sans face (DejaVu Sans / Liberation Sans on our images;
  * Arial resolves to the metric-compatible Liberation Sans).
  */
-export async function renderText(style: TextStyle, text: string, colour: Rgba | undefined, background: Rgba | undefined): Promise<Buffer> {
+export async function renderText(style: TextStyle, text: string, colour: Rgba | undefined, background: Rgba | undefined, limits: { side: number; pixels: number }, wrap?: number): Promise<Buffer> {
+  // Pango allocates the whole bitmap at once: refuse sizes that would be over the output limits
+  // before rendering (0.7 em per character, about the widest average of common faces; 1.5 em
+  // per line). A wider real result is still held to the source limits when it is read.
+  const lineW = text.split('\n').map((l) => style.size * 0.7 * Math.max(1, l.length));
+  const estW = wrap ? Math.min(wrap, Math.max(...lineW)) : Math.max(...lineW);
+  const estH = style.size * 1.5 * lineW.reduce((n, w) => n + (wrap ? Math.ceil(w / wrap) : 1), 0);
+  if (estW > limits.side || estH > limits.side || estW * estH > limits.pixels) {
+    throw new Errors.OUTPUT_TOO_LARGE(`text layer of about ${Math.round(estW)}x${Math.round(estH)} px`);
+  }
   const fg = colour ?? { r: 0, g: 0, b: 0, alpha: 1 };
   const attrs = [`foreground="${hex(fg)}"`];
   if (fg.alpha < 1) attrs.push(`alpha="${Math.max(1, Math.round(fg.alpha * 100))}%"`);
@@ -86,6 +95,7 @@ export async function renderText(style: TextStyle, text: string, colour: Rgba | 
         font: face,
         rgba: true,
         dpi: 72,
+        ...(wrap ? { width: wrap, wrap: 'word-char' as const } : {}),
         ...(style.align === 'justify' ? { justify: true } : style.align ? { align: style.align === 'center' ? 'centre' as const : style.align } : {}),
         ...(style.lineSpacing !== undefined ? { spacing: style.lineSpacing } : {}),
       },
@@ -104,15 +114,18 @@ async function loadSource(spec: LayerSpec, components: Component[], ctx: RenderC
   const s: LayerSource = spec.source;
   if (s.kind === 'text') {
     // co_/b_ of the layer's first component are the text's colours, not image operations.
+    // `c_fit,w_<px>` there wraps the text at that width (Cloudinary) instead of scaling it.
     const first = components[0] ?? {};
     const colour = s.colour ?? first.colour;
     const bg = s.background ?? (first.background && !('auto' in first.background) ? first.background : undefined);
+    const wrap = first.crop === 'fit' && first.width?.kind === 'px' && !first.height ? first.width.value : undefined;
     if (components[0]) {
       const { colour: _c, background: _b, ...rest } = first;
+      if (wrap) { delete rest.width; delete rest.crop; }
       components[0] = rest;
     }
-    const buffer = await renderText(s.style, s.text, colour, bg);
-    const id = `text:${JSON.stringify([s.style, s.text, colour ?? null, bg ?? null])}`;
+    const buffer = await renderText(s.style, s.text, colour, bg, { side: ctx.config.maxOutputSide, pixels: ctx.config.maxOutputPixels }, wrap);
+    const id = `text:${JSON.stringify([s.style, s.text, colour ?? null, bg ?? null, wrap ?? null])}`;
     return { buffer, identity: id, name: 'text layer' };
   }
   if (!ctx.loadLayer) throw new Errors.UNSUPPORTED(layerName(spec), 'layers are not available in this context');

@@ -166,6 +166,18 @@ t.test('text overlays render in their colour and place', async (t) => {
   }
   t.ok(green > 100, `green box around the centre (${green})`);
   t.equal(greenFar, 0, 'only there');
+  // c_fit,w_ wraps the text at that width: several lines, none wider than 60 px
+  const wrapped = await get('l_text:Arial_20:aaa%20bbb%20ccc%20ddd,co_rgb:0000ff,c_fit,w_60/fl_layer_apply,g_north_west/white.png');
+  let right = -1, bottom = -1;
+  for (let y = 0; y < 80; y++) for (let x = 0; x < 100; x++) {
+    const p = wrapped.px!.at(x, y);
+    if (p[2] > 150 && p[0] < 100) { right = Math.max(right, x); bottom = Math.max(bottom, y); }
+  }
+  t.ok(right >= 20 && right < 60, `wrapped within 60 px (right edge ${right})`);
+  t.ok(bottom > 40, `on several lines (bottom ${bottom})`);
+  const huge = await get('l_text:Arial_1000:a%20very%20long%20line%20of%20text/white.png');
+  t.equal(huge.status, 400, 'text over the output limits is refused before rendering');
+  t.match(huge.error, /^Requested output too large: text layer/);
   // `,` double-encoded in the text does not split the component
   const comma = await get('l_text:Arial_20:a%252Cb/white.png');
   t.equal(comma.status, 200, comma.error ?? '');
