@@ -149,6 +149,9 @@ async function load(port: number, paths: readonly string[], seconds: number, con
   };
 }
 
+/** What the instance said about Redis (connected / down / back up), in order. */
+const tierLog = (i: Instance) => i.out().split('\n').filter((l) => l.includes('redis shared tier'))
+  .map((l) => /tier: (connected|down \([^)]*\)|back up|[^;]*)/.exec(l)?.[1] ?? l);
 const cacheState = (h: Record<string, string | string[] | undefined>) => /cache;desc="(\w+)"/.exec(String(h['server-timing'] ?? ''))?.[1] ?? '?';
 const edgeState = (h: Record<string, string | string[] | undefined>) => String(h['x-cache-status'] ?? '?');
 
@@ -227,6 +230,7 @@ async function main(): Promise<void> {
       `| A (L1 256 MB) | ${fmt(bootRss.A.rssMb)} MB | ${fmt(after.A.rssMb)} MB | ${fmt(after.A.peakMb)} MB |`,
       `| B (L1 off) | ${fmt(bootRss.B.rssMb)} MB | ${fmt(after.B.rssMb)} MB | ${fmt(after.B.peakMb)} MB |`,
       '',
+      `Shared-tier log lines: A ${JSON.stringify(tierLog(a))}, B ${JSON.stringify(tierLog(b))}.`,
       `Redis after the run: ${redisInfo}. Load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} ` +
         `(1/5/15 min; at the start: ${startLoad}). Total bench time ${fmt((Date.now() - started) / 1000)} s.`,
     ];

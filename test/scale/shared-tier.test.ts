@@ -76,7 +76,11 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 t.test('two instances sharing one real Redis', { skip: redisAvailable ? false : redisSkipReason }, async (t) => {
   const redis = await startRedis();
   t.teardown(() => redis.stop());
-  const cfg = { redisUrl: redis.url };
+  // A generous per-command budget: on busy shared cores a 100 ms Redis reply can be late, and a
+  // late poll makes a waiter render for itself (by design), which would blur the one-render
+  // count below. The outage case does not depend on it: a stopped server refuses at once.
+  const REDIS_TIMEOUT_MS = 500;
+  const cfg = { redisUrl: redis.url, redisTimeoutMs: REDIS_TIMEOUT_MS };
   const a = await startInstance('A', cfg);
   const b = await startInstance('B', cfg);
   t.teardown(async () => { await a.app.close(); await b.app.close(); });
@@ -142,7 +146,8 @@ t.test('two instances sharing one real Redis', { skip: redisAvailable ? false : 
       `Redis down: median ${median(downMs).toFixed(0)} ms, max ${Math.max(...downMs).toFixed(0)} ms (first ${downMs[0]!.toFixed(0)} ms)`);
     // A stopped server refuses connections, so nothing should wait on it at all; the bound
     // allows one command timeout plus scheduling noise on shared cores.
-    t.ok(extra < 100 + 1000, `worst Redis-down request exceeds the Redis-up median by ${extra.toFixed(0)} ms (bound 1100 ms)`);
+    const bound = REDIS_TIMEOUT_MS + 1000;
+    t.ok(extra < bound, `worst Redis-down request exceeds the Redis-up median by ${extra.toFixed(0)} ms (bound ${bound} ms)`);
 
     t.ok(await waitFor(() => count(a.lines, /down/) > 0 && count(b.lines, /down/) > 0, 3000), 'both notice');
     // More traffic and reconnect attempts while down must not log again.
