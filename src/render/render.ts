@@ -88,6 +88,10 @@ async function runComponent(canvas: Canvas, c: Component, ctx: RenderContext): P
       if (hasGeometry(c)) {
         await canvas.ensureDims();
         const g = await computeGeometry(canvas, c, ctx);
+        const limit = ctx.config.maxOutputSide;
+        for (const [side, v] of [['width', g.width], ['height', g.height]] as const) {
+          if (v > limit) throw new Errors.OUTPUT_TOO_LARGE(`${side} ${v} exceeds the ${limit} px limit`);
+        }
         await applyGeometry(canvas, g, canvas.background);
       }
       continue;

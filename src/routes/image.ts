@@ -19,6 +19,7 @@ import type { StoredResult } from '../cache/redis-tier.ts';
 import type { RenderContext } from '../render/context.ts';
 import type { Delivery } from '../delivery.ts';
 import { isDynamic, resolvePlan } from '../negotiate/resolve.ts';
+import { looksLikeSvg, sanitizeSvg } from '../security/svg.ts';
 import { ACCEPT_CH, parseHints } from '../negotiate/client-hints.ts';
 
 interface Parsed { url: DeliveryUrl; plan: Plan }
@@ -67,8 +68,18 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     return p;
   }
 
+  /** Sanitized SVG bytes per source identity (see security/svg.ts). */
+  const svgMemo = new LRUCache<string, Source>({ max: 1_000 });
+
   async function loadSource(url: DeliveryUrl): Promise<Source> {
-    return delivery.origins.load(url);
+    const src = await delivery.origins.load(url);
+    if (!looksLikeSvg(src.buffer)) return src;
+    let clean = svgMemo.get(src.identity);
+    if (!clean) {
+      clean = { ...src, buffer: sanitizeSvg(src.buffer) };
+      svgMemo.set(src.identity, clean);
+    }
+    return clean;
   }
 
   /** `l_`/`u_` image layers: stored uploads, through the same origins as the base. */
