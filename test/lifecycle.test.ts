@@ -153,7 +153,7 @@ t.test('SIGTERM drains gracefully', async (t) => {
   }
 
   await t.test('in-flight request completes, new work is refused, exit 0', async (t) => {
-    await drain(t, false, 1600);
+    await drain(t, false, 1200);
   });
 
   // BUG (src/main.ts + fastify defaults): fastify's close() closes the connections that are
@@ -165,14 +165,14 @@ t.test('SIGTERM drains gracefully', async (t) => {
   await t.test('same through a keep-alive connection (a balancer\'s pool)', async (t) => {
     const agent = new http.Agent({ keepAlive: true });
     t.teardown(() => agent.destroy());
-    await drain(t, agent, 1590,
+    await drain(t, agent, 1190,
       'BUG: drain waits for the now-idle keep-alive connection; exits 1 via the APERTURE_SHUTDOWN_MS timer');
   });
 
   await t.test('a drain longer than APERTURE_SHUTDOWN_MS exits 1', async (t) => {
     const child = await startMain(dir, { APERTURE_SHUTDOWN_MS: '200' });
     t.teardown(() => { child.proc.kill('SIGKILL'); });
-    const slow = get(child.port, slowUrl(1580));
+    const slow = get(child.port, slowUrl(1180));
     slow.catch(() => {});
     t.ok(await waitInFlight(child.port, 15_000), 'the slow render is in flight');
     const signalledAt = Date.now();
