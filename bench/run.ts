@@ -259,7 +259,7 @@ async function memory(): Promise<void> {
   await app.close();
   await fs.rm(storage, { recursive: true, force: true });
   const mb = (b: number) => fmt(b / 2 ** 20, 0);
-  out(`w_16..215 × q_60..84 on cups.jpg resized to 1024×640, unique URLs (every request a miss), 2 concurrent requests through app.inject, default settings (result cache 256 MB, source cache 128 MB). ${total} requests in ${fmt(elapsed)} s, ${bad} non-200.`);
+  out(`w_16..215 × q_60..84 on cups.jpg resized to 1024×640, unique URLs (every request a miss), 2 concurrent requests through app.inject, default settings (result cache 256 MB, source cache 128 MB); "before" includes what the earlier benches of this process left. ${total} requests in ${fmt(elapsed)} s, ${bad} non-200.`);
   out('');
   out('| point | RSS (MB) | JS heap used (MB) | result cache (MB) |');
   out('|---|---:|---:|---:|');
@@ -336,6 +336,10 @@ out('');
 out('Written by `npm run bench` (bench/run.ts). Figures are from one run on this machine:');
 out('');
 for (const l of await machine()) out(l);
+if (os.loadavg()[0] > os.cpus().length) {
+  out('');
+  out(`Note: the machine was shared with other work during this run (load average ${fmt(os.loadavg()[0])} on ${os.cpus().length} cores), so absolute figures are low and per-round ratios are noisy; compare the medians and re-run on a quiet machine before drawing conclusions.`);
+}
 out('');
 if (want('hit')) await cacheHit();
 if (want('cold')) await coldTransforms();
