@@ -90,6 +90,12 @@ export async function buildServer(config: Config, opts: DeliveryOptions = {}): P
   app.addHook('preClose', async () => {
     draining.value = true;
   });
+  // fastify's close() ends only idle connections; a keep-alive connection that carries a
+  // request during the drain would then stay open for keepAliveTimeout. Closing it after its
+  // reply lets the drain finish as soon as the in-flight requests do.
+  app.addHook('onSend', async (_req, reply) => {
+    if (draining.value) reply.header('Connection', 'close');
+  });
   app.addHook('onClose', async () => {
     await delivery.origins.close();
     await delivery.tier.close();
