@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import { parseDeliveryUrl, type DeliveryUrl } from '../url/parse-url.ts';
 import { parsePlan, type Plan } from '../plan/parse.ts';
+import type { Component } from '../../transforms/types.ts';
 import { Errors } from '../errors.ts';
 import type { Source } from '../origin/types.ts';
 import { readSourceMeta } from '../render/source-meta.ts';
@@ -87,6 +88,36 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     return delivery.origins.load({ type: 'upload', publicId, ...(ext ? { ext } : {}), components: [], signedText: '' });
   }
 
+  /** Image layers a plan draws (nested ones included), memoized per plan. */
+  const layerMemo = new WeakMap<Plan, { publicId: string; ext?: string }[]>();
+  function imageLayers(plan: Plan): { publicId: string; ext?: string }[] {
+    let list = layerMemo.get(plan);
+    if (!list) {
+      const found: { publicId: string; ext?: string }[] = [];
+      const walk = (components: readonly Component[]) => {
+        for (const c of components) {
+          for (const spec of [c.layer, c.underlay]) {
+            if (!spec) continue;
+            if (spec.source.kind === 'image') found.push({ publicId: spec.source.publicId, ...(spec.source.ext ? { ext: spec.source.ext } : {}) });
+            walk(spec.components);
+          }
+        }
+      };
+      walk(plan.components);
+      list = found;
+      layerMemo.set(plan, list);
+    }
+    return list;
+  }
+
+  /** Identities of the layer images, so a changed layer file is never served stale. */
+  async function layerIdentities(plan: Plan): Promise<string> {
+    const layers = imageLayers(plan);
+    if (!layers.length) return '';
+    const ids = await Promise.all(layers.map((l) => loadLayer(l.publicId, l.ext).then((s) => s.identity, () => `missing:${l.publicId}`)));
+    return ids.join('|');
+  }
+
   async function compute(url: DeliveryUrl, plan: Plan, src: Source, ctx: RenderContext): Promise<CachedResult> {
     const meta = await readSourceMeta(src, config);
     const out = outputSettings(plan, url.extFormat, meta);
@@ -161,7 +192,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       variant = r.variant;
     }
     const ctx: RenderContext = { config, hints, vary, sourceIdentity: src.identity, prefix: '', timing: {}, loadLayer };
-    const key = `${src.identity}\n${parsed.plan.canonical}\n${url.extFormat ?? ''}\n${variant}`;
+    const key = `${src.identity}\n${parsed.plan.canonical}\n${url.extFormat ?? ''}\n${variant}\n${await layerIdentities(plan)}`;
     const { metrics, tier } = delivery;
     let result = delivery.results.get(key);
     let cacheState = 'l1';
