@@ -40,9 +40,9 @@ export const width = defineTransform({
   // A resolved `w_auto` may be "no width" (undefined) in the variant string.
   canonical: (d: Dim | undefined) => (d === undefined ? 'none' : isAuto(d) ? autoWidthCanonical(d.auto) : dimCanonical(d)),
   dynamic: isAuto,
-  async resolve(d, rc) {
+  resolve(d, rc) {
     if (!isAuto(d)) return d;
     // "No width" is the absence of the key; the type cannot say so, resolvePlan stores it as is.
-    return (await resolveAutoWidth(d.auto, rc)) as Dim;
+    return resolveAutoWidth(d.auto, rc) as Dim | Promise<Dim>;
   },
 });

@@ -58,15 +58,19 @@ export function resolveAutoDpr(rc: ResolveContext): number {
  * multiplying by the component's DPR, produces the device width chosen here; `undefined`
  * (no width: the component is not resized by `w`) when there is neither a hint nor a fallback.
  */
-export async function resolveAutoWidth(a: AutoWidth, rc: ResolveContext): Promise<Dim | undefined> {
+export function resolveAutoWidth(a: AutoWidth, rc: ResolveContext): Dim | undefined | Promise<Dim | undefined> {
+  if (a.mode === 'breakpoints') return resolveBreakpointWidth(a, rc);
+  // Synchronous: this runs on every hinted request, a cache hit included.
+  const dpr = componentDpr(rc);
+  for (const h of WIDTH_VARY) rc.vary.add(h);
+  const need = requiredWidth(rc.hints, rc.config.dprCap, a.fallback, dpr);
+  if (need === undefined) return undefined;
+  return { kind: 'px', value: roundWidth(need, a.step, rc.config.maxOutputSide) / dpr };
+}
+
+async function resolveBreakpointWidth(a: Extract<AutoWidth, { mode: 'breakpoints' }>, rc: ResolveContext): Promise<Dim | undefined> {
   const dpr = componentDpr(rc);
   const cap = rc.config.dprCap;
-  if (a.mode === 'step') {
-    for (const h of WIDTH_VARY) rc.vary.add(h);
-    const need = requiredWidth(rc.hints, cap, a.fallback, dpr);
-    if (need === undefined) return undefined;
-    return { kind: 'px', value: roundWidth(need, a.step, rc.config.maxOutputSide) / dpr };
-  }
 
   const [{ computeBreakpoints, knownInputWidth }, { outputSettings }, { TRANSFORMS }] = await loadEncodingSide();
   const plan = rc.plan;
