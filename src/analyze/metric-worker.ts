@@ -1,20 +1,18 @@
 /**
  * Pixel math of the perceptual metric, and the worker_threads entry that runs it.
  *
- * Why a worker: a comparison is ~10-15 ms of synchronous float math on an 800×533 pair; on the
+ * Why a worker: a comparison is a few ms of synchronous float math on an 800×533 pair; on the
  * main thread it would stall every other request. The functions are exported too, so tests and
  * the bench can call them directly.
  *
- * The metric is SSIMULACRA-like (after SSIMULACRA 2, not a port; weights are hand-set, not
- * fitted to any other metric): opponent colour planes (luma, red-green, blue-yellow) at four
- * scales; per channel and scale an SSIM error map (1 - SSIM, clamped at 0), an "artifact" map
- * (added local contrast: ringing, blocking) and a "detail lost" map (blur), each pooled by its
- * mean and its 4-norm, so a small area of strong damage counts even when the image-wide mean is
- * low. Window statistics come from integral images, so the cost is linear in pixels.
- *
- * Speed: outputs up to PROXY_MAX_SIDE are measured at delivered size (the artifacts are judged
- * where the viewer sees them); the two fine scales are measured on a fixed third of 64 px tiles
- * chosen from the reference (busiest ones plus an even spread), the coarse scales on everything.
+ * The metric (QUALITY.md, "The metric"): opponent planes (luma, red-green, blue-yellow) in
+ * gamma-encoded sRGB, compared per 8×8 block. Each block's error energy (pixel error, its
+ * gradient: ringing and block edges, and the change of block means against the neighbours:
+ * banding and blocking over flat areas) is divided by a masking term, a visibility floor plus
+ * the reference's own local gradient energy: the same error is far less visible in busy texture
+ * than on a smooth sky. The per-block ratios are pooled with a Minkowski 4-norm, so a visible
+ * artifact on a small smooth area is not averaged away by a large textured one. Constants are few
+ * and set from first principles (see below), not fitted to any other metric.
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 
@@ -26,39 +24,47 @@ export interface PixelsLike {
   readonly channels: number;
 }
 
-/** One scale of the pyramid: the three opponent planes. */
+/** The three opponent planes of one image. */
 interface Scale {
   readonly width: number;
   readonly height: number;
   readonly planes: readonly [Float32Array, Float32Array, Float32Array];
 }
 
-export interface Prepared {
-  readonly width: number;
-  readonly height: number;
-  readonly scales: readonly Scale[];
-  /** Finest-scale tiles measured at scales 0 and 1; empty = whole planes. */
-  readonly tiles: readonly Tile[];
-}
-
 /** Outputs whose longer side is at most this are compared at full size (artifacts are judged
  *  where they are delivered); larger ones are box-reduced by an integer factor to about it. */
 export const PROXY_MAX_SIDE = 1024;
-const MAX_SCALES = 4;
-const RADIUS = 2;
-const C2 = 0.0009;
-const MASK_STD = 0.05;
-const MASK_C = MASK_STD * MASK_STD;
 
-/** Channel weights for X (red-green), Y (luma), B (blue-yellow): the 6:1:1 luma:chroma split
- *  that codec developers use for "SSIM over YUV" (acuity for chroma detail is far lower). */
-const CHANNEL_WEIGHT = [1 / 6, 1, 1 / 6] as const;
-/** Scale weights: the finest scale is where JPEG/AVIF damage appears at delivered size; the
- *  coarse scales catch banding and colour shifts over areas. */
-const SCALE_WEIGHT = [1, 0.8, 0.5, 0.3] as const;
-/** Per-map pooling weights [mean, 4-norm] for ssim, artifact, detail-lost. Set so the three
- *  maps contribute comparably on mozjpeg output; 4-norms weigh more (worst areas show). */
-const POOL_WEIGHT = { ssim: [10, 20], artifact: [40, 40], detail: [40, 40] } as const;
+/** Block side: JPEG's DCT block, and a window small enough that masking stays local. */
+const BLOCK = 8;
+
+/** The few constants of the metric, in 0..1 plane units. Exported for the bench's diagnostics. */
+export const METRIC_PARAMS = {
+  /** Visibility floor of the masking term: an error of about 2/255 in luma on a perfectly flat
+   *  area is at the threshold of visibility (the classic 1-2 code-value JND of 8-bit sRGB). */
+  floor: (2 / 255) ** 2,
+  /** Weight of the error's gradient energy (ringing, block edges) against its plain energy;
+   *  white noise has ~4× more gradient than plain energy, so 0.25 weighs them equally there. */
+  gradient: 0.25,
+  /** Weight of the opponent chroma planes' error energy (acuity for chroma detail is far lower
+   *  than for luma; the planes are already halved in amplitude). Kept small but not zero: colour
+   *  damage (4:2:0 bleeding on saturated edges) must still count. */
+  chroma: 0.1,
+  /** Weight of block-mean changes against the neighbouring blocks (banding, blocking seen as
+   *  8 px steps over smooth gradients), masked by the reference's own block-to-block change. */
+  banding: 1,
+  /** Masking exponent on the activity ratio (1 = error energy / activity; < 1 = masking grows
+   *  more slowly than contrast, as in Legge-Foley / Watson models, ~0.7 in amplitude). */
+  maskExp: 1,
+  /** Masking activity is averaged over the 3×3 neighbouring blocks (1) or the block alone (0). */
+  smooth: 1,
+  /** Minkowski exponent of the pooling over blocks (amplitude domain): high, close to a max, so
+   *  the worst visible areas decide (a viewer judges an image by its worst part). */
+  p: 8,
+  /** Overall scale, so the q80 typical photo sits near 5 (QUALITY.md budgets). */
+  scale: 10,
+};
+export type MetricParams = typeof METRIC_PARAMS;
 
 /** 8-bit pixels → opponent planes (luma, red-green, blue-yellow) in gamma space, reduced by
  *  `factor` (box average). Gamma-encoded sRGB is already close to perceptually uniform, and
@@ -114,259 +120,141 @@ function opponentPlanes(img: PixelsLike, factor: number): Scale {
   return { width, height, planes: [X, Y, B] };
 }
 
-function halve(s: Scale): Scale {
-  const { width, height } = s;
-  const w = width >> 1, h = height >> 1;
-  const planes = s.planes.map((src) => {
-    const dst = new Float32Array(w * h);
-    for (let y = 0; y < h; y++) {
-      const r0 = 2 * y * width, r1 = r0 + width;
-      for (let x = 0; x < w; x++) {
-        const i = 2 * x;
-        dst[y * w + x] = 0.25 * (src[r0 + i] + src[r0 + i + 1] + src[r1 + i] + src[r1 + i + 1]);
-      }
-    }
-    return dst;
-  }) as unknown as Scale['planes'];
-  return { width: w, height: h, planes };
-}
-
 /** Integer box-reduction factor that brings the longer side to about PROXY_MAX_SIDE. */
 export function proxyFactor(width: number, height: number): number {
   return Math.max(1, Math.ceil(Math.max(width, height) / PROXY_MAX_SIDE - 0.15));
 }
 
-/** Build the multi-scale opponent-space pyramid of an image (the costly, reusable half), and
- *  pick the tiles that the fine scales are measured on. */
-export function prepare(img: PixelsLike, tiles?: readonly Tile[]): Prepared {
+export interface Prepared {
+  /** Delivered size (what test images must match). */
+  readonly width: number;
+  readonly height: number;
+  /** The reference's opponent planes at the measured size. */
+  readonly planes: Scale;
+  /** Blocks across and down. */
+  readonly bw: number;
+  readonly bh: number;
+  /** Per block: the reference's luma gradient energy (mean per pixel), the masking activity. */
+  readonly activity: Float32Array;
+  /** Per block: the reference's luma block mean. */
+  readonly mean: Float32Array;
+  /** Per block: how many pixels it holds (edge blocks are partial). */
+  readonly count: Float32Array;
+}
+
+/** Build the reference's planes and masking map (the reusable half of a comparison). */
+export function prepare(img: PixelsLike): Prepared {
   if (img.data.length < img.width * img.height * img.channels) throw new Error('pixel buffer shorter than width×height×channels');
-  let cur = opponentPlanes(img, proxyFactor(img.width, img.height));
-  const scales: Scale[] = [];
-  for (let s = 0; s < MAX_SCALES; s++) {
-    if (Math.min(cur.width, cur.height) < 4 * RADIUS + 2) break;
-    scales.push(cur);
-    if (s + 1 < MAX_SCALES) cur = halve(cur);
-  }
-  return { width: img.width, height: img.height, scales, tiles: tiles ?? selectTiles(scales[0]) };
-}
-
-/** A square of the finest scale, in its pixels; side and origin are multiples of 4 so that it
- *  stays block-aligned at the next scale too. */
-export interface Tile { readonly x: number; readonly y: number; readonly size: number }
-
-const TILE = 64;
-/** Planes at most this big are measured whole; above it the fine scales use sampled tiles. */
-const WHOLE_PLANE_PIXELS = 40 * TILE * TILE;
-
-/**
- * Which tiles of the finest scale to measure. All of them for small outputs; otherwise a third:
- * two thirds of those are the busiest tiles (edges and texture, where ringing and blocking
- * appear), one third evenly spread over the rest (flat areas, where banding appears). The coarse
- * scales always see the whole image. Decided once from the reference so every trial of a
- * search is measured on the same pixels, which keeps distances comparable between trials.
- */
-function selectTiles(s0: Scale | undefined): Tile[] {
-  if (!s0) return [];
-  const { width: w, height: h } = s0;
-  const cols = Math.floor(w / TILE), rows = Math.floor(h / TILE);
-  const all: { tile: Tile; activity: number }[] = [];
-  const Y = s0.planes[1];
-  for (let ty = 0; ty < rows; ty++) {
-    for (let tx = 0; tx < cols; tx++) {
-      const x0 = tx * TILE, y0 = ty * TILE;
-      let act = 0;
-      for (let y = y0; y < y0 + TILE - 1; y += 2) {
-        for (let x = x0; x < x0 + TILE - 1; x += 2) {
-          const p = y * w + x;
-          act += Math.abs(Y[p + 1] - Y[p]) + Math.abs(Y[p + w] - Y[p]);
-        }
-      }
-      all.push({ tile: { x: x0, y: y0, size: TILE }, activity: act });
-    }
-  }
-  if (w * h <= WHOLE_PLANE_PIXELS || all.length === 0) return [];
-  const want = Math.max(24, Math.ceil(all.length / 3));
-  if (want >= all.length) return all.map((t) => t.tile);
-  const busy = Math.round(want * 2 / 3);
-  const order = all.map((t, i) => i).sort((i, j) => all[j].activity - all[i].activity);
-  const picked = new Set(order.slice(0, busy));
-  const rest = all.map((t, i) => i).filter((i) => !picked.has(i));
-  const spread = want - busy;
-  for (let k = 0; k < spread; k++) picked.add(rest[Math.floor((k + 0.5) * rest.length / spread)]);
-  return [...picked].sort((i, j) => i - j).map((i) => all[i].tile);
-}
-
-/** Running sums of the pooled maps, normalised once at the end. */
-interface Sums { s1: number; s4: number; a1: number; a4: number; d1: number; d4: number; n: number }
-const emptySums = (): Sums => ({ s1: 0, s4: 0, a1: 0, a4: 0, d1: 0, d4: 0, n: 0 });
-
-let scratch: Float64Array[] = [];
-function integrals(size: number): Float64Array[] {
-  // Reused across calls: five fresh Float64Arrays per plane would churn megabytes per trial.
-  if (scratch.length === 0 || scratch[0].length < size) scratch = Array.from({ length: 5 }, () => new Float64Array(size));
-  return scratch;
-}
-
-/** Whole small plane, 5×5 windows at every pixel, statistics from integral images. */
-function comparePlane(a: Float32Array, b: Float32Array, w: number, h: number, acc: Sums): void {
-  const W = w + 1;
-  const [Ia, Ib, Iaa, Ibb, Iab] = integrals(W * (h + 1));
-  for (let x = 0; x <= w; x++) { Ia[x] = 0; Ib[x] = 0; Iaa[x] = 0; Ibb[x] = 0; Iab[x] = 0; }
+  const planes = opponentPlanes(img, proxyFactor(img.width, img.height));
+  const { width: w, height: h } = planes;
+  const Y = planes.planes[1];
+  const bw = Math.ceil(w / BLOCK), bh = Math.ceil(h / BLOCK);
+  const activity = new Float32Array(bw * bh), mean = new Float32Array(bw * bh), count = new Float32Array(bw * bh);
   for (let y = 0; y < h; y++) {
-    let sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
-    const row = y * w, up = y * W, cur = up + W;
-    Ia[cur] = 0; Ib[cur] = 0; Iaa[cur] = 0; Ibb[cur] = 0; Iab[cur] = 0;
+    const row = y * w, brow = (y >> 3) * bw, down = y + 1 < h ? w : 0;
     for (let x = 0; x < w; x++) {
-      const va = a[row + x], vb = b[row + x];
-      sa += va; sb += vb; saa += va * va; sbb += vb * vb; sab += va * vb;
-      const o = cur + x + 1, u = up + x + 1;
-      Ia[o] = Ia[u] + sa; Ib[o] = Ib[u] + sb; Iaa[o] = Iaa[u] + saa; Ibb[o] = Ibb[u] + sbb; Iab[o] = Iab[u] + sab;
+      const p = row + x, b = brow + (x >> 3);
+      const v = Y[p];
+      const gx = x + 1 < w ? Y[p + 1] - v : 0, gy = Y[p + down] - v;
+      activity[b] += gx * gx + gy * gy;
+      mean[b] += v;
+      count[b]++;
     }
   }
-  const k = 2 * RADIUS + 1;
-  const inv = 1 / (k * k);
-  for (let y = RADIUS; y < h - RADIUS; y++) {
-    const top = (y - RADIUS) * W, bot = (y + RADIUS + 1) * W;
-    for (let x = RADIUS; x < w - RADIUS; x++) {
-      const l = x - RADIUS, r = x + RADIUS + 1;
-      const i0 = top + l, i1 = top + r, i2 = bot + l, i3 = bot + r;
-      const ma = (Ia[i3] - Ia[i2] - Ia[i1] + Ia[i0]) * inv;
-      const mb = (Ib[i3] - Ib[i2] - Ib[i1] + Ib[i0]) * inv;
-      const vaa = (Iaa[i3] - Iaa[i2] - Iaa[i1] + Iaa[i0]) * inv - ma * ma;
-      const vbb = (Ibb[i3] - Ibb[i2] - Ibb[i1] + Ibb[i0]) * inv - mb * mb;
-      const vab = (Iab[i3] - Iab[i2] - Iab[i1] + Iab[i0]) * inv - ma * mb;
-      const p = y * w + x;
-      accumulate(acc, ma, mb, vaa, vbb, vab, Math.abs(a[p] - ma), Math.abs(b[p] - mb));
-    }
-  }
+  for (let b = 0; b < activity.length; b++) { activity[b] /= count[b]; mean[b] /= count[b]; }
+  return { width: img.width, height: img.height, planes, bw, bh, activity, mean, count };
 }
 
-function accumulate(acc: Sums, ma: number, mb: number, vaa: number, vbb: number, vab: number, da: number, db: number): void {
-  const md = ma - mb;
-  let e = 1 - ((1 - md * md) * (2 * vab + C2)) / (vaa + vbb + C2);
-  if (e < 0) e = 0;
-  // Contrast masking, which SSIM lacks: in busy texture (foliage, film grain, star fields) the
-  // reference's own contrast hides structural change that SSIM counts in full. Windows whose
-  // local std exceeds ~MASK_STD count proportionally less.
-  e /= 1 + vaa / MASK_C;
-  const e2 = e * e;
-  acc.s1 += e; acc.s4 += e2 * e2;
-  // Relative change of local contrast: >0 is added structure (ringing, blocking), <0 lost detail.
-  const rel = (1 + db) / (1 + da) - 1;
-  if (rel > 0) { acc.a1 += rel; const r2 = rel * rel; acc.a4 += r2 * r2; }
-  else { acc.d1 -= rel; const r2 = rel * rel; acc.d4 += r2 * r2; }
-  acc.n++;
-}
+let scratch = new Float32Array(0);
+let blockScratch: Float32Array[] = [];
 
-const tileSums = Array.from({ length: 5 }, () => new Float32Array((TILE / 2) * (TILE / 2)));
-const tileIntegrals = Array.from({ length: 5 }, () => new Float64Array((TILE / 2 + 1) * (TILE / 2 + 1)));
-
-/**
- * One tile of a large plane, evaluated on a 2-pixel lattice: pixels are summed in 2×2 blocks,
- * windows are 3×3 blocks (6×6 px, overlapping by 4 px, so every pixel is seen), and the edge
- * maps use the centre block's mean absolute deviation. A quarter of the evaluations of the
- * per-pixel path for the same coverage.
- */
-function compareTile(a: Float32Array, b: Float32Array, w: number, x0: number, y0: number, size: number, acc: Sums): void {
-  const bs = size >> 1;
-  const [Sa, Sb, Saa, Sbb, Sab] = tileSums;
-  for (let by = 0; by < bs; by++) {
-    const r0 = (y0 + 2 * by) * w + x0, r1 = r0 + w;
-    for (let bx = 0; bx < bs; bx++) {
-      const i = r0 + 2 * bx, j = r1 + 2 * bx;
-      const a0 = a[i], a1 = a[i + 1], a2 = a[j], a3 = a[j + 1];
-      const b0 = b[i], b1 = b[i + 1], b2 = b[j], b3 = b[j + 1];
-      const o = by * bs + bx;
-      Sa[o] = a0 + a1 + a2 + a3;
-      Sb[o] = b0 + b1 + b2 + b3;
-      Saa[o] = a0 * a0 + a1 * a1 + a2 * a2 + a3 * a3;
-      Sbb[o] = b0 * b0 + b1 * b1 + b2 * b2 + b3 * b3;
-      Sab[o] = a0 * b0 + a1 * b1 + a2 * b2 + a3 * b3;
+/** Per-block error energies of `test` against the reference, pooled (see the file header).
+ *  `test` is either the test's opponent planes or, in the common case (3-channel pixels
+ *  measured at delivered size), its raw bytes, read directly without building planes. */
+function compare(ref: Prepared, test: Scale | PixelsLike, P: MetricParams): number {
+  const w = ref.planes.width, h = ref.planes.height;
+  const [Xr, Yr, Br] = ref.planes.planes;
+  const n = w * h, nb = ref.bw * ref.bh, bw = ref.bw;
+  if (scratch.length < n) scratch = new Float32Array(n);
+  if (blockScratch.length === 0 || blockScratch[0].length < nb) blockScratch = Array.from({ length: 4 }, () => new Float32Array(nb));
+  const d = scratch;
+  const [eY, eG, eC, dm] = blockScratch;
+  eY.fill(0, 0, nb); eG.fill(0, 0, nb); eC.fill(0, 0, nb); dm.fill(0, 0, nb);
+  if ('planes' in test) {
+    const [Xt, Yt, Bt] = test.planes;
+    for (let y = 0; y < h; y++) {
+      const row = y * w, brow = (y >> 3) * bw;
+      for (let x = 0; x < w; x++) {
+        const p = row + x, b = brow + (x >> 3);
+        const dy = Yt[p] - Yr[p], dx = Xt[p] - Xr[p], db = Bt[p] - Br[p];
+        d[p] = dy;
+        eY[b] += dy * dy;
+        eC[b] += dx * dx + db * db;
+        dm[b] += dy;
+      }
+    }
+  } else {
+    const data = test.data, k = 1 / 255;
+    for (let y = 0; y < h; y++) {
+      const row = y * w, brow = (y >> 3) * bw;
+      for (let x = 0, q = row * 3; x < w; x++, q += 3) {
+        const p = row + x, b = brow + (x >> 3);
+        const r = data[q] * k, g = data[q + 1] * k, bl = data[q + 2] * k;
+        // Rounded to float32 exactly as opponentPlanes stores the reference: identical pixels
+        // must give exactly 0.
+        const dy = Math.fround(0.299 * r + 0.587 * g + 0.114 * bl) - Yr[p];
+        const dx = Math.fround(0.5 * (r - g) + 0.5) - Xr[p], db = Math.fround(0.5 * (bl - 0.5 * (r + g)) + 0.5) - Br[p];
+        d[p] = dy;
+        eY[b] += dy * dy;
+        eC[b] += dx * dx + db * db;
+        dm[b] += dy;
+      }
     }
   }
-  const W = bs + 1;
-  const [Ia, Ib, Iaa, Ibb, Iab] = tileIntegrals;
-  // The buffers are shared by both tile sizes, so the zero border must be rewritten each time.
-  for (let x = 0; x <= bs; x++) { Ia[x] = 0; Ib[x] = 0; Iaa[x] = 0; Ibb[x] = 0; Iab[x] = 0; }
-  for (let y = 0; y < bs; y++) {
-    let sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
-    const row = y * bs, up = y * W, cur = up + W;
-    Ia[cur] = 0; Ib[cur] = 0; Iaa[cur] = 0; Ibb[cur] = 0; Iab[cur] = 0;
-    for (let x = 0; x < bs; x++) {
-      const i = row + x;
-      sa += Sa[i]; sb += Sb[i]; saa += Saa[i]; sbb += Sbb[i]; sab += Sab[i];
-      const o = cur + x + 1, u = up + x + 1;
-      Ia[o] = Ia[u] + sa; Ib[o] = Ib[u] + sb; Iaa[o] = Iaa[u] + saa; Ibb[o] = Ibb[u] + sbb; Iab[o] = Iab[u] + sab;
+  // Gradient of the error (right and down neighbours, across block boundaries too, so a
+  // block edge that the reference does not have counts here).
+  for (let y = 0; y < h; y++) {
+    const row = y * w, brow = (y >> 3) * bw, down = y + 1 < h ? w : 0;
+    for (let x = 0; x < w; x++) {
+      const p = row + x, b = brow + (x >> 3);
+      const gx = x + 1 < w ? d[p + 1] - d[p] : 0, gy = d[p + down] - d[p];
+      eG[b] += gx * gx + gy * gy;
     }
   }
-  const inv = 1 / 36;
-  for (let y = 1; y < bs - 1; y++) {
-    const top = (y - 1) * W, bot = (y + 2) * W;
-    for (let x = 1; x < bs - 1; x++) {
-      const i0 = top + x - 1, i1 = top + x + 2, i2 = bot + x - 1, i3 = bot + x + 2;
-      const ma = (Ia[i3] - Ia[i2] - Ia[i1] + Ia[i0]) * inv;
-      const mb = (Ib[i3] - Ib[i2] - Ib[i1] + Ib[i0]) * inv;
-      const vaa = (Iaa[i3] - Iaa[i2] - Iaa[i1] + Iaa[i0]) * inv - ma * ma;
-      const vbb = (Ibb[i3] - Ibb[i2] - Ibb[i1] + Ibb[i0]) * inv - mb * mb;
-      const vab = (Iab[i3] - Iab[i2] - Iab[i1] + Iab[i0]) * inv - ma * mb;
-      const p = (y0 + 2 * y) * w + x0 + 2 * x, q = p + w;
-      const da = 0.25 * (Math.abs(a[p] - ma) + Math.abs(a[p + 1] - ma) + Math.abs(a[q] - ma) + Math.abs(a[q + 1] - ma));
-      const db = 0.25 * (Math.abs(b[p] - mb) + Math.abs(b[p + 1] - mb) + Math.abs(b[q] - mb) + Math.abs(b[q + 1] - mb));
-      accumulate(acc, ma, mb, vaa, vbb, vab, da, db);
+  const { activity, mean, count } = ref;
+  const half = P.p / 2;
+  let sum = 0;
+  for (let by = 0; by < ref.bh; by++) {
+    for (let bx = 0; bx < bw; bx++) {
+      const b = by * bw + bx, k = 1 / count[b];
+      let act = activity[b];
+      if (P.smooth) {
+        let sa = 0, na = 0;
+        for (let oy = Math.max(0, by - 1); oy <= Math.min(ref.bh - 1, by + 1); oy++) for (let ox = Math.max(0, bx - 1); ox <= Math.min(bw - 1, bx + 1); ox++) { sa += activity[oy * bw + ox]; na++; }
+        act = (1 - P.smooth) * act + P.smooth * sa / na;
+      }
+      const mask = P.floor * (1 + act / P.floor) ** P.maskExp;
+      // Block means vs the right and lower neighbours: a step the reference does not have
+      // (or lost), masked by the reference's own block-to-block change.
+      let band = 0, coarse = 0;
+      const m = dm[b] * k;
+      if (bx + 1 < bw) { const o = b + 1; const e = m - dm[o] / count[o]; band += e * e; const r = mean[b] - mean[o]; coarse += r * r; }
+      if (by + 1 < ref.bh) { const o = b + bw; const e = m - dm[o] / count[o]; band += e * e; const r = mean[b] - mean[o]; coarse += r * r; }
+      const s = (eY[b] * k + P.gradient * eG[b] * k + P.chroma * eC[b] * k) / mask + P.banding * band / (mask + coarse);
+      sum += s ** half;
     }
   }
+  return P.scale * (sum / nb) ** (1 / P.p);
 }
 
 /** Distance between a prepared reference and a test image of the same dimensions. 0 = identical;
  *  larger is worse (see QUALITY.md for the scale and the budgets). */
-export function distancePrepared(ref: Prepared, test: PixelsLike): number {
+export function distancePrepared(ref: Prepared, test: PixelsLike, params: MetricParams = METRIC_PARAMS): number {
   if (test.width !== ref.width || test.height !== ref.height) {
     throw new Error(`size mismatch: reference ${ref.width}×${ref.height}, test ${test.width}×${test.height}`);
   }
-  return distanceBetween(ref, prepare(test, ref.tiles));
-}
-
-export function distanceBetween(ref: Prepared, test: Prepared): number {
-  let total = 0;
-  for (const t of distanceTerms(ref, test)) total += t.weighted;
-  return total;
-}
-
-export interface DistanceTerm {
-  scale: number;
-  channel: 'X' | 'Y' | 'B';
-  ssim1: number; ssim4: number; art1: number; art4: number; det1: number; det4: number;
-  /** This term's share of the distance. */
-  weighted: number;
-}
-
-/** The distance broken down by scale and channel (diagnostics for the bench and tests). */
-export function distanceTerms(ref: Prepared, test: Prepared): DistanceTerm[] {
-  const out: DistanceTerm[] = [];
-  for (let s = 0; s < ref.scales.length; s++) {
-    const rs = ref.scales[s], ts = test.scales[s];
-    const tiled = ref.tiles.length > 0 && s < 2;
-    for (let c = 0; c < 3; c++) {
-      const acc = emptySums();
-      if (tiled) {
-        for (const t of ref.tiles) compareTile(rs.planes[c], ts.planes[c], rs.width, t.x >> s, t.y >> s, t.size >> s, acc);
-      } else {
-        comparePlane(rs.planes[c], ts.planes[c], rs.width, rs.height, acc);
-      }
-      const n = Math.max(1, acc.n);
-      const term = {
-        scale: s, channel: (['X', 'Y', 'B'] as const)[c],
-        ssim1: acc.s1 / n, ssim4: (acc.s4 / n) ** 0.25, art1: acc.a1 / n, art4: (acc.a4 / n) ** 0.25, det1: acc.d1 / n, det4: (acc.d4 / n) ** 0.25,
-        weighted: 0,
-      };
-      term.weighted = SCALE_WEIGHT[s] * CHANNEL_WEIGHT[c] * (
-        POOL_WEIGHT.ssim[0] * term.ssim1 + POOL_WEIGHT.ssim[1] * term.ssim4
-        + POOL_WEIGHT.artifact[0] * term.art1 + POOL_WEIGHT.artifact[1] * term.art4
-        + POOL_WEIGHT.detail[0] * term.det1 + POOL_WEIGHT.detail[1] * term.det4);
-      out.push(term);
-    }
-  }
-  return out;
+  const direct = test.channels === 3 && ref.planes.width === test.width && ref.planes.height === test.height;
+  return compare(ref, direct ? test : opponentPlanes(test, proxyFactor(test.width, test.height)), params);
 }
 
 /** What 4:2:0 chroma subsampling alone would cost: the reference against itself with chroma

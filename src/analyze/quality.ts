@@ -34,10 +34,10 @@ export interface QualityChoice {
  *  800 px: the median distance of mozjpeg 4:2:0 at q90 (best), q80 (good), q70 (eco) and q50
  *  (low), so a typical photo lands near those qualities and the rest move by content. */
 export const QUALITY_BUDGETS: Record<QualityLevel, number> = Object.freeze({
-  best: 3.2,
-  good: 4.9,
-  eco: 6.2,
-  low: 8.5,
+  best: 4.4,
+  good: 5.35,
+  eco: 6.3,
+  low: 7.45,
 });
 
 /** Qualities searched per format: below the floor every codec falls apart on some image, above
@@ -59,13 +59,13 @@ export const LEVEL_CEILING: Record<EncodeFormat, Record<QualityLevel, number>> =
 
 /** First trial per format and level: the median answer on the photo corpus (bench/quality.ts). */
 const FIRST_GUESS: Record<EncodeFormat, Record<QualityLevel, number>> = {
-  jpeg: { best: 90, good: 80, eco: 70, low: 52 },
+  jpeg: { best: 90, good: 81, eco: 70, low: 50 },
   webp: { best: 88, good: 80, eco: 70, low: 55 },
-  avif: { best: 75, good: 62, eco: 54, low: 45 },
+  avif: { best: 75, good: 62, eco: 52, low: 42 },
 };
 
 /** -d ln(distance) / d quality, median over the corpus; only steers the search. */
-const LOG_SLOPE: Record<EncodeFormat, number> = { jpeg: 0.03, webp: 0.035, avif: 0.035 };
+const LOG_SLOPE: Record<EncodeFormat, number> = { jpeg: 0.018, webp: 0.02, avif: 0.012 };
 
 /** Two measured qualities this close around the budget end the search. */
 const TOLERANCE = 2;
@@ -155,6 +155,10 @@ export async function chooseQuality(
       // The model said the previous trial was at the budget and it passed: trust it rather
       // than spend a third encode to maybe shave a point or two.
       if (aimed && last.distance <= budget) break;
+      // The first trial passed within TOLERANCE of where the model puts the budget: accept it
+      // (one encode) rather than spend a second to shave a point or two.
+      if (!aimed && trials.length === 1 && last.distance <= budget
+        && Math.log(budget / last.distance) / LOG_SLOPE[format] <= TOLERANCE) break;
       const prior = LOG_SLOPE[format];
       if (pass && fail) slope = secantSlope(pass, fail, prior);
       else if (trials.length >= 2) slope = secantSlope(trials[0], trials[1], prior);
