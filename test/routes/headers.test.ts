@@ -110,7 +110,8 @@ t.test('errors: X-Cld-Error, no-store, no ETag, CORS still present', async (t) =
   const table: [string, number, RegExp][] = [
     ['/image/upload/w_abc/rocket.jpg', 400, /^Invalid width in transformation: abc$/],
     ['/image/upload/w_10,zz_1/rocket.jpg', 400, /^Unknown transformation zz_1$/],
-    ['/image/upload/l_foo/rocket.jpg', 400, /^Unsupported transformation l_foo/],
+    // overlays are performed: a missing layer image is named
+    ['/image/upload/l_foo/rocket.jpg', 400, /overlay.*\bfoo\b/i],
     ['/image/upload/so_2/rocket.jpg', 400, /^Unsupported transformation so_2: video-only/],
     ['/image/upload/w_100/nothere.jpg', 404, /^Resource not found - nothere$/],
     ['/image/bogus/rocket.jpg', 400, /^Invalid URL: unsupported delivery type/],
