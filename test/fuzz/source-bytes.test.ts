@@ -186,3 +186,20 @@ t.test('regression: a_90 on an animated GIF is not a 500 (found by the source fu
     t.ok(r.statusCode === 200 || (r.statusCode >= 400 && r.statusCode < 500), `${url} → 200 or 4xx (got ${r.statusCode} ${String(r.headers['x-cld-error'])})`);
   }
 });
+
+t.test('regression: a truncated JPEG rendered next to another render is a 422, not a 500 (found by bench/load.ts)', async (t) => {
+  // Alone, a truncated JPEG answers 422 ("VipsJpeg: premature end of JPEG image"). Rendered
+  // concurrently with another image, libvips reports only "Warning treated as error due to
+  // failOn setting" (the specific message is lost), which classifySharpError in src/errors.ts
+  // does not match, so the route answers 500 "Internal error". Expected: 422 both ways.
+  const photo = await fs.readFile(new URL('../../images/rocket.jpg', import.meta.url));
+  await fs.writeFile(path.join(dir, 'photo.jpg'), photo);
+  await fs.writeFile(path.join(dir, 'half.jpg'), photo.subarray(0, photo.length >> 1));
+  const app = await buildServer(testConfig({ storageDir: dir }), { defaultMetrics: false });
+  t.teardown(() => app.close());
+  t.equal((await app.inject('/image/upload/w_50/half.jpg')).statusCode, 422, 'alone: 422');
+  const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => app.inject(i % 2 ? `/image/upload/w_${51 + i}/half.jpg` : `/image/upload/w_${100 + i}/photo.jpg`)));
+  const truncated = rs.filter((_, i) => i % 2).map((r) => r.statusCode);
+  t.same(truncated, [422, 422, 422, 422], `next to other renders: ${truncated.join(' ')}`);
+  t.ok(rs.filter((_, i) => i % 2 === 0).every((r) => r.statusCode === 200), 'the good ones are served');
+});
