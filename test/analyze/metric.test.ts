@@ -107,3 +107,47 @@ t.test('the worker survives 50 calls without holding anything', async (t) => {
   session.close();
   t.equal(await metricWorkerHeld(), 0, 'closed sessions (and the 50 one-shot calls) hold nothing');
 });
+
+t.test('contrast masking: the same noise counts less on texture than on a flat area', async (t) => {
+  // 256×128: left half flat mid grey, right half strong random texture.
+  const w = 256, h = 128;
+  const base = Buffer.alloc(w * h * 3);
+  let seed = 11;
+  const rnd = (): number => { seed = (seed * 1103515245 + 12345) >>> 0; return (seed >>> 16) / 65536; };
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const v = x < w / 2 ? 128 : Math.round(40 + 170 * rnd());
+    base.fill(v, (y * w + x) * 3, (y * w + x) * 3 + 3);
+  }
+  const ref: RawImage = { data: base, width: w, height: h, channels: 3 };
+  const noisy = (left: boolean): RawImage => {
+    const data = Buffer.from(base);
+    for (let y = 0; y < h; y++) for (let x = left ? 0 : w / 2; x < (left ? w / 2 : w); x++) {
+      const n = Math.round((rnd() - 0.5) * 8);
+      for (let c = 0; c < 3; c++) data[(y * w + x) * 3 + c] = Math.max(0, Math.min(255, data[(y * w + x) * 3 + c] + n));
+    }
+    return { ...ref, data };
+  };
+  const flat = await perceptualDistance(ref, noisy(true));
+  const busy = await perceptualDistance(ref, noisy(false));
+  t.ok(busy > 0, `noise on texture is still seen (${busy.toFixed(3)})`);
+  t.ok(flat > 2 * busy, `±4 noise: flat ${flat.toFixed(3)} > 2 × texture ${busy.toFixed(3)}`);
+});
+
+t.test('a small damaged smooth area is not averaged away (near-max pooling)', async (t) => {
+  const w = 256, h = 256;
+  const data = Buffer.alloc(w * h * 3);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data.fill(Math.round(60 + 120 * x / w), (y * w + x) * 3, (y * w + x) * 3 + 3);
+  const ref: RawImage = { data, width: w, height: h, channels: 3 };
+  // Quantise a 32×32 patch of the smooth ramp to flat 8 px steps (banding/blocking).
+  const band = Buffer.from(data);
+  for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) {
+    const v = Math.round(60 + 120 * (x & ~7) / w);
+    band.fill(v, (y * w + x) * 3, (y * w + x) * 3 + 3);
+  }
+  // The same number of changed code values spread thinly (±1 on every pixel of a quarter).
+  const spread = Buffer.from(data);
+  for (let p = 0; p < (w * h) / 4; p++) for (let c = 0; c < 3; c++) spread[p * 3 + c] += p % 2 ? 1 : -1;
+  const local = await perceptualDistance(ref, { ...ref, data: band });
+  const thin = await perceptualDistance(ref, { ...ref, data: spread });
+  t.ok(local > thin, `banded patch ${local.toFixed(3)} > thin ±1 noise over a quarter ${thin.toFixed(3)}`);
+});
