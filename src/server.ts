@@ -1,7 +1,7 @@
 /**
  * buildServer(config): the fastify app with every route, never listening (tests use inject).
  */
-import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyError, type FastifyReply } from 'fastify';
 import type { Config } from './config.ts';
 import { Errors, isHttpError } from './errors.ts';
 import { createDelivery, type Delivery, type DeliveryOptions } from './delivery.ts';
@@ -29,6 +29,14 @@ export async function buildServer(config: Config, opts: DeliveryOptions = {}): P
     // Public ids and fetch URLs can be long.
     routerOptions: { maxParamLength: 8192 },
     return503OnClosing: true,
+    // Errors fastify raises before routing (malformed percent-encoding, bad headers) get the
+    // same shape as ours: X-Cld-Error, no-store, CORS.
+    frameworkErrors: (error, _req, reply) => {
+      const message = `Invalid URL: ${error.message}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 500);
+      const r = reply as unknown as FastifyReply;
+      r.code(400).headers({ ...COMMON_HEADERS, 'cache-control': 'no-store', 'x-cld-error': message });
+      void r.send({ error: { message } });
+    },
   });
   const delivery = createDelivery(config, opts);
   app.decorate('config', config);

@@ -64,9 +64,18 @@ async function obscureFaces(c: Canvas, ctx: RenderContext, component: Component,
   if (layers.length) await c.op('composite', 'composite', (img) => img.composite(layers));
 }
 
+/** An integer argument in range; the error names the whole value (`blur:abc`). */
+function intArg(arg: string, raw: string, lo: number, hi: number): number {
+  try {
+    return parseIntIn('effect', arg, lo, hi);
+  } catch {
+    throw new Errors.INVALID_PARAM('effect', raw);
+  }
+}
+
 const num = (lo: number, hi: number, def: number) => (args: string[], raw: string) => {
   if (args.length > 1) throw new Errors.INVALID_PARAM('effect', raw);
-  return [args.length ? parseIntIn('effect', args[0], lo, hi) : def];
+  return [args.length ? intArg(args[0], raw, lo, hi) : def];
 };
 const none = (args: string[], raw: string) => {
   if (args.length) throw new Errors.INVALID_PARAM('effect', raw);
@@ -147,7 +156,7 @@ const EFFECTS: Record<string, EffectDef> = {
   improve: {
     parse(args, raw) {
       if (args.length > 2 || (args[0] && !['indoor', 'outdoor'].includes(args[0]))) throw new Errors.INVALID_PARAM('effect', raw);
-      return [args[0] ?? 'outdoor', args[1] ? parseIntIn('effect', args[1], 0, 100) : 100];
+      return [args[0] ?? 'outdoor', args[1] ? intArg(args[1], raw, 0, 100) : 100];
     },
     async apply(c, v) {
       // stretch the luminance, then restore some colour the stretch washed out, blended by strength
@@ -186,7 +195,7 @@ const EFFECTS: Record<string, EffectDef> = {
     colour: true,
     parse(args, raw) {
       if (args.length > 2) throw new Errors.INVALID_PARAM('effect', raw);
-      return [args[0] ? parseIntIn('effect', args[0], 0, 100) : 10];
+      return [args[0] ? intArg(args[0], raw, 0, 100) : 10];
     },
     async apply(c, v) {
       const threshold = Math.round(((v.args[0] as number) / 100) * 255) || 1;

@@ -41,6 +41,8 @@ export class Canvas {
   /** Set when a rotation by a non-right angle or a trim happened: the region is then a bounding box. */
   readonly inputWidth: number;
   readonly inputHeight: number;
+  /** libvips stops a pipeline that runs longer than this (the request's processing budget). */
+  timeoutSeconds = 30;
   /** Background for padding/flattening set by `b_` in the current component. */
   background: Rgba | undefined;
 
@@ -92,7 +94,7 @@ export class Canvas {
 
   /** Run the queued operations into raw 8-bit pixels and continue from them. */
   async materialize(): Promise<OutputInfo & { data: Buffer }> {
-    const { data, info } = await this.img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const { data, info } = await this.img.raw({ depth: 'uchar' }).timeout({ seconds: this.timeoutSeconds }).toBuffer({ resolveWithObject: true });
     const pageHeight = this.pages > 1 ? Math.round(info.height / this.pages) : info.height;
     this.img = sharp(data, {
       raw: { width: info.width, height: info.height, channels: info.channels as 1 | 2 | 3 | 4, ...(this.pages > 1 ? { pageHeight } : {}) },

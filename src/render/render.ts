@@ -125,7 +125,9 @@ export function openSource(src: Source, meta: SourceMeta, plan: Plan, out: Outpu
   const swap = lo.autoOrient && meta.orientation >= 5;
   const w = swap ? meta.rawHeight : meta.rawWidth;
   const h = swap ? meta.rawWidth : meta.rawHeight;
-  return { canvas: new Canvas(img, w, h, animated ? meta.pages : 1, meta.channels), animated };
+  const canvas = new Canvas(img, w, h, animated ? meta.pages : 1, meta.channels);
+  canvas.timeoutSeconds = Math.ceil(ctx.config.processTimeoutMs / 1000);
+  return { canvas, animated };
 }
 
 /** Run every component; returns the canvas ready to encode. */
