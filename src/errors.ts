@@ -87,7 +87,8 @@ export function classifySharpError(e: unknown): HttpError {
   if (/pixel limit|exceeds pixel limit|Input image exceeds/i.test(msg)) {
     return new Errors.TOO_LARGE(first);
   }
-  if (/premature end|truncated|corrupt|invalid|bad|unexpected end|read error|Empty|zero-length|not enough data|decode|load|out of order|CRC|IDAT|huffman|marker/i.test(msg)) {
+  // Loader messages: "<format>2vips: unable to read pixels", "VipsForeignLoad...", libpng/libjpeg wording.
+  if (/premature end|truncated|corrupt|invalid|bad|unexpected end|read error|Empty|zero-length|not enough data|decode|load|out of order|CRC|IDAT|huffman|marker|2vips|unable to (read|load|decode)|VipsForeign|vips_image_get|image ended|failOn|warning treated as error/i.test(msg)) {
     return new Errors.CORRUPT_SOURCE(first);
   }
   if (/too large|dimensions|width and height|maximum|exceeds/i.test(msg)) {

