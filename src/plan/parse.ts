@@ -193,13 +193,26 @@ function groupLayers(flat: readonly Component[]): Component[] {
 }
 
 const memo = new LRUCache<string, Plan>({ max: 10_000 });
+/** Named-transformation tables get a small id so plans parsed under different tables never mix. */
+const tableIds = new WeakMap<object, number>();
+let nextTableId = 0;
+function tableId(named: object): number {
+  let id = tableIds.get(named);
+  if (id === undefined) {
+    id = nextTableId++;
+    tableIds.set(named, id);
+  }
+  return id;
+}
 
 /**
  * Parse the component segments of a URL. `named` is the named-transformation table from config.
  * Throws Errors.* with the offending parameter named.
  */
-export function parsePlan(segments: readonly string[], named: Readonly<Record<string, string>> = {}, maxComponents = 1000): Plan {
-  const key = segments.join('/');
+const NO_NAMED: Readonly<Record<string, string>> = Object.freeze({});
+
+export function parsePlan(segments: readonly string[], named: Readonly<Record<string, string>> = NO_NAMED, maxComponents = 1000): Plan {
+  const key = `${tableId(named)}:${maxComponents}:${segments.join('/')}`;
   const hit = memo.get(key);
   if (hit) return hit;
   const components = groupLayers(segments.flatMap((s) => parseComponentText(s, named, 0)));
