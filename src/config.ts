@@ -63,7 +63,7 @@ export interface Config {
   readonly redisTimeoutMs: number;
   /** `APERTURE_REDIS_LOCK_MS`: cross-instance render lock TTL; a dead holder is replaced after this (default 5000). */
   readonly redisLockMs: number;
-  /** `APERTURE_AVIF_EFFORT`: AVIF encoder effort 0-9 (default 2, measured in BENCHMARKS.md). */
+  /** `APERTURE_AVIF_EFFORT`: AVIF encoder effort 0-9 (default 1, measured in BENCHMARKS.md). */
   readonly avifEffort: number;
   /** `APERTURE_WEBP_EFFORT`: WebP encoder effort 0-6 (default 4). */
   readonly webpEffort: number;
@@ -157,7 +157,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     redisMaxEntryBytes: int(env, 'APERTURE_REDIS_MAX_ENTRY_BYTES', 5 * 1024 * 1024, 1, 2 ** 31),
     redisTimeoutMs: int(env, 'APERTURE_REDIS_TIMEOUT_MS', 100, 1, 60_000),
     redisLockMs: int(env, 'APERTURE_REDIS_LOCK_MS', 5_000, 100, 600_000),
-    avifEffort: int(env, 'APERTURE_AVIF_EFFORT', 2, 0, 9),
+    avifEffort: int(env, 'APERTURE_AVIF_EFFORT', 1, 0, 9),
     webpEffort: int(env, 'APERTURE_WEBP_EFFORT', 4, 0, 6),
     logLevel: env.APERTURE_LOG_LEVEL || 'info',
     shutdownTimeoutMs: int(env, 'APERTURE_SHUTDOWN_MS', 10_000, 0, 600_000),

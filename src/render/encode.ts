@@ -2,8 +2,8 @@
  * Encoder settings tuned for delivery (measured in BENCHMARKS.md):
  * - JPEG: mozjpeg (trellis quantisation, optimised scans), q80 default, 4:2:0 unless asked.
  * - WebP: q80, effort from config (default 4).
- * - AVIF: q60, effort from config (default 2: an 800 px AVIF encodes in about the time of a
- *   WebP, while effort 4+ costs several times more for a few % fewer bytes).
+ * - AVIF: q60, effort from config (default 1: an 800 px AVIF in ~75 ms, 2x a WebP; effort 2
+ *   costs 1.7x that for 3% fewer bytes, effort 4+ 9-24x for 5-10% fewer; BENCHMARKS.md).
  * - PNG: zlib level 6 with adaptive filtering; palette (libimagequant) for fl_png8/fl_lossy.
  * - GIF: libimagequant palette; animation kept.
  */
