@@ -46,13 +46,16 @@ t.test('client hints and delivered widths in Chromium', { skip: fs.existsSync(CH
         const ctx = await browser!.newContext({ viewport: { width: vw, height: 900 }, deviceScaleFactor: dpr });
         t.teardown(() => ctx.close());
         const page = await ctx.newPage();
-        const heroReq: Array<{ headers: Record<string, string>; body: Buffer; resHeaders: Record<string, string> }> = [];
-        page.on('response', async (res) => {
+        // Register each response synchronously; reading its body is awaited after the page is
+        // ready, so a slow body read cannot make the request look missing.
+        const pending: Array<Promise<{ headers: Record<string, string>; body: Buffer; resHeaders: Record<string, string> }>> = [];
+        page.on('response', (res) => {
           if (!res.url().includes('/c_scale,dpr_auto,w_auto/hero.jpg')) return;
-          heroReq.push({ headers: await res.request().allHeaders(), body: await res.body(), resHeaders: await res.allHeaders() });
+          pending.push((async () => ({ headers: await res.request().allHeaders(), body: await res.body(), resHeaders: await res.allHeaders() }))());
         });
         await page.goto(`${origin}/?id=hero.jpg`);
         await page.waitForFunction(() => document.body.dataset.ready === '1' && document.body.dataset.delivered !== undefined, null, { timeout: 120_000 });
+        const heroReq = await Promise.all(pending);
 
         t.equal(heroReq.length, 1, 'one request for the responsive image, on the first load');
         const { headers: h, body, resHeaders } = heroReq[0];
