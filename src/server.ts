@@ -49,8 +49,10 @@ export async function buildServer(config: Config, opts: DeliveryOptions = {}): P
     return { ready: true };
   });
 
-  app.addHook('onRequest', async (_req, reply) => {
+  // Hooks are callback-style: cheaper than async ones on the cache-hit path.
+  app.addHook('onRequest', (_req, reply, done) => {
     reply.headers(COMMON_HEADERS);
+    done();
   });
 
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
@@ -80,11 +82,12 @@ export async function buildServer(config: Config, opts: DeliveryOptions = {}): P
     return reply.send({ error: { message: err.message } });
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url === '/*' ? 'image' : (request.routeOptions.url ?? 'unmatched');
     const labels = { route, status: String(reply.statusCode) };
     delivery.metrics.httpRequests.inc(labels);
     delivery.metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    done();
   });
 
   healthRoutes(app);
@@ -101,8 +104,9 @@ export async function buildServer(config: Config, opts: DeliveryOptions = {}): P
   // fastify's close() ends only idle connections; a keep-alive connection that carries a
   // request during the drain would then stay open for keepAliveTimeout. Closing it after its
   // reply lets the drain finish as soon as the in-flight requests do.
-  app.addHook('onSend', async (_req, reply) => {
+  app.addHook('onSend', (_req, reply, payload, done) => {
     if (draining.value) reply.header('Connection', 'close');
+    done(null, payload);
   });
   app.addHook('onClose', async () => {
     await delivery.origins.close();
