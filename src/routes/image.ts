@@ -192,7 +192,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       variant = r.variant;
     }
     const ctx: RenderContext = { config, hints, vary, sourceIdentity: src.identity, prefix: '', timing: {}, loadLayer };
-    const key = `${src.identity}\n${parsed.plan.canonical}\n${url.extFormat ?? ''}\n${variant}\n${await layerIdentities(plan)}`;
+    const key = `${src.identity}\n${parsed.plan.canonical}\n${url.extFormat ?? ''}\n${variant}\n${imageLayers(plan).length ? await layerIdentities(plan) : ''}`;
     const { metrics, tier } = delivery;
     let result = delivery.results.get(key);
     let cacheState = 'l1';

@@ -9,6 +9,10 @@ const SVG_HEAD = /^\s*(?:\uFEFF)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--[\s\S]*?-->\s*)*(
 
 export function looksLikeSvg(buf: Buffer): boolean {
   if (buf.length < 5) return false;
+  // Raster formats start with a binary signature byte; only text can be SVG (cheap exit on
+  // the cache-hit path).
+  const b = buf[0];
+  if (b !== 0x3c && b !== 0xef && b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) return false;
   const head = buf.subarray(0, 512).toString('utf8');
   return SVG_HEAD.test(head);
 }
