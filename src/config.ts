@@ -13,6 +13,12 @@ export interface Config {
   readonly host: string;
   /** `APERTURE_STORAGE_DIR`: folder of originals for the `upload` type. */
   readonly storageDir: string;
+  /**
+   * `APERTURE_STORAGE_WATCH` (default 1): revalidate local files by filesystem events (inotify)
+   * instead of a stat per request; a cache hit then makes no system call. Set 0 on network
+   * filesystems (NFS, SMB, FUSE mounts), where changes made by other machines raise no events.
+   */
+  readonly storageWatch: boolean;
   /** `APERTURE_CACHE_BYTES`: result cache bound in bytes (default 256 MB). */
   readonly cacheBytes: number;
   /** `APERTURE_SOURCE_CACHE_BYTES`: source bytes cache bound (default 128 MB). */
@@ -132,6 +138,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     port: int(env, 'PORT', 3000, 0, 65535),
     host: env.HOST || '0.0.0.0',
     storageDir: path.resolve(env.APERTURE_STORAGE_DIR || 'images'),
+    storageWatch: bool(env, 'APERTURE_STORAGE_WATCH', true),
     cacheBytes: int(env, 'APERTURE_CACHE_BYTES', 256 * 1024 * 1024, 0, 2 ** 40),
     sourceCacheBytes: int(env, 'APERTURE_SOURCE_CACHE_BYTES', 128 * 1024 * 1024, 0, 2 ** 40),
     maxSourcePixels: int(env, 'APERTURE_MAX_SOURCE_PIXELS', 50_000_000, 1, 2 ** 40),

@@ -16,7 +16,7 @@ export interface Origins {
 }
 
 export function createOrigins(config: Config, httpOptions: HttpOriginOptions = {}): Origins {
-  const local = createLocalOrigin(config.storageDir, { cacheBytes: config.sourceCacheBytes, maxSourceBytes: config.maxSourceBytes });
+  const local = createLocalOrigin(config.storageDir, { cacheBytes: config.sourceCacheBytes, maxSourceBytes: config.maxSourceBytes, watch: config.storageWatch });
   const http = createHttpOrigin(config, httpOptions);
   return {
     load(url) {
@@ -25,6 +25,9 @@ export function createOrigins(config: Config, httpOptions: HttpOriginOptions = {
       if (remote) return http.load(remote);
       return local.loadWithExt(url.publicId, url.ext);
     },
-    close: () => http.close(),
+    close: async () => {
+      local.close();
+      await http.close();
+    },
   };
 }

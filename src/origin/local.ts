@@ -2,15 +2,26 @@
  * Local storage: public id → file under the storage folder. `shoes/red` serves
  * `shoes/red.<any image ext>`; an exact `<id>.<ext>` file wins (so `shoes/red.webp` serves
  * `shoes/red.webp` if it exists, else `shoes/red.jpg` converted). Paths can never leave the
- * folder. Bytes are cached (bounded), keyed by path and revalidated by mtime + size on every
- * request, so a changed file is never served stale.
+ * folder. Bytes are cached (bounded), keyed by path, and a changed, replaced, added or deleted
+ * file is never served stale.
+ *
+ * Validation. Without watching, every request stats the folder (its listing decides which file
+ * an extension-less id names) and the file (mtime + size). With `watch` (the default), each
+ * folder that served a file, and its parents up to the storage root, is watched with
+ * `fs.watch` (inotify): any event there bumps a generation counter, and a resolution checked
+ * at the current generation is trusted without a system call. A write is queued as an inotify
+ * event before the writer can send its next request, and libuv reads ready descriptors in the
+ * order they became ready, so the event is handled before that request is parsed. A folder
+ * that cannot be watched (watch limit reached, filesystem without events) falls back to the
+ * stats. Network filesystems do not report changes made by other machines: turn `watch` off
+ * there (APERTURE_STORAGE_WATCH=0).
  *
  * Metadata calls are synchronous on purpose: a stat of a cached inode takes microseconds,
  * while an async one waits in libuv's thread pool behind sharp's transforms, which would make
  * cache hits as slow as the busiest transform.
  */
 import fs from 'node:fs/promises';
-import { statSync, readdirSync, type Stats } from 'node:fs';
+import { statSync, readdirSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { Errors } from '../errors.ts';
@@ -18,37 +29,87 @@ import type { Origin, Source } from './types.ts';
 
 const IMAGE_EXT = ['jpg', 'jpeg', 'png', 'webp', 'avif', 'gif', 'tif', 'tiff', 'svg', 'heic', 'heif', 'jp2', 'jxl', 'bmp'];
 const IMAGE_EXT_SET = new Set(IMAGE_EXT);
+/** Most folders watched at once; beyond it, folders are validated by stats. */
+const MAX_WATCHED = 4096;
 
 interface Listing { mtimeMs: number; byStem: Map<string, string[]>; names: Set<string> }
-interface CachedBytes { buffer: Buffer; mtimeMs: number; size: number }
+/** A file's cached bytes, and the Source handed out while the file is unchanged. */
+interface CachedBytes { mtimeMs: number; size: number; source: Source }
+/** Which file a (public id, extension) names, validated at a watch generation (-1: not watched). */
+interface Resolution { file: string; generation: number }
+
+export interface LocalOriginOptions {
+  cacheBytes: number;
+  maxSourceBytes: number;
+  /** Validate by filesystem events instead of a stat per request (default true). */
+  watch?: boolean;
+}
 
 export interface LocalOrigin extends Origin {
   /** `ext` is the URL's extension (it may name an exact file). */
   loadWithExt(publicId: string, ext: string | undefined): Promise<Source>;
+  /** Stop watching. */
+  close(): void;
 }
 
-function statOrUndefined(p: string): Stats | undefined {
-  try {
-    return statSync(p);
-  } catch {
-    return undefined;
-  }
-}
+const extRank = (name: string) => IMAGE_EXT.indexOf(name.slice(name.lastIndexOf('.') + 1).toLowerCase());
 
-export function createLocalOrigin(root: string, opts: { cacheBytes: number; maxSourceBytes: number }): LocalOrigin {
+export function createLocalOrigin(root: string, opts: LocalOriginOptions): LocalOrigin {
   const base = path.resolve(root);
   const listings = new LRUCache<string, Listing>({ max: 10_000 });
+  const resolutions = new LRUCache<string, Resolution>({ max: 50_000 });
   const bytes = new LRUCache<string, CachedBytes>({
     maxSize: Math.max(1, opts.cacheBytes),
     sizeCalculation: (v) => Math.max(1, v.size),
   });
 
+  // --- watching -------------------------------------------------------------------------------
+  let generation = 0;
+  let closed = false;
+  /** Folder → its watcher, or null when it cannot be watched. */
+  const watchers = new Map<string, FSWatcher | null>();
+  const changed = () => { generation++; };
+
+  function watchOne(dir: string): boolean {
+    const known = watchers.get(dir);
+    if (known !== undefined) return known !== null;
+    if (closed || watchers.size >= MAX_WATCHED) return false;
+    try {
+      const w = watch(dir, { persistent: false }, changed);
+      w.on('error', () => {
+        changed();
+        w.close();
+        watchers.delete(dir);
+      });
+      watchers.set(dir, w);
+      return true;
+    } catch (e) {
+      // A folder that does not exist (yet) may be watched later; other failures (watch limit,
+      // filesystem without events) are remembered and validated by stats.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') watchers.set(dir, null);
+      return false;
+    }
+  }
+
+  /** Watch `dir` and every parent up to the root; true when all of them are watched. */
+  function watched(dir: string): boolean {
+    if (!opts.watch && opts.watch !== undefined) return false;
+    let ok = true;
+    for (let d = dir; ; d = path.dirname(d)) {
+      ok = watchOne(d) && ok;
+      if (d === base || !inside(d)) break;
+    }
+    return ok;
+  }
+
+  // --- resolution -----------------------------------------------------------------------------
   function inside(p: string): boolean {
     return p === base || p.startsWith(base + path.sep);
   }
 
-  async function listing(dir: string): Promise<Listing | undefined> {
-    const st = statOrUndefined(dir);
+  function listing(dir: string): Listing | undefined {
+    const st = statSync(dir, { throwIfNoEntry: false });
     if (!st) return undefined;
     const hit = listings.get(dir);
     if (hit && hit.mtimeMs === st.mtimeMs) return hit;
@@ -62,26 +123,23 @@ export function createLocalOrigin(root: string, opts: { cacheBytes: number; maxS
     for (const n of names) {
       const dot = n.lastIndexOf('.');
       if (dot <= 0) continue;
-      const e = n.slice(dot + 1).toLowerCase();
-      if (!IMAGE_EXT_SET.has(e)) continue;
+      if (!IMAGE_EXT_SET.has(n.slice(dot + 1).toLowerCase())) continue;
       const stem = n.slice(0, dot);
       const arr = byStem.get(stem) ?? [];
       arr.push(n);
       byStem.set(stem, arr);
     }
     // Prefer a stable order: the order of IMAGE_EXT.
-    for (const arr of byStem.values()) arr.sort((a, b) => IMAGE_EXT.indexOf(a.slice(a.lastIndexOf('.') + 1).toLowerCase()) - IMAGE_EXT.indexOf(b.slice(b.lastIndexOf('.') + 1).toLowerCase()));
+    for (const arr of byStem.values()) arr.sort((a, b) => extRank(a) - extRank(b));
     const l = { mtimeMs: st.mtimeMs, byStem, names: new Set(names) };
     listings.set(dir, l);
     return l;
   }
 
-  async function resolveFile(publicId: string, ext: string | undefined): Promise<string | undefined> {
-    const full = path.resolve(base, publicId);
-    if (!inside(full) || full === base) return undefined;
+  function resolveFile(full: string, ext: string | undefined): string | undefined {
     const dir = path.dirname(full);
     const stem = path.basename(full);
-    const l = await listing(dir);
+    const l = listing(dir);
     if (!l) return undefined;
     if (ext && l.names.has(`${stem}.${ext}`)) return path.join(dir, `${stem}.${ext}`);
     const candidates = l.byStem.get(stem);
@@ -91,31 +149,58 @@ export function createLocalOrigin(root: string, opts: { cacheBytes: number; maxS
     return undefined;
   }
 
-  async function read(file: string, name: string): Promise<Source> {
-    const st = statOrUndefined(file);
+  const named = (source: Source, name: string): Source => (source.name === name ? source : { ...source, name });
+
+  async function read(file: string, name: string): Promise<{ source: Source; cached: boolean }> {
+    const st = statSync(file, { throwIfNoEntry: false });
     if (!st || !st.isFile()) throw new Errors.NOT_FOUND(name);
     if (st.size > opts.maxSourceBytes) throw new Errors.TOO_LARGE(`source is ${st.size} bytes, limit ${opts.maxSourceBytes}`);
-    const identity = `file:${file}:${st.mtimeMs}:${st.size}`;
     const hit = bytes.get(file);
-    if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return { buffer: hit.buffer, identity, name };
+    if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return { source: named(hit.source, name), cached: true };
     let buffer: Buffer;
     try {
       buffer = await fs.readFile(file);
     } catch {
       throw new Errors.NOT_FOUND(name);
     }
-    bytes.set(file, { buffer, mtimeMs: st.mtimeMs, size: st.size });
-    return { buffer, identity, name };
+    const source = { buffer, identity: `file:${file}:${st.mtimeMs}:${buffer.length}`, name };
+    // Keep the bytes only if they are the ones the stat described (no write meanwhile).
+    const same = buffer.length === st.size;
+    if (same) bytes.set(file, { mtimeMs: st.mtimeMs, size: st.size, source });
+    return { source, cached: same };
   }
 
   return {
     async loadWithExt(publicId, ext) {
-      const file = await resolveFile(publicId, ext);
-      if (!file) throw new Errors.NOT_FOUND(publicId);
-      return read(file, publicId);
+      const key = ext ? `${publicId}\n${ext}` : publicId;
+      const r = resolutions.get(key);
+      if (r && r.generation === generation) {
+        const hit = bytes.get(r.file);
+        if (hit) return named(hit.source, publicId);
+      }
+      const full = path.resolve(base, publicId);
+      if (!inside(full) || full === base) throw new Errors.NOT_FOUND(publicId);
+      // Watch first, then look: a change after this point bumps the generation.
+      const isWatched = watched(path.dirname(full));
+      const gen = generation;
+      const file = resolveFile(full, ext);
+      if (!file) {
+        resolutions.delete(key);
+        throw new Errors.NOT_FOUND(publicId);
+      }
+      const { source, cached } = await read(file, publicId);
+      if (isWatched && cached) resolutions.set(key, { file, generation: gen });
+      else resolutions.delete(key);
+      return source;
     },
     load(publicId) {
       return this.loadWithExt(publicId, undefined);
+    },
+    close() {
+      closed = true;
+      for (const w of watchers.values()) w?.close();
+      watchers.clear();
+      generation++;
     },
   };
 }

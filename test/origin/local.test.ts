@@ -1,0 +1,121 @@
+/**
+ * Local storage freshness, through real HTTP (a listening server and a separate client), with
+ * validation by filesystem events (the default) and by a stat per request
+ * (APERTURE_STORAGE_WATCH=0). Every kind of change a deployment makes to its storage folder must
+ * show on the very next request: an in-place rewrite, an atomic replace by rename, a delete, a
+ * new file that takes precedence, a new folder, and a folder swapped for another.
+ */
+import t from 'tap';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { request } from 'undici';
+import { buildServer } from '../../src/server.ts';
+import { testConfig } from '../../src/config.ts';
+import { createLocalOrigin } from '../../src/origin/local.ts';
+
+const solid = (w: number, h: number, r: number, g: number, b: number) =>
+  sharp({ create: { width: w, height: h, channels: 3, background: { r, g, b } } });
+
+async function dominant(body: Buffer): Promise<'red' | 'blue' | 'green' | 'other'> {
+  const { data } = await sharp(body).removeAlpha().resize(1, 1).raw().toBuffer({ resolveWithObject: true });
+  const [r, g, b] = data;
+  if (r > 180 && g < 80 && b < 80) return 'red';
+  if (b > 180 && r < 80 && g < 80) return 'blue';
+  if (g > 120 && r < 80 && b < 80) return 'green';
+  return 'other';
+}
+
+const cacheState = (h: unknown) => /cache;desc="([^"]+)"/.exec(String(h ?? ''))?.[1];
+
+for (const watch of [true, false]) {
+  t.test(`changes show on the next request (validation by ${watch ? 'filesystem events' : 'stats'})`, async (t) => {
+    const store = await fs.mkdtemp(path.join(os.tmpdir(), 'aperture-local-'));
+    const app = await buildServer(testConfig({ storageDir: store, storageWatch: watch }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const origin = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    t.teardown(async () => {
+      await app.close();
+      await fs.rm(store, { recursive: true, force: true });
+    });
+    const get = async (p: string) => {
+      const r = await request(origin + p);
+      const body = Buffer.from(await r.body.arrayBuffer());
+      return { status: r.statusCode, body, timing: r.headers['server-timing'], etag: r.headers.etag };
+    };
+    const url = '/image/upload/w_20/pic.png';
+
+    await fs.writeFile(path.join(store, 'pic.png'), await solid(40, 30, 255, 0, 0).png().toBuffer());
+    let r = await get(url);
+    t.equal(r.status, 200);
+    t.equal(await dominant(r.body), 'red', 'first version');
+    r = await get(url);
+    t.equal(cacheState(r.timing), 'l1', 'second request is a cache hit');
+
+    // In-place rewrite, same size class; mtime moved forward so a coarse clock cannot hide it.
+    await fs.writeFile(path.join(store, 'pic.png'), await solid(40, 30, 0, 0, 255).png().toBuffer());
+    const later = new Date(Date.now() + 5000);
+    await fs.utimes(path.join(store, 'pic.png'), later, later);
+    r = await get(url);
+    t.equal(await dominant(r.body), 'blue', 'in-place rewrite seen at once');
+    t.equal(cacheState(r.timing), 'miss');
+
+    // Atomic replace: write elsewhere, rename over the file.
+    const tmp = path.join(store, '.upload.tmp');
+    await fs.writeFile(tmp, await solid(40, 30, 0, 200, 0).png().toBuffer());
+    await fs.rename(tmp, path.join(store, 'pic.png'));
+    r = await get(url);
+    t.equal(await dominant(r.body), 'green', 'rename-over seen at once');
+
+    // Delete.
+    await fs.rm(path.join(store, 'pic.png'));
+    r = await get(url);
+    t.equal(r.status, 404, 'deleted file is gone at once');
+
+    // An extension-less id first resolves to the jpg; an exact-extension file then wins.
+    await fs.writeFile(path.join(store, 'shoe.jpg'), await solid(40, 30, 255, 0, 0).jpeg().toBuffer());
+    r = await get('/image/upload/w_20/shoe.webp');
+    t.equal(await dominant(r.body), 'red', 'shoe.webp is served from shoe.jpg');
+    r = await get('/image/upload/w_20/shoe.webp');
+    t.equal(cacheState(r.timing), 'l1');
+    await fs.writeFile(path.join(store, 'shoe.webp'), await solid(40, 30, 0, 0, 255).webp().toBuffer());
+    r = await get('/image/upload/w_20/shoe.webp');
+    t.equal(await dominant(r.body), 'blue', 'a new exact shoe.webp takes precedence at once');
+
+    // A folder that did not exist, then does.
+    r = await get('/image/upload/w_20/new/dir/pic.png');
+    t.equal(r.status, 404);
+    await fs.mkdir(path.join(store, 'new', 'dir'), { recursive: true });
+    await fs.writeFile(path.join(store, 'new', 'dir', 'pic.png'), await solid(40, 30, 0, 200, 0).png().toBuffer());
+    r = await get('/image/upload/w_20/new/dir/pic.png');
+    t.equal(r.status, 200, 'new folder served at once');
+    t.equal(await dominant(r.body), 'green');
+    r = await get('/image/upload/w_20/new/dir/pic.png');
+    t.equal(cacheState(r.timing), 'l1');
+
+    // The folder is swapped for another one (rename of a parent).
+    await fs.mkdir(path.join(store, 'next', 'dir'), { recursive: true });
+    await fs.writeFile(path.join(store, 'next', 'dir', 'pic.png'), await solid(40, 30, 255, 0, 0).png().toBuffer());
+    await fs.rename(path.join(store, 'new'), path.join(store, 'old'));
+    await fs.rename(path.join(store, 'next'), path.join(store, 'new'));
+    r = await get('/image/upload/w_20/new/dir/pic.png');
+    t.equal(r.status, 200);
+    t.equal(await dominant(r.body), 'red', 'a swapped parent folder is seen at once');
+  });
+}
+
+t.test('a folder that cannot be watched falls back to stats', async (t) => {
+  const store = await fs.mkdtemp(path.join(os.tmpdir(), 'aperture-local-'));
+  t.teardown(() => fs.rm(store, { recursive: true, force: true }));
+  await fs.writeFile(path.join(store, 'a.png'), await solid(8, 8, 255, 0, 0).png().toBuffer());
+  const origin = createLocalOrigin(store, { cacheBytes: 1 << 20, maxSourceBytes: 1 << 20, watch: true });
+  const first = await origin.loadWithExt('a', undefined);
+  origin.close(); // watchers gone: every later load must stat
+  await fs.writeFile(path.join(store, 'a.png'), await solid(8, 8, 0, 0, 255).png().toBuffer());
+  const later = new Date(Date.now() + 5000);
+  await fs.utimes(path.join(store, 'a.png'), later, later);
+  const second = await origin.loadWithExt('a', undefined);
+  t.not(second.identity, first.identity, 'the change is seen without a watcher');
+  t.equal(await dominant(second.buffer), 'blue');
+});
