@@ -22,8 +22,44 @@ import type { Delivery } from '../delivery.ts';
 import { isDynamic, resolvePlan } from '../negotiate/resolve.ts';
 import { looksLikeSvg, sanitizeSvg } from '../security/svg.ts';
 import { ACCEPT_CH, parseHints } from '../negotiate/client-hints.ts';
+import type { RequestHints } from '../render/context.ts';
 
-interface Parsed { url: DeliveryUrl; plan: Plan }
+interface Parsed {
+  url: DeliveryUrl;
+  plan: Plan;
+  /** A versioned URL: its response may be cached as immutable. */
+  immutable: boolean;
+}
+
+/** Headers a cached result always answers with, computed once per result. */
+interface ResultHeaders {
+  vary?: string;
+  width?: string | number;
+  dpr?: string | number;
+  /** Server-Timing entries after the timings (`, width;desc=800, dpr;desc=2`). */
+  timingTail: string;
+  disposition?: string;
+}
+
+const L1_HIT = { tier: 'l1', result: 'hit' } as const;
+const L1_MISS = { tier: 'l1', result: 'miss' } as const;
+const LOAD_PHASE = { phase: 'load' } as const;
+
+const headerMemo = new WeakMap<CachedResult, ResultHeaders>();
+function responseHeaders(r: CachedResult): ResultHeaders {
+  let h = headerMemo.get(r);
+  if (!h) {
+    const { width, dpr = 1, attachment } = r.meta;
+    h = {
+      ...(r.vary.length ? { vary: r.vary.join(', ') } : {}),
+      ...(width !== undefined ? { width, dpr } : {}),
+      timingTail: width !== undefined ? `, width;desc=${width}, dpr;desc=${dpr}` : '',
+      ...(attachment ? { disposition: `attachment; filename="${attachment}"` } : {}),
+    };
+    headerMemo.set(r, h);
+  }
+  return h;
+}
 
 const IMMUTABLE = 'public, max-age=2592000, immutable';
 const CACHEABLE = 'public, max-age=2592000';
@@ -64,7 +100,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     const url = parseDeliveryUrl(path);
     if (!url) throw new Errors.NOT_FOUND(path);
     const plan = parsePlan(url.components, config.namedTransformations, config.maxComponents);
-    const p = { url, plan };
+    const p = { url, plan, immutable: url.version !== undefined };
     parsedMemo.set(path, p);
     return p;
   }
@@ -173,13 +209,16 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     const tl = performance.now();
     const src = await loadSource(url);
     const loadMs = performance.now() - tl;
-    delivery.metrics.transformPhase.observe({ phase: 'load' }, loadMs / 1000);
+    delivery.metrics.transformPhase.observe(LOAD_PHASE, loadMs / 1000);
 
-    const vary = new Set<string>();
-    const hints = parseHints(request.headers);
+    // Hints and Vary matter to dynamic plans and to computations; a plain cache hit skips them.
+    let hints: RequestHints | undefined;
+    let vary: Set<string> | undefined;
     let plan = parsed.plan;
     let variant = '';
     if (isDynamic(plan)) {
+      hints = parseHints(request.headers);
+      vary = new Set<string>();
       const meta = await readSourceMeta(src, config);
       const r = await resolvePlan(plan, { hints, vary, config, source: src, meta, plan, extFormat: url.extFormat });
       if (r.json !== undefined) {
@@ -191,15 +230,15 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       plan = r.plan;
       variant = r.variant;
     }
-    const ctx: RenderContext = { config, hints, vary, sourceIdentity: src.identity, prefix: '', timing: {}, loadLayer };
     const key = `${src.identity}\n${parsed.plan.canonical}\n${url.extFormat ?? ''}\n${variant}\n${imageLayers(plan).length ? await layerIdentities(plan) : ''}`;
     const { metrics, tier } = delivery;
     let result = delivery.results.get(key);
     let cacheState = 'l1';
     if (result) {
-      metrics.cacheLookups.inc({ tier: 'l1', result: 'hit' });
+      metrics.cacheLookups.inc(L1_HIT);
     } else {
-      metrics.cacheLookups.inc({ tier: 'l1', result: 'miss' });
+      metrics.cacheLookups.inc(L1_MISS);
+      const ctx: RenderContext = { config, hints: hints ?? parseHints(request.headers), vary: vary ?? new Set<string>(), sourceIdentity: src.identity, prefix: '', timing: {}, loadLayer };
       // L1 miss: one computation per key in this process; across instances the shared tier
       // serves a result another instance made, or lets exactly one of them make it.
       let from = 'computed' as 'l2' | 'computed';
@@ -213,21 +252,21 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       if (r.computed) metrics.cacheLookups.inc({ tier: 'l2', result: from === 'l2' ? 'hit' : 'miss' });
     }
 
-    const immutable = url.version !== undefined || plan.components.some((c) => c.flags?.immutableCache);
+    const h = responseHeaders(result);
+    const immutable = parsed.immutable || plan.components.some((c) => c.flags?.immutableCache);
     reply.header('Accept-CH', ACCEPT_CH);
     reply.header('Cache-Control', immutable ? IMMUTABLE : CACHEABLE);
     reply.header('ETag', result.etag);
-    if (result.vary.length) reply.header('Vary', result.vary.join(', '));
-    const timing: Record<string, number> = cacheState === 'miss' ? { load: loadMs, ...result.timing } : { load: loadMs };
-    timing.total = performance.now() - t0;
+    if (h.vary) reply.header('Vary', h.vary);
     // Delivered width and DPR, also as Server-Timing entries: those are CORS-exposed and
     // readable from PerformanceResourceTiming for an <img> (Timing-Allow-Origin: *).
-    const st = timingHeader(timing, cacheState);
-    if (result.meta.width !== undefined) {
-      reply.header('X-Aperture-Width', result.meta.width).header('X-Aperture-DPR', result.meta.dpr ?? 1);
-      reply.header('Server-Timing', `${st}, width;desc=${result.meta.width}, dpr;desc=${result.meta.dpr ?? 1}`);
-    } else reply.header('Server-Timing', st);
-    if (result.meta.attachment) reply.header('Content-Disposition', `attachment; filename="${result.meta.attachment}"`);
+    if (h.width !== undefined) reply.header('X-Aperture-Width', h.width).header('X-Aperture-DPR', h.dpr);
+    const total = performance.now() - t0;
+    const st = cacheState === 'miss'
+      ? timingHeader({ load: loadMs, ...result.timing, total }, cacheState)
+      : `load;dur=${loadMs.toFixed(1)}, total;dur=${total.toFixed(1)}, cache;desc="${cacheState}"`;
+    reply.header('Server-Timing', st + h.timingTail);
+    if (h.disposition) reply.header('Content-Disposition', h.disposition);
     const inm = request.headers['if-none-match'];
     if (inm && inm.split(/\s*,\s*/).some((t) => t === result!.etag || t === `W/${result!.etag}` || t === '*')) {
       return reply.code(304).send();
