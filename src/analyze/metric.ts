@@ -91,6 +91,11 @@ export interface MetricSession {
   distance(test: RawImage): Promise<number>;
   /** Distance that 4:2:0 chroma subsampling alone would add to this reference. */
   subsamplingCost(): Promise<number>;
+  /** JPEG only (mozjpeg's tables): the distance predicted, without encoding, for `quality`. */
+  jpegDistance(quality: number, chroma: '4:2:0' | '4:4:4'): Promise<number>;
+  /** JPEG only: the lowest quality in [lo, hi] whose predicted distance is at most `target`
+   *  (to about a step), searched from `guess`. */
+  jpegQuality(target: number, chroma: '4:2:0' | '4:4:4', lo: number, hi: number, guess: number): Promise<number>;
   close(): void;
 }
 
@@ -111,6 +116,14 @@ export function openMetricSession(ref: RawImage): MetricSession {
     async subsamplingCost() {
       await ready;
       return call({ op: 'subsampling', key });
+    },
+    async jpegDistance(quality, chroma) {
+      await ready;
+      return call({ op: 'jpegDistance', key, quality, chroma });
+    },
+    async jpegQuality(target, chroma, lo, hi, guess) {
+      await ready;
+      return call({ op: 'jpegQuality', key, target, chroma, lo, hi, guess });
     },
     close() {
       if (closed) return;

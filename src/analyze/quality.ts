@@ -57,31 +57,48 @@ export const LEVEL_CEILING: Record<EncodeFormat, Record<QualityLevel, number>> =
   avif: { best: 90, good: 78, eco: 68, low: 58 },
 };
 
-/** First trial per format and level: the median answer on the photo corpus (bench/quality.ts). */
+/** First trial per format and level: the median answer on the photo corpus (bench/quality.ts).
+ *  JPEG starts from the model's prediction instead; this is only where its search begins. */
 const FIRST_GUESS: Record<EncodeFormat, Record<QualityLevel, number>> = {
-  jpeg: { best: 90, good: 81, eco: 70, low: 50 },
+  jpeg: { best: 90, good: 80, eco: 70, low: 50 },
   webp: { best: 88, good: 80, eco: 70, low: 55 },
   avif: { best: 75, good: 62, eco: 52, low: 42 },
 };
 
-/** -d ln(distance) / d quality, median over the corpus; only steers the search. */
+/** -d ln(distance) / d quality, median over the corpus; steers WebP and AVIF (JPEG reads the
+ *  local slope off its model). */
 const LOG_SLOPE: Record<EncodeFormat, number> = { jpeg: 0.018, webp: 0.02, avif: 0.012 };
 
-/** Two measured qualities this close around the budget end the search. */
+/** Measured / predicted distance of the JPEG model (metric-worker.ts `predictJpeg`) around the
+ *  budgets: the median over the 16 corpus photos at 800 px is 1.06-1.08 across q60-90 (mozjpeg's
+ *  trellis quantisation adds error the model leaves out), spread ±4 %. Only aims the first trial;
+ *  every answer is measured. */
+const JPEG_MODEL_BIAS = 1.07;
+/** Qualities apart at which the model's local slope is read. */
+const SLOPE_SPAN = 4;
+
+/** Two measured qualities this close around the budget end the search; a first trial that passes
+ *  with the budget at most this far below it (by the calibrated model) is kept. */
 const TOLERANCE = 2;
 /** Usual cap on encodes; one more is allowed only while the pass/fail bracket is still wide. */
 const MAX_TRIALS = 3;
 const WIDE_BRACKET = 6;
 const MAX_TRIALS_WIDE = 4;
 
-/** Share of the budget that 4:2:0 chroma alone may use before 4:4:4 is chosen: above it the
- *  encoder would need a much higher quality to hide colour bleeding (red on dark edges). */
+/** Share of the budget that 4:2:0 chroma alone may use before AVIF goes 4:4:4 (JPEG decides by
+ *  its model instead: 4:4:4 only when 4:2:0 cannot meet the budget under the level's ceiling). */
 const SUBSAMPLING_SHARE = 0.5;
 
 interface Trial { quality: number; distance: number; buffer: Buffer }
 
-/** Decode an encoding to raw pixels laid out like the reference. */
+/** Decode an encoding to raw pixels laid out like the reference. sharp's plain raw decode is
+ *  ~2.5x cheaper than one with colourspace and alpha steps, and already matches in the common
+ *  case (an sRGB JPEG/WebP/AVIF with the reference's channel count). */
 async function decodeLike(buffer: Buffer, ref: RawImage): Promise<RawImage> {
+  const plain = await sharp(buffer).raw().toBuffer({ resolveWithObject: true });
+  if (plain.info.channels === ref.channels && (ref.channels >= 3) === (plain.info.channels >= 3)) {
+    return { data: plain.data, width: plain.info.width, height: plain.info.height, channels: ref.channels };
+  }
   let img = sharp(buffer).toColourspace(ref.channels <= 2 ? 'b-w' : 'srgb');
   img = ref.channels % 2 === 0 ? img.ensureAlpha() : img.removeAlpha();
   const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
@@ -95,8 +112,14 @@ function clampQuality(q: number, format: EncodeFormat): number {
 
 /**
  * Find the lowest quality whose distance from `ref` (the exact pixels to be encoded) stays within
- * the level's budget, with 2-3 encodes (4 at most). `encode` is the renderer's encoder at a given quality and
- * chroma subsampling; its output is decoded with sharp and compared in the metric worker.
+ * the level's budget. `encode` is the renderer's encoder at a given quality and chroma
+ * subsampling; its output is decoded with sharp and compared in the metric worker.
+ *
+ * JPEG: a model of quantisation (metric-worker.ts) predicts the distance at every quality from the
+ * reference's DCT coefficients, so the first trial is aimed at the predicted answer; the measured
+ * distance then calibrates the model for this image and its local slope aims any further trial.
+ * Usually one or two encodes. WebP and AVIF: the first trial at the level's typical answer, then
+ * a log-linear model with a per-format slope (secant once two trials are measured); 2-3 encodes.
  */
 export async function chooseQuality(
   ref: RawImage,
@@ -113,34 +136,58 @@ export async function chooseQuality(
     const trials: Trial[] = [];
     const tried = new Set<number>();
     let encodes = 0;
-    const encodeTrial = async (q: number, chroma: ChromaSubsampling | undefined): Promise<Trial> => {
+    let chroma: ChromaSubsampling | undefined;
+    const modelled = format === 'jpeg';
+    // JPEG: the model's prediction at each trial and SLOPE_SPAN either side, asked for as soon as
+    // a trial is decided so that the worker computes them while the encoder runs.
+    const predicted = new Map<number, Promise<number>>();
+    const predict = (q: number): Promise<number> => {
+      let p = predicted.get(q);
+      if (!p) { p = session.jpegDistance(q, chroma ?? '4:2:0'); predicted.set(q, p); }
+      return p;
+    };
+    const encodeTrial = async (q: number, c: ChromaSubsampling | undefined): Promise<Trial> => {
       encodes++;
-      const buffer = await encode(q, chroma ?? '4:2:0');
+      if (modelled) for (const x of [q, q - SLOPE_SPAN, q + SLOPE_SPAN]) if (x >= 1 && x <= 100) void predict(x).catch(() => undefined);
+      const buffer = await encode(q, c ?? '4:2:0');
       const distance = await session.distance(await decodeLike(buffer, ref));
       return { quality: q, distance, buffer };
     };
-    const first = clamp(FIRST_GUESS[format][level]);
-    const decided = chromaWithoutMeasuring(ref, format);
-    let chroma: ChromaSubsampling | undefined;
-    let last: Trial;
-    if (decided !== 'measure') {
-      chroma = decided;
-      last = await encodeTrial(first, chroma);
-    } else {
-      // A photo is almost always 4:2:0: encode the first trial that way while the worker
-      // measures what subsampling costs, and redo it only in the rare 4:4:4 case.
-      const [speculative, cost] = await Promise.all([encodeTrial(first, '4:2:0'), session.subsamplingCost()]);
-      chroma = cost > SUBSAMPLING_SHARE * budget ? '4:4:4' : '4:2:0';
-      last = chroma === '4:2:0' ? speculative : await encodeTrial(first, chroma);
-    }
-    trials.push(last);
-    tried.add(last.quality);
     const run = async (q: number): Promise<Trial> => {
       tried.add(q);
       const t = await encodeTrial(q, chroma);
       trials.push(t);
       return t;
     };
+    /** -d ln(distance)/d quality around q, going up or down: the JPEG model's, else the prior. */
+    const slopeAt = async (q: number, up: boolean): Promise<number> => {
+      const prior = LOG_SLOPE[format];
+      if (!modelled) return prior;
+      const [a, b] = up ? [q, q + SLOPE_SPAN] : [q - SLOPE_SPAN, q];
+      if (a < 1 || b > 100) return prior;
+      const s = Math.log((await predict(a)) / (await predict(b))) / SLOPE_SPAN;
+      return Number.isFinite(s) ? Math.min(3 * prior, Math.max(prior / 3, s)) : prior;
+    };
+
+    let last: Trial;
+    const decided = chromaWithoutMeasuring(ref, format);
+    if (modelled) {
+      chroma = decided === 'measure' ? await jpegChroma(session, budget, qMin, qMax, FIRST_GUESS.jpeg[level]) : decided;
+      const q = await session.jpegQuality(budget / JPEG_MODEL_BIAS, chroma ?? '4:2:0', qMin, qMax, FIRST_GUESS.jpeg[level]);
+      last = await run(clamp(q));
+    } else if (decided !== 'measure') {
+      chroma = decided;
+      last = await run(clamp(FIRST_GUESS[format][level]));
+    } else {
+      // An AVIF photo is almost always 4:2:0: encode the first trial that way while the worker
+      // measures what subsampling costs, and redo it only in the rare 4:4:4 case.
+      const first = clamp(FIRST_GUESS[format][level]);
+      tried.add(first);
+      const [speculative, cost] = await Promise.all([encodeTrial(first, '4:2:0'), session.subsamplingCost()]);
+      chroma = cost > SUBSAMPLING_SHARE * budget ? '4:4:4' : '4:2:0';
+      last = chroma === '4:2:0' ? speculative : await encodeTrial(first, chroma);
+      trials.push(last);
+    }
 
     let slope = LOG_SLOPE[format];
     let aimed = false;
@@ -153,19 +200,19 @@ export async function chooseQuality(
       if (pass && pass.quality === qMin) break;
       if (!pass && fail && fail.quality === qMax) break;
       // The model said the previous trial was at the budget and it passed: trust it rather
-      // than spend a third encode to maybe shave a point or two.
+      // than spend another encode to maybe shave a point or two.
       if (aimed && last.distance <= budget) break;
-      // The first trial passed within TOLERANCE of where the model puts the budget: accept it
-      // (one encode) rather than spend a second to shave a point or two.
-      if (!aimed && trials.length === 1 && last.distance <= budget
-        && Math.log(budget / last.distance) / LOG_SLOPE[format] <= TOLERANCE) break;
-      const prior = LOG_SLOPE[format];
-      if (pass && fail) slope = secantSlope(pass, fail, prior);
-      else if (trials.length >= 2) slope = secantSlope(trials[0], trials[1], prior);
+      const climbing = last.distance > budget;
+      if (modelled) slope = await slopeAt(last.quality, climbing);
+      else if (pass && fail) slope = secantSlope(pass, fail, LOG_SLOPE[format]);
+      else if (trials.length >= 2) slope = secantSlope(trials[0], trials[1], LOG_SLOPE[format]);
+      // The first trial passed within TOLERANCE of where the (calibrated) model puts the budget:
+      // accept it (one encode) rather than spend a second to shave a point or two.
+      if (!aimed && trials.length === 1 && !climbing && Math.log(budget / last.distance) / slope <= TOLERANCE) break;
       const target = last.quality + Math.log(last.distance / budget) / slope;
       // Climbing from a failure, overshoot by a point: landing just short of the budget from
       // below would cost another encode for one quality step.
-      let q = clamp(Math.ceil(target) + (last.distance > budget ? 1 : 0));
+      let q = clamp(Math.ceil(target) + (climbing ? 1 : 0));
       if (pass && fail) q = Math.min(pass.quality - 1, Math.max(fail.quality + 1, q));
       else if (pass && q >= pass.quality) q = pass.quality - 1;
       else if (!pass && fail && q <= fail.quality) q = fail.quality + 1;
@@ -186,6 +233,8 @@ export async function chooseQuality(
       }
       chosen ??= trials.find((t) => t.quality === qMax) ?? (await run(qMax));
     }
+    // Let the worker finish (and the caller not see rejections of) predictions nobody awaited.
+    await Promise.allSettled(predicted.values());
     return {
       quality: chosen.quality,
       distance: chosen.distance,
@@ -196,6 +245,21 @@ export async function chooseQuality(
   } finally {
     session.close();
   }
+}
+
+/**
+ * JPEG chroma for a colour photo, from the model: 4:2:0 (a third fewer bytes at equal quality on
+ * the corpus) unless it cannot meet the budget under the level's ceiling while 4:4:4 can, as with
+ * saturated red or blue edges; when neither can, the one predicted closer to the budget.
+ */
+async function jpegChroma(session: ReturnType<typeof openMetricSession>, budget: number, qMin: number, qMax: number, guess: number): Promise<ChromaSubsampling> {
+  const target = budget / JPEG_MODEL_BIAS;
+  const q420 = await session.jpegQuality(target, '4:2:0', qMin, 100, guess);
+  if (q420 <= qMax) return '4:2:0';
+  const q444 = await session.jpegQuality(target, '4:4:4', qMin, 100, guess);
+  if (q444 <= qMax) return '4:4:4';
+  const [d420, d444] = await Promise.all([session.jpegDistance(qMax, '4:2:0'), session.jpegDistance(qMax, '4:4:4')]);
+  return d444 < d420 ? '4:4:4' : '4:2:0';
 }
 
 function lowestPassing(trials: readonly Trial[], budget: number): Trial | undefined {

@@ -12,6 +12,12 @@ import { resolveRemoteMapping } from './remote-mapping.ts';
 
 export interface Origins {
   load(url: DeliveryUrl): Promise<Source>;
+  /**
+   * The source `load` would return, when it is known to be current without any I/O (a local
+   * file validated at the current watch generation); undefined otherwise. Lets a cache hit be
+   * answered synchronously.
+   */
+  peek(url: DeliveryUrl): Source | undefined;
   close(): Promise<void>;
 }
 
@@ -24,6 +30,10 @@ export function createOrigins(config: Config, httpOptions: HttpOriginOptions = {
       const remote = resolveRemoteMapping(url.ext ? `${url.publicId}.${url.ext}` : url.publicId, config.remoteMappings);
       if (remote) return http.load(remote);
       return local.loadWithExt(url.publicId, url.ext);
+    },
+    peek(url) {
+      if (url.type === 'fetch' || resolveRemoteMapping(url.ext ? `${url.publicId}.${url.ext}` : url.publicId, config.remoteMappings)) return undefined;
+      return local.peek(url.publicId, url.ext);
     },
     close: async () => {
       local.close();

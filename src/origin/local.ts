@@ -48,6 +48,8 @@ export interface LocalOriginOptions {
 export interface LocalOrigin extends Origin {
   /** `ext` is the URL's extension (it may name an exact file). */
   loadWithExt(publicId: string, ext: string | undefined): Promise<Source>;
+  /** The Source `loadWithExt` would return, if it is validated at the current generation. */
+  peek(publicId: string, ext: string | undefined): Source | undefined;
   /** Stop watching. */
   close(): void;
 }
@@ -170,14 +172,19 @@ export function createLocalOrigin(root: string, opts: LocalOriginOptions): Local
     return { source, cached: same };
   }
 
+  function peek(publicId: string, ext: string | undefined): Source | undefined {
+    const r = resolutions.get(ext ? `${publicId}\n${ext}` : publicId);
+    if (!r || r.generation !== generation) return undefined;
+    const hit = bytes.get(r.file);
+    return hit && named(hit.source, publicId);
+  }
+
   return {
+    peek,
     async loadWithExt(publicId, ext) {
+      const known = peek(publicId, ext);
+      if (known) return known;
       const key = ext ? `${publicId}\n${ext}` : publicId;
-      const r = resolutions.get(key);
-      if (r && r.generation === generation) {
-        const hit = bytes.get(r.file);
-        if (hit) return named(hit.source, publicId);
-      }
       const full = path.resolve(base, publicId);
       if (!inside(full) || full === base) throw new Errors.NOT_FOUND(publicId);
       // Watch first, then look: a change after this point bumps the generation.

@@ -27,8 +27,10 @@ import type { RequestHints } from '../render/context.ts';
 interface Parsed {
   url: DeliveryUrl;
   plan: Plan;
-  /** A versioned URL: its response may be cached as immutable. */
+  /** Cacheable as immutable: a versioned URL, or fl_immutable_cache. */
   immutable: boolean;
+  /** No automatic values and no image layers: the result depends on the URL and the source only. */
+  simple: boolean;
 }
 
 /** Headers a cached result always answers with, computed once per result. */
@@ -100,7 +102,12 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     const url = parseDeliveryUrl(path);
     if (!url) throw new Errors.NOT_FOUND(path);
     const plan = parsePlan(url.components, config.namedTransformations, config.maxComponents);
-    const p = { url, plan, immutable: url.version !== undefined };
+    const p = {
+      url,
+      plan,
+      immutable: url.version !== undefined || plan.components.some((c) => Boolean(c.flags?.immutableCache)),
+      simple: !isDynamic(plan) && imageLayers(plan).length === 0,
+    };
     parsedMemo.set(path, p);
     return p;
   }
@@ -117,6 +124,13 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       svgMemo.set(src.identity, clean);
     }
     return clean;
+  }
+
+  /** The source, if the origin can vouch for it without I/O (see Origins.peek). */
+  function peekSource(url: DeliveryUrl): Source | undefined {
+    const src = delivery.origins.peek(url);
+    if (!src || !looksLikeSvg(src.buffer)) return src;
+    return svgMemo.get(src.identity);
   }
 
   /** `l_`/`u_` image layers: stored uploads, through the same origins as the base. */
@@ -197,19 +211,63 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     return { body: r.body, contentType: CONTENT_TYPES[r.format], etag: etagOf(r.body), vary: [...ctx.vary], meta: meta2, timing: { ...ctx.timing } };
   }
 
-  async function handler(request: FastifyRequest, reply: FastifyReply) {
+  /** Result cache key: source bytes, plan, URL extension, resolved variant, layer files. */
+  const resultKey = (src: Source, parsed: Parsed, variant: string, layers: string) =>
+    `${src.identity}\n${parsed.plan.canonical}\n${parsed.url.extFormat ?? ''}\n${variant}\n${layers}`;
+
+  /** Headers and body of a result (or 304), per url-api.md §5. Synchronous. */
+  function sendResult(request: FastifyRequest, reply: FastifyReply, parsed: Parsed, plan: Plan, result: CachedResult,
+    cacheState: string, timing: Record<string, number> | undefined, loadMs: number, t0: number): FastifyReply {
+    const h = responseHeaders(result);
+    reply.header('accept-ch', ACCEPT_CH);
+    reply.header('cache-control', parsed.immutable ? IMMUTABLE : CACHEABLE);
+    reply.header('etag', result.etag);
+    if (h.vary) reply.header('vary', h.vary);
+    // Delivered width and DPR, also as Server-Timing entries: those are CORS-exposed and
+    // readable from PerformanceResourceTiming for an <img> (Timing-Allow-Origin: *).
+    if (h.width !== undefined) reply.header('x-aperture-width', h.width).header('x-aperture-dpr', h.dpr);
+    const total = performance.now() - t0;
+    const st = timing
+      ? timingHeader({ load: loadMs, ...timing, total }, cacheState)
+      : `load;dur=${loadMs.toFixed(1)}, total;dur=${total.toFixed(1)}, cache;desc="${cacheState}"`;
+    reply.header('server-timing', st + h.timingTail);
+    if (h.disposition) reply.header('content-disposition', h.disposition);
+    const inm = request.headers['if-none-match'];
+    if (inm && inm.split(/\s*,\s*/).some((t) => t === result.etag || t === `W/${result.etag}` || t === '*')) {
+      return reply.code(304).send();
+    }
+    reply.header('content-type', result.contentType);
+    return reply.send(result.body);
+  }
+
+  /**
+   * The route. A cache hit for a plan that needs nothing from the request (no automatic values,
+   * no layers) is answered synchronously when the origin can vouch for its source without I/O
+   * (a validated local file); everything else takes the asynchronous path.
+   */
+  function handler(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> | undefined {
     const t0 = performance.now();
     const rawUrl = request.raw.url ?? '/';
     const q = rawUrl.indexOf('?');
-    const path = q === -1 ? rawUrl : rawUrl.slice(0, q);
-    const parsed = parse(path);
-    const { url } = parsed;
-    delivery.access.check(url, parsed.plan);
+    const parsed = parse(q === -1 ? rawUrl : rawUrl.slice(0, q));
+    delivery.access.check(parsed.url, parsed.plan);
+    if (parsed.simple) {
+      const src = peekSource(parsed.url);
+      const result = src && delivery.results.get(resultKey(src, parsed, '', ''));
+      if (result) {
+        delivery.metrics.cacheLookups.inc(L1_HIT);
+        sendResult(request, reply, parsed, parsed.plan, result, 'l1', undefined, 0, t0);
+        return undefined;
+      }
+    }
+    return general(request, reply, parsed, t0);
+  }
 
+  async function general(request: FastifyRequest, reply: FastifyReply, parsed: Parsed, t0: number): Promise<FastifyReply> {
+    const { url } = parsed;
     const tl = performance.now();
     const src = await loadSource(url);
     const loadMs = performance.now() - tl;
-    delivery.metrics.transformPhase.observe(LOAD_PHASE, loadMs / 1000);
 
     // Hints and Vary matter to dynamic plans and to computations; a plain cache hit skips them.
     let hints: RequestHints | undefined;
@@ -230,7 +288,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       plan = r.plan;
       variant = r.variant;
     }
-    const key = `${src.identity}\n${parsed.plan.canonical}\n${url.extFormat ?? ''}\n${variant}\n${imageLayers(plan).length ? await layerIdentities(plan) : ''}`;
+    const key = resultKey(src, parsed, variant, imageLayers(plan).length ? await layerIdentities(plan) : '');
     const { metrics, tier } = delivery;
     let result = delivery.results.get(key);
     let cacheState = 'l1';
@@ -249,30 +307,11 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       });
       result = r.result;
       cacheState = !r.computed ? 'l1' : from === 'l2' ? 'l2' : 'miss';
+      // The load phase of a transform (a cache hit is not one).
+      if (cacheState === 'miss') metrics.transformPhase.observe(LOAD_PHASE, loadMs / 1000);
       if (r.computed) metrics.cacheLookups.inc({ tier: 'l2', result: from === 'l2' ? 'hit' : 'miss' });
     }
-
-    const h = responseHeaders(result);
-    const immutable = parsed.immutable || plan.components.some((c) => c.flags?.immutableCache);
-    reply.header('Accept-CH', ACCEPT_CH);
-    reply.header('Cache-Control', immutable ? IMMUTABLE : CACHEABLE);
-    reply.header('ETag', result.etag);
-    if (h.vary) reply.header('Vary', h.vary);
-    // Delivered width and DPR, also as Server-Timing entries: those are CORS-exposed and
-    // readable from PerformanceResourceTiming for an <img> (Timing-Allow-Origin: *).
-    if (h.width !== undefined) reply.header('X-Aperture-Width', h.width).header('X-Aperture-DPR', h.dpr);
-    const total = performance.now() - t0;
-    const st = cacheState === 'miss'
-      ? timingHeader({ load: loadMs, ...result.timing, total }, cacheState)
-      : `load;dur=${loadMs.toFixed(1)}, total;dur=${total.toFixed(1)}, cache;desc="${cacheState}"`;
-    reply.header('Server-Timing', st + h.timingTail);
-    if (h.disposition) reply.header('Content-Disposition', h.disposition);
-    const inm = request.headers['if-none-match'];
-    if (inm && inm.split(/\s*,\s*/).some((t) => t === result!.etag || t === `W/${result!.etag}` || t === '*')) {
-      return reply.code(304).send();
-    }
-    reply.header('Content-Type', result.contentType);
-    return reply.send(result.body);
+    return sendResult(request, reply, parsed, plan, result, cacheState, cacheState === 'miss' ? result.timing : undefined, loadMs, t0);
   }
 
   app.get('/*', handler);
