@@ -386,6 +386,10 @@ export interface JpegModel {
   readonly mask: Float32Array;
   readonly coarseR: Float32Array;
   readonly coarseD: Float32Array;
+  /** The metric's block grid and pixels per block. */
+  readonly bw: number;
+  readonly bh: number;
+  readonly count: Float32Array;
 }
 
 export type JpegChroma = '4:2:0' | '4:4:4';
@@ -393,24 +397,32 @@ export type JpegChroma = '4:2:0' | '4:4:4';
 /** Error energy of the opponent chroma planes per unit Cb / Cr error energy (metric.ts planes). */
 const CB_W = 0.974, CR_W = 1.149;
 
-export function jpegModel(ref: Prepared, img: PixelsLike, P: MetricParams = METRIC_PARAMS): JpegModel {
+export function jpegModel(img: PixelsLike, prepared: () => Prepared, P: MetricParams = METRIC_PARAMS): JpegModel {
   const { width: w, height: h, channels: chs, data } = img;
   const n = w * h;
-  const Y = new Float32Array(n);
+  if (lumaScratch.length < n) lumaScratch = new Float32Array(n);
+  const Y = lumaScratch;
   const colour = chs >= 3;
   const cw = (w + 1) >> 1, chh = (h + 1) >> 1;
   const cbS = new Float32Array(cw * chh), crS = new Float32Array(cw * chh), cnt = new Float32Array(cw * chh);
+  // Per 2×2 chroma cell: sums and weighted sums of squares of Cb and Cr, so that the energy 4:2:0
+  // removes (the spread around the cell's mean) needs no second pass over the pixels.
+  const sq = colour ? new Float64Array(cw * chh) : undefined;
   for (let y = 0, p = 0, o = 0; y < h; y++) {
     const crow = (y >> 1) * cw;
+    if (!sq) {
+      for (let x = 0; x < w; x++, p += chs, o++) Y[o] = data[p] - 128;
+      continue;
+    }
     for (let x = 0; x < w; x++, p += chs, o++) {
-      const R = data[p], G = colour ? data[p + 1] : R, B = colour ? data[p + 2] : R;
+      const R = data[p], G = data[p + 1], B = data[p + 2];
       Y[o] = 0.299 * R + 0.587 * G + 0.114 * B - 128;
-      if (colour) {
-        const c = crow + (x >> 1);
-        cbS[c] += -0.168736 * R - 0.331264 * G + 0.5 * B;
-        crS[c] += 0.5 * R - 0.418688 * G - 0.081312 * B;
-        cnt[c]++;
-      }
+      const c = crow + (x >> 1);
+      const vb = -0.168736 * R - 0.331264 * G + 0.5 * B, vr = 0.5 * R - 0.418688 * G - 0.081312 * B;
+      cbS[c] += vb;
+      crS[c] += vr;
+      sq[c] += CB_W * vb * vb + CR_W * vr * vr;
+      cnt[c]++;
     }
   }
   const yc = blockDct(Y, w, h);
@@ -419,16 +431,14 @@ export function jpegModel(ref: Prepared, img: PixelsLike, P: MetricParams = METR
   const inside = new Float32Array(jw * jh);
   for (let by = 0; by < jh; by++) for (let bx = 0; bx < jw; bx++) inside[by * jw + bx] = (Math.min(8, w - bx * 8) * Math.min(8, h - by * 8)) / 64;
   let cb: Float32Array = new Float32Array(0), cr: Float32Array = new Float32Array(0);
-  if (colour) {
-    for (let i = 0; i < cbS.length; i++) { cbS[i] /= cnt[i]; crS[i] /= cnt[i]; }
-    for (let y = 0, p = 0; y < h; y++) {
-      const crow = (y >> 1) * cw, brow = (y >> 3) * jw;
-      for (let x = 0; x < w; x++, p += chs) {
-        const R = data[p], G = data[p + 1], B = data[p + 2];
-        const c = crow + (x >> 1);
-        const dcb = -0.168736 * R - 0.331264 * G + 0.5 * B - cbS[c];
-        const dcr = 0.5 * R - 0.418688 * G - 0.081312 * B - crS[c];
-        subRes[brow + (x >> 3)] += CB_W * dcb * dcb + CR_W * dcr * dcr;
+  if (sq) {
+    for (let cy = 0; cy < chh; cy++) {
+      for (let cx = 0; cx < cw; cx++) {
+        const i = cy * cw + cx, k = cnt[i];
+        const mb = cbS[i] / k, mr = crS[i] / k;
+        cbS[i] = mb; crS[i] = mr;
+        // Each 2×2 cell lies inside one 8×8 luma block.
+        subRes[(cy >> 2) * jw + (cx >> 2)] += Math.max(0, sq[i] - k * (CB_W * mb * mb + CR_W * mr * mr));
       }
     }
     cb = blockDct(cbS, cw, chh).coef;
@@ -436,12 +446,15 @@ export function jpegModel(ref: Prepared, img: PixelsLike, P: MetricParams = METR
   }
   // At a proxy factor f the metric sees f×f box means: a coefficient's error energy is attenuated
   // by the box filter's response, and its difference energy is that of the coarser grid.
-  const f = Math.round(w / ref.planes.width) || 1;
+  const f = proxyFactor(w, h);
   const atten = new Float32Array(64), grad = new Float32Array(64);
   const resp = (u: number): number => (u === 0 ? 1 : (Math.sin((Math.PI * u * f) / 16) / (f * Math.sin((Math.PI * u) / 16))) ** 2);
   const lam = (u: number): number => 4 * Math.sin((Math.PI * u * f) / 16) ** 2;
   for (let v = 0; v < 8; v++) for (let u = 0; u < 8; u++) { atten[v * 8 + u] = resp(u) * resp(v); grad[v * 8 + u] = atten[v * 8 + u] * (lam(u) + lam(v)); }
-  const { bw, bh, activity, mean } = ref;
+  // The masking terms at the metric's scale: read off the luma plane at delivered size (the
+  // common case: no need to wait for the reference's opponent planes), else from the proxy.
+  const stats = f === 1 ? lumaBlockStats(Y, w, h) : prepared();
+  const { bw, bh, activity, mean } = stats;
   const mask = new Float32Array(bw * bh), coarseR = new Float32Array(bw * bh), coarseD = new Float32Array(bw * bh);
   for (let by = 0; by < bh; by++) {
     for (let bx = 0; bx < bw; bx++) {
@@ -457,17 +470,40 @@ export function jpegModel(ref: Prepared, img: PixelsLike, P: MetricParams = METR
       if (by + 1 < bh) { const r = mean[b] - mean[b + bw]; coarseD[b] = r * r; }
     }
   }
-  return { jw, jh, y: yc.coef, cw: Math.ceil(cw / 8), ch: Math.ceil(chh / 8), cb, cr, subRes, inside, factor: f, atten, grad, mask, coarseR, coarseD };
+  return { jw, jh, y: yc.coef, cw: Math.ceil(cw / 8), ch: Math.ceil(chh / 8), cb, cr, subRes, inside, factor: f, atten, grad, mask, coarseR, coarseD, bw, bh, count: stats.count };
+}
+
+let lumaScratch = new Float32Array(0);
+
+/** prepare()'s per-block activity, mean and pixel count, from a luma plane in 0..255 - 128
+ *  (the same luma as the opponent planes', at delivered size). */
+function lumaBlockStats(Y: Float32Array, w: number, h: number): { bw: number; bh: number; activity: Float32Array; mean: Float32Array; count: Float32Array } {
+  const bw = Math.ceil(w / BLOCK), bh = Math.ceil(h / BLOCK);
+  const activity = new Float32Array(bw * bh), mean = new Float32Array(bw * bh), count = new Float32Array(bw * bh);
+  const k = 1 / 255;
+  for (let y = 0; y < h; y++) {
+    const row = y * w, brow = (y >> 3) * bw, down = y + 1 < h ? w : 0;
+    for (let x = 0; x < w; x++) {
+      const p = row + x, b = brow + (x >> 3);
+      const v = Y[p];
+      const gx = x + 1 < w ? (Y[p + 1] - v) * k : 0, gy = (Y[p + down] - v) * k;
+      activity[b] += gx * gx + gy * gy;
+      mean[b] += (v + 128) * k;
+      count[b]++;
+    }
+  }
+  for (let b = 0; b < activity.length; b++) { activity[b] /= count[b]; mean[b] /= count[b]; }
+  return { bw, bh, activity, mean, count };
 }
 
 let predScratch: Float32Array[] = [];
 
 /** Predicted distance of a JPEG at `quality` (mozjpeg's table) with the given chroma subsampling. */
-export function predictJpeg(model: JpegModel, ref: Prepared, quality: number, chroma: JpegChroma, P: MetricParams = METRIC_PARAMS): number {
+export function predictJpeg(model: JpegModel, quality: number, chroma: JpegChroma, P: MetricParams = METRIC_PARAMS): number {
   const table = jpegTable(quality);
   const inv = Float64Array.from(table, (v) => 1 / v);
   const { jw, jh, y, atten, grad, inside, subRes, factor: f } = model;
-  const { bw, bh, count } = ref;
+  const { bw, bh, count } = model;
   const nb = bw * bh;
   if (predScratch.length === 0 || predScratch[0].length < nb) predScratch = Array.from({ length: 4 }, () => new Float32Array(nb));
   const [eY, eG, eC, dm] = predScratch;
@@ -559,8 +595,8 @@ class Held {
     const key = `${chroma}${quality}`;
     let v = this.predicted.get(key);
     if (v === undefined) {
-      this.jpeg ??= jpegModel(this.prepared, this.image);
-      v = predictJpeg(this.jpeg, this.prepared, quality, chroma);
+      this.jpeg ??= jpegModel(this.image, () => this.prepared);
+      v = predictJpeg(this.jpeg, quality, chroma);
       this.predicted.set(key, v);
     }
     return v;
