@@ -394,6 +394,12 @@ export interface JpegModel {
 
 export type JpegChroma = '4:2:0' | '4:4:4';
 
+/** Variance (code values²) of the rounding noise in the decoded luma: Y rounded before the DCT
+ *  (1/12) and R, G, B rounded after decoding (0.299² + 0.587² + 0.114²)/12; and in the opponent
+ *  chroma planes (R, G, B rounding only). */
+const ROUNDING_NOISE_Y = 1 / 12 + 0.0387;
+const ROUNDING_NOISE_C = 0.073;
+
 /** Error energy of the opponent chroma planes per unit Cb / Cr error energy (metric.ts planes). */
 const CB_W = 0.974, CR_W = 1.149;
 
@@ -408,23 +414,36 @@ export function jpegModel(img: PixelsLike, prepared: () => Prepared, P: MetricPa
   // Per 2×2 chroma cell: sums and weighted sums of squares of Cb and Cr, so that the energy 4:2:0
   // removes (the spread around the cell's mean) needs no second pass over the pixels.
   const sq = colour ? new Float64Array(cw * chh) : undefined;
+  // The metric's block statistics (prepare()'s activity, mean and count, at delivered size) in the
+  // same pass: each pixel adds its difference to the left and upper neighbours to their blocks.
+  const f = proxyFactor(w, h);
+  const bw0 = Math.ceil(w / BLOCK), bh0 = Math.ceil(h / BLOCK);
+  const own = f === 1 ? { bw: bw0, bh: bh0, activity: new Float32Array(bw0 * bh0), mean: new Float32Array(bw0 * bh0), count: new Float32Array(bw0 * bh0) } : undefined;
+  const k255 = 1 / 255, k2 = k255 * k255;
   for (let y = 0, p = 0, o = 0; y < h; y++) {
-    const crow = (y >> 1) * cw;
-    if (!sq) {
-      for (let x = 0; x < w; x++, p += chs, o++) Y[o] = data[p] - 128;
-      continue;
-    }
+    const crow = (y >> 1) * cw, brow = (y >> 3) * bw0, urow = ((y - 1) >> 3) * bw0;
     for (let x = 0; x < w; x++, p += chs, o++) {
-      const R = data[p], G = data[p + 1], B = data[p + 2];
-      Y[o] = 0.299 * R + 0.587 * G + 0.114 * B - 128;
-      const c = crow + (x >> 1);
-      const vb = -0.168736 * R - 0.331264 * G + 0.5 * B, vr = 0.5 * R - 0.418688 * G - 0.081312 * B;
-      cbS[c] += vb;
-      crS[c] += vr;
-      sq[c] += CB_W * vb * vb + CR_W * vr * vr;
-      cnt[c]++;
+      const R = data[p], G = sq ? data[p + 1] : R, B = sq ? data[p + 2] : R;
+      const v = Math.fround(0.299 * R + 0.587 * G + 0.114 * B - 128);
+      Y[o] = v;
+      if (own) {
+        const b = brow + (x >> 3);
+        own.mean[b] += v + 128;
+        own.count[b]++;
+        if (x > 0) { const d = v - Y[o - 1]; own.activity[brow + ((x - 1) >> 3)] += d * d; }
+        if (y > 0) { const d = v - Y[o - w]; own.activity[urow + (x >> 3)] += d * d; }
+      }
+      if (sq) {
+        const c = crow + (x >> 1);
+        const vb = -0.168736 * R - 0.331264 * G + 0.5 * B, vr = 0.5 * R - 0.418688 * G - 0.081312 * B;
+        cbS[c] += vb;
+        crS[c] += vr;
+        sq[c] += CB_W * vb * vb + CR_W * vr * vr;
+        cnt[c]++;
+      }
     }
   }
+  if (own) for (let b = 0; b < own.count.length; b++) { own.activity[b] *= k2 / own.count[b]; own.mean[b] *= k255 / own.count[b]; }
   const yc = blockDct(Y, w, h);
   const jw = yc.bw, jh = yc.bh;
   const subRes = new Float32Array(jw * jh);
@@ -446,14 +465,13 @@ export function jpegModel(img: PixelsLike, prepared: () => Prepared, P: MetricPa
   }
   // At a proxy factor f the metric sees f×f box means: a coefficient's error energy is attenuated
   // by the box filter's response, and its difference energy is that of the coarser grid.
-  const f = proxyFactor(w, h);
   const atten = new Float32Array(64), grad = new Float32Array(64);
   const resp = (u: number): number => (u === 0 ? 1 : (Math.sin((Math.PI * u * f) / 16) / (f * Math.sin((Math.PI * u) / 16))) ** 2);
   const lam = (u: number): number => 4 * Math.sin((Math.PI * u * f) / 16) ** 2;
   for (let v = 0; v < 8; v++) for (let u = 0; u < 8; u++) { atten[v * 8 + u] = resp(u) * resp(v); grad[v * 8 + u] = atten[v * 8 + u] * (lam(u) + lam(v)); }
   // The masking terms at the metric's scale: read off the luma plane at delivered size (the
   // common case: no need to wait for the reference's opponent planes), else from the proxy.
-  const stats = f === 1 ? lumaBlockStats(Y, w, h) : prepared();
+  const stats = own ?? prepared();
   const { bw, bh, activity, mean } = stats;
   const mask = new Float32Array(bw * bh), coarseR = new Float32Array(bw * bh), coarseD = new Float32Array(bw * bh);
   for (let by = 0; by < bh; by++) {
@@ -475,27 +493,6 @@ export function jpegModel(img: PixelsLike, prepared: () => Prepared, P: MetricPa
 
 let lumaScratch = new Float32Array(0);
 
-/** prepare()'s per-block activity, mean and pixel count, from a luma plane in 0..255 - 128
- *  (the same luma as the opponent planes', at delivered size). */
-function lumaBlockStats(Y: Float32Array, w: number, h: number): { bw: number; bh: number; activity: Float32Array; mean: Float32Array; count: Float32Array } {
-  const bw = Math.ceil(w / BLOCK), bh = Math.ceil(h / BLOCK);
-  const activity = new Float32Array(bw * bh), mean = new Float32Array(bw * bh), count = new Float32Array(bw * bh);
-  const k = 1 / 255;
-  for (let y = 0; y < h; y++) {
-    const row = y * w, brow = (y >> 3) * bw, down = y + 1 < h ? w : 0;
-    for (let x = 0; x < w; x++) {
-      const p = row + x, b = brow + (x >> 3);
-      const v = Y[p];
-      const gx = x + 1 < w ? (Y[p + 1] - v) * k : 0, gy = (Y[p + down] - v) * k;
-      activity[b] += gx * gx + gy * gy;
-      mean[b] += (v + 128) * k;
-      count[b]++;
-    }
-  }
-  for (let b = 0; b < activity.length; b++) { activity[b] /= count[b]; mean[b] /= count[b]; }
-  return { bw, bh, activity, mean, count };
-}
-
 let predScratch: Float32Array[] = [];
 
 /** Predicted distance of a JPEG at `quality` (mozjpeg's table) with the given chroma subsampling. */
@@ -509,6 +506,10 @@ export function predictJpeg(model: JpegModel, quality: number, chroma: JpegChrom
   const [eY, eG, eC, dm] = predScratch;
   eY.fill(0, 0, nb); eG.fill(0, 0, nb); eC.fill(0, 0, nb); dm.fill(0, 0, nb);
   const f2 = f * f, inv255 = 1 / (255 * 255);
+  // Rounding to 8 bits (YCbCr samples before the DCT, RGB after decoding) adds white noise that
+  // quantisation does not: it decides the distance over flat areas at high qualities. Per JPEG
+  // block, as energy summed over the pixels the metric sees (box means at a proxy: 1/f² each).
+  const noiseY = (64 * ROUNDING_NOISE_Y) / (f2 * f2), noiseC = (64 * ROUNDING_NOISE_C) / (f2 * f2);
   // Chroma quantisation error per chroma block (weighted), spread over the luma blocks it covers.
   const cerr = new Float32Array(model.cw * model.ch);
   const cbA = model.cb, crA = model.cr, nc = cbA.length > 0 ? cerr.length : 0;
@@ -540,11 +541,11 @@ export function predictJpeg(model: JpegModel, quality: number, chroma: JpegChrom
       const mb = Math.min(bh - 1, Math.floor(jy / f)) * bw + Math.min(bw - 1, Math.floor(jx / f));
       // Block-boundary pixel pairs (not in the within-block difference energy): about two pixel
       // errors' worth for each of the 16 pairs.
-      eY[mb] += share * sY / f2;
-      eG[mb] += share * (sG + 0.5 * sY) / f2;
+      eY[mb] += share * (sY / f2 + noiseY);
+      eG[mb] += share * ((sG + 0.5 * sY) / f2 + 4 * noiseY);
       dm[mb] += (dc / 8) * share * 64 / f2;
       const cq = model.cb.length > 0 ? cerr[Math.min(model.ch - 1, jy >> 1) * model.cw + Math.min(model.cw - 1, jx >> 1)] : 0;
-      eC[mb] += share * (chroma === '4:2:0' ? subRes[j] + cq : cq) / f2;
+      eC[mb] += share * ((chroma === '4:2:0' ? subRes[j] + cq : cq) / f2 + noiseC);
     }
   }
   const { mask, coarseR, coarseD } = model;
@@ -572,6 +573,7 @@ export type MetricRequest =
   | { id: number; op: 'subsampling'; key: number }
   | { id: number; op: 'jpegQuality'; key: number; target: number; chroma: JpegChroma; lo: number; hi: number; guess: number }
   | { id: number; op: 'jpegDistance'; key: number; quality: number; chroma: JpegChroma }
+  | { id: number; op: 'jpegSlope'; key: number; quality: number; chroma: JpegChroma; up: boolean }
   | { id: number; op: 'release'; key: number }
   | { id: number; op: 'held' }
   | { id: number; op: 'compare'; image: PixelsLike; test: PixelsLike };
@@ -590,6 +592,23 @@ class Held {
   private readonly predicted = new Map<string, number>();
   constructor(readonly image: PixelsLike) {}
   get prepared(): Prepared { return (this.prep ??= prepare(this.image)); }
+  /** -d ln(predicted distance)/d quality near `quality` (above it if `up`), from predictions
+   *  already made when two lie 3-8 steps apart around it (the search's own secant points),
+   *  else from two new ones 4 steps apart. */
+  slope(quality: number, chroma: JpegChroma, up: boolean): number {
+    const pts: number[] = [];
+    for (const k of this.predicted.keys()) if (k.startsWith(chroma)) pts.push(Number(k.slice(chroma.length)));
+    pts.sort((a, b) => Math.abs(a - quality) - Math.abs(b - quality));
+    let a = quality, b = up ? quality + 4 : quality - 4;
+    const near = pts.filter((x) => Math.abs(x - quality) <= 5);
+    for (let i = 0; i < near.length; i++) {
+      const j = near.findIndex((y) => Math.abs(y - near[i]) >= 3 && Math.abs(y - near[i]) <= 8);
+      if (j >= 0) { a = near[i]; b = near[j]; break; }
+    }
+    a = Math.min(100, Math.max(1, a)); b = Math.min(100, Math.max(1, b));
+    if (a === b) return NaN;
+    return Math.log(this.predict(Math.min(a, b), chroma) / this.predict(Math.max(a, b), chroma)) / Math.abs(a - b);
+  }
   /** Predicted JPEG distance at `quality` (memoised per session). */
   predict(quality: number, chroma: JpegChroma): number {
     const key = `${chroma}${quality}`;
@@ -625,6 +644,7 @@ function serve(port: NonNullable<typeof parentPort>): void {
         if (req.op === 'distance') value = distancePrepared(ref.prepared, req.image);
         else if (req.op === 'subsampling') value = subsamplingCost(ref.prepared, ref.image);
         else if (req.op === 'jpegDistance') value = ref.predict(req.quality, req.chroma);
+        else if (req.op === 'jpegSlope') value = ref.slope(req.quality, req.chroma, req.up);
         else value = predictedQuality((q) => ref.predict(q, req.chroma), req.target, req.lo, req.hi, req.guess);
       }
       port.postMessage({ id: req.id, value } satisfies MetricReply);
@@ -641,8 +661,11 @@ export function predictedQuality(predict: (q: number) => number, target: number,
   const clamp = (q: number): number => Math.min(hi, Math.max(lo, Math.round(q)));
   const qa = clamp(guess);
   const da = predict(qa);
-  let qb = clamp(qa + Math.log(da / target) / 0.018);
-  if (qb === qa) qb = clamp(da > target ? qa + 2 : qa - 2);
+  // The second point at least 3 steps away: quantisation tables move in integer steps, so
+  // one-step differences of the prediction are too noisy for a slope.
+  const step = Math.log(da / target) / 0.018;
+  let qb = clamp(qa + Math.sign(step || 1) * Math.max(3, Math.abs(step)));
+  if (qb === qa) qb = clamp(qa - Math.sign(step || 1) * 3);
   if (qb === qa) return qa;
   const db = predict(qb);
   let s = (Math.log(da) - Math.log(db)) / (qb - qa);

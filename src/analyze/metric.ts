@@ -96,6 +96,8 @@ export interface MetricSession {
   /** JPEG only: the lowest quality in [lo, hi] whose predicted distance is at most `target`
    *  (to about a step), searched from `guess`. */
   jpegQuality(target: number, chroma: '4:2:0' | '4:4:4', lo: number, hi: number, guess: number): Promise<number>;
+  /** JPEG only: -d ln(predicted distance)/d quality near `quality` (above it if `up`). */
+  jpegSlope(quality: number, chroma: '4:2:0' | '4:4:4', up: boolean): Promise<number>;
   close(): void;
 }
 
@@ -118,12 +120,16 @@ export function openMetricSession(ref: RawImage): MetricSession {
       return call({ op: 'subsampling', key });
     },
     async jpegDistance(quality, chroma) {
-      await ready;
+      // Posted at once: the worker handles messages in order, after the prepare.
       return call({ op: 'jpegDistance', key, quality, chroma });
     },
     async jpegQuality(target, chroma, lo, hi, guess) {
-      await ready;
+      // Posted at once: the worker handles messages in order, after the prepare.
       return call({ op: 'jpegQuality', key, target, chroma, lo, hi, guess });
+    },
+    async jpegSlope(quality, chroma, up) {
+      // Posted at once: the worker handles messages in order, after the prepare.
+      return call({ op: 'jpegSlope', key, quality, chroma, up });
     },
     close() {
       if (closed) return;

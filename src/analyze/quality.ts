@@ -70,12 +70,10 @@ const FIRST_GUESS: Record<EncodeFormat, Record<QualityLevel, number>> = {
 const LOG_SLOPE: Record<EncodeFormat, number> = { jpeg: 0.018, webp: 0.02, avif: 0.012 };
 
 /** Measured / predicted distance of the JPEG model (metric-worker.ts `predictJpeg`) around the
- *  budgets: the median over the 16 corpus photos at 800 px is 1.06-1.08 across q60-90 (mozjpeg's
- *  trellis quantisation adds error the model leaves out), spread ±4 %. Only aims the first trial;
- *  every answer is measured. */
-const JPEG_MODEL_BIAS = 1.07;
-/** Qualities apart at which the model's local slope is read. */
-const SLOPE_SPAN = 4;
+ *  budgets: the mean over the 16 corpus photos is 1.03-1.05 across q60-90 at 800 px (spread
+ *  ±2-3 %), 1.04-1.05 at 400 px; at 1200 px (metric on a 2× proxy) 1.0-1.05, spread ±8 %. Only
+ *  aims the first trial; every answer is measured. */
+const JPEG_MODEL_BIAS = 1.04;
 
 /** Two measured qualities this close around the budget end the search; a first trial that passes
  *  with the budget at most this far below it (by the calibrated model) is kept. */
@@ -84,6 +82,18 @@ const TOLERANCE = 2;
 const MAX_TRIALS = 3;
 const WIDE_BRACKET = 6;
 const MAX_TRIALS_WIDE = 4;
+
+/** JPEG 4:4:4 costs as many bytes as 4:2:0 about this many qualities higher (median over the
+ *  corpus photos at 800 px: 8 at q80, 7 at q85, 10 at q70; 1.4x the bytes at equal quality). */
+const CHROMA_444_STEPS = 8;
+/** A first JPEG trial that passes is kept when the calibrated model puts the lowest passing
+ *  quality at most this many steps below it: a second encode would save ~2 steps (~4 % of the
+ *  bytes) at the cost of another encode, decode and comparison, and often fails on a jump. */
+const FIRST_TOLERANCE = 4;
+/** JPEG: a pass/fail bracket this narrow ends the search (quality steps of JPEG's integer tables
+ *  make the distance jump by a few % between neighbours, so a narrower search often just
+ *  measures the jump). */
+const JPEG_BRACKET = 3;
 
 /** Share of the budget that 4:2:0 chroma alone may use before AVIF goes 4:4:4 (JPEG decides by
  *  its model instead: 4:4:4 only when 4:2:0 cannot meet the budget under the level's ceiling). */
@@ -138,17 +148,8 @@ export async function chooseQuality(
     let encodes = 0;
     let chroma: ChromaSubsampling | undefined;
     const modelled = format === 'jpeg';
-    // JPEG: the model's prediction at each trial and SLOPE_SPAN either side, asked for as soon as
-    // a trial is decided so that the worker computes them while the encoder runs.
-    const predicted = new Map<number, Promise<number>>();
-    const predict = (q: number): Promise<number> => {
-      let p = predicted.get(q);
-      if (!p) { p = session.jpegDistance(q, chroma ?? '4:2:0'); predicted.set(q, p); }
-      return p;
-    };
     const encodeTrial = async (q: number, c: ChromaSubsampling | undefined): Promise<Trial> => {
       encodes++;
-      if (modelled) for (const x of [q, q - SLOPE_SPAN, q + SLOPE_SPAN]) if (x >= 1 && x <= 100) void predict(x).catch(() => undefined);
       const buffer = await encode(q, c ?? '4:2:0');
       const distance = await session.distance(await decodeLike(buffer, ref));
       return { quality: q, distance, buffer };
@@ -163,18 +164,30 @@ export async function chooseQuality(
     const slopeAt = async (q: number, up: boolean): Promise<number> => {
       const prior = LOG_SLOPE[format];
       if (!modelled) return prior;
-      const [a, b] = up ? [q, q + SLOPE_SPAN] : [q - SLOPE_SPAN, q];
-      if (a < 1 || b > 100) return prior;
-      const s = Math.log((await predict(a)) / (await predict(b))) / SLOPE_SPAN;
+      const s = await session.jpegSlope(q, chroma ?? '4:2:0', up);
       return Number.isFinite(s) ? Math.min(3 * prior, Math.max(prior / 3, s)) : prior;
     };
 
     let last: Trial;
     const decided = chromaWithoutMeasuring(ref, format);
     if (modelled) {
-      chroma = decided === 'measure' ? await jpegChroma(session, budget, qMin, qMax, FIRST_GUESS.jpeg[level]) : decided;
-      const q = await session.jpegQuality(budget / JPEG_MODEL_BIAS, chroma ?? '4:2:0', qMin, qMax, FIRST_GUESS.jpeg[level]);
+      const target = budget / JPEG_MODEL_BIAS;
+      chroma = decided === 'measure' ? '4:2:0' : decided;
+      // Searched up to 101 = "not reachable at any quality" (for the chroma choice below).
+      const q = await session.jpegQuality(target, chroma ?? '4:2:0', qMin, 101, FIRST_GUESS.jpeg[level]);
+      // A colour photo: 4:2:0 unless 4:4:4 meets the budget CHROMA_444_STEPS qualities lower
+      // (what its extra bytes are worth), e.g. saturated red or blue edges that 4:2:0 smears at
+      // any quality. Asked of the model while the first 4:2:0 trial encodes; redone if 4:4:4.
+      const probe = Math.min(qMax, q - CHROMA_444_STEPS);
+      const wants444 = decided === 'measure' && probe >= qMin
+        ? session.jpegDistance(probe, '4:4:4').then((d) => d <= target, () => false) : Promise.resolve(false);
       last = await run(clamp(q));
+      if (await wants444) {
+        chroma = '4:4:4';
+        trials.length = 0;
+        tried.clear();
+        last = await run(clamp(await session.jpegQuality(target, chroma, qMin, qMax, probe)));
+      }
     } else if (decided !== 'measure') {
       chroma = decided;
       last = await run(clamp(FIRST_GUESS[format][level]));
@@ -196,7 +209,7 @@ export async function chooseQuality(
       const fail = highestFailing(trials, budget, pass?.quality);
       const wide = pass !== undefined && fail !== undefined && pass.quality - fail.quality > WIDE_BRACKET;
       if (encodes >= (wide ? MAX_TRIALS_WIDE : MAX_TRIALS)) break;
-      if (pass && fail && pass.quality - fail.quality <= TOLERANCE) break;
+      if (pass && fail && pass.quality - fail.quality <= (modelled ? JPEG_BRACKET : TOLERANCE)) break;
       if (pass && pass.quality === qMin) break;
       if (!pass && fail && fail.quality === qMax) break;
       // The model said the previous trial was at the budget and it passed: trust it rather
@@ -208,7 +221,7 @@ export async function chooseQuality(
       else if (trials.length >= 2) slope = secantSlope(trials[0], trials[1], LOG_SLOPE[format]);
       // The first trial passed within TOLERANCE of where the (calibrated) model puts the budget:
       // accept it (one encode) rather than spend a second to shave a point or two.
-      if (!aimed && trials.length === 1 && !climbing && Math.log(budget / last.distance) / slope <= TOLERANCE) break;
+      if (!aimed && trials.length === 1 && !climbing && Math.log(budget / last.distance) / slope <= (modelled ? FIRST_TOLERANCE : TOLERANCE)) break;
       const target = last.quality + Math.log(last.distance / budget) / slope;
       // Climbing from a failure, overshoot by a point: landing just short of the budget from
       // below would cost another encode for one quality step.
@@ -233,8 +246,7 @@ export async function chooseQuality(
       }
       chosen ??= trials.find((t) => t.quality === qMax) ?? (await run(qMax));
     }
-    // Let the worker finish (and the caller not see rejections of) predictions nobody awaited.
-    await Promise.allSettled(predicted.values());
+    // The chroma probe is always settled by now (awaited after the first trial).
     return {
       quality: chosen.quality,
       distance: chosen.distance,
@@ -245,21 +257,6 @@ export async function chooseQuality(
   } finally {
     session.close();
   }
-}
-
-/**
- * JPEG chroma for a colour photo, from the model: 4:2:0 (a third fewer bytes at equal quality on
- * the corpus) unless it cannot meet the budget under the level's ceiling while 4:4:4 can, as with
- * saturated red or blue edges; when neither can, the one predicted closer to the budget.
- */
-async function jpegChroma(session: ReturnType<typeof openMetricSession>, budget: number, qMin: number, qMax: number, guess: number): Promise<ChromaSubsampling> {
-  const target = budget / JPEG_MODEL_BIAS;
-  const q420 = await session.jpegQuality(target, '4:2:0', qMin, 100, guess);
-  if (q420 <= qMax) return '4:2:0';
-  const q444 = await session.jpegQuality(target, '4:4:4', qMin, 100, guess);
-  if (q444 <= qMax) return '4:4:4';
-  const [d420, d444] = await Promise.all([session.jpegDistance(qMax, '4:2:0'), session.jpegDistance(qMax, '4:4:4')]);
-  return d444 < d420 ? '4:4:4' : '4:2:0';
 }
 
 function lowestPassing(trials: readonly Trial[], budget: number): Trial | undefined {

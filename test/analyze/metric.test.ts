@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import sharp, { type Sharp } from 'sharp';
 import type { RawImage } from '../../src/analyze/types.ts';
 import { perceptualDistance, openMetricSession, metricWorkerState, metricWorkerHeld } from '../../src/analyze/metric.ts';
-import { prepare, distancePrepared, proxyFactor } from '../../src/analyze/metric-worker.ts';
+import { prepare, distancePrepared, proxyFactor, jpegModel, predictJpeg, jpegTable } from '../../src/analyze/metric-worker.ts';
 
 const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/astronaut-320.jpg');
 
@@ -150,4 +150,40 @@ t.test('a small damaged smooth area is not averaged away (near-max pooling)', as
   const local = await perceptualDistance(ref, { ...ref, data: band });
   const thin = await perceptualDistance(ref, { ...ref, data: spread });
   t.ok(local > thin, `banded patch ${local.toFixed(3)} > thin ±1 noise over a quarter ${thin.toFixed(3)}`);
+});
+
+t.test('JPEG model: predicted distance follows the measured one without encoding', async (t) => {
+  t.same([...jpegTable(50).slice(0, 4)], [16, 16, 16, 18], 'q50 is mozjpeg table 3 itself');
+  t.equal(jpegTable(100)[63], 1, 'q100 quantises nothing');
+  // Resized, as q_auto's references almost always are (a JPEG source at its own size and block
+  // grid re-quantises already-quantised coefficients: the model overstates that at high q).
+  for (const width of [300, 200]) {
+    const ref = await raw(sharp(fixture).resize({ width }));
+    const prep = prepare(ref);
+    const model = jpegModel(ref, () => prep);
+    let previous = Infinity;
+    for (const q of [40, 60, 75, 90]) {
+      const predicted = predictJpeg(model, q, '4:2:0');
+      const measured = distancePrepared(prep, await jpegRoundTrip(ref, q));
+      // Calibrated in quality.ts by a corpus-wide 1.04; per image within ~±10 %.
+      t.ok(measured / predicted > 0.85 && measured / predicted < 1.25, `${width} px q${q}: measured ${measured.toFixed(3)} / predicted ${predicted.toFixed(3)}`);
+      t.ok(predicted < previous, `${width} px: prediction falls with quality (q${q})`);
+      previous = predicted;
+    }
+  }
+});
+
+t.test('JPEG model: 4:2:0 costs distance on saturated colour edges, not on grey ones', async (t) => {
+  // 3 px stripes: every other 2×2 chroma cell straddles a colour edge.
+  const stripes = (a: string, b: string) => Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="162" height="96" shape-rendering="crispEdges">
+    ${Array.from({ length: 54 }, (_, i) => `<rect x="${i * 3}" width="3" height="96" fill="${i % 2 ? a : b}"/>`).join('')}</svg>`);
+  const colour = await raw(sharp(stripes('#e00000', '#0000e0')));
+  const grey = await raw(sharp(stripes('#606060', '#707070')));
+  const gap = (img: RawImage) => {
+    const prep = prepare(img);
+    const m = jpegModel(img, () => prep);
+    return predictJpeg(m, 90, '4:2:0') - predictJpeg(m, 90, '4:4:4');
+  };
+  t.ok(gap(colour) > 1, `red/blue stripes: 4:2:0 adds ${gap(colour).toFixed(2)}`);
+  t.ok(Math.abs(gap(grey)) < 0.2, `grey stripes: 4:2:0 adds ${gap(grey).toFixed(2)}`);
 });
