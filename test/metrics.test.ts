@@ -4,10 +4,9 @@ import { createMetrics } from '../src/metrics.ts';
 
 t.test('increments appear with names and labels', async (t) => {
   const m = createMetrics({ collectDefault: false });
-  m.httpRequests.inc({ route: 'image', status: '200' });
-  m.httpRequests.inc({ route: 'image', status: '200' });
-  m.httpRequests.inc({ route: 'image', status: '404' });
-  m.httpDuration.observe({ route: 'image', status: '200' }, 0.042);
+  m.recordHttp('image', 200, 42);
+  m.recordHttp('image', 200, 1);
+  m.recordHttp('image', 404, 3);
   m.transformPhase.observe({ phase: 'encode' }, 0.3);
   m.cacheLookups.inc({ tier: 'l2', result: 'hit' });
   m.transformsInFlight.inc(2);
@@ -19,8 +18,15 @@ t.test('increments appear with names and labels', async (t) => {
   const text = await m.registry.metrics();
   t.match(text, /^aperture_http_requests_total\{route="image",status="200"\} 2$/m);
   t.match(text, /^aperture_http_requests_total\{route="image",status="404"\} 1$/m);
-  t.match(text, /^aperture_http_request_duration_seconds_bucket\{le="0\.05",route="image",status="200"\} 1$/m);
-  t.match(text, /^aperture_http_request_duration_seconds_bucket\{le="0\.025",route="image",status="200"\} 0$/m);
+  t.match(text, /^aperture_http_request_duration_seconds_bucket\{le="0\.05",route="image",status="200"\} 2$/m);
+  t.match(text, /^aperture_http_request_duration_seconds_bucket\{le="0\.025",route="image",status="200"\} 1$/m);
+  t.match(text, /^aperture_http_request_duration_seconds_bucket\{le="0\.002",route="image",status="200"\} 1$/m);
+  t.match(text, /^aperture_http_request_duration_seconds_bucket\{le="\+Inf",route="image",status="200"\} 2$/m);
+  t.match(text, /^aperture_http_request_duration_seconds_sum\{route="image",status="200"\} 0\.043\d*$/m);
+  t.match(text, /^aperture_http_request_duration_seconds_count\{route="image",status="404"\} 1$/m);
+  t.match(text, /# HELP aperture_http_request_duration_seconds Time from request/);
+  m.recordHttp('image', 200, 5);
+  t.match(await m.registry.metrics(), /^aperture_http_requests_total\{route="image",status="200"\} 3$/m, 'the counter follows later responses');
   t.match(text, /^aperture_transform_phase_seconds_count\{phase="encode"\} 1$/m);
   t.match(text, /^aperture_transform_phase_seconds_count\{phase="resize"\} 0$/m, 'known phases pre-zeroed');
   t.match(text, /^aperture_cache_lookups_total\{tier="l2",result="hit"\} 1$/m);
@@ -65,4 +71,28 @@ t.test('shared tier gauge follows the tier', async (t) => {
   t.match(await m.registry.metrics(), /^aperture_shared_tier_up 0$/m);
   tier.connected = true;
   t.match(await m.registry.metrics(), /^aperture_shared_tier_up 1$/m);
+});
+
+t.test('the server counts every response: image hits, 304s, errors, other routes', async (t) => {
+  const { buildServer } = await import('../src/server.ts');
+  const { testConfig } = await import('../src/config.ts');
+  const path = await import('node:path');
+  const app = await buildServer(testConfig({ storageDir: path.resolve(import.meta.dirname, '../images') }), { defaultMetrics: false });
+  t.teardown(() => app.close());
+  const first = await app.inject({ url: '/image/upload/w_20/rocket.jpg' });
+  t.equal(first.statusCode, 200);
+  await app.inject({ url: '/image/upload/w_20/rocket.jpg' });
+  await app.inject({ url: '/image/upload/w_20/rocket.jpg', headers: { 'if-none-match': String(first.headers.etag) } });
+  await app.inject({ url: '/image/upload/w_abc/rocket.jpg' });
+  await app.inject({ url: '/image/upload/nothing-here.jpg' });
+  await app.inject({ url: '/health' });
+  await app.inject({ method: 'POST', url: '/image/upload/rocket.jpg' });
+  const text = (await app.inject({ url: '/metrics' })).body;
+  t.match(text, /^aperture_http_requests_total\{route="image",status="200"\} 2$/m, 'a miss and a hit');
+  t.match(text, /^aperture_http_requests_total\{route="image",status="304"\} 1$/m);
+  t.match(text, /^aperture_http_requests_total\{route="image",status="400"\} 1$/m);
+  t.match(text, /^aperture_http_requests_total\{route="image",status="404"\} 1$/m);
+  t.match(text, /^aperture_http_requests_total\{route="\/health",status="200"\} 1$/m);
+  t.match(text, /^aperture_http_requests_total\{route="unmatched",status="404"\} 1$/m);
+  t.match(text, /^aperture_http_request_duration_seconds_count\{route="image",status="200"\} 2$/m);
 });

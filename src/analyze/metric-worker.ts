@@ -140,6 +140,8 @@ export interface Prepared {
   readonly mean: Float32Array;
   /** Per block: how many pixels it holds (edge blocks are partial). */
   readonly count: Float32Array;
+  /** Per block: the masking term with METRIC_PARAMS, filled on first use. */
+  mask?: Float32Array;
 }
 
 /** Build the reference's planes and masking map (the reusable half of a comparison). */
@@ -221,19 +223,14 @@ function compare(ref: Prepared, test: Scale | PixelsLike, P: MetricParams): numb
       eG[b] += gx * gx + gy * gy;
     }
   }
-  const { activity, mean, count } = ref;
+  const { mean, count } = ref;
+  const masks = P === METRIC_PARAMS ? (ref.mask ??= blockMasks(ref, P)) : blockMasks(ref, P);
   const half = P.p / 2;
   let sum = 0;
   for (let by = 0; by < ref.bh; by++) {
     for (let bx = 0; bx < bw; bx++) {
       const b = by * bw + bx, k = 1 / count[b];
-      let act = activity[b];
-      if (P.smooth) {
-        let sa = 0, na = 0;
-        for (let oy = Math.max(0, by - 1); oy <= Math.min(ref.bh - 1, by + 1); oy++) for (let ox = Math.max(0, bx - 1); ox <= Math.min(bw - 1, bx + 1); ox++) { sa += activity[oy * bw + ox]; na++; }
-        act = (1 - P.smooth) * act + P.smooth * sa / na;
-      }
-      const mask = P.floor * (1 + act / P.floor) ** P.maskExp;
+      const mask = masks[b];
       // Block means vs the right and lower neighbours: a step the reference does not have
       // (or lost), masked by the reference's own block-to-block change.
       let band = 0, coarse = 0;
@@ -245,6 +242,26 @@ function compare(ref: Prepared, test: Scale | PixelsLike, P: MetricParams): numb
     }
   }
   return P.scale * (sum / nb) ** (1 / P.p);
+}
+
+/** Per block: the masking term (visibility floor plus the reference's activity, averaged over
+ *  the 3×3 neighbouring blocks). Depends on the reference only: computed once per reference. */
+function blockMasks(ref: { bw: number; bh: number; activity: Float32Array }, P: MetricParams): Float32Array {
+  const { bw, bh, activity } = ref;
+  const mask = new Float32Array(bw * bh);
+  for (let by = 0; by < bh; by++) {
+    for (let bx = 0; bx < bw; bx++) {
+      const b = by * bw + bx;
+      let act = activity[b];
+      if (P.smooth) {
+        let sa = 0, na = 0;
+        for (let oy = Math.max(0, by - 1); oy <= Math.min(bh - 1, by + 1); oy++) for (let ox = Math.max(0, bx - 1); ox <= Math.min(bw - 1, bx + 1); ox++) { sa += activity[oy * bw + ox]; na++; }
+        act = (1 - P.smooth) * act + P.smooth * sa / na;
+      }
+      mask[b] = P.floor * (1 + act / P.floor) ** P.maskExp;
+    }
+  }
+  return mask;
 }
 
 /** Distance between a prepared reference and a test image of the same dimensions. 0 = identical;
@@ -472,18 +489,11 @@ export function jpegModel(img: PixelsLike, prepared: () => Prepared, P: MetricPa
   // The masking terms at the metric's scale: read off the luma plane at delivered size (the
   // common case: no need to wait for the reference's opponent planes), else from the proxy.
   const stats = own ?? prepared();
-  const { bw, bh, activity, mean } = stats;
-  const mask = new Float32Array(bw * bh), coarseR = new Float32Array(bw * bh), coarseD = new Float32Array(bw * bh);
+  const { bw, bh, mean } = stats;
+  const mask = blockMasks(stats, P), coarseR = new Float32Array(bw * bh), coarseD = new Float32Array(bw * bh);
   for (let by = 0; by < bh; by++) {
     for (let bx = 0; bx < bw; bx++) {
       const b = by * bw + bx;
-      let act = activity[b];
-      if (P.smooth) {
-        let sa = 0, na = 0;
-        for (let oy = Math.max(0, by - 1); oy <= Math.min(bh - 1, by + 1); oy++) for (let ox = Math.max(0, bx - 1); ox <= Math.min(bw - 1, bx + 1); ox++) { sa += activity[oy * bw + ox]; na++; }
-        act = (1 - P.smooth) * act + P.smooth * sa / na;
-      }
-      mask[b] = P.floor * (1 + act / P.floor) ** P.maskExp;
       if (bx + 1 < bw) { const r = mean[b] - mean[b + 1]; coarseR[b] = r * r; }
       if (by + 1 < bh) { const r = mean[b] - mean[b + bw]; coarseD[b] = r * r; }
     }
@@ -568,7 +578,7 @@ export function predictJpeg(model: JpegModel, quality: number, chroma: JpegChrom
 // ---- worker protocol -------------------------------------------------------------------
 
 export type MetricRequest =
-  | { id: number; op: 'prepare'; key: number; image: PixelsLike }
+  | { id: number; op: 'prepare'; key: number; image: PixelsLike; lazy?: boolean }
   | { id: number; op: 'distance'; key: number; image: PixelsLike }
   | { id: number; op: 'subsampling'; key: number }
   | { id: number; op: 'jpegQuality'; key: number; target: number; chroma: JpegChroma; lo: number; hi: number; guess: number }
@@ -593,16 +603,16 @@ class Held {
   constructor(readonly image: PixelsLike) {}
   get prepared(): Prepared { return (this.prep ??= prepare(this.image)); }
   /** -d ln(predicted distance)/d quality near `quality` (above it if `up`), from predictions
-   *  already made when two lie 3-8 steps apart around it (the search's own secant points),
-   *  else from two new ones 4 steps apart. */
+   *  already made when two lie 3-12 steps apart within 8 of it (usually the search's own secant
+   *  points: no new prediction), else from two new ones 4 steps apart. */
   slope(quality: number, chroma: JpegChroma, up: boolean): number {
     const pts: number[] = [];
     for (const k of this.predicted.keys()) if (k.startsWith(chroma)) pts.push(Number(k.slice(chroma.length)));
     pts.sort((a, b) => Math.abs(a - quality) - Math.abs(b - quality));
     let a = quality, b = up ? quality + 4 : quality - 4;
-    const near = pts.filter((x) => Math.abs(x - quality) <= 5);
+    const near = pts.filter((x) => Math.abs(x - quality) <= 8);
     for (let i = 0; i < near.length; i++) {
-      const j = near.findIndex((y) => Math.abs(y - near[i]) >= 3 && Math.abs(y - near[i]) <= 8);
+      const j = near.findIndex((y) => Math.abs(y - near[i]) >= 3 && Math.abs(y - near[i]) <= 12);
       if (j >= 0) { a = near[i]; b = near[j]; break; }
     }
     a = Math.min(100, Math.max(1, a)); b = Math.min(100, Math.max(1, b));
@@ -628,9 +638,11 @@ function serve(port: NonNullable<typeof parentPort>): void {
     try {
       let value = 0;
       if (req.op === 'prepare') {
-        // Nothing computed yet: the first question decides what is needed first (a JPEG search
-        // asks for its predicted quality before any distance).
-        held.set(req.key, new Held(req.image));
+        // A JPEG search asks for the model's prediction first (`lazy`): the planes wait until
+        // that answer is out. Otherwise prepared now, while the first trial encodes.
+        const h = new Held(req.image);
+        if (!req.lazy) void h.prepared;
+        held.set(req.key, h);
         if (held.size > MAX_HELD) held.delete(held.keys().next().value as number);
       } else if (req.op === 'release') {
         held.delete(req.key);
@@ -648,6 +660,8 @@ function serve(port: NonNullable<typeof parentPort>): void {
         else value = predictedQuality((q) => ref.predict(q, req.chroma), req.target, req.lo, req.hi, req.guess);
       }
       port.postMessage({ id: req.id, value } satisfies MetricReply);
+      // The first trial encodes now: prepare the planes its comparison will need.
+      if (req.op === 'jpegQuality') { const ref = held.get(req.key); if (ref) setImmediate(() => void ref.prepared); }
     } catch (err) {
       port.postMessage({ id: req.id, error: err instanceof Error ? err.message : String(err) } satisfies MetricReply);
     }

@@ -101,10 +101,12 @@ export interface MetricSession {
   close(): void;
 }
 
-export function openMetricSession(ref: RawImage): MetricSession {
+/** `jpeg`: the session will first ask for the JPEG model's predictions, so the reference's planes
+ *  are prepared after the model (while the first trial encodes) instead of before it. */
+export function openMetricSession(ref: RawImage, options: { jpeg?: boolean } = {}): MetricSession {
   const key = nextKey++;
   const { image, transfer } = pixels(ref);
-  const ready = call({ op: 'prepare', key, image }, transfer);
+  const ready = call({ op: 'prepare', key, image, lazy: options.jpeg === true }, transfer);
   let closed = false;
   return {
     async distance(test) {

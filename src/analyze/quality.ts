@@ -141,15 +141,25 @@ export async function chooseQuality(
   const qMin = QUALITY_RANGE[format][0];
   const qMax = Math.min(QUALITY_RANGE[format][1], LEVEL_CEILING[format][level]);
   const clamp = (q: number): number => Math.min(qMax, clampQuality(q, format));
-  const session = openMetricSession(ref);
+  const session = openMetricSession(ref, { jpeg: format === 'jpeg' });
   try {
     const trials: Trial[] = [];
     const tried = new Set<number>();
     let encodes = 0;
     let chroma: ChromaSubsampling | undefined;
     const modelled = format === 'jpeg';
+    // JPEG: the model's local slopes around each trial, asked for as the trial starts so that the
+    // worker reads them off while the encoder runs.
+    const slopes = new Map<string, Promise<number>>();
+    const modelSlope = (q: number, up: boolean): Promise<number> => {
+      const c = chroma ?? '4:2:0', key = `${c} ${q} ${up}`;
+      let p = slopes.get(key);
+      if (!p) { p = session.jpegSlope(q, c, up); p.catch(() => undefined); slopes.set(key, p); }
+      return p;
+    };
     const encodeTrial = async (q: number, c: ChromaSubsampling | undefined): Promise<Trial> => {
       encodes++;
+      if (modelled && c === chroma) void modelSlope(q, false);
       const buffer = await encode(q, c ?? '4:2:0');
       const distance = await session.distance(await decodeLike(buffer, ref));
       return { quality: q, distance, buffer };
@@ -164,7 +174,7 @@ export async function chooseQuality(
     const slopeAt = async (q: number, up: boolean): Promise<number> => {
       const prior = LOG_SLOPE[format];
       if (!modelled) return prior;
-      const s = await session.jpegSlope(q, chroma ?? '4:2:0', up);
+      const s = await modelSlope(q, up);
       return Number.isFinite(s) ? Math.min(3 * prior, Math.max(prior / 3, s)) : prior;
     };
 
@@ -209,6 +219,9 @@ export async function chooseQuality(
       const fail = highestFailing(trials, budget, pass?.quality);
       const wide = pass !== undefined && fail !== undefined && pass.quality - fail.quality > WIDE_BRACKET;
       if (encodes >= (wide ? MAX_TRIALS_WIDE : MAX_TRIALS)) break;
+      // JPEG: a third encode only while nothing has passed; never just to shave a step or two
+      // off a measured pass (the calibrated model already aimed the second one).
+      if (modelled && pass && encodes >= 2) break;
       if (pass && fail && pass.quality - fail.quality <= (modelled ? JPEG_BRACKET : TOLERANCE)) break;
       if (pass && pass.quality === qMin) break;
       if (!pass && fail && fail.quality === qMax) break;

@@ -31,13 +31,15 @@ interface Parsed {
   immutable: boolean;
   /** No automatic values and no image layers: the result depends on the URL and the source only. */
   simple: boolean;
+  /** For simple plans: the result key last built, and the source identity it was built for. */
+  lastKey?: { identity: string; key: string };
 }
 
 /** Headers a cached result always answers with, computed once per result. */
 interface ResultHeaders {
   vary?: string;
-  width?: string | number;
-  dpr?: string | number;
+  width?: string;
+  dpr?: string;
   /** Server-Timing entries after the timings (`, width;desc=800, dpr;desc=2`). */
   timingTail: string;
   disposition?: string;
@@ -54,7 +56,7 @@ function responseHeaders(r: CachedResult): ResultHeaders {
     const { width, dpr = 1, attachment } = r.meta;
     h = {
       ...(r.vary.length ? { vary: r.vary.join(', ') } : {}),
-      ...(width !== undefined ? { width, dpr } : {}),
+      ...(width !== undefined ? { width: String(width), dpr: String(dpr) } : {}),
       timingTail: width !== undefined ? `, width;desc=${width}, dpr;desc=${dpr}` : '',
       ...(attachment ? { disposition: `attachment; filename="${attachment}"` } : {}),
     };
@@ -92,6 +94,9 @@ function timingHeader(t: Record<string, number>, cache: string): string {
   return parts.join(', ');
 }
 
+/** The route pattern of image delivery (every GET/HEAD path the other routes do not claim). */
+export const IMAGE_ROUTE = '/*';
+
 export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
   const { config } = delivery;
   const parsedMemo = new LRUCache<string, Parsed>({ max: 20_000 });
@@ -102,7 +107,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     const url = parseDeliveryUrl(path);
     if (!url) throw new Errors.NOT_FOUND(path);
     const plan = parsePlan(url.components, config.namedTransformations, config.maxComponents);
-    const p = {
+    const p: Parsed = {
       url,
       plan,
       immutable: url.version !== undefined || plan.components.some((c) => Boolean(c.flags?.immutableCache)),
@@ -234,10 +239,13 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     if (h.disposition) reply.header('content-disposition', h.disposition);
     const inm = request.headers['if-none-match'];
     if (inm && inm.split(/\s*,\s*/).some((t) => t === result.etag || t === `W/${result.etag}` || t === '*')) {
-      return reply.code(304).send();
+      reply.code(304).send();
+    } else {
+      reply.header('content-type', result.contentType);
+      reply.send(result.body);
     }
-    reply.header('content-type', result.contentType);
-    return reply.send(result.body);
+    delivery.metrics.recordHttp('image', reply.statusCode, reply.elapsedTime);
+    return reply;
   }
 
   /**
@@ -253,7 +261,13 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     delivery.access.check(parsed.url, parsed.plan);
     if (parsed.simple) {
       const src = peekSource(parsed.url);
-      const result = src && delivery.results.get(resultKey(src, parsed, '', ''));
+      let result: CachedResult | undefined;
+      if (src) {
+        // The key of a simple plan depends on the source only: reuse the last one built.
+        let key = parsed.lastKey;
+        if (key?.identity !== src.identity) parsed.lastKey = key = { identity: src.identity, key: resultKey(src, parsed, '', '') };
+        result = delivery.results.get(key.key);
+      }
       if (result) {
         delivery.metrics.cacheLookups.inc(L1_HIT);
         sendResult(request, reply, parsed, parsed.plan, result, 'l1', undefined, 0, t0);
@@ -283,7 +297,9 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
         reply.header('Cache-Control', CACHEABLE);
         reply.header('Accept-CH', ACCEPT_CH);
         if (vary.size) reply.header('Vary', [...vary].join(', '));
-        return reply.type('application/json').send(r.json);
+        reply.type('application/json').send(r.json);
+        delivery.metrics.recordHttp('image', reply.statusCode, reply.elapsedTime);
+        return reply;
       }
       plan = r.plan;
       variant = r.variant;
@@ -314,5 +330,5 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     return sendResult(request, reply, parsed, plan, result, cacheState, cacheState === 'miss' ? result.timing : undefined, loadMs, t0);
   }
 
-  app.get('/*', handler);
+  app.get(IMAGE_ROUTE, handler);
 }
