@@ -28,6 +28,8 @@ export interface Metrics {
   originFetch: Histogram<'result'>;
   originErrors: Counter<'reason'>;
   transformsTotal: Counter;
+  /** Count one L1 result-cache hit (cheaper than cacheLookups.inc on the hit path). */
+  countL1Hit(): void;
   /** Count one HTTP response and observe its duration (label objects are reused per route + status). */
   recordHttp(route: string, status: number, ms: number): void;
 }
@@ -141,11 +143,17 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers,
   });
+  // L1 hits are counted on the cache-hit path in a plain number and added at scrape time.
+  let l1Hits = 0, l1HitsCounted = 0;
   const cacheLookups = new Counter({
     name: 'aperture_cache_lookups_total',
     help: 'Result cache lookups by tier (l1 memory, l2 Redis, edge) and outcome.',
     labelNames: ['tier', 'result'] as const,
     registers,
+    collect() {
+      if (l1Hits > l1HitsCounted) this.inc({ tier: 'l1', result: 'hit' }, l1Hits - l1HitsCounted);
+      l1HitsCounted = l1Hits;
+    },
   });
   const transformsInFlight = new Gauge({
     name: 'aperture_transforms_in_flight',
@@ -224,12 +232,16 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   for (const phase of TRANSFORM_PHASES) transformPhase.zero({ phase });
   for (const tier of CACHE_TIERS) for (const result of CACHE_RESULTS) cacheLookups.inc({ tier, result }, 0);
 
+  function countL1Hit(): void {
+    l1Hits++;
+  }
+
   function recordHttp(route: string, status: number, ms: number): void {
     httpDuration.record(route, status, ms / 1000);
   }
 
   return {
     registry, httpRequests, httpDuration, transformPhase, cacheLookups,
-    transformsInFlight, transformsQueued, originFetch, originErrors, transformsTotal, recordHttp,
+    transformsInFlight, transformsQueued, originFetch, originErrors, transformsTotal, recordHttp, countL1Hit,
   };
 }

@@ -96,3 +96,12 @@ t.test('the server counts every response: image hits, 304s, errors, other routes
   t.match(text, /^aperture_http_requests_total\{route="unmatched",status="404"\} 1$/m);
   t.match(text, /^aperture_http_request_duration_seconds_count\{route="image",status="200"\} 2$/m);
 });
+
+t.test('L1 hits counted on the hot path appear at scrape time', async (t) => {
+  const m = createMetrics({ collectDefault: false });
+  m.countL1Hit();
+  m.countL1Hit();
+  t.match(await m.registry.metrics(), /^aperture_cache_lookups_total\{tier="l1",result="hit"\} 2$/m);
+  m.countL1Hit();
+  t.match(await m.registry.metrics(), /^aperture_cache_lookups_total\{tier="l1",result="hit"\} 3$/m);
+});

@@ -45,7 +45,6 @@ interface ResultHeaders {
   disposition?: string;
 }
 
-const L1_HIT = { tier: 'l1', result: 'hit' } as const;
 const L1_MISS = { tier: 'l1', result: 'miss' } as const;
 const LOAD_PHASE = { phase: 'load' } as const;
 
@@ -269,7 +268,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
         result = delivery.results.get(key.key);
       }
       if (result) {
-        delivery.metrics.cacheLookups.inc(L1_HIT);
+        delivery.metrics.countL1Hit();
         sendResult(request, reply, parsed, parsed.plan, result, 'l1', undefined, 0, t0);
         return undefined;
       }
@@ -309,7 +308,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     let result = delivery.results.get(key);
     let cacheState = 'l1';
     if (result) {
-      metrics.cacheLookups.inc(L1_HIT);
+      metrics.countL1Hit();
     } else {
       metrics.cacheLookups.inc(L1_MISS);
       const ctx: RenderContext = { config, hints: hints ?? parseHints(request.headers), vary: vary ?? new Set<string>(), sourceIdentity: src.identity, prefix: '', timing: {}, loadLayer };
