@@ -12,7 +12,8 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import sharp from 'sharp';
@@ -20,6 +21,15 @@ import { Pool } from 'undici';
 import { buildServer } from '../src/server.ts';
 import { testConfig } from '../src/config.ts';
 import { parsePlan, clearPlanMemo } from '../src/plan/parse.ts';
+
+// On a shared machine other processes' bursts dominate the noise of these ratios. When allowed
+// (root), the run re-executes itself at the highest scheduling priority, so every thread it
+// creates (libvips, libuv, the load generator) outruns background work; both sides of every
+// ratio run at that same priority.
+if (process.env.APERTURE_BENCH_NICE === undefined && process.getuid?.() === 0) {
+  const r = spawnSync('nice', ['-n', '-20', process.execPath, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, APERTURE_BENCH_NICE: '-20' } });
+  if (!r.error && r.status !== null) process.exit(r.status);
+}
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const shared = path.resolve(repoRoot, '../shared');
@@ -41,44 +51,34 @@ const fmt = (n: number, d = 1) => n.toFixed(d);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 // ---------------------------------------------------------------------------------------------
-// Load generator in a worker thread, so that client and server each get a core.
+// Load generator in a process of its own (bench/loadgen.mjs), started once and driven over IPC:
+// the server under test keeps its event loop, heap and GC to itself, and the CPU time this
+// process spends while a load runs is the server's cost of those requests.
 
-const LOAD_WORKER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { createRequire } = require('node:module');
-const { Pool } = createRequire(workerData.base)('undici');
-(async () => {
-  const { origin, paths, connections, seconds, warmup } = workerData;
-  const pool = new Pool(origin, { connections, pipelining: 1 });
-  let n = 0, bad = 0, bytes = 0, i = 0;
-  async function run(until, count) {
-    async function loop() {
-      while (performance.now() < until) {
-        const path = paths[i++ % paths.length];
-        const r = await pool.request({ path, method: 'GET' });
-        const b = Buffer.from(await r.body.arrayBuffer());
-        if (count) { if (r.statusCode !== 200) bad++; n++; bytes += b.length; }
-      }
-    }
-    await Promise.all(Array.from({ length: connections }, loop));
-  }
-  await run(performance.now() + warmup * 1000, false);
-  const t0 = performance.now();
-  await run(t0 + seconds * 1000, true);
-  const elapsed = (performance.now() - t0) / 1000;
-  await pool.close();
-  parentPort.postMessage({ rps: n / elapsed, bad, bytes, n });
-})().catch((e) => { parentPort.postMessage({ error: String(e && e.stack || e) }); });
-`;
+interface LoadResult { rps: number; bad: number; bytes: number; n: number; cpuUsPerRequest: number }
 
-interface LoadResult { rps: number; bad: number; bytes: number; n: number }
+let generator: ChildProcess | undefined;
+async function startGenerator(): Promise<ChildProcess> {
+  if (generator) return generator;
+  const g = fork(path.join(repoRoot, 'bench/loadgen.mjs'), [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await once(g, 'message');
+  generator = g;
+  return g;
+}
 
-function loadTest(origin: string, paths: string[], connections: number, seconds: number, warmup = 1): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(LOAD_WORKER, { eval: true, workerData: { base: path.join(repoRoot, 'package.json'), origin, paths, connections, seconds, warmup } });
-    w.once('message', (m) => { void w.terminate(); if (m.error) reject(new Error(m.error)); else resolve(m); });
-    w.once('error', reject);
-  });
+async function loadTest(origin: string, paths: string[], connections: number, seconds: number): Promise<LoadResult> {
+  const g = await startGenerator();
+  const c0 = process.cpuUsage();
+  g.send({ origin, paths, connections, seconds });
+  const [m] = (await once(g, 'message')) as [{ n: number; bad: number; bytes: number; seconds: number; error?: string }];
+  const c = process.cpuUsage(c0);
+  if (m.error) throw new Error(m.error);
+  return { rps: m.n / m.seconds, bad: m.bad, bytes: m.bytes, n: m.n, cpuUsPerRequest: (c.user + c.system) / Math.max(1, m.n) };
+}
+
+function stopGenerator(): void {
+  generator?.send('exit');
+  generator = undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -89,6 +89,7 @@ async function machine(): Promise<string[]> {
     `- Date: ${new Date().toISOString()}`,
     `- CPU: ${cpus[0]?.model ?? 'unknown'} × ${cpus.length} (available parallelism ${os.availableParallelism?.() ?? cpus.length})`,
     `- Memory: ${fmt(os.totalmem() / 2 ** 30)} GiB; load average at start ${os.loadavg().map((l) => fmt(l)).join(' / ')}`,
+    `- Scheduling priority: ${process.env.APERTURE_BENCH_NICE ? `nice ${process.env.APERTURE_BENCH_NICE} (raised for the run)` : 'normal'}`,
     `- Node ${process.version}, sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}, mozjpeg ${sharp.versions.mozjpeg ?? '?'}, libwebp ${sharp.versions.webp ?? '?'}, aom ${sharp.versions.aom ?? '?'}`,
   ];
 }
@@ -107,28 +108,29 @@ async function cacheHit(): Promise<void> {
   const appOrigin = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   const bareOrigin = `http://127.0.0.1:${(bare.server.address() as { port: number }).port}`;
   // Alternate short runs so that both servers see the same background load (shared machine).
-  const rounds = 9, seconds = 1, conns = 32;
-  const app1: number[] = [], bare1: number[] = [];
+  const rounds = 15, seconds = 1, conns = 32;
+  const app1: number[] = [], bare1: number[] = [], appCpu: number[] = [], bareCpu: number[] = [];
   let bad = 0;
-  await loadTest(appOrigin, [url], conns, 0.5, 0.5);
-  await loadTest(bareOrigin, ['/bare'], conns, 0.5, 0.5);
+  await loadTest(appOrigin, [url], conns, 1);
+  await loadTest(bareOrigin, ['/bare'], conns, 1);
   for (let r = 0; r < rounds; r++) {
-    const a = await loadTest(appOrigin, [url], conns, seconds, 0);
-    const b = await loadTest(bareOrigin, ['/bare'], conns, seconds, 0);
-    app1.push(a.rps); bare1.push(b.rps); bad += a.bad + b.bad;
+    const a = await loadTest(appOrigin, [url], conns, seconds);
+    const b = await loadTest(bareOrigin, ['/bare'], conns, seconds);
+    app1.push(a.rps); bare1.push(b.rps); appCpu.push(a.cpuUsPerRequest); bareCpu.push(b.cpuUsPerRequest); bad += a.bad + b.bad;
   }
   await app.close();
   await bare.close();
   const ratios = app1.map((a, i) => a / bare1[i]);
   const ratio = median(ratios);
-  out(`Same ${fmt(body.length / 1024)} KB body (rocket.jpg as delivered), ${conns} keep-alive connections, undici Pool load generator in a worker thread, server on 127.0.0.1; ${rounds} alternating rounds of ${seconds} s per server after a warm-up; the ratio is the median of the per-round ratios.`);
+  out(`Same ${fmt(body.length / 1024)} KB body (rocket.jpg as delivered), ${conns} keep-alive connections (one request at a time each), undici Pool load generator in its own process (bench/loadgen.mjs), both servers in this process on 127.0.0.1; ${rounds} alternating rounds of ${seconds} s per server after a warm-up; the ratio is the median of the per-round ratios. Server CPU per request is this process's CPU time during a round divided by the requests answered (the generator's CPU is not in it).`);
   out('');
-  out('| server | median requests/s | per round |');
-  out('|---|---:|---|');
-  out(`| Aperture route (cache hit: URL parse memo, storage revalidation, headers) | ${fmt(median(app1), 0)} | ${app1.map((x) => fmt(x, 0)).join(', ')} |`);
-  out(`| bare fastify route sending the same buffer | ${fmt(median(bare1), 0)} | ${bare1.map((x) => fmt(x, 0)).join(', ')} |`);
+  out('| server | median requests/s | server CPU µs per request (median) | per round (requests/s) |');
+  out('|---|---:|---:|---|');
+  out(`| Aperture route (cache hit: URL parse memo, storage validation, full response headers, metrics) | ${fmt(median(app1), 0)} | ${fmt(median(appCpu), 1)} | ${app1.map((x) => fmt(x, 0)).join(', ')} |`);
+  out(`| bare fastify route sending the same buffer | ${fmt(median(bare1), 0)} | ${fmt(median(bareCpu), 1)} | ${bare1.map((x) => fmt(x, 0)).join(', ')} |`);
   out('');
-  out(`**Ratio: ${fmt(ratio, 2)}x** (per round ${ratios.map((x) => fmt(x, 2)).join(', ')}; target >= 0.8x) ${ratio >= 0.8 ? 'met' : 'NOT met'}; non-200: ${bad}`);
+  const cpuRatio = median(bareCpu.map((b, i) => b / appCpu[i]));
+  out(`**Ratio: ${fmt(ratio, 2)}x** requests/s (per round ${ratios.map((x) => fmt(x, 2)).join(', ')}; target >= 0.8x) ${ratio >= 0.8 ? 'met' : 'NOT met'}; non-200: ${bad}. Server CPU per request, bare / route: ${fmt(cpuRatio, 2)}x (median of rounds): the route's cost with the client's share taken out.`);
   out('');
 }
 
@@ -140,10 +142,10 @@ async function coldTransforms(): Promise<void> {
   const app = await buildServer(testConfig({ storageDir: photosDir }));
   await app.listen({ port: 0, host: '127.0.0.1' });
   const origin = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-  const rounds = 5, seconds = 2;
-  // Unique URLs: every request is a miss. Widths 512..600 × 4 photos = 356 per format.
+  const rounds = 7, seconds = 2;
+  // Unique URLs: every request is a miss. Widths 512..700 × 4 photos = 756 per format.
   const jobs: { photo: string; w: number }[] = [];
-  for (let w = 512; w <= 600; w++) for (const photo of photos) jobs.push({ photo, w });
+  for (let w = 512; w <= 700; w++) for (const photo of photos) jobs.push({ photo, w });
   const rows: string[] = [];
   for (const format of ['jpeg', 'webp'] as const) {
     const ext = format === 'jpeg' ? 'jpg' : 'webp';
@@ -166,14 +168,14 @@ async function coldTransforms(): Promise<void> {
       return n / ((performance.now() - t0) / 1000);
     };
     await directRun(1000);
-    // route warm-up on other widths (601..620) so the measured requests stay cold
-    const warm = Array.from({ length: 20 }, (_, k) => `/image/upload/c_fit,w_${601 + k},h_512/${photos[k % 4].replace('.jpg', '')}.${ext}`);
-    await loadTest(origin, warm, 2, 0.01, 1);
+    // route warm-up on other widths (701..720) so the measured requests stay cold
+    const warm = Array.from({ length: 20 }, (_, k) => `/image/upload/c_fit,w_${701 + k},h_512/${photos[k % 4].replace('.jpg', '')}.${ext}`);
+    await loadTest(origin, warm, 2, 1);
     const paths = jobs.map((j) => `/image/upload/c_fit,w_${j.w},h_512/${j.photo.replace('.jpg', '')}.${ext}`);
     let cursor = 0, bad = 0;
     const routeR: number[] = [], directR: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      const res = await loadTest(origin, paths.slice(cursor), 2, seconds, 0);
+      const res = await loadTest(origin, paths.slice(cursor), 2, seconds);
       cursor += res.n;
       bad += res.bad;
       routeR.push(res.rps);
@@ -185,7 +187,7 @@ async function coldTransforms(): Promise<void> {
     rows.push(`| ${format === 'jpeg' ? 'JPEG q80 (mozjpeg)' : 'WebP q80 effort 4'} | ${fmt(median(routeR), 2)} | ${fmt(median(directR), 2)} | **${fmt(ratio, 2)}x** (${ratios.map((x) => fmt(x, 2)).join(', ')}) ${ratio >= 0.9 ? 'met' : 'NOT met'} | ${bad} |`);
   }
   await app.close();
-  out(`c_fit,w_512..600,h_512 on 2560×1600 photos (${photos.join(', ')}), every request a cache miss, 2 concurrent clients; ${rounds} alternating rounds of ${seconds} s (route, then direct), medians. Direct = \`sharp(buf).resize(w, 512, {fit: 'inside'}).jpeg({quality: 80, mozjpeg: true})\` (or \`.webp({quality: 80, effort: 4})\`) on preloaded buffers.`);
+  out(`c_fit,w_512..700,h_512 on 2560×1600 photos (${photos.join(', ')}), every request a cache miss, 2 concurrent clients; ${rounds} alternating rounds of ${seconds} s (route, then direct), medians. Direct = \`sharp(buf).resize(w, 512, {fit: 'inside'}).jpeg({quality: 80, mozjpeg: true})\` (or \`.webp({quality: 80, effort: 4})\`) on preloaded buffers.`);
   out('');
   out('| output | route req/s | direct sharp req/s | ratio, median (per round) — target >= 0.9x | non-200 |');
   out('|---|---:|---:|---:|---:|');
@@ -346,6 +348,7 @@ if (want('cold')) await coldTransforms();
 if (want('parse')) await parse();
 if (want('memory')) await memory();
 if (want('encode')) await encode();
+stopGenerator();
 out(`Whole run: ${fmt((performance.now() - t0) / 1000, 0)} s; load average at the end ${os.loadavg().map((l) => fmt(l)).join(' / ')}.`);
 out('');
 if (write) {
