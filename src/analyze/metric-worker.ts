@@ -10,9 +10,13 @@
  * gradient: ringing and block edges, and the change of block means against the neighbours:
  * banding and blocking over flat areas) is divided by a masking term, a visibility floor plus
  * the reference's own local gradient energy: the same error is far less visible in busy texture
- * than on a smooth sky. The per-block ratios are pooled with a Minkowski 4-norm, so a visible
+ * than on a smooth sky. The per-block ratios are pooled with a Minkowski 8-norm, so a visible
  * artifact on a small smooth area is not averaged away by a large textured one. Constants are few
  * and set from first principles (see below), not fitted to any other metric.
+ *
+ * Also here: a model of JPEG quantisation (`jpegModel`, `predictJpeg`) that predicts this
+ * distance at any quality from the reference's DCT coefficients, without encoding; quality.ts
+ * aims its JPEG trials with it (QUALITY.md, "The JPEG model").
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 
