@@ -35,7 +35,7 @@ export interface QualityChoice {
  *  (low), so a typical photo lands near those qualities and the rest move by content. */
 export const QUALITY_BUDGETS: Record<QualityLevel, number> = Object.freeze({
   best: 4.4,
-  good: 5.55,
+  good: 5.46,
   eco: 6.3,
   low: 7.45,
 });
