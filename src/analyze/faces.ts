@@ -18,7 +18,8 @@
  * resolves to [] and one warning is logged; callers check `detector.available` (or
  * `facesAvailable()`) to tell "no faces" from "could not look" and fall back to g_auto.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnModuleWorker } from './spawn-worker.ts';
 import sharp from 'sharp';
 import type { DetectOptions, ScoredBox, WorkerReply, WorkerRequest } from './faces-worker.ts';
 import type { Box, RawImage } from './types.ts';
@@ -72,16 +73,7 @@ function warnOnce(message: string): void {
 
 /** Where the worker's code is: its .ts source under tsx/tap, its compiled .js after `npm run build`. */
 function spawnWorker(): Worker {
-  const workerData = FACE_DETECT_OPTIONS;
-  if (import.meta.url.endsWith('.ts')) {
-    // tsx's loader hooks are not inherited by worker threads on Node 20, so the worker
-    // registers them itself before importing the TypeScript source.
-    const tsxApi = import.meta.resolve('tsx/esm/api');
-    const source = new URL('./faces-worker.ts', import.meta.url).href;
-    const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(source)}); })`;
-    return new Worker(boot, { eval: true, workerData });
-  }
-  return new Worker(new URL('./faces-worker.js', import.meta.url), { workerData });
+  return spawnModuleWorker(import.meta.url, 'faces-worker', FACE_DETECT_OPTIONS);
 }
 
 interface Job {

@@ -6,7 +6,8 @@
  * are pending, and is restarted if it dies. The scale of the distance and the budgets that use
  * it are documented in QUALITY.md.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnModuleWorker } from './spawn-worker.ts';
 import type { RawImage } from './types.ts';
 import type { MetricReply, MetricRequest, PixelsLike } from './metric-worker.ts';
 
@@ -19,16 +20,7 @@ let nextKey = 1;
 
 /** The worker's code is its .ts source under tsx/tap and its compiled .js after a build. */
 function spawnWorker(): Worker {
-  const workerData = { role: 'aperture-metric' };
-  if (import.meta.url.endsWith('.ts')) {
-    // tsx's loader hooks are not inherited by worker threads on Node 20, so the worker
-    // registers them itself before importing the TypeScript source (as faces.ts does).
-    const tsxApi = import.meta.resolve('tsx/esm/api');
-    const source = new URL('./metric-worker.ts', import.meta.url).href;
-    const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(source)}); })`;
-    return new Worker(boot, { eval: true, workerData });
-  }
-  return new Worker(new URL('./metric-worker.js', import.meta.url), { workerData });
+  return spawnModuleWorker(import.meta.url, 'metric-worker', { role: 'aperture-metric' });
 }
 
 function failAll(err: Error): void {
