@@ -18,7 +18,7 @@ import sharp from 'sharp';
 import type { RawImage } from '../src/analyze/types.ts';
 import { chooseQuality, QUALITY_BUDGETS, type ChromaSubsampling, type EncodeFormat, type QualityLevel } from '../src/analyze/quality.ts';
 import { perceptualDistance, closeMetricWorker } from '../src/analyze/metric.ts';
-import { applyEncoder } from '../src/render/encode.ts';
+import { applyEncoder, refinedConfig } from '../src/render/encode.ts';
 import { loadConfig, testConfig } from '../src/config.ts';
 import { buildServer } from '../src/server.ts';
 
@@ -31,6 +31,10 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'aperture-quality-'));
 // (APERTURE_AVIF_EFFORT, APERTURE_WEBP_EFFORT; defaults unless set in the environment).
 const config = loadConfig(process.env);
 const AVIF_EFFORT = config.avifEffort;
+// What a cached AVIF becomes once refined in the background (src/cache/refiner.ts), when the
+// configuration refines AVIF at all; else the first encoding is the final one.
+const refined = refinedConfig('avif', config) ?? config;
+const AVIF_REFINED_EFFORT = refined.avifEffort;
 const WEBP_EFFORT = config.webpEffort;
 
 if (!fs.existsSync(photos)) {
@@ -38,10 +42,10 @@ if (!fs.existsSync(photos)) {
   process.exit(1);
 }
 
-function encoder(ref: RawImage, format: EncodeFormat) {
+function encoder(ref: RawImage, format: EncodeFormat, cfg = config) {
   return (q: number, chroma: ChromaSubsampling): Promise<Buffer> => {
     const img = sharp(ref.data, { raw: { width: ref.width, height: ref.height, channels: ref.channels } });
-    return applyEncoder(img, { format, quality: q, chroma, flags: {}, animated: false }, config).toBuffer();
+    return applyEncoder(img, { format, quality: q, chroma, flags: {}, animated: false }, cfg).toBuffer();
   };
 }
 
@@ -62,10 +66,13 @@ async function butteraugli(refPng: string, buf: Buffer): Promise<number> {
 interface Cell { bytes: number; q: number; ours: number; butter?: number; trials?: number; chroma?: string }
 interface Row { file: string; cells: Record<string, Cell>; ratioWall: number; ratioCpu: number; ratioAvifWall: number }
 /** Cold requests through the real server, per photo: q_auto over the fixed quality (wall). */
-interface RequestCost { file: string; jpeg: number; avif: number; fixedMs: number; autoMs: number }
+interface RequestCost { file: string; jpeg: number; avif: number; avifWebp: number; fixedMs: number; autoMs: number }
 
-const COLUMNS = ['jpeg q90', 'jpeg q80', 'q_auto:best', 'q_auto:good', 'q_auto:eco', 'q_auto:low', 'avif q_auto', 'webp q_auto'] as const;
-const BUTTER = new Set(['jpeg q90', 'jpeg q80', 'q_auto:good', 'avif q_auto', 'webp q_auto']);
+/** `avif q_auto` is what f_auto,q_auto serves to a Chrome-like Accept once the cached result is
+ *  refined (effort APERTURE_AVIF_REFINE_EFFORT); `avif first` is the cold response before that. */
+const COLUMNS = ['jpeg q90', 'jpeg q80', 'q_auto:best', 'q_auto:good', 'q_auto:eco', 'q_auto:low', 'avif q_auto', 'avif first', 'webp q_auto'] as const;
+const BUTTER = new Set(['jpeg q90', 'jpeg q80', 'q_auto:good', 'avif q_auto', 'avif first', 'webp q_auto']);
+const ENCODERS: Record<string, [EncodeFormat, typeof config]> = { 'avif q_auto': ['avif', refined], 'avif first': ['avif', config], 'webp q_auto': ['webp', config] };
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; wall: number; cpu: number }> {
   const c0 = process.cpuUsage();
@@ -94,16 +101,16 @@ async function main(): Promise<void> {
       const c = await chooseQuality(ref, 'jpeg', level, jpeg);
       cells[`q_auto:${level}`] = { bytes: c.buffer.length, q: c.quality, ours: c.distance, trials: c.trials, chroma: c.chromaSubsampling };
     }
-    for (const format of ['avif', 'webp'] as const) {
-      const c = await chooseQuality(ref, format, 'good', encoder(ref, format));
-      cells[`${format} q_auto`] = { bytes: c.buffer.length, q: c.quality, ours: c.distance, trials: c.trials, chroma: c.chromaSubsampling };
+    for (const [col, [format, cfg]] of Object.entries(ENCODERS)) {
+      const c = await chooseQuality(ref, format, 'good', encoder(ref, format, cfg));
+      cells[col] = { bytes: c.buffer.length, q: c.quality, ours: c.distance, trials: c.trials, chroma: c.chromaSubsampling };
     }
     // Butteraugli on the same bytes (re-encoded deterministically at the chosen settings).
     for (const col of COLUMNS) {
       if (!BUTTER.has(col)) continue;
       const cell = cells[col];
-      const format: EncodeFormat = col.startsWith('avif') ? 'avif' : col.startsWith('webp') ? 'webp' : 'jpeg';
-      const buf = await encoder(ref, format)(cell.q, (cell.chroma as ChromaSubsampling | undefined) ?? '4:2:0');
+      const [format, cfg] = ENCODERS[col] ?? ['jpeg', config];
+      const buf = await encoder(ref, format, cfg)(cell.q, (cell.chroma as ChromaSubsampling | undefined) ?? '4:2:0');
       cell.butter = await butteraugli(refPng, buf);
     }
     // Cost of a cold q_auto (search + the answer's encode, which the search returns) against one
@@ -115,7 +122,7 @@ async function main(): Promise<void> {
       const a = await timed(() => chooseQuality(ref, 'jpeg', 'good', jpeg));
       autoWall = Math.min(autoWall, a.wall); autoCpu = Math.min(autoCpu, a.cpu);
     }
-    const fa = await timed(() => encoder(ref, 'avif')(cells['avif q_auto'].q, '4:2:0'));
+    const fa = await timed(() => encoder(ref, 'avif')(cells['avif first'].q, '4:2:0'));
     const aa = await timed(() => chooseQuality(ref, 'avif', 'good', encoder(ref, 'avif')));
     rows.push({ file, cells, ratioWall: autoWall / fixedWall, ratioCpu: autoCpu / fixedCpu, ratioAvifWall: aa.wall / fa.wall });
     console.log(file, Object.entries(cells).map(([k, c]) => `${k}: ${c.bytes}B q${c.q} d${c.ours.toFixed(2)}${c.butter !== undefined ? ` b${c.butter.toFixed(2)}` : ''}`).join(' | '),
@@ -138,36 +145,42 @@ const REQUEST_ROUNDS = 6;
  * and swap order each round; the per-photo figure is the median of the rounds' ratios.
  */
 async function requestCost(rounds: number): Promise<RequestCost[]> {
-  const app = await buildServer(testConfig({ storageDir: photos }));
+  // Refinement off: a background re-encode after one request would land on the next one's time.
+  const app = await buildServer(testConfig({ storageDir: photos, avifRefineEffort: 0 }));
   await app.listen({ port: 0, host: '127.0.0.1' });
   const origin = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-  const get = async (url: string): Promise<number> => {
+  const get = async (url: string, accept = '*/*'): Promise<number> => {
     const t0 = performance.now();
-    const res = await fetch(origin + url);
+    const res = await fetch(origin + url, { headers: { accept } });
     await res.arrayBuffer();
     if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
     return performance.now() - t0;
   };
+  const CHROME = 'image/avif,image/webp,image/apng,image/*,*/*;q=0.8', WEBP = 'image/webp,image/apng,image/*,*/*;q=0.8';
   const out: RequestCost[] = [];
   try {
     for (const file of fs.readdirSync(photos).sort()) {
       const id = file.replace(/\.[a-z]+$/, '');
       // warm-up: the source's bytes in the origin cache, the encoders' and worker's code paths
       await get(`/image/upload/c_scale,w_640/q_auto/${id}.jpg`);
-      const ratio = { jpeg: [] as number[], avif: [] as number[] }, fixed: number[] = [], auto: number[] = [];
+      const ratio: Record<'jpeg' | 'avif' | 'avifWebp', number[]> = { jpeg: [], avif: [], avifWebp: [] };
+      const fixed: number[] = [], auto: number[] = [];
       for (let r = 0; r < rounds; r++) {
         const w = 800 - r;
-        for (const [fmt, fixedQ] of [['jpeg', 'q_80'], ['avif', 'q_60']] as const) {
-          const ext = fmt === 'jpeg' ? 'jpg' : 'avif';
-          const f = `/image/upload/c_scale,w_${w}/${fixedQ}/${id}.${ext}`, a = `/image/upload/c_scale,w_${w}/q_auto/${id}.${ext}`;
-          let tf: number, ta: number;
-          if (r % 2 === 0) { tf = await get(f); ta = await get(a); } else { ta = await get(a); tf = await get(f); }
-          ratio[fmt].push(ta / tf);
-          if (fmt === 'jpeg') { fixed.push(tf); auto.push(ta); }
+        const pairs: ['jpeg' | 'avif' | 'avifWebp', string, string, string, string][] = [
+          ['jpeg', `/image/upload/c_scale,w_${w}/q_auto/${id}.jpg`, '*/*', `/image/upload/c_scale,w_${w}/q_80/${id}.jpg`, '*/*'],
+          ['avif', `/image/upload/c_scale,w_${w}/q_auto/${id}.avif`, '*/*', `/image/upload/c_scale,w_${w}/q_60/${id}.avif`, '*/*'],
+          ['avifWebp', `/image/upload/c_scale,w_${w}/f_auto,q_auto/${id}`, CHROME, `/image/upload/c_scale,w_${w}/f_auto,q_auto/${id}`, WEBP],
+        ];
+        for (const [kind, a, acceptA, b, acceptB] of pairs) {
+          let ta: number, tb: number;
+          if (r % 2 === 0) { tb = await get(b, acceptB); ta = await get(a, acceptA); } else { ta = await get(a, acceptA); tb = await get(b, acceptB); }
+          ratio[kind].push(ta / tb);
+          if (kind === 'jpeg') { fixed.push(tb); auto.push(ta); }
         }
       }
-      out.push({ file, jpeg: median(ratio.jpeg), avif: median(ratio.avif), fixedMs: median(fixed), autoMs: median(auto) });
-      console.log(`request cost ${file}: jpeg ${median(ratio.jpeg).toFixed(2)}x (${median(fixed).toFixed(0)} ms → ${median(auto).toFixed(0)} ms), avif ${median(ratio.avif).toFixed(2)}x`);
+      out.push({ file, jpeg: median(ratio.jpeg), avif: median(ratio.avif), avifWebp: median(ratio.avifWebp), fixedMs: median(fixed), autoMs: median(auto) });
+      console.log(`request cost ${file}: jpeg ${median(ratio.jpeg).toFixed(2)}x (${median(fixed).toFixed(0)} ms → ${median(auto).toFixed(0)} ms), avif ${median(ratio.avif).toFixed(2)}x, f_auto,q_auto avif/webp ${median(ratio.avifWebp).toFixed(2)}x`);
     }
   } finally {
     await app.close();
@@ -181,7 +194,7 @@ const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - 
 function writeReport(rows: Row[], requests: RequestCost[], minutes: number): void {
   const L: string[] = [];
   L.push(`Generated by \`npx tsx bench/quality.ts\` on ${new Date().toISOString().slice(0, 10)} (${os.cpus().length} cores, shared; ${minutes.toFixed(1)} min).`);
-  L.push(`Budgets: ${Object.entries(QUALITY_BUDGETS).map(([k, v]) => `${k} ${v}`).join(', ')}. Photos resized to 800 px wide; encoders as the renderer sets them (src/render/encode.ts): AVIF effort ${AVIF_EFFORT}, WebP effort ${WEBP_EFFORT}, JPEG mozjpeg.`);
+  L.push(`Budgets: ${Object.entries(QUALITY_BUDGETS).map(([k, v]) => `${k} ${v}`).join(', ')}. Photos resized to 800 px wide; encoders as the renderer sets them (src/render/encode.ts): AVIF effort ${AVIF_REFINED_EFFORT} once refined (\`avif q_auto\`, what the cache serves after the first request) and ${AVIF_EFFORT} for the cold response (\`avif first\`), WebP effort ${WEBP_EFFORT}, JPEG mozjpeg.`);
   L.push('');
   L.push('Per image: bytes / chosen quality / our distance / butteraugli (b, where measured). x = bytes relative to JPEG q90.');
   L.push('');
@@ -214,12 +227,13 @@ function writeReport(rows: Row[], requests: RequestCost[], minutes: number): voi
   L.push('');
   L.push(`Cold q_auto:good JPEG (search incl. the returned encode) vs one fixed mozjpeg q80 encode: wall ${mean(rows.map((r) => r.ratioWall)).toFixed(2)}x mean, ${median(rows.map((r) => r.ratioWall)).toFixed(2)}x median; CPU ${mean(rows.map((r) => r.ratioCpu)).toFixed(2)}x mean (all threads of the process). AVIF: wall ${mean(rows.map((r) => r.ratioAvifWall)).toFixed(2)}x mean.`);
   L.push('');
-  L.push(`Cold requests through the server (what the issue's cost target names; \`c_scale,w_800-k/q_auto/<photo>.jpg\` against \`…/q_80/…\`, and \`.avif\` with q_auto against q_60; ${REQUEST_ROUNDS} alternating rounds, one request at a time, every URL new; per photo the median ratio):`);
+  L.push(`Cold requests through the server (what the issue's cost target names; \`c_scale,w_800-k/q_auto/<photo>.jpg\` against \`…/q_80/…\`; \`.avif\` with q_auto against q_60; and \`f_auto,q_auto\` with a Chrome Accept (AVIF, effort ${AVIF_EFFORT}: the cold response) against a WebP-only Accept; ${REQUEST_ROUNDS} alternating rounds, one request at a time, every URL new, background refinement off; per photo the median ratio):`);
   L.push('');
-  L.push('| image | fixed q80 JPEG request (ms) | q_auto JPEG request (ms) | q_auto / fixed, JPEG | q_auto / fixed, AVIF |');
-  L.push('|---|---:|---:|---:|---:|');
-  for (const r of requests) L.push(`| ${r.file} | ${r.fixedMs.toFixed(0)} | ${r.autoMs.toFixed(0)} | ${r.jpeg.toFixed(2)}x | ${r.avif.toFixed(2)}x |`);
-  L.push(`| **mean** (median) | | | **${mean(requests.map((r) => r.jpeg)).toFixed(2)}x** (${median(requests.map((r) => r.jpeg)).toFixed(2)}x) | **${mean(requests.map((r) => r.avif)).toFixed(2)}x** (${median(requests.map((r) => r.avif)).toFixed(2)}x) |`);
+  L.push('| image | fixed q80 JPEG request (ms) | q_auto JPEG request (ms) | q_auto / fixed, JPEG | q_auto / fixed, AVIF | f_auto,q_auto: AVIF / WebP |');
+  L.push('|---|---:|---:|---:|---:|---:|');
+  for (const r of requests) L.push(`| ${r.file} | ${r.fixedMs.toFixed(0)} | ${r.autoMs.toFixed(0)} | ${r.jpeg.toFixed(2)}x | ${r.avif.toFixed(2)}x | ${r.avifWebp.toFixed(2)}x |`);
+  const stat = (k: 'jpeg' | 'avif' | 'avifWebp') => `**${mean(requests.map((r) => r[k])).toFixed(2)}x** (${median(requests.map((r) => r[k])).toFixed(2)}x)`;
+  L.push(`| **mean** (median) | | | ${stat('jpeg')} | ${stat('avif')} | ${stat('avifWebp')} |`);
   const text = L.join('\n');
   const begin = '<!-- BENCH:BEGIN -->', end = '<!-- BENCH:END -->';
   const doc = fs.existsSync(outFile) ? fs.readFileSync(outFile, 'utf8') : `# q_auto and f_auto quality\n\n${begin}\n${end}\n`;
@@ -232,7 +246,7 @@ function writeReport(rows: Row[], requests: RequestCost[], minutes: number): voi
 if (process.argv.includes('--requests-only')) {
   const requests = await requestCost(REQUEST_ROUNDS);
   await closeMetricWorker();
-  console.log(`JPEG q_auto/fixed: mean ${mean(requests.map((r) => r.jpeg)).toFixed(2)}x, median ${median(requests.map((r) => r.jpeg)).toFixed(2)}x; AVIF mean ${mean(requests.map((r) => r.avif)).toFixed(2)}x`);
+  console.log(`JPEG q_auto/fixed: mean ${mean(requests.map((r) => r.jpeg)).toFixed(2)}x, median ${median(requests.map((r) => r.jpeg)).toFixed(2)}x; AVIF mean ${mean(requests.map((r) => r.avif)).toFixed(2)}x; f_auto,q_auto AVIF/WebP mean ${mean(requests.map((r) => r.avifWebp)).toFixed(2)}x`);
   fs.rmSync(tmp, { recursive: true, force: true });
 } else {
   await main();

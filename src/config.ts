@@ -69,8 +69,17 @@ export interface Config {
   readonly redisTimeoutMs: number;
   /** `APERTURE_REDIS_LOCK_MS`: cross-instance render lock TTL; a dead holder is replaced after this (default 5000). */
   readonly redisLockMs: number;
-  /** `APERTURE_AVIF_EFFORT`: AVIF encoder effort 0-9 (default 1, measured in BENCHMARKS.md). */
+  /** `APERTURE_AVIF_EFFORT`: AVIF encoder effort 0-9 for the first (cold) response (default 1:
+   *  an 800 px AVIF near a WebP's time; QUALITY.md). */
   readonly avifEffort: number;
+  /**
+   * `APERTURE_AVIF_REFINE_EFFORT`: effort of the background refinement of AVIF results (default 3;
+   * 0, or not above APERTURE_AVIF_EFFORT, turns refinement off). A cold AVIF is answered at the
+   * fast effort with a short max-age; when the server has no transform to run, it is encoded
+   * again at this effort (q_auto searched again) and replaces the cached result. Effort 3 is
+   * ~10 % smaller than effort 1 at the same quality, and 3-5x slower (QUALITY.md, "AVIF").
+   */
+  readonly avifRefineEffort: number;
   /** `APERTURE_WEBP_EFFORT`: WebP encoder effort 0-6 (default 4). */
   readonly webpEffort: number;
   /** `APERTURE_LOG_LEVEL`: pino level (default info; `silent` in tests). */
@@ -165,6 +174,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     redisTimeoutMs: int(env, 'APERTURE_REDIS_TIMEOUT_MS', 100, 1, 60_000),
     redisLockMs: int(env, 'APERTURE_REDIS_LOCK_MS', 5_000, 100, 600_000),
     avifEffort: int(env, 'APERTURE_AVIF_EFFORT', 1, 0, 9),
+    avifRefineEffort: int(env, 'APERTURE_AVIF_REFINE_EFFORT', 3, 0, 9),
     webpEffort: int(env, 'APERTURE_WEBP_EFFORT', 4, 0, 6),
     logLevel: env.APERTURE_LOG_LEVEL || 'info',
     shutdownTimeoutMs: int(env, 'APERTURE_SHUTDOWN_MS', 10_000, 0, 600_000),

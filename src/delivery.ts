@@ -7,6 +7,7 @@ import { createOrigins, type Origins } from './origin/index.ts';
 import type { HttpOriginOptions } from './origin/http.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createNoopTier, createRedisTier, type SharedTier, type TierLog } from './cache/redis-tier.ts';
+import { Refiner } from './cache/refiner.ts';
 
 export interface Delivery {
   readonly config: Config;
@@ -17,6 +18,8 @@ export interface Delivery {
   readonly metrics: Metrics;
   /** Shared L2 (Redis) when APERTURE_REDIS_URL is set; a no-op tier otherwise. */
   readonly tier: SharedTier;
+  /** Re-renders results served with a fast encoder setting, when no transform is waiting. */
+  readonly refiner: Refiner;
 }
 
 export interface DeliveryOptions {
@@ -28,15 +31,20 @@ export interface DeliveryOptions {
   defaultMetrics?: boolean;
 }
 
+/** Results waiting for refinement at most (beyond it a result keeps its fast encoding). */
+const REFINE_QUEUE = 10_000;
+
 export function createDelivery(config: Config, opts: DeliveryOptions = {}): Delivery {
   const log: TierLog = opts.log ?? { info: (m) => console.log(m), warn: (m) => console.warn(m) };
   const tier = config.redisUrl ? createRedisTier(config, log) : createNoopTier();
+  const admission = new Admission(config.concurrency, config.queueSize, config.queueTimeoutMs);
   return {
     tier,
     metrics: createMetrics({ collectDefault: opts.defaultMetrics ?? true, ...(config.redisUrl ? { sharedTier: tier } : {}) }),
     config,
     results: new ResultCache(config.cacheBytes),
-    admission: new Admission(config.concurrency, config.queueSize, config.queueTimeoutMs),
+    admission,
+    refiner: new Refiner(() => admission.inFlight === 0 && admission.queued === 0, REFINE_QUEUE, (e) => log.warn(`refinement failed: ${e instanceof Error ? e.message : String(e)}`)),
     access: createAccess(config),
     origins: createOrigins(config, opts.http),
   };

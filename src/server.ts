@@ -123,12 +123,15 @@ export async function buildServer(config: Config, opts: DeliveryOptions = {}): P
   let idleSweep: NodeJS.Timeout | undefined;
   app.addHook('preClose', (done) => {
     draining.value = true;
+    // No refinement starts during the drain (the running one is awaited in onClose).
+    void delivery.refiner.close();
     idleSweep = setInterval(() => app.server.closeIdleConnections(), 50);
     idleSweep.unref();
     done();
   });
   app.addHook('onClose', async () => {
     clearInterval(idleSweep);
+    await delivery.refiner.close();
     await delivery.origins.close();
     await delivery.tier.close();
   });

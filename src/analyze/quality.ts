@@ -54,7 +54,19 @@ export const QUALITY_RANGE: Record<EncodeFormat, readonly [number, number]> = Ob
 export const LEVEL_CEILING: Record<EncodeFormat, Record<QualityLevel, number>> = {
   jpeg: { best: 95, good: 90, eco: 82, low: 72 },
   webp: { best: 95, good: 90, eco: 82, low: 72 },
-  avif: { best: 90, good: 78, eco: 68, low: 58 },
+  avif: { best: 78, good: 65, eco: 55, low: 45 },
+};
+
+/** Lowest quality each level may pick. AVIF searches only a band of ±3 steps around the level's
+ *  typical answer (FIRST_GUESS): aom's quality scale is already close to perceptually uniform
+ *  (at a fixed q60, effort 3, butteraugli stays within 2.2-2.9 on 15 of the 16 corpus photos),
+ *  and our metric's choices across images disagree with butteraugli more than that: searched
+ *  over the whole range they cost 0.43x the bytes of JPEG q90 at butteraugli parity with q80,
+ *  a constant q60 0.38x, the ±3 band 0.39x (QUALITY.md, "AVIF"). */
+export const LEVEL_FLOOR: Record<EncodeFormat, Record<QualityLevel, number>> = {
+  jpeg: { best: 30, good: 30, eco: 30, low: 30 },
+  webp: { best: 30, good: 30, eco: 30, low: 30 },
+  avif: { best: 72, good: 59, eco: 49, low: 39 },
 };
 
 /** First trial per format and level: the median answer on the photo corpus (bench/quality.ts).
@@ -138,9 +150,9 @@ export async function chooseQuality(
   encode: (quality: number, chroma: ChromaSubsampling) => Promise<Buffer>,
 ): Promise<QualityChoice> {
   const budget = QUALITY_BUDGETS[level];
-  const qMin = QUALITY_RANGE[format][0];
+  const qMin = Math.max(QUALITY_RANGE[format][0], LEVEL_FLOOR[format][level]);
   const qMax = Math.min(QUALITY_RANGE[format][1], LEVEL_CEILING[format][level]);
-  const clamp = (q: number): number => Math.min(qMax, clampQuality(q, format));
+  const clamp = (q: number): number => Math.max(qMin, Math.min(qMax, clampQuality(q, format)));
   const session = openMetricSession(ref, { jpeg: format === 'jpeg' });
   try {
     const trials: Trial[] = [];

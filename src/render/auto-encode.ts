@@ -17,7 +17,7 @@ import { LRUCache } from 'lru-cache';
 import type { OutputFormat } from '../../transforms/format.ts';
 import type { Quality, QualityLevel } from '../../transforms/quality.ts';
 import type { Flags } from '../../transforms/flags.ts';
-import { applyEncoder, type EncodeSettings } from './encode.ts';
+import { applyEncoder, encoderSignature, type EncodeSettings } from './encode.ts';
 import type { RenderContext } from './context.ts';
 import type { SourceMeta } from './source-meta.ts';
 import type { OutputSettings } from './render.ts';
@@ -71,7 +71,7 @@ export async function encodeStill(raw: RawImage, out: OutputSettings, meta: Sour
 
   let lossy: Encoded;
   if (q?.kind === 'auto' && (format === 'jpeg' || format === 'webp' || format === 'avif') && !out.flags.lossless) {
-    const mkey = `${key}\n${format}\n${q.level}`;
+    const mkey = `${key}\n${format}\n${q.level}\n${encoderSignature(format, ctx.config)}`;
     const known = qualityMemo.get(mkey);
     if (known) {
       lossy = { format, quality: known.quality, body: await encodeRaw(raw, settings(format, out.flags, { quality: known.quality, chroma: known.chroma }), background, ctx) };

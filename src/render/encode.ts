@@ -2,8 +2,9 @@
  * Encoder settings tuned for delivery (measured in BENCHMARKS.md):
  * - JPEG: mozjpeg (trellis quantisation, optimised scans), q80 default, 4:2:0 unless asked.
  * - WebP: q80, effort from config (default 4).
- * - AVIF: q60, effort from config (default 1: an 800 px AVIF in ~75 ms, 2x a WebP; effort 2
- *   costs 1.7x that for 3% fewer bytes, effort 4+ 9-24x for 5-10% fewer; BENCHMARKS.md).
+ * - AVIF: q60, effort from config: 1 for the first response (an 800 px AVIF near a WebP's
+ *   time), then 3 in the background (`refinedConfig`: ~10 % fewer bytes at the same quality,
+ *   3-5x the time; effort 2 gains a third of that, 4 little more at 4x the time; QUALITY.md).
  * - PNG: zlib level 6 with adaptive filtering; palette (libimagequant) for fl_png8/fl_lossy.
  * - GIF: libimagequant palette; animation kept.
  */
@@ -29,6 +30,21 @@ export interface EncodeSettings {
 }
 
 export const DEFAULT_QUALITY: Readonly<Record<OutputFormat, number>> = { jpeg: 80, webp: 80, avif: 60, png: 100, gif: 100, tiff: 80 };
+
+/**
+ * The configuration of a better but slower encoding of `format`, when the server is set to
+ * refine that format in the background (APERTURE_AVIF_REFINE_EFFORT); undefined otherwise.
+ * The route answers with the fast encoding and re-renders with this configuration when idle.
+ */
+export function refinedConfig(format: OutputFormat, config: Config): Config | undefined {
+  if (format === 'avif' && config.avifRefineEffort > config.avifEffort) return { ...config, avifEffort: config.avifRefineEffort };
+  return undefined;
+}
+
+/** What of the configuration changes `format`'s encodings (part of the q_auto memo key). */
+export function encoderSignature(format: OutputFormat, config: Config): string {
+  return format === 'avif' ? `effort ${config.avifEffort}` : format === 'webp' ? `effort ${config.webpEffort}` : '';
+}
 
 export function applyEncoder(img: Sharp, s: EncodeSettings, config: Config): Sharp {
   const q = s.quality ?? DEFAULT_QUALITY[s.format];

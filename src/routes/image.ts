@@ -14,7 +14,8 @@ import { Errors } from '../errors.ts';
 import type { Source } from '../origin/types.ts';
 import { readSourceMeta } from '../render/source-meta.ts';
 import { outputSettings, render } from '../render/render.ts';
-import { CONTENT_TYPES, EXTENSIONS } from '../../transforms/format.ts';
+import { refinedConfig } from '../render/encode.ts';
+import { CONTENT_TYPES, EXTENSIONS, type OutputFormat } from '../../transforms/format.ts';
 import type { CachedResult } from '../cache/result-cache.ts';
 import type { StoredResult } from '../cache/redis-tier.ts';
 import type { RenderContext } from '../render/context.ts';
@@ -43,6 +44,8 @@ interface ResultHeaders {
   /** Server-Timing entries after the timings (`, width;desc=800, dpr;desc=2`). */
   timingTail: string;
   disposition?: string;
+  /** Cache-Control of a provisional result (one a background refinement will replace). */
+  cacheControl?: string;
 }
 
 const L1_MISS = { tier: 'l1', result: 'miss' } as const;
@@ -56,7 +59,8 @@ function responseHeaders(r: CachedResult): ResultHeaders {
     h = {
       ...(r.vary.length ? { vary: r.vary.join(', ') } : {}),
       ...(width !== undefined ? { width: String(width), dpr: String(dpr) } : {}),
-      timingTail: width !== undefined ? `, width;desc=${width}, dpr;desc=${dpr}` : '',
+      timingTail: (width !== undefined ? `, width;desc=${width}, dpr;desc=${dpr}` : '') + (r.meta.provisional ? ', refine;desc="pending"' : ''),
+      ...(r.meta.provisional ? { cacheControl: PROVISIONAL } : {}),
       ...(attachment ? { disposition: `attachment; filename="${attachment}"` } : {}),
     };
     headerMemo.set(r, h);
@@ -66,6 +70,9 @@ function responseHeaders(r: CachedResult): ResultHeaders {
 
 const IMMUTABLE = 'public, max-age=2592000, immutable';
 const CACHEABLE = 'public, max-age=2592000';
+/** A result answered with a fast encoder setting and queued for refinement (src/cache/refiner.ts):
+ *  edges and browsers keep it for a minute, then get the refined bytes. */
+const PROVISIONAL = 'public, max-age=60';
 
 /** Keys in Redis: a digest, since L1 keys hold paths and long canonical plans. */
 function sharedKey(key: string): string {
@@ -208,11 +215,34 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       const body = Buffer.from(JSON.stringify(info));
       return { body, contentType: 'application/json', etag: etagOf(body), vary: [...ctx.vary], meta: meta2, timing: { ...ctx.timing } };
     }
+    // A fast encoding of a format that has a better, slower one: marked provisional, and the
+    // route queues its refinement.
+    if (refinedConfig(r.format, ctx.config)) meta2.provisional = 1;
     if (out.flags.attachment) {
       const base = typeof out.flags.attachment === 'string' ? out.flags.attachment : url.publicId.split('/').pop() || 'image';
       meta2.attachment = `${base}.${EXTENSIONS[r.format]}`;
     }
     return { body: r.body, contentType: CONTENT_TYPES[r.format], etag: etagOf(r.body), vary: [...ctx.vary], meta: meta2, timing: { ...ctx.timing } };
+  }
+
+  /**
+   * Render `key` again with the slower encoder setting when the server is idle, and replace the
+   * cached result (L1 and the shared tier). A refined encoding that is not smaller keeps the
+   * first bytes, now final.
+   */
+  function scheduleRefinement(key: string, url: DeliveryUrl, plan: Plan, src: Source, first: RenderContext, provisional: CachedResult): void {
+    const refined = refinedConfig(provisional.meta.format as OutputFormat, config);
+    if (!refined) return;
+    delivery.refiner.schedule(key, async () => {
+      const ctx: RenderContext = { config: refined, hints: first.hints, vary: new Set(first.vary), sourceIdentity: first.sourceIdentity, prefix: '', timing: {}, ...(first.loadLayer ? { loadLayer: first.loadLayer } : {}) };
+      let next = await compute(url, plan, src, ctx);
+      if (next.meta.format !== provisional.meta.format || next.body.length >= provisional.body.length) {
+        const { provisional: _, ...meta } = provisional.meta;
+        next = { ...provisional, meta };
+      }
+      delivery.results.set(key, next);
+      await delivery.tier.setResult(sharedKey(key), toStored(next));
+    });
   }
 
   /** Result cache key: source bytes, plan, URL extension, resolved variant, layer files. */
@@ -224,7 +254,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     cacheState: string, timing: Record<string, number> | undefined, loadMs: number, t0: number): FastifyReply {
     const h = responseHeaders(result);
     reply.header('accept-ch', ACCEPT_CH);
-    reply.header('cache-control', parsed.immutable ? IMMUTABLE : CACHEABLE);
+    reply.header('cache-control', h.cacheControl ?? (parsed.immutable ? IMMUTABLE : CACHEABLE));
     reply.header('etag', result.etag);
     if (h.vary) reply.header('vary', h.vary);
     // Delivered width and DPR, also as Server-Timing entries: those are CORS-exposed and
@@ -325,6 +355,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       // The load phase of a transform (a cache hit is not one).
       if (cacheState === 'miss') metrics.transformPhase.observe(LOAD_PHASE, loadMs / 1000);
       if (r.computed) metrics.cacheLookups.inc({ tier: 'l2', result: from === 'l2' ? 'hit' : 'miss' });
+      if (r.computed && from === 'computed' && result.meta.provisional) scheduleRefinement(key, url, plan, src, ctx, result);
     }
     return sendResult(request, reply, parsed, plan, result, cacheState, cacheState === 'miss' ? result.timing : undefined, loadMs, t0);
   }

@@ -1,0 +1,98 @@
+/**
+ * Background refinement of AVIF results: the queue's rules (idle-only, one job per key, bounded,
+ * closed on shutdown), then through the real server over HTTP: a cold f_auto AVIF is answered
+ * at the fast effort with a short max-age, and once the server is idle the same URL answers with
+ * the refined (effort 3, smaller) bytes, a new ETag and the long max-age.
+ */
+import t from 'tap';
+import fs from 'node:fs/promises';
+import sharp from 'sharp';
+import { Refiner } from '../../src/cache/refiner.ts';
+import { buildServer } from '../../src/server.ts';
+import { testConfig } from '../../src/config.ts';
+import { closeMetricWorker } from '../../src/analyze/metric.ts';
+import { makeStorage } from '../helpers/core-fixtures.ts';
+
+const AVIF_ACCEPT = 'image/avif,image/webp,image/apng,image/*,*/*;q=0.8';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+t.teardown(closeMetricWorker);
+
+t.test('Refiner: runs jobs only while idle, once per key, bounded, and stops on close', async (t) => {
+  // The refiner's poll timer does not hold the process open (a server does); this test must.
+  const keepAlive = setInterval(() => {}, 1000);
+  t.teardown(() => clearInterval(keepAlive));
+  let busy = true;
+  const ran: string[] = [];
+  const r = new Refiner(() => !busy, 2, () => {}, 10);
+  t.ok(r.schedule('a', async () => { ran.push('a'); }));
+  t.notOk(r.schedule('a', async () => { ran.push('a2'); }), 'a key already queued is not queued twice');
+  t.ok(r.schedule('b', async () => { ran.push('b'); throw new Error('boom'); }));
+  t.notOk(r.schedule('c', async () => { ran.push('c'); }), 'a full queue drops new jobs');
+  await sleep(60);
+  t.same(ran, [], 'nothing runs while the server is busy');
+  busy = false;
+  await r.settled();
+  t.same(ran, ['a', 'b'], 'queued jobs run in order once idle');
+  t.equal(r.done, 1);
+  t.equal(r.failed, 1, 'a failing job is counted and does not stop the queue');
+  busy = true;
+  r.schedule('d', async () => { ran.push('d'); });
+  await r.close();
+  busy = false;
+  await sleep(40);
+  t.same(ran, ['a', 'b'], 'close drops what is queued');
+  t.notOk(r.schedule('e', async () => {}), 'nothing is queued after close');
+});
+
+async function serve(overrides: Parameters<typeof testConfig>[0]) {
+  const dir = await makeStorage('aperture-refine-');
+  const app = await buildServer(testConfig({ storageDir: dir, ...overrides }));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  const get = async (path: string, accept = AVIF_ACCEPT) => {
+    const res = await fetch(base + path, { headers: { accept } });
+    return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
+  };
+  return { app, get, close: async () => { await app.close(); await fs.rm(dir, { recursive: true, force: true }); } };
+}
+
+t.test('a cold AVIF is provisional, then replaced by the refined encoding', async (t) => {
+  const s = await serve({});
+  t.teardown(s.close);
+  const url = '/image/upload/c_scale,w_480/f_auto,q_auto/rocket.jpg';
+  const first = await s.get(url);
+  t.equal(first.status, 200);
+  t.equal(first.headers.get('content-type'), 'image/avif');
+  t.equal(first.headers.get('cache-control'), 'public, max-age=60', 'short max-age while a refinement is pending');
+  t.match(first.headers.get('server-timing') ?? '', /refine;desc="pending"/);
+  t.match(first.headers.get('vary') ?? '', /Accept/);
+
+  let last = first;
+  for (let i = 0; i < 200 && last.headers.get('cache-control') !== 'public, max-age=2592000'; i++) {
+    await sleep(100);
+    last = await s.get(url);
+  }
+  t.equal(last.status, 200);
+  t.equal(last.headers.get('cache-control'), 'public, max-age=2592000', 'the refined result is final');
+  t.notMatch(last.headers.get('server-timing') ?? '', /refine/);
+  t.equal(last.headers.get('content-type'), 'image/avif');
+  t.match(last.headers.get('vary') ?? '', /Accept/, 'the refined result keeps Vary');
+  t.ok(last.body.length < first.body.length, `refined ${last.body.length} B < first ${first.body.length} B`);
+  t.not(last.headers.get('etag'), first.headers.get('etag'), 'new bytes, new ETag');
+  const a = await sharp(first.body).metadata(), b = await sharp(last.body).metadata();
+  t.same([b.format, b.width, b.height], [a.format, a.width, a.height], 'same image, same size');
+  // JPEG for a */* client is never provisional.
+  const jpeg = await s.get(url, '*/*');
+  t.equal(jpeg.headers.get('content-type'), 'image/jpeg');
+  t.equal(jpeg.headers.get('cache-control'), 'public, max-age=2592000');
+});
+
+t.test('APERTURE_AVIF_REFINE_EFFORT=0: no refinement, the long max-age at once', async (t) => {
+  const s = await serve({ avifRefineEffort: 0 });
+  t.teardown(s.close);
+  const r = await s.get('/image/upload/c_scale,w_300/f_auto/rocket.jpg');
+  t.equal(r.headers.get('content-type'), 'image/avif');
+  t.equal(r.headers.get('cache-control'), 'public, max-age=2592000');
+  t.notMatch(r.headers.get('server-timing') ?? '', /refine/);
+});
