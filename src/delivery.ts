@@ -38,13 +38,14 @@ export function createDelivery(config: Config, opts: DeliveryOptions = {}): Deli
   const log: TierLog = opts.log ?? { info: (m) => console.log(m), warn: (m) => console.warn(m) };
   const tier = config.redisUrl ? createRedisTier(config, log) : createNoopTier();
   const admission = new Admission(config.concurrency, config.queueSize, config.queueTimeoutMs);
+  const refiner = new Refiner(() => admission.inFlight === 0 && admission.queued === 0, REFINE_QUEUE, (e) => log.warn(`refinement failed: ${e instanceof Error ? e.message : String(e)}`));
   return {
     tier,
-    metrics: createMetrics({ collectDefault: opts.defaultMetrics ?? true, ...(config.redisUrl ? { sharedTier: tier } : {}) }),
+    metrics: createMetrics({ collectDefault: opts.defaultMetrics ?? true, refiner, ...(config.redisUrl ? { sharedTier: tier } : {}) }),
     config,
     results: new ResultCache(config.cacheBytes),
     admission,
-    refiner: new Refiner(() => admission.inFlight === 0 && admission.queued === 0, REFINE_QUEUE, (e) => log.warn(`refinement failed: ${e instanceof Error ? e.message : String(e)}`)),
+    refiner,
     access: createAccess(config),
     origins: createOrigins(config, opts.http),
   };

@@ -39,6 +39,8 @@ export interface MetricsOptions {
   collectDefault?: boolean;
   /** When given, `aperture_shared_tier_up` reports whether the Redis tier is usable at scrape time. */
   sharedTier?: { readonly connected: boolean };
+  /** When given, background refinements (src/cache/refiner.ts) are reported at scrape time. */
+  refiner?: { readonly pending: number; readonly done: number; readonly failed: number };
 }
 
 const MB = 1024 * 1024;
@@ -184,6 +186,28 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     registers,
   });
 
+  const refiner = opts.refiner;
+  if (refiner) {
+    new Gauge({
+      name: 'aperture_refinements_pending',
+      help: 'Results served with a fast encoding, waiting for (or in) their background refinement.',
+      registers,
+      collect() { this.set(refiner.pending); },
+    });
+    const counted = { done: 0, failed: 0 };
+    new Counter({
+      name: 'aperture_refinements_total',
+      help: 'Background refinements finished, by result (done | failed).',
+      labelNames: ['result'] as const,
+      registers,
+      collect() {
+        for (const k of ['done', 'failed'] as const) {
+          if (refiner[k] > counted[k]) this.inc({ result: k }, refiner[k] - counted[k]);
+          counted[k] = refiner[k];
+        }
+      },
+    });
+  }
   // libvips allocates outside the V8 heap, so RSS alone cannot tell a leak in JS from a busy
   // libvips; sharp reports its tracked memory in whole MB.
   new Gauge({

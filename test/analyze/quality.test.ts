@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp, { type Sharp } from 'sharp';
 import type { RawImage } from '../../src/analyze/types.ts';
-import { chooseQuality, QUALITY_BUDGETS, QUALITY_RANGE, LEVEL_CEILING, type EncodeFormat, type QualityLevel, type ChromaSubsampling } from '../../src/analyze/quality.ts';
+import { chooseQuality, QUALITY_BUDGETS, QUALITY_RANGE, LEVEL_CEILING, LEVEL_FLOOR, type EncodeFormat, type QualityLevel, type ChromaSubsampling } from '../../src/analyze/quality.ts';
 import { perceptualDistance } from '../../src/analyze/metric.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -73,7 +73,7 @@ t.test('lower levels give fewer bytes', async (t) => {
   t.ok(bytes[3] < bytes[0], 'low is strictly smaller than best');
 });
 
-t.test('WebP has no chroma choice; AVIF searches its own range', async (t) => {
+t.test('WebP has no chroma choice; AVIF searches its own band', async (t) => {
   const ref = await raw(sharp(fixture).resize({ width: 200 }));
   const webp = await chooseQuality(ref, 'webp', 'good', encoder(ref, 'webp'));
   t.equal(webp.chromaSubsampling, undefined);
@@ -82,6 +82,7 @@ t.test('WebP has no chroma choice; AVIF searches its own range', async (t) => {
   t.ok(avif.quality >= QUALITY_RANGE.avif[0] && avif.quality <= QUALITY_RANGE.avif[1], `avif quality ${avif.quality}`);
   t.ok(avif.distance <= QUALITY_BUDGETS.good || avif.quality === LEVEL_CEILING.avif.good);
   t.ok(avif.quality <= LEVEL_CEILING.avif.good, 'never above the level ceiling');
+  t.ok(avif.quality >= LEVEL_FLOOR.avif.good, `never below the level floor (${avif.quality} >= ${LEVEL_FLOOR.avif.good})`);
   t.equal((await sharp(avif.buffer).metadata()).format, 'heif');
 });
 

@@ -54,7 +54,7 @@ async function serve(overrides: Parameters<typeof testConfig>[0]) {
     const res = await fetch(base + path, { headers: { accept } });
     return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
   };
-  return { app, get, close: async () => { await app.close(); await fs.rm(dir, { recursive: true, force: true }); } };
+  return { app, base, get, close: async () => { await app.close(); await fs.rm(dir, { recursive: true, force: true }); } };
 }
 
 t.test('a cold AVIF is provisional, then replaced by the refined encoding', async (t) => {
@@ -80,6 +80,9 @@ t.test('a cold AVIF is provisional, then replaced by the refined encoding', asyn
   t.match(last.headers.get('vary') ?? '', /Accept/, 'the refined result keeps Vary');
   t.ok(last.body.length < first.body.length, `refined ${last.body.length} B < first ${first.body.length} B`);
   t.not(last.headers.get('etag'), first.headers.get('etag'), 'new bytes, new ETag');
+  const metrics = await (await fetch(`${s.base}/metrics`)).text();
+  t.match(metrics, /aperture_refinements_total\{result="done"\} 1\b/, 'the refinement is counted in /metrics');
+  t.match(metrics, /aperture_refinements_pending 0\b/);
   const a = await sharp(first.body).metadata(), b = await sharp(last.body).metadata();
   t.same([b.format, b.width, b.height], [a.format, a.width, a.height], 'same image, same size');
   // JPEG for a */* client is never provisional.
