@@ -228,14 +228,23 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
   /**
    * Render `key` again with the slower encoder setting when the server is idle, and replace the
    * cached result (L1 and the shared tier). A refined encoding that is not smaller keeps the
-   * first bytes, now final.
+   * first bytes, now final. A queued job holds only the parsed request (no pixels, no bytes):
+   * when it runs it reloads the source, and it gives up if the provisional result has left L1 or
+   * the source changed since (a later request renders and queues again).
    */
-  function scheduleRefinement(key: string, url: DeliveryUrl, plan: Plan, src: Source, first: RenderContext, provisional: CachedResult): void {
-    const refined = refinedConfig(provisional.meta.format as OutputFormat, config);
+  function scheduleRefinement(key: string, url: DeliveryUrl, plan: Plan, first: RenderContext, format: OutputFormat): void {
+    const refined = refinedConfig(format, config);
     if (!refined) return;
+    const { hints, sourceIdentity, loadLayer } = first;
+    const vary = [...first.vary];
     delivery.refiner.schedule(key, async () => {
-      const ctx: RenderContext = { config: refined, hints: first.hints, vary: new Set(first.vary), sourceIdentity: first.sourceIdentity, prefix: '', timing: {}, ...(first.loadLayer ? { loadLayer: first.loadLayer } : {}) };
+      if (!delivery.results.get(key)?.meta.provisional) return;
+      const src = await loadSource(url);
+      if (src.identity !== sourceIdentity) return;
+      const ctx: RenderContext = { config: refined, hints, vary: new Set(vary), sourceIdentity, prefix: '', timing: {}, ...(loadLayer ? { loadLayer } : {}) };
       let next = await compute(url, plan, src, ctx);
+      const provisional = delivery.results.get(key);
+      if (!provisional?.meta.provisional) return;
       if (next.meta.format !== provisional.meta.format || next.body.length >= provisional.body.length) {
         const { provisional: _, ...meta } = provisional.meta;
         next = { ...provisional, meta };
@@ -355,7 +364,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       // The load phase of a transform (a cache hit is not one).
       if (cacheState === 'miss') metrics.transformPhase.observe(LOAD_PHASE, loadMs / 1000);
       if (r.computed) metrics.cacheLookups.inc({ tier: 'l2', result: from === 'l2' ? 'hit' : 'miss' });
-      if (r.computed && from === 'computed' && result.meta.provisional) scheduleRefinement(key, url, plan, src, ctx, result);
+      if (r.computed && from === 'computed' && result.meta.provisional) scheduleRefinement(key, url, plan, ctx, result.meta.format as OutputFormat);
     }
     return sendResult(request, reply, parsed, plan, result, cacheState, cacheState === 'miss' ? result.timing : undefined, loadMs, t0);
   }
