@@ -80,6 +80,12 @@ export interface Config {
    * ~10 % smaller than effort 1 at the same quality, and 3-5x slower (QUALITY.md, "AVIF").
    */
   readonly avifRefineEffort: number;
+  /**
+   * `APERTURE_PROVISIONAL_MAX_AGE_S`: max-age of a result awaiting refinement (default 60). Also
+   * how long an instance keeps such a result in memory before it reads the shared tier again
+   * (where the instance that rendered it stores the refined one).
+   */
+  readonly provisionalMaxAgeSeconds: number;
   /** `APERTURE_WEBP_EFFORT`: WebP encoder effort 0-6 (default 4). */
   readonly webpEffort: number;
   /** `APERTURE_LOG_LEVEL`: pino level (default info; `silent` in tests). */
@@ -175,6 +181,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     redisLockMs: int(env, 'APERTURE_REDIS_LOCK_MS', 5_000, 100, 600_000),
     avifEffort: int(env, 'APERTURE_AVIF_EFFORT', 1, 0, 9),
     avifRefineEffort: int(env, 'APERTURE_AVIF_REFINE_EFFORT', 3, 0, 9),
+    provisionalMaxAgeSeconds: int(env, 'APERTURE_PROVISIONAL_MAX_AGE_S', 60, 1, 86_400),
     webpEffort: int(env, 'APERTURE_WEBP_EFFORT', 4, 0, 6),
     logLevel: env.APERTURE_LOG_LEVEL || 'info',
     shutdownTimeoutMs: int(env, 'APERTURE_SHUTDOWN_MS', 10_000, 0, 600_000),

@@ -28,6 +28,11 @@ export class Refiner {
     return this.queue.size + (this.running ? 1 : 0);
   }
 
+  /** Whether `key` is queued (not yet running). */
+  has(key: string): boolean {
+    return this.queue.has(key);
+  }
+
   /** Queue `job` under `key`. False when the key is already queued, the queue is full or closed. */
   schedule(key: string, job: () => Promise<void>): boolean {
     if (this.closed || this.queue.has(key) || this.queue.size >= this.maxQueued) return false;

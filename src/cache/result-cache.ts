@@ -51,6 +51,10 @@ export class ResultCache {
     return { result, computed: ran };
   }
 
+  delete(key: string): void {
+    this.lru.delete(key);
+  }
+
   set(key: string, value: CachedResult): void {
     this.lru.set(key, value);
   }

@@ -20,6 +20,7 @@ import type { CachedResult } from '../cache/result-cache.ts';
 import type { StoredResult } from '../cache/redis-tier.ts';
 import type { RenderContext } from '../render/context.ts';
 import type { Delivery } from '../delivery.ts';
+import type { Config } from '../config.ts';
 import { isDynamic, resolvePlan } from '../negotiate/resolve.ts';
 import { looksLikeSvg, sanitizeSvg } from '../security/svg.ts';
 import { ACCEPT_CH, parseHints } from '../negotiate/client-hints.ts';
@@ -52,7 +53,7 @@ const L1_MISS = { tier: 'l1', result: 'miss' } as const;
 const LOAD_PHASE = { phase: 'load' } as const;
 
 const headerMemo = new WeakMap<CachedResult, ResultHeaders>();
-function responseHeaders(r: CachedResult): ResultHeaders {
+function responseHeaders(r: CachedResult, config: Config): ResultHeaders {
   let h = headerMemo.get(r);
   if (!h) {
     const { width, dpr = 1, attachment } = r.meta;
@@ -60,7 +61,9 @@ function responseHeaders(r: CachedResult): ResultHeaders {
       ...(r.vary.length ? { vary: r.vary.join(', ') } : {}),
       ...(width !== undefined ? { width: String(width), dpr: String(dpr) } : {}),
       timingTail: (width !== undefined ? `, width;desc=${width}, dpr;desc=${dpr}` : '') + (r.meta.provisional ? ', refine;desc="pending"' : ''),
-      ...(r.meta.provisional ? { cacheControl: PROVISIONAL } : {}),
+      // A result answered with a fast encoder setting and queued for refinement
+      // (src/cache/refiner.ts): edges and browsers keep it briefly, then get the refined bytes.
+      ...(r.meta.provisional ? { cacheControl: `public, max-age=${config.provisionalMaxAgeSeconds}` } : {}),
       ...(attachment ? { disposition: `attachment; filename="${attachment}"` } : {}),
     };
     headerMemo.set(r, h);
@@ -70,9 +73,6 @@ function responseHeaders(r: CachedResult): ResultHeaders {
 
 const IMMUTABLE = 'public, max-age=2592000, immutable';
 const CACHEABLE = 'public, max-age=2592000';
-/** A result answered with a fast encoder setting and queued for refinement (src/cache/refiner.ts):
- *  edges and browsers keep it for a minute, then get the refined bytes. */
-const PROVISIONAL = 'public, max-age=60';
 
 /** Keys in Redis: a digest, since L1 keys hold paths and long canonical plans. */
 function sharedKey(key: string): string {
@@ -217,7 +217,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     }
     // A fast encoding of a format that has a better, slower one: marked provisional, and the
     // route queues its refinement.
-    if (refinedConfig(r.format, ctx.config)) meta2.provisional = 1;
+    if (refinedConfig(r.format, ctx.config)) meta2.provisional = Date.now();
     if (out.flags.attachment) {
       const base = typeof out.flags.attachment === 'string' ? out.flags.attachment : url.publicId.split('/').pop() || 'image';
       meta2.attachment = `${base}.${EXTENSIONS[r.format]}`;
@@ -254,6 +254,21 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     });
   }
 
+  /**
+   * The L1 result for `key`. A provisional one that another instance rendered (so no refinement
+   * of it is queued here) is dropped once older than its max-age, so that the lookup reads the
+   * shared tier again, where that instance stores the refined result.
+   */
+  function fromL1(key: string): CachedResult | undefined {
+    const r = delivery.results.get(key);
+    if (r?.meta.provisional && config.redisUrl && !delivery.refiner.has(key)
+      && Date.now() - Number(r.meta.provisional) > config.provisionalMaxAgeSeconds * 1000) {
+      delivery.results.delete(key);
+      return undefined;
+    }
+    return r;
+  }
+
   /** Result cache key: source bytes, plan, URL extension, resolved variant, layer files. */
   const resultKey = (src: Source, parsed: Parsed, variant: string, layers: string) =>
     `${src.identity}\n${parsed.plan.canonical}\n${parsed.url.extFormat ?? ''}\n${variant}\n${layers}`;
@@ -261,7 +276,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
   /** Headers and body of a result (or 304), per url-api.md §5. Synchronous. */
   function sendResult(request: FastifyRequest, reply: FastifyReply, parsed: Parsed, plan: Plan, result: CachedResult,
     cacheState: string, timing: Record<string, number> | undefined, loadMs: number, t0: number): FastifyReply {
-    const h = responseHeaders(result);
+    const h = responseHeaders(result, config);
     reply.header('accept-ch', ACCEPT_CH);
     reply.header('cache-control', h.cacheControl ?? (parsed.immutable ? IMMUTABLE : CACHEABLE));
     reply.header('etag', result.etag);
@@ -304,7 +319,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
         // The key of a simple plan depends on the source only: reuse the last one built.
         let key = parsed.lastKey;
         if (key?.identity !== src.identity) parsed.lastKey = key = { identity: src.identity, key: resultKey(src, parsed, '', '') };
-        result = delivery.results.get(key.key);
+        result = fromL1(key.key);
       }
       if (result) {
         delivery.metrics.countL1Hit();
@@ -344,7 +359,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     }
     const key = resultKey(src, parsed, variant, imageLayers(plan).length ? await layerIdentities(plan) : '');
     const { metrics, tier } = delivery;
-    let result = delivery.results.get(key);
+    let result = fromL1(key);
     let cacheState = 'l1';
     if (result) {
       metrics.countL1Hit();

@@ -12,6 +12,7 @@ import { buildServer } from '../../src/server.ts';
 import { testConfig } from '../../src/config.ts';
 import { closeMetricWorker } from '../../src/analyze/metric.ts';
 import { makeStorage } from '../helpers/core-fixtures.ts';
+import { startRedis, redisAvailable, redisSkipReason } from '../helpers/redis.ts';
 
 const AVIF_ACCEPT = 'image/avif,image/webp,image/apng,image/*,*/*;q=0.8';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -45,8 +46,8 @@ t.test('Refiner: runs jobs only while idle, once per key, bounded, and stops on 
   t.notOk(r.schedule('e', async () => {}), 'nothing is queued after close');
 });
 
-async function serve(overrides: Parameters<typeof testConfig>[0]) {
-  const dir = await makeStorage('aperture-refine-');
+async function serve(overrides: Parameters<typeof testConfig>[0], shared?: string) {
+  const dir = shared ?? await makeStorage('aperture-refine-');
   const app = await buildServer(testConfig({ storageDir: dir, ...overrides }));
   await app.listen({ port: 0, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
@@ -54,7 +55,7 @@ async function serve(overrides: Parameters<typeof testConfig>[0]) {
     const res = await fetch(base + path, { headers: { accept } });
     return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
   };
-  return { app, base, get, close: async () => { await app.close(); await fs.rm(dir, { recursive: true, force: true }); } };
+  return { app, base, get, dir, close: async () => { await app.close(); if (!shared) await fs.rm(dir, { recursive: true, force: true }); } };
 }
 
 t.test('a cold AVIF is provisional, then replaced by the refined encoding', async (t) => {
@@ -98,4 +99,40 @@ t.test('APERTURE_AVIF_REFINE_EFFORT=0: no refinement, the long max-age at once',
   t.equal(r.headers.get('content-type'), 'image/avif');
   t.equal(r.headers.get('cache-control'), 'public, max-age=2592000');
   t.notMatch(r.headers.get('server-timing') ?? '', /refine/);
+});
+
+t.test('another instance picks up the refined result from Redis once its copy is past max-age', { skip: redisAvailable ? false : redisSkipReason }, async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const cfg = { redisUrl: redis.url, redisTimeoutMs: 500, provisionalMaxAgeSeconds: 1 };
+  const a = await serve(cfg);
+  const b = await serve(cfg, a.dir); // the same originals, so the same result keys
+  t.teardown(async () => { await b.close(); await a.close(); });
+  // Both must be connected to Redis before the first request (the tier connects in the background).
+  for (const s of [a, b]) {
+    for (let i = 0; i < 100 && !/aperture_shared_tier_up 1\b/.test(await (await fetch(`${s.base}/metrics`)).text()); i++) await sleep(50);
+  }
+  const url = '/image/upload/c_scale,w_400/f_auto,q_auto/rocket.jpg';
+  const first = await a.get(url);
+  t.equal(first.headers.get('cache-control'), 'public, max-age=1', 'A: provisional, with the configured max-age');
+  const fromB = await b.get(url);
+  t.match(fromB.headers.get('server-timing') ?? '', /cache;desc="l2"/, 'B reads A\'s result from Redis');
+  let final = first;
+  for (let i = 0; i < 200 && final.headers.get('cache-control') !== 'public, max-age=2592000'; i++) {
+    await sleep(100);
+    final = await a.get(url);
+  }
+  t.equal(final.headers.get('cache-control'), 'public, max-age=2592000', 'A refined it');
+  if (fromB.headers.get('etag') === final.headers.get('etag')) {
+    t.comment('B read the refined result already (A refined before B asked)');
+  } else {
+    t.equal(fromB.headers.get('etag'), first.headers.get('etag'), 'B first served the provisional bytes');
+    await sleep(1100);
+  }
+  const later = await b.get(url);
+  t.equal(later.headers.get('etag'), final.headers.get('etag'), 'B now serves A\'s refined bytes');
+  t.equal(later.headers.get('cache-control'), 'public, max-age=2592000');
+  t.match(later.headers.get('server-timing') ?? '', /cache;desc="l2"/, 'from Redis, not rendered again');
+  const transformsB = /aperture_transforms_total (\d+)/.exec(await (await fetch(`${b.base}/metrics`)).text())?.[1];
+  t.equal(transformsB, '0', 'B rendered nothing');
 });
