@@ -21,6 +21,7 @@ import { perceptualDistance, closeMetricWorker } from '../src/analyze/metric.ts'
 import { applyEncoder, refinedConfig } from '../src/render/encode.ts';
 import { loadConfig, testConfig } from '../src/config.ts';
 import { buildServer } from '../src/server.ts';
+import { ssimDistances } from './ssim.ts';
 
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -63,7 +64,7 @@ async function butteraugli(refPng: string, buf: Buffer): Promise<number> {
   return Number.parseFloat(stdout.trim());
 }
 
-interface Cell { bytes: number; q: number; ours: number; butter?: number; trials?: number; chroma?: string }
+interface Cell { bytes: number; q: number; ours: number; butter?: number; ssim?: number; msssim?: number; trials?: number; chroma?: string }
 interface Row { file: string; cells: Record<string, Cell>; ratioWall: number; ratioCpu: number; ratioAvifWall: number }
 /** Cold requests through the real server, per photo: q_auto over the fixed quality (wall). */
 interface RequestCost { file: string; jpeg: number; avif: number; avifWebp: number; fixedMs: number; autoMs: number }
@@ -112,6 +113,10 @@ async function main(): Promise<void> {
       const [format, cfg] = ENCODERS[col] ?? ['jpeg', config];
       const buf = await encoder(ref, format, cfg)(cell.q, (cell.chroma as ChromaSubsampling | undefined) ?? '4:2:0');
       cell.butter = await butteraugli(refPng, buf);
+      // 1-SSIM / 1-MS-SSIM on the same bytes (bench/ssim.ts): a second check nothing was tuned on.
+      const s = ssimDistances(ref, await decode(buf));
+      cell.ssim = s.ssim;
+      cell.msssim = s.msssim;
     }
     // Cost of a cold q_auto (search + the answer's encode, which the search returns) against one
     // fixed-quality encode of the same pixels; best of 2 of each to damp noise from neighbours.
@@ -210,17 +215,24 @@ function writeReport(rows: Row[], requests: RequestCost[], minutes: number): voi
   L.push('');
   L.push('Means over the corpus:');
   L.push('');
-  L.push('| column | bytes vs q90 (mean of ratios) | our distance | butteraugli | images with butteraugli ≤ JPEG q80 | mean trials |');
-  L.push('|---|---|---|---|---|---|');
+  L.push('| column | bytes vs q90 (mean of ratios) | our distance | butteraugli | 1-SSIM | 1-MS-SSIM | images with butteraugli ≤ JPEG q80 | images ≤ q80 by SSIM / MS-SSIM | mean trials |');
+  L.push('|---|---|---|---|---|---|---|---|---|');
   for (const c of COLUMNS) {
     const ratios = rows.map((r) => r.cells[c].bytes / r.cells['jpeg q90'].bytes);
     const ours = rows.map((r) => r.cells[c].ours);
     const hasB = rows.every((r) => r.cells[c].butter !== undefined);
     const b = hasB ? rows.map((r) => r.cells[c].butter!) : [];
     const perImage = hasB ? rows.filter((r) => r.cells[c].butter! <= r.cells['jpeg q80'].butter!).length : 0;
+    const hasS = rows.every((r) => r.cells[c].ssim !== undefined && r.cells[c].msssim !== undefined);
+    const ssimMean = hasS ? mean(rows.map((r) => r.cells[c].ssim!)).toFixed(5) : '-';
+    const msMean = hasS ? mean(rows.map((r) => r.cells[c].msssim!)).toFixed(5) : '-';
+    const perImageS = rows.filter((r) => r.cells[c].ssim! <= r.cells['jpeg q80'].ssim!).length;
+    const perImageM = rows.filter((r) => r.cells[c].msssim! <= r.cells['jpeg q80'].msssim!).length;
     const trials = rows.map((r) => r.cells[c].trials ?? 1);
-    L.push(`| ${c} | ${mean(ratios).toFixed(3)} | ${mean(ours).toFixed(2)} | ${hasB ? mean(b).toFixed(2) : '-'} | ${hasB ? `${perImage}/${rows.length}` : '-'} | ${mean(trials).toFixed(2)} |`);
+    L.push(`| ${c} | ${mean(ratios).toFixed(3)} | ${mean(ours).toFixed(2)} | ${hasB ? mean(b).toFixed(2) : '-'} | ${ssimMean} | ${msMean} | ${hasB ? `${perImage}/${rows.length}` : '-'} | ${hasS ? `${perImageS}/${rows.length} / ${perImageM}/${rows.length}` : '-'} | ${mean(trials).toFixed(2)} |`);
   }
+  L.push('');
+  L.push('1-SSIM and 1-MS-SSIM: luma, Wang et al. settings (bench/ssim.ts); a second check that neither the metric nor the budgets were tuned on.');
   L.push('');
   const levelOrder = rows.filter((r) => r.cells['q_auto:best'].bytes >= r.cells['q_auto:good'].bytes && r.cells['q_auto:good'].bytes >= r.cells['q_auto:eco'].bytes && r.cells['q_auto:eco'].bytes >= r.cells['q_auto:low'].bytes).length;
   L.push(`Level ordering best ≥ good ≥ eco ≥ low in bytes: ${levelOrder}/${rows.length} images.`);
