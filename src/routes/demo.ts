@@ -11,7 +11,7 @@
  * `GET /demo/hints` echoes the hints a request carried (for the page's "sent now" line).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { clientHintsHeaders, clientHintsMeta, imageTag, breakpointsUrl, escapeHtml } from '../sdk/index.ts';
+import { clientHintsHeaders, clientHintsMeta, imageTag, breakpointsUrl, escapeHtml } from '@aperture/sdk';
 import { parseHints } from '../negotiate/client-hints.ts';
 
 const DEFAULT_ID = 'rocket.jpg';

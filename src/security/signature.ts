@@ -5,20 +5,11 @@
  * path exactly as written in the URL (still percent-encoded, version segment excluded), so the
  * server must hand it over unchanged rather than re-encoding a decoded form.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { computeSignature, SHORT_SIGNATURE_LENGTH, LONG_SIGNATURE_LENGTH } from '@aperture/sdk/sign';
 
-/** Length of the signature for SHA-1 (the SDK default). */
-export const SHORT_SIGNATURE_LENGTH = 8;
-/** Length of the signature for SHA-256 (`long_url_signature`). */
-export const LONG_SIGNATURE_LENGTH = 32;
-
-/** The bare signature (no `s--`/`--`) for `toSign`; `long` selects SHA-256 / 32 characters. */
-export function computeSignature(toSign: string, secret: string, long = false): string {
-  const digest = createHash(long ? 'sha256' : 'sha1').update(toSign + secret, 'utf8').digest('base64');
-  // Cut before mapping so the result equals the SDKs' (they slice, then replace).
-  return digest.slice(0, long ? LONG_SIGNATURE_LENGTH : SHORT_SIGNATURE_LENGTH)
-    .replace(/\+/g, '-').replace(/\//g, '_');
-}
+// One implementation for signing (the SDK) and verifying (here).
+export { computeSignature, SHORT_SIGNATURE_LENGTH, LONG_SIGNATURE_LENGTH };
 
 /**
  * Whether `given` (bare, either length) signs `toSign` with `secret`. The length picks the

@@ -2,7 +2,8 @@ import t from 'tap';
 import { createRequire } from 'node:module';
 import {
   srcset, sizes, imageTag, clientHintsMeta, clientHintsHeaders, breakpointsUrl, knownDimensions, url,
-} from '../../src/sdk/index.ts';
+} from '@aperture/sdk';
+import { signer } from '@aperture/sdk/sign';
 
 const H = 'img.example.com';
 
@@ -19,7 +20,7 @@ t.test('srcset: single component gets the width (one resize on the server)', asy
 
 t.test('srcset: chained options get a trailing c_scale component, as the official SDK does', async (t) => {
   const s = srcset('sample.jpg', {
-    host: H, widths: [300], sign_url: true, secret: 's',
+    host: H, widths: [300], sign_url: true, signer: signer('s'),
     transformation: [{ crop: 'fill', width: 1000, height: 500 }, { effect: 'sepia' }],
   });
   t.match(s, /^https:\/\/img\.example\.com\/image\/upload\/s--[\w-]{8}--\/c_fill,h_500,w_1000\/e_sepia\/c_scale,w_300\/sample\.jpg 300w$/);

@@ -1,7 +1,8 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { createRequire } from 'node:module';
-import { url, type UrlOptions } from '../../src/sdk/index.ts';
+import { url, type UrlOptions } from '@aperture/sdk';
+import { signer } from '@aperture/sdk/sign';
 import { verifySignature } from '../../src/security/signature.ts';
 
 const require = createRequire(import.meta.url);
@@ -9,6 +10,7 @@ const cld = (require('cloudinary') as { v2: { url(id: string, o: Record<string, 
 
 const HOST = 'localhost:3000';
 const SECRET = 'test-secret';
+const SIGNER = signer(SECRET);
 
 /**
  * The official SDK's URL for the same request, configured the way an application pointing at
@@ -17,7 +19,7 @@ const SECRET = 'test-secret';
  * version numbers.
  */
 function official(id: string, ours: UrlOptions, theirs?: Record<string, unknown>): string {
-  const { host: _h, cloud, secret: _s, secure, ...rest } = ours;
+  const { host: _h, cloud, signer: _s, secure, ...rest } = ours;
   return cld.url(id, {
     ...(theirs ?? rest),
     urlAnalytics: false,
@@ -174,7 +176,7 @@ const cases: Case[] = [
 t.test('same URL as cloudinary.v2.url() for every option set', async (t) => {
   let matched = 0;
   for (const c of cases) {
-    const ours = url(c.id, { host: HOST, secret: SECRET, ...c.o });
+    const ours = url(c.id, { host: HOST, signer: SIGNER, ...c.o });
     const theirs = official(c.id, c.o, c.theirs);
     if (ours === theirs) matched++;
     t.equal(ours, theirs, `${c.id} ${JSON.stringify(c.o)}`);
@@ -184,7 +186,7 @@ t.test('same URL as cloudinary.v2.url() for every option set', async (t) => {
 });
 
 t.test('signed URLs verify with the server-side check', async (t) => {
-  const u = url('folder/pic.jpg', { host: HOST, secret: SECRET, sign_url: true, width: 10, version: 5 });
+  const u = url('folder/pic.jpg', { host: HOST, signer: SIGNER, sign_url: true, width: 10, version: 5 });
   const m = /\/image\/upload\/s--([^-]+)--\/(.*)$/.exec(u);
   t.ok(m, u);
   if (!m) return;
@@ -197,7 +199,9 @@ t.test('host forms', async (t) => {
   t.equal(url('a.jpg', { width: 10 }), '/image/upload/w_10/a.jpg', 'no host: root-relative');
   t.equal(url('a.jpg', { host: 'http://127.0.0.1:8080/' }), 'http://127.0.0.1:8080/image/upload/a.jpg');
   t.equal(url('a.jpg', { host: 'cdn.example.com', cloud: 'acme' }), 'https://cdn.example.com/acme/image/upload/a.jpg');
-  t.throws(() => url('a.jpg', { sign_url: true }), /secret/);
+  t.throws(() => url('a.jpg', { sign_url: true }), /sign_url needs a signer/);
+  t.throws(() => url('a.jpg', { sign_url: true, secret: 'x' } as UrlOptions), /sign_url needs a signer/, 'a bare secret is not a signer');
+  t.throws(() => signer(''), /non-empty/);
 });
 
 t.test('does not mutate the options it is given', async (t) => {
@@ -232,7 +236,7 @@ t.test('random option sets match the official SDK', async (t) => {
       ...(r.chain.length ? { transformation: r.chain } : {}),
       sign_url: r.sign, long_url_signature: r.long, version: r.version, format: r.format,
     } as UrlOptions;
-    const ours = url(r.id, { host: HOST, secret: SECRET, ...structuredClone(o) });
+    const ours = url(r.id, { host: HOST, signer: SIGNER, ...structuredClone(o) });
     const theirs = official(r.id, structuredClone(o));
     if (ours !== theirs) throw new Error(`${JSON.stringify(o)}\n ours   ${ours}\n theirs ${theirs}`);
   }), { numRuns: 300, seed: 20240601 });
@@ -244,7 +248,7 @@ t.test('arbitrary public ids: same URL, or both refuse', async (t) => {
   fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 24 }), fc.boolean(), (id, sign) => {
     runs++;
     let ours: string, theirs: string;
-    try { ours = url(id, { host: HOST, secret: SECRET, sign_url: sign, width: 10 }); } catch { ours = 'THROWS'; }
+    try { ours = url(id, { host: HOST, signer: SIGNER, sign_url: sign, width: 10 }); } catch { ours = 'THROWS'; }
     try { theirs = official(id, { sign_url: sign, width: 10 }); } catch { theirs = 'THROWS'; }
     if (ours !== theirs) throw new Error(`${JSON.stringify(id)}\n ours   ${ours}\n theirs ${theirs}`);
   }), { numRuns: 300, seed: 7 });

@@ -4,8 +4,14 @@
  * `?_a=` analytics query (Aperture ignores it). Same public id escaping, same `v1` rule for
  * folders, same signature placement and signed text.
  */
-import { computeSignature } from '../security/signature.ts';
 import { smartEscape, snakeKeys, transformationString, type TransformationOptions } from './transformation.ts';
+
+/**
+ * Signs a URL: the bare signature (no `s--`/`--`) of `toSign`, SHA-1 cut to 8 characters, or
+ * SHA-256 cut to 32 with `long`. `signer(secret)` from `@aperture/sdk/sign` makes one; it is
+ * a parameter so that this entry needs neither the secret nor a crypto module.
+ */
+export type Signer = (toSign: string, long: boolean) => string;
 
 /** Delivery options: where the URL points, how it is versioned and signed. */
 export interface DeliveryOptions {
@@ -16,8 +22,8 @@ export interface DeliveryOptions {
   host?: string;
   /** Tenant segment placed before `image/` (what the SDK does for a shared-domain cloud). */
   cloud?: string;
-  /** Signing secret: the server's `APERTURE_SECRET`. Required with `sign_url`. */
-  secret?: string;
+  /** Required with `sign_url`: `signer(process.env.APERTURE_SECRET)` from `@aperture/sdk/sign`. */
+  signer?: Signer;
   /** `https` (default) or `http` when `host` has no scheme. */
   secure?: boolean;
   /** Extension, the output format unless `fetch_format` says otherwise. */
@@ -107,11 +113,13 @@ export function url(publicId: string, options: UrlOptions = {}): string {
   transformation = transformation.replace(/([^:])\/\//g, '$1/');
   let signature: string | null = null;
   if (signUrl) {
-    const secret = o.secret as string | undefined;
-    if (!secret) throw new Error('sign_url needs a secret');
+    const signer = o.signer as Signer | undefined;
+    if (typeof signer !== 'function') {
+      throw new TypeError("sign_url needs a signer: signer(secret) from '@aperture/sdk/sign', on the server");
+    }
     // Signed before spaces become %20, exactly like the SDK, so a raw space stays a space here.
     const toSign = [transformation, toSignSource].filter((p) => p != null && p !== '').join('/');
-    signature = `s--${computeSignature(toSign, secret, longSignature)}--`;
+    signature = `s--${signer(toSign, longSignature)}--`;
   }
 
   const path = [resourceType, type, signature, transformation, versionSeg, source]

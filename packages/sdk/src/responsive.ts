@@ -31,7 +31,7 @@ export interface ImageTagOptions extends SrcsetOptions {
 // Keys that place the URL rather than transform the image: they stay at the top level when a
 // srcset entry moves the transformation into a chained component.
 const DELIVERY_KEYS = new Set([
-  'host', 'cloud', 'secret', 'secure', 'format', 'type', 'resource_type', 'resourceType', 'version',
+  'host', 'cloud', 'signer', 'secure', 'format', 'type', 'resource_type', 'resourceType', 'version',
   'force_version', 'forceVersion', 'sign_url', 'signUrl', 'long_url_signature', 'longUrlSignature', 'shorten',
 ]);
 

@@ -1,7 +1,7 @@
 /**
  * Options → transformation string, following the official Node SDK
  * (`cloudinary/lib/utils/index.js`, `generate_transformation_string`, v2.11) rule for rule, so
- * that an application moving from `cloudinary.url()` to `aperture/sdk` gets byte-identical
+ * that an application moving from `cloudinary.url()` to `@aperture/sdk` gets byte-identical
  * URLs (and therefore identical cache keys and signatures). The quirks are the SDK's: keys of
  * one component sorted as `k_v` strings, `if` first, `$variables` next, `raw_transformation`
  * last, expressions rewritten (`width > 300` → `w_gt_300`).
@@ -189,7 +189,8 @@ export function smartEscape(s: string, unsafe = /([^a-zA-Z0-9_.\-/:]+)/g): strin
 export function base64EncodeUrl(sourceUrl: string): string {
   let s = sourceUrl;
   try { s = decodeURI(s); } catch { /* keep as given, like the SDK */ }
-  return Buffer.from(encodeURI(s), 'latin1').toString('base64')
+  // encodeURI leaves only ASCII, which btoa (browsers, edge runtimes and Node alike) takes as is.
+  return btoa(encodeURI(s))
     .replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
