@@ -1,9 +1,9 @@
 import t from 'tap';
-import { createRequire } from 'node:module';
 import {
   srcset, sizes, imageTag, clientHintsMeta, clientHintsHeaders, breakpointsUrl, knownDimensions, url,
 } from '@aperture/sdk';
 import { signer } from '@aperture/sdk/sign';
+import { cld } from '../helpers/cloudinary.ts';
 
 const H = 'img.example.com';
 
@@ -24,9 +24,6 @@ t.test('srcset: chained options get a trailing c_scale component, as the officia
     transformation: [{ crop: 'fill', width: 1000, height: 500 }, { effect: 'sepia' }],
   });
   t.match(s, /^https:\/\/img\.example\.com\/image\/upload\/s--[\w-]{8}--\/c_fill,h_500,w_1000\/e_sepia\/c_scale,w_300\/sample\.jpg 300w$/);
-  const cld = (createRequire(import.meta.url)('cloudinary') as {
-    v2: { url(id: string, o: Record<string, unknown>): string };
-  }).v2;
   // Same URL as the official SDK for the same chain.
   const theirs = cld.url('sample.jpg', {
     urlAnalytics: false, cloud_name: 'demo', private_cdn: true, secure_distribution: H, api_secret: 's', sign_url: true,
