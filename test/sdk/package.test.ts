@@ -104,6 +104,18 @@ console.log(JSON.stringify({ resolved: import.meta.resolve('@aperture/sdk'), url
   t.equal(matched, cases.length, `${matched}/${cases.length} option sets match cloudinary.v2.url()`);
   t.ok(cases.some((c) => c.o.sign_url), 'the table has signed URLs');
 
+  // The README's Next.js loader file, as written, against the calls and URLs it documents.
+  const readme = fs.readFileSync(path.join(ROOT, 'packages/sdk/README.md'), 'utf8');
+  const loaderFile = /```js\n(\/\/ image-loader\.js\n[\s\S]*?)```/.exec(readme)?.[1];
+  t.ok(loaderFile, 'README has the image-loader.js block');
+  const documented = [...(loaderFile ?? '').matchAll(/^\/\/ apertureLoader\((.+)\)\n\/\/\s+→ (\S+)$/gm)];
+  t.equal(documented.length, 2, 'two documented calls');
+  fs.writeFileSync(path.join(app, 'image-loader.js'), loaderFile ?? '');
+  fs.writeFileSync(path.join(app, 'loader-check.js'), `import loader from './image-loader.js';
+console.log(JSON.stringify([${documented.map((m) => `loader(${m[1]})`).join(', ')}]));\n`);
+  const loaded = JSON.parse((await run(process.execPath, ['loader-check.js'], { cwd: app, env })).stdout) as string[];
+  t.same(loaded, documented.map((m) => m[2]), 'the loader returns the URLs the README shows');
+
   // The main entry's graph: relative imports only, so no node: module and no package.
   const main = moduleGraph(path.join(installed, 'dist/index.js'));
   const reached = [...main.keys()].map((f) => path.basename(f)).sort();
