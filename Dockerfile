@@ -14,6 +14,8 @@ ARG NODE_IMAGE=node:24-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The @aperture/sdk workspace: npm ci links it and its prepare builds it to packages/sdk/dist.
+COPY packages/sdk ./packages/sdk
 RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -24,7 +26,11 @@ RUN npm run build
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund
+COPY packages/sdk/package.json ./packages/sdk/
+# --ignore-scripts: the root prepare (the SDK build) needs TypeScript, a dev dependency; the
+# runtime takes the SDK built in the build stage. sharp's binaries come as packages, and the one
+# install script left (esbuild's, under tsx) only checks a binary the compiled server never runs.
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 # ---- runtime -------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
@@ -45,6 +51,9 @@ ENV LD_PRELOAD=/usr/local/lib/libjemalloc.so.2 \
 WORKDIR /app
 COPY --from=deps --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
+# node_modules/@aperture/sdk links here: the server imports the SDK by name.
+COPY --from=build --chown=root:root /app/packages/sdk/package.json ./packages/sdk/
+COPY --from=build --chown=root:root /app/packages/sdk/dist ./packages/sdk/dist
 COPY package.json ./
 # The code and dependencies stay root-owned and read-only for the service user; only the
 # storage dir is its own (mount a volume there, read-only if uploads are not written).
