@@ -5,11 +5,17 @@
  */
 import t from 'tap';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { imageTag, clientHintsMeta } from '@aperture/sdk';
+import { imageTag, clientHintsMeta, url, srcset } from '@aperture/sdk';
 
+const ROOT = path.resolve(fileURLToPath(import.meta.url), '../../..');
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
 
 // 1×1 transparent PNG.
@@ -50,4 +56,42 @@ t.test('srcset choice and delegated client hints in Chromium', { skip: CHROMIUM 
   t.equal(seen[0]?.dpr, '2', 'Sec-CH-DPR delegated to the image origin');
   t.equal(seen[0]?.width, '1000', 'Sec-CH-Width (device px of the sizes slot)');
   await ctx.close();
+});
+
+t.test('the built main entry runs in the page itself, with the same results as in Node', { skip: CHROMIUM ? false : 'chromium not installed' }, async (t) => {
+  // A fresh tsc build of packages/sdk (not the workspace's dist/, which may predate an edit),
+  // served as ES modules to a page with no bundler.
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'aperture-sdk-browser-'));
+  t.teardown(() => fs.rmSync(out, { recursive: true, force: true }));
+  await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'),
+    '-p', path.join(ROOT, 'packages/sdk/tsconfig.json'), '--outDir', out]);
+  const server = await listen((req, res) => {
+    const name = /^\/sdk\/([a-z-]+\.js)$/.exec(req.url ?? '')?.[1];
+    if (req.url === '/') {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><title>sdk</title>');
+    } else if (name && fs.existsSync(path.join(out, name))) {
+      res.writeHead(200, { 'content-type': 'text/javascript' });
+      res.end(fs.readFileSync(path.join(out, name)));
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  t.teardown(async () => { await browser.close(); server.close(); });
+  const p = await browser.newPage();
+  await p.goto(`${origin}/`);
+  // l_fetch overlays base64-encode their URL: the one place the SDK once needed Buffer.
+  const options = { host: 'img.example.com', width: 300, crop: 'fill', gravity: 'auto', overlay: { url: 'https://ex.com/logo é.png' }, fetch_format: 'auto' };
+  const args = { id: 'folder/cat.jpg', options, widths: [200, 400] };
+  // A string, not a function: the test's own transpiler would rewrite a dynamic import() in it.
+  const inPage = await p.evaluate(`(async () => {
+    const sdk = await import('/sdk/index.js');
+    const { id, options, widths } = ${JSON.stringify(args)};
+    return [sdk.url(id, options), sdk.srcset(id, { ...options, widths }), typeof globalThis.Buffer];
+  })()`) as [string, string, string];
+  t.same(inPage, [url(args.id, options), srcset(args.id, { ...options, widths: args.widths }), 'undefined'], 'same URL and srcset, no Buffer in the page');
+  t.match(inPage[0], /,l_fetch:aHR0cHM6Ly9leC5jb20vbG9nbyUyMCVDMyVBOS5wbmc,/, 'the overlay URL base64-encoded');
 });
