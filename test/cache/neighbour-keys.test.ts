@@ -8,12 +8,11 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import t from 'tap';
-import { buildServer } from '../../src/server.ts';
 import { testConfig } from '../../src/config.ts';
 import { parsePlan } from '../../src/plan/parse.ts';
+import { listen } from '../helpers/listen.ts';
 
 /** Deterministic noise, so that a one-pixel shift of a crop changes the bytes. */
 function noise(width: number, height: number, channels: 3 | 4, seed: number): Promise<Buffer> {
@@ -50,17 +49,14 @@ const PAIRS: readonly [string, string, string][] = [
 ];
 
 async function serve(): Promise<{ get(p: string): Promise<Buffer>; close(): Promise<void> }> {
-  const app = await buildServer(testConfig({ storageDir: dir }), { defaultMetrics: false });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const { port } = app.server.address() as AddressInfo;
+  const server = await listen(testConfig({ storageDir: dir }));
   return {
     async get(p) {
-      const r = await fetch(`http://127.0.0.1:${port}/image/upload/${p}`);
-      const body = Buffer.from(await r.arrayBuffer());
+      const r = await server.get(`/image/upload/${p}`);
       if (r.status !== 200) throw new Error(`${p}: ${r.status} ${r.headers.get('x-cld-error') ?? ''}`);
-      return body;
+      return r.body;
     },
-    close: () => app.close(),
+    close: () => server.close(),
   };
 }
 
