@@ -38,8 +38,11 @@ FROM ${NODE_IMAGE} AS runtime
 # per-thread arenas fragment under libvips' many-threaded allocation pattern and RSS only grows.
 # sharp detects jemalloc at load time (without it, on glibc, it drops its concurrency to 1).
 # The symlink gives one path for LD_PRELOAD on both amd64 and arm64.
+# Text layers (l_text) are drawn by Pango, which finds fonts through fontconfig: the slim base
+# has neither, so without these every text would come out as empty boxes. DejaVu covers Latin,
+# Greek and Cyrillic; fontconfig maps Cloudinary's usual names (Arial, Helvetica...) to it.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libjemalloc2 \
+ && apt-get install -y --no-install-recommends libjemalloc2 fontconfig fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/* \
  && ln -s "/usr/lib/$(uname -m)-linux-gnu/libjemalloc.so.2" /usr/local/lib/libjemalloc.so.2
 ENV LD_PRELOAD=/usr/local/lib/libjemalloc.so.2 \

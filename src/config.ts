@@ -5,6 +5,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
 
 export interface Config {
   /** `PORT`: listen port. */
@@ -13,6 +14,15 @@ export interface Config {
   readonly host: string;
   /** `APERTURE_STORAGE_DIR`: folder of originals for the `upload` type. */
   readonly storageDir: string;
+  /**
+   * `APERTURE_PRIVATE_DIR` (default: the storage folder's sibling `<storage>-private`) and
+   * `APERTURE_AUTHENTICATED_DIR` (default `<storage>-authenticated`): originals of the
+   * `private` and `authenticated` delivery types. Cloudinary stores the type with the asset;
+   * here each type has its own folder, so an `upload` asset is never served as `private` and
+   * the other way round. No folder may contain another.
+   */
+  readonly privateDir: string;
+  readonly authenticatedDir: string;
   /**
    * `APERTURE_STORAGE_WATCH` (default 1): revalidate local files by filesystem events (inotify)
    * instead of a stat per request; a cache hit then makes no system call. Set 0 on network
@@ -55,6 +65,17 @@ export interface Config {
   readonly fetchTimeoutMs: number;
   /** `APERTURE_FETCH_MAX_REDIRECTS`: redirects followed, each re-validated (default 5). */
   readonly fetchMaxRedirects: number;
+  /**
+   * `APERTURE_FETCH_PORTS`: comma-separated TCP ports fetch targets and redirects may use
+   * (default `80,443`; `*` allows any). Others are refused with 403 before connecting.
+   */
+  readonly fetchPorts: readonly number[] | '*';
+  /**
+   * `APERTURE_FETCH_CA`: path of a PEM file of extra certificate authorities trusted for HTTPS
+   * origins, in addition to Node's bundled roots (an internal CA, a self-signed origin). Read
+   * at boot; this field holds the PEM text ('' = none).
+   */
+  readonly fetchCa: string;
   /** `APERTURE_REMOTE_MAPPINGS`: `folder=https://base/,other=https://...` auto-upload mappings. */
   readonly remoteMappings: Readonly<Record<string, string>>;
   /** `APERTURE_NAMED_TRANSFORMATIONS`: JSON object `{name: "c_fill,w_100"}` for `t_name`. */
@@ -121,6 +142,35 @@ function list(env: Env, name: string, sep: string): string[] {
   return raw.split(sep).map((s) => s.trim()).filter(Boolean);
 }
 
+function ports(env: Env, name: string, def: readonly number[]): readonly number[] | '*' {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return def;
+  if (raw.trim() === '*') return '*';
+  return list(env, name, ',').map((p) => {
+    if (!/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 65535) throw new ConfigError(`${name}: "${p}" is not a TCP port (1-65535) or *`);
+    return Number(p);
+  });
+}
+
+function pemFile(env: Env, name: string): string {
+  const file = env[name];
+  if (!file) return '';
+  let text: string;
+  try { text = readFileSync(file, 'utf8'); } catch (e) { throw new ConfigError(`${name}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? String(e)})`); }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`${name}: ${file} holds no PEM certificate`);
+  return text;
+}
+
+/** Storage roots must not nest: a folder inside another would serve its files under both types. */
+function checkRoots(roots: Record<string, string>): void {
+  const entries = Object.entries(roots);
+  for (const [a, pa] of entries) {
+    for (const [b, pb] of entries) {
+      if (a !== b && (pa === pb || pa.startsWith(pb + path.sep))) throw new ConfigError(`${a} (${pa}) must not be inside or equal to ${b} (${pb})`);
+    }
+  }
+}
+
 function mappings(env: Env, name: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const pair of list(env, name, ',')) {
@@ -149,10 +199,13 @@ function json(env: Env, name: string): Record<string, string> {
 /** Parse and validate a configuration from an environment-shaped object (default: process.env). */
 export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
   const cpus = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+  const storageDir = path.resolve(overrides.storageDir ?? (env.APERTURE_STORAGE_DIR || 'images'));
   const cfg: Config = {
     port: int(env, 'PORT', 3000, 0, 65535),
     host: env.HOST || '0.0.0.0',
-    storageDir: path.resolve(env.APERTURE_STORAGE_DIR || 'images'),
+    storageDir,
+    privateDir: path.resolve(env.APERTURE_PRIVATE_DIR || `${storageDir}-private`),
+    authenticatedDir: path.resolve(env.APERTURE_AUTHENTICATED_DIR || `${storageDir}-authenticated`),
     storageWatch: bool(env, 'APERTURE_STORAGE_WATCH', true),
     cacheBytes: int(env, 'APERTURE_CACHE_BYTES', 256 * 1024 * 1024, 0, 2 ** 40),
     sourceCacheBytes: int(env, 'APERTURE_SOURCE_CACHE_BYTES', 128 * 1024 * 1024, 0, 2 ** 40),
@@ -172,6 +225,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     fetchAllow: list(env, 'APERTURE_FETCH_ALLOW', ',').map((h) => h.toLowerCase()),
     fetchTimeoutMs: int(env, 'APERTURE_FETCH_TIMEOUT_MS', 10_000, 1, 600_000),
     fetchMaxRedirects: int(env, 'APERTURE_FETCH_MAX_REDIRECTS', 5, 0, 50),
+    fetchPorts: ports(env, 'APERTURE_FETCH_PORTS', [80, 443]),
+    fetchCa: pemFile(env, 'APERTURE_FETCH_CA'),
     remoteMappings: mappings(env, 'APERTURE_REMOTE_MAPPINGS'),
     namedTransformations: json(env, 'APERTURE_NAMED_TRANSFORMATIONS'),
     redisUrl: env.APERTURE_REDIS_URL ?? '',
@@ -188,6 +243,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     ...overrides,
   };
   if (cfg.strict && !cfg.secret) throw new ConfigError('APERTURE_STRICT=1 needs APERTURE_SECRET');
+  checkRoots({ APERTURE_STORAGE_DIR: cfg.storageDir, APERTURE_PRIVATE_DIR: cfg.privateDir, APERTURE_AUTHENTICATED_DIR: cfg.authenticatedDir });
   return Object.freeze(cfg);
 }
 

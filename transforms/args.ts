@@ -40,8 +40,20 @@ export function parseDim(name: string, raw: string, maxPx: number): Dim {
   throw new Errors.INVALID_PARAM(name, raw);
 }
 
+/**
+ * Exact text of a number for cache keys: JavaScript's shortest round-trip spelling, so two
+ * different values never print alike (rounding here once made `w_0.12354` and `w_0.12352`
+ * share a key, issue 12).
+ */
+export function numberCanonical(v: number): string {
+  return String(v);
+}
+
+/** A fraction always keeps a decimal point, so `w_1.0` (the full size) never reads as 1 px. */
 export function dimCanonical(d: Dim): string {
-  return d.kind === 'px' ? String(d.value) : d.value.toFixed(4).replace(/0+$/, '').replace(/\.$/, '.0');
+  if (d.kind === 'px') return String(d.value);
+  const s = numberCanonical(d.value);
+  return /[.e]/.test(s) ? s : `${s}.0`;
 }
 
 export function resolveDim(d: Dim, inputSize: number): number {

@@ -4,6 +4,7 @@
  */
 import { defineTransform } from './types.ts';
 import { Errors } from '../src/errors.ts';
+import { numberCanonical } from './args.ts';
 
 declare module './types.ts' {
   interface PlanValues { aspectRatio: number }
@@ -20,5 +21,5 @@ export const aspectRatio = defineTransform({
     if (!Number.isFinite(v) || v < 0.01 || v > 100) throw new Errors.INVALID_PARAM('aspect ratio', raw);
     return v;
   },
-  canonical: (v) => String(Math.round(v * 1e6) / 1e6),
+  canonical: numberCanonical,
 });

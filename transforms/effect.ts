@@ -21,7 +21,7 @@
  * | blur_faces | strength 1-2000 (500), on detected faces |
  */
 import { defineTransform } from './types.ts';
-import { parseColour, parseIntIn, type Rgba } from './args.ts';
+import { colourCanonical, parseColour, parseIntIn, type Rgba } from './args.ts';
 import { Errors } from '../src/errors.ts';
 import type { Canvas } from '../src/render/canvas.ts';
 import { scale, translate } from '../src/render/affine.ts';
@@ -266,6 +266,7 @@ export const effect = defineTransform({
     }
     return { name, args: def.parse(args, raw), ...(colour ? { colour } : {}) };
   },
-  canonical: (v) => [v.name, ...v.args].join(':') + (v.colour ? `:rgb:${[v.colour.r, v.colour.g, v.colour.b].map((n) => n.toString(16).padStart(2, '0')).join('')}` : ''),
+  // The colour keeps its alpha: `e_trim:10:rgb:ff000080` and `e_trim:10:red` trim differently.
+  canonical: (v) => [v.name, ...v.args].join(':') + (v.colour ? `:${colourCanonical(v.colour)}` : ''),
   apply: (canvas, v, component, ctx) => EFFECTS[v.name].apply(canvas, v, ctx, component),
 });

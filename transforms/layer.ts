@@ -152,16 +152,25 @@ export function parseLayerSource(name: 'overlay' | 'underlay', raw: string): Lay
   return { kind: 'image', publicId: id, ...(ext ? { ext } : {}) };
 }
 
+/**
+ * Free text (font names, text, public ids) in the cache key, percent-encoded down to letters,
+ * digits and `-_.` so that it can never be read as the key's own punctuation (`:` `~` `(` `)`
+ * `@` `;`): two different layers never print alike.
+ */
+function keyText(s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
 function textStyleCanonical(s: TextStyle): string {
-  return [encodeURIComponent(s.font), s.size, s.weight, s.italic && 'italic', s.underline && 'underline',
+  return [keyText(s.font), s.size, s.weight, s.italic && 'italic', s.underline && 'underline',
     s.strikethrough && 'strikethrough', s.align, s.letterSpacing !== undefined && `letter_spacing_${s.letterSpacing}`,
     s.lineSpacing !== undefined && `line_spacing_${s.lineSpacing}`].filter((v) => v !== undefined && v !== false).join('_');
 }
 
 function sourceCanonical(s: LayerSource): string {
-  if (s.kind === 'image') return s.publicId.split('/').join(':') + (s.ext ? `.${s.ext}` : '');
+  if (s.kind === 'image') return s.publicId.split('/').map(keyText).join(':') + (s.ext ? `.${s.ext}` : '');
   const colours = `${s.colour ? `~co:${colourCanonical(s.colour)}` : ''}${s.background ? `~b:${colourCanonical(s.background)}` : ''}`;
-  return `text:${textStyleCanonical(s.style)}:${encodeURIComponent(s.text)}${colours}`;
+  return `text:${textStyleCanonical(s.style)}:${keyText(s.text)}${colours}`;
 }
 
 function placementCanonical(p: Placement): string {

@@ -1,9 +1,10 @@
 /**
  * Remote origin: loads `fetch` sources (and auto-upload mappings) over HTTP(S) with undici.
  *
- * Safety: every hop (the URL and each redirect target) is re-validated for scheme, allow-list
- * and IP literal before it is requested; host names are resolved by the SSRF guard inside the
- * socket's own `lookup`, so the address judged is the address connected. Bodies are read
+ * Safety: every hop (the URL and each redirect target) is re-validated for scheme, port
+ * (APERTURE_FETCH_PORTS, 80 and 443 by default), allow-list and IP literal before it is requested; host names are resolved by the SSRF guard inside the
+ * socket's own `lookup`, so the address judged is the address connected. HTTPS origins are
+ * verified against Node's CAs, plus APERTURE_FETCH_CA when set (an internal or self-signed CA). Bodies are read
  * against a byte cap and three timeouts (connect, headers, idle body) plus an overall deadline.
  *
  * Caching: a byte-bounded LRU of source bytes whose `fetch()` makes identical concurrent loads
@@ -16,6 +17,7 @@
  * (502, transient); timeouts → TIMEOUT (504); refused targets → FORBIDDEN (403).
  */
 import { createHash } from 'node:crypto';
+import tls from 'node:tls';
 import type { IncomingHttpHeaders } from 'node:http';
 import { LRUCache } from 'lru-cache';
 import { Agent } from 'undici';
@@ -154,6 +156,24 @@ function identityOf(url: string, h: IncomingHttpHeaders, buffer: Buffer): string
   return `${url}#sha1:${createHash('sha1').update(buffer).digest('hex')}`;
 }
 
+/** The port of `u` when the port policy refuses it (explicit or the scheme's default). */
+function refusedPort(u: URL, allowed: Config['fetchPorts']): number | undefined {
+  const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+  return allowed === '*' || allowed.includes(port) ? undefined : port;
+}
+
+/**
+ * TLS trust for HTTPS origins: with APERTURE_FETCH_CA, Node's default CAs plus that file. The
+ * `ca` option of tls.connect replaces the default list, so the defaults are passed along.
+ */
+function trustedCas(extra: string): { ca?: string[] } {
+  if (!extra) return {};
+  const tlsWithStore = tls as typeof tls & { getCACertificates?: (type: 'default') => string[] };
+  // Node >= 22.15 reports the effective default list (with NODE_EXTRA_CA_CERTS); Node 20 the bundled one.
+  const defaults = tlsWithStore.getCACertificates?.('default') ?? [...tls.rootCertificates];
+  return { ca: [...defaults, extra] };
+}
+
 type Hop =
   | { kind: 'body'; headers: IncomingHttpHeaders; buffer: Buffer; finalUrl: string }
   | { kind: 'not-modified'; headers: IncomingHttpHeaders }
@@ -164,7 +184,7 @@ export function createHttpOrigin(config: Config, opts: HttpOriginOptions = {}): 
   const allow = config.fetchAllow;
   const negativeTtlMs = opts.negativeTtlMs ?? NEGATIVE_TTL_MS;
   const agent = new Agent({
-    connect: { timeout: config.fetchTimeoutMs, lookup: guardedLookup(allow, opts.resolver) },
+    connect: { timeout: config.fetchTimeoutMs, lookup: guardedLookup(allow, opts.resolver), ...trustedCas(config.fetchCa) },
     headersTimeout: config.fetchTimeoutMs,
     bodyTimeout: config.fetchTimeoutMs,
   });
@@ -192,6 +212,8 @@ export function createHttpOrigin(config: Config, opts: HttpOriginOptions = {}): 
       throw new Errors.FORBIDDEN(`${redirect ? 'redirect to ' : ''}${u.protocol} URL refused`);
     }
     if (u.username || u.password) throw new Errors.FORBIDDEN('URL with credentials refused');
+    const port = refusedPort(u, config.fetchPorts);
+    if (port !== undefined) throw new Errors.FORBIDDEN(`${redirect ? 'redirect to ' : ''}port ${port} is not an allowed fetch port (APERTURE_FETCH_PORTS)`);
     const literal = refuseLiteral(u.hostname, allow);
     if (literal) throw new Errors.FORBIDDEN(literal);
     if (allow.length > 0 && !isHostAllowed(u.hostname, allow)) {

@@ -38,8 +38,20 @@ interface CachedBytes { mtimeMs: number; size: number; source: Source }
 /** Which file a (public id, extension) names, validated at a watch generation (-1: not watched). */
 interface Resolution { file: string; generation: number }
 
+/** Cached file bytes keyed by absolute path; several roots may share one (one budget for all). */
+export type SourceBytes = LRUCache<string, CachedBytes>;
+
+export function createSourceBytes(cacheBytes: number): SourceBytes {
+  return new LRUCache<string, CachedBytes>({
+    maxSize: Math.max(1, cacheBytes),
+    sizeCalculation: (v) => Math.max(1, v.size),
+  });
+}
+
 export interface LocalOriginOptions {
   cacheBytes: number;
+  /** A byte cache shared with other roots (default: a cache of its own of `cacheBytes`). */
+  bytes?: SourceBytes;
   maxSourceBytes: number;
   /** Validate by filesystem events instead of a stat per request (default true). */
   watch?: boolean;
@@ -60,10 +72,7 @@ export function createLocalOrigin(root: string, opts: LocalOriginOptions): Local
   const base = path.resolve(root);
   const listings = new LRUCache<string, Listing>({ max: 10_000 });
   const resolutions = new LRUCache<string, Resolution>({ max: 50_000 });
-  const bytes = new LRUCache<string, CachedBytes>({
-    maxSize: Math.max(1, opts.cacheBytes),
-    sizeCalculation: (v) => Math.max(1, v.size),
-  });
+  const bytes = opts.bytes ?? createSourceBytes(opts.cacheBytes);
 
   // --- watching -------------------------------------------------------------------------------
   let generation = 0;

@@ -35,6 +35,8 @@ interface Parsed {
   simple: boolean;
   /** For simple plans: the result key last built, and the source identity it was built for. */
   lastKey?: { identity: string; key: string };
+  /** Access also depends on the source's format (Access.needsFormatCheck). */
+  formatCheck: boolean;
 }
 
 /** Headers a cached result always answers with, computed once per result. */
@@ -112,10 +114,14 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     if (hit) return hit;
     const url = parseDeliveryUrl(path);
     if (!url) throw new Errors.NOT_FOUND(path);
+    // A URL that needs a signature it lacks is refused before its transformation is read. The
+    // outcome depends on the path and the config only, so a memoized path has passed it.
+    delivery.access.check(url);
     const plan = parsePlan(url.components, config.namedTransformations, config.maxComponents);
     const p: Parsed = {
       url,
       plan,
+      formatCheck: delivery.access.needsFormatCheck(url, plan),
       immutable: url.version !== undefined || plan.components.some((c) => Boolean(c.flags?.immutableCache)),
       simple: !isDynamic(plan) && imageLayers(plan).length === 0,
     };
@@ -311,8 +317,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     const rawUrl = request.raw.url ?? '/';
     const q = rawUrl.indexOf('?');
     const parsed = parse(q === -1 ? rawUrl : rawUrl.slice(0, q));
-    delivery.access.check(parsed.url, parsed.plan);
-    if (parsed.simple) {
+    if (parsed.simple && !parsed.formatCheck) {
       const src = peekSource(parsed.url);
       let result: CachedResult | undefined;
       if (src) {
@@ -335,6 +340,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     const tl = performance.now();
     const src = await loadSource(url);
     const loadMs = performance.now() - tl;
+    if (parsed.formatCheck) delivery.access.checkFormat(url, await readSourceMeta(src, config));
 
     // Hints and Vary matter to dynamic plans and to computations; a plain cache hit skips them.
     let hints: RequestHints | undefined;

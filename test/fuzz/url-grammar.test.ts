@@ -160,6 +160,7 @@ t.test(`URL grammar: ${RUNS} generated requests, seed ${SEED}`, async (t) => {
     cacheBytes: 4 * 1024 * 1024,
     sourceCacheBytes: 1024 * 1024,
     fetchAllow: ['127.0.0.1'],
+    fetchPorts: '*',
     fetchTimeoutMs: 200,
     secret: 'b',
     namedTransformations: { thumb: 'c_fill,h_20,w_20', square: 'ar_1:1,c_crop', loop: 't_loop' },

@@ -88,6 +88,8 @@ t.teardown(() => server.close());
 // Generous for the tests that are not about timeouts: the 2 shared cores are often busy.
 const base: Partial<Config> = {
   fetchAllow: ['127.0.0.1'], fetchTimeoutMs: 5_000, maxSourceBytes: MAX_BYTES, fetchMaxRedirects: 3,
+  // Loopback origins listen on random ports; the port policy has its own test (fetch-ports.test.ts).
+  fetchPorts: '*',
 };
 
 function makeOrigin(t: { teardown(fn: () => unknown): void }, overrides: Partial<Config> = {}, opts: HttpOriginOptions = {}) {

@@ -35,7 +35,7 @@ t.test('accepted tokens → canonical values', async (t) => {
     ['g_xy_center', 'g_xy_center'],
     ['x_10,y_-20', 'x_10,y_-20'],
     ['x_0.5', 'x_0.5'],
-    ['ar_16:9', 'ar_1.777778'],
+    ['ar_16:9', 'ar_1.7777777777777777'],
     ['ar_1.5', 'ar_1.5'],
     ['z_1.5', 'z_1.5'],
     ['q_80', 'q_80'],

@@ -23,11 +23,14 @@ const cloudinary = require('cloudinary') as {
 const SECRET = 'b';
 
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'aperture-access-'));
-t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
 const jpeg = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#3a6' } }).jpeg().toBuffer();
-await fs.mkdir(path.join(dir, 'folder'));
-for (const name of ['image.jpg', 'sample.jpg', 'folder/a b.jpg', 'héllo wörld.jpg']) {
-  await fs.writeFile(path.join(dir, name), jpeg);
+// Each delivery type has its own folder (the default private/authenticated roots are siblings).
+for (const root of [dir, `${dir}-private`, `${dir}-authenticated`]) {
+  t.teardown(() => fs.rm(root, { recursive: true, force: true }));
+  await fs.mkdir(path.join(root, 'folder'), { recursive: true });
+  for (const name of ['image.jpg', 'sample.jpg', 'folder/a b.jpg', 'héllo wörld.jpg']) {
+    await fs.writeFile(path.join(root, name), jpeg);
+  }
 }
 
 async function server(overrides: Partial<Config> = {}): Promise<FastifyInstance> {

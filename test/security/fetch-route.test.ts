@@ -66,6 +66,8 @@ const O = `http://127.0.0.1:${origin.port}`;
 async function server(overrides: Partial<Config> = {}, resolver?: Resolver): Promise<FastifyInstance> {
   const cfg = testConfig({
     fetchAllow: ['127.0.0.1'], fetchTimeoutMs: TIMEOUT_MS, maxSourceBytes: MAX_BYTES,
+    // Loopback origins listen on random ports; the port policy has its own test (fetch-ports.test.ts).
+    fetchPorts: '*',
     remoteMappings: { remote: `${O}/base/` }, ...overrides,
   });
   const app = await buildServer(cfg, { defaultMetrics: false, http: { negativeTtlMs: 0, ...(resolver ? { resolver } : {}) } });

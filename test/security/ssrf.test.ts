@@ -191,7 +191,7 @@ t.test('http origin refuses private targets without connecting', async (t) => {
   t.teardown(() => server.close());
   const resolver = stub({ 'evil.test': ['127.0.0.1'], 'rebind.test': ['::ffff:127.0.0.1'], 'nothing.test': [] });
   // Empty allow-list: any public host is fine, so only the address check stands in the way.
-  const origin = createHttpOrigin(testConfig({ fetchAllow: [], fetchTimeoutMs: 500 }), { resolver });
+  const origin = createHttpOrigin(testConfig({ fetchAllow: [], fetchPorts: '*', fetchTimeoutMs: 500 }), { resolver });
   t.teardown(() => origin.close());
   const p = server.port;
   const cases: [string, RegExp][] = [
@@ -219,7 +219,7 @@ t.test('http origin refuses private targets without connecting', async (t) => {
 t.test('allow-listed name may resolve to loopback (operator opt-in)', async (t) => {
   const server = await startOriginServer({ '/a.png': (_req, res) => res.end('bytes') });
   t.teardown(() => server.close());
-  const origin = createHttpOrigin(testConfig({ fetchAllow: ['*.internal.test'] }), {
+  const origin = createHttpOrigin(testConfig({ fetchAllow: ['*.internal.test'], fetchPorts: '*' }), {
     resolver: stub({ 'img.internal.test': ['127.0.0.1'], 'evil.test': ['127.0.0.1'] }),
   });
   t.teardown(() => origin.close());
