@@ -44,6 +44,8 @@ const drawing = `<svg xmlns="http://www.w3.org/2000/svg" width="600" height="400
   <line x1="0" y1="350" x2="600" y2="380" stroke="#f77f00" stroke-width="5"/>
 </svg>`;
 fs.writeFileSync(path.join(store, 'drawing.svg'), drawing);
+// Flat rectangles on the pixel grid: 4 colours, so a palette holds the exact pixels.
+fs.writeFileSync(path.join(store, 'flat.svg'), '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="200"><rect width="300" height="200" fill="#ffffff"/><rect x="20" y="20" width="100" height="60" fill="#1d3557"/><rect x="150" y="40" width="120" height="120" fill="#e63946"/><rect x="40" y="120" width="80" height="50" fill="#a8dadc"/></svg>');
 const disc = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="451" height="300"><defs><radialGradient id="g"><stop offset="0.8" stop-color="#fff"/><stop offset="1" stop-color="#fff" stop-opacity="0"/></radialGradient></defs><ellipse cx="225" cy="150" rx="200" ry="140" fill="url(#g)"/></svg>');
 await sharp(path.join(images, 'cat.png')).ensureAlpha().composite([{ input: disc, blend: 'dest-in' }]).png().toFile(path.join(store, 'cat-cutout.png'));
 
@@ -111,6 +113,27 @@ t.test('blobs.svg at 500 px with q_auto stays PNG8, smaller than JPEG', { skip: 
   t.equal(auto.type, 'image/png');
   t.equal(auto.meta.isPalette, true, 'PNG8');
   t.ok(auto.body.length < jpeg.body.length, `PNG8 ${kb(auto.body)} vs JPEG ${kb(jpeg.body)}`);
+});
+
+t.test('PNG8 without q_auto only when it holds the exact pixels; fl_any_format allows it for f_png', async (t) => {
+  const auto = await get('f_auto/flat.svg');
+  t.equal(auto.type, 'image/png');
+  t.equal(auto.meta.isPalette, true, 'f_auto: 4 colours fit a palette exactly');
+  const png = await get('f_png/flat.svg');
+  t.equal(png.meta.isPalette, false, 'f_png: full PNG');
+  const any = await get('f_png,fl_any_format/flat.svg');
+  t.equal(any.meta.isPalette, true, 'f_png,fl_any_format: PNG8');
+  t.ok(any.body.length < png.body.length, `PNG8 ${kb(any.body)} vs PNG ${kb(png.body)}`);
+  const [a, b] = await Promise.all([any.body, png.body].map((x) => sharp(x).removeAlpha().raw().toBuffer()));
+  t.ok(a.equals(b), 'the same pixels');
+  // Anti-aliased edges and text do not fit a palette exactly: full PNG without q_auto...
+  t.equal((await get('w_600/f_png,fl_any_format/drawing.svg')).meta.isPalette, false);
+  // ...and PNG8 with q_auto, when it stays within the level's budget.
+  const q = await get('w_600/f_png,q_auto,fl_any_format/drawing.svg');
+  const full = await get('w_600/f_png,q_auto/drawing.svg');
+  t.equal(q.meta.isPalette, true);
+  t.equal(full.meta.isPalette, false);
+  t.ok(q.body.length < full.body.length, `PNG8 ${kb(q.body)} vs PNG ${kb(full.body)}`);
 });
 
 t.test('real transparency is kept: PNG for */*, WebP with alpha when accepted', async (t) => {
