@@ -19,6 +19,7 @@ import { testConfig } from '../src/config.ts';
 import { classifyContent } from '../src/analyze/content-class.ts';
 import type { RawImage } from '../src/analyze/types.ts';
 import { closeMetricWorker } from '../src/analyze/metric.ts';
+import { transparentCutout } from '../test/helpers/content-pictures.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const corpus = path.resolve(root, '../shared/corpus');
@@ -34,9 +35,8 @@ for (const f of fs.readdirSync(path.join(root, 'images'))) fs.copyFileSync(path.
 for (const dir of ['photos', 'graphics']) {
   for (const f of fs.readdirSync(path.join(corpus, dir))) fs.copyFileSync(path.join(corpus, dir, f), path.join(store, f));
 }
-// A really transparent picture: the cat cut out by a soft-edged disc (transparency must be kept).
-const disc = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="451" height="300"><defs><radialGradient id="g"><stop offset="0.8" stop-color="#fff"/><stop offset="1" stop-color="#fff" stop-opacity="0"/></radialGradient></defs><ellipse cx="225" cy="150" rx="200" ry="140" fill="url(#g)"/></svg>');
-await sharp(path.join(root, 'images/cat.png')).ensureAlpha().composite([{ input: disc, blend: 'dest-in' }]).png().toFile(path.join(store, 'cat-cutout.png'));
+// A really transparent picture: the cat cut out (transparency must be kept).
+fs.writeFileSync(path.join(store, 'cat-cutout.png'), await transparentCutout(path.join(root, 'images/cat.png')));
 
 /** [public id, width, why it is in the table] */
 const CASES: [string, number, string][] = [

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import sharp, { type Sharp } from 'sharp';
 import type { RawImage } from '../../src/analyze/types.ts';
 import { classifyContent } from '../../src/analyze/content-class.ts';
+import { DRAWING_SVG } from '../helpers/content-pictures.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixture = path.resolve(here, '../fixtures/astronaut-320.jpg');
@@ -15,13 +16,7 @@ async function raw(input: Sharp): Promise<RawImage> {
   return { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] };
 }
 
-const drawing = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="600" height="400">
-  <rect width="600" height="400" fill="#f4f4f4"/>
-  <rect x="30" y="30" width="200" height="120" fill="#d62828" rx="12"/>
-  <circle cx="420" cy="120" r="80" fill="#003049"/>
-  <text x="40" y="300" font-family="sans-serif" font-size="48" fill="#222">Quarterly report</text>
-  <line x1="0" y1="350" x2="600" y2="380" stroke="#f77f00" stroke-width="5"/>
-</svg>`);
+const drawing = DRAWING_SVG;
 
 t.test('synthetic drawing with text is a graphic, with alpha when transparent', async (t) => {
   const opaque = classifyContent(await raw(sharp(drawing).flatten({ background: '#fff' })));

@@ -18,6 +18,7 @@ import sharp, { type Metadata } from 'sharp';
 import { request } from 'undici';
 import { buildServer } from '../../src/server.ts';
 import { testConfig } from '../../src/config.ts';
+import { DRAWING_SVG, transparentCutout } from '../helpers/content-pictures.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const images = path.resolve(here, '../../images');
@@ -34,20 +35,11 @@ if (hasCorpus) {
     fs.copyFileSync(path.join(corpus, 'graphics', f), path.join(store, f));
   }
 }
-// A drawing (flat fills, anti-aliased edges and text) rendered with an alpha channel that is
-// 255 everywhere, and the cat cut out by a soft-edged disc: real transparency.
-const drawing = `<svg xmlns="http://www.w3.org/2000/svg" width="600" height="400">
-  <rect width="600" height="400" fill="#f4f4f4"/>
-  <rect x="30" y="30" width="200" height="120" fill="#d62828" rx="12"/>
-  <circle cx="420" cy="120" r="80" fill="#003049"/>
-  <text x="40" y="300" font-family="sans-serif" font-size="48" fill="#222">Quarterly report</text>
-  <line x1="0" y1="350" x2="600" y2="380" stroke="#f77f00" stroke-width="5"/>
-</svg>`;
-fs.writeFileSync(path.join(store, 'drawing.svg'), drawing);
-// Flat rectangles on the pixel grid: 4 colours, so a palette holds the exact pixels.
+// A drawing rendered with an alpha channel that is 255 everywhere; flat rectangles on the pixel
+// grid (4 colours: a palette holds the exact pixels); the cat cut out: real transparency.
+fs.writeFileSync(path.join(store, 'drawing.svg'), DRAWING_SVG);
 fs.writeFileSync(path.join(store, 'flat.svg'), '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="200"><rect width="300" height="200" fill="#ffffff"/><rect x="20" y="20" width="100" height="60" fill="#1d3557"/><rect x="150" y="40" width="120" height="120" fill="#e63946"/><rect x="40" y="120" width="80" height="50" fill="#a8dadc"/></svg>');
-const disc = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="451" height="300"><defs><radialGradient id="g"><stop offset="0.8" stop-color="#fff"/><stop offset="1" stop-color="#fff" stop-opacity="0"/></radialGradient></defs><ellipse cx="225" cy="150" rx="200" ry="140" fill="url(#g)"/></svg>');
-await sharp(path.join(images, 'cat.png')).ensureAlpha().composite([{ input: disc, blend: 'dest-in' }]).png().toFile(path.join(store, 'cat-cutout.png'));
+fs.writeFileSync(path.join(store, 'cat-cutout.png'), await transparentCutout(path.join(images, 'cat.png')));
 
 const app = await buildServer(testConfig({ storageDir: store, avifRefineEffort: 0 }));
 await app.listen({ port: 0, host: '127.0.0.1' });
