@@ -9,9 +9,9 @@
  *   AVIF/WebP keep alpha, else PNG; `fl_preserve_transparency` keeps PNG even when AVIF/WebP
  *   are accepted;
  * - AVIF, then WebP, by Accept;
- * - otherwise by content (src/analyze/content-class.ts), whatever the source format: JPEG for
- *   photographs (continuous tone), PNG for graphics; with q_auto a graphic starts from JPEG at
- *   the searched quality;
+ * - otherwise by content (src/analyze/content-class.ts): JPEG for photographs (continuous tone)
+ *   whatever the source format, PNG for graphics; a graphic starts from JPEG instead with
+ *   q_auto (at the searched quality) or when decoded from a lossy source (JPEG, AVIF);
  * - a graphic also tries lossless WebP (when accepted) or PNG8 and lossless PNG: such an
  *   alternative wins when it is smaller and looks no worse (lossless, or measured: without
  *   q_auto PNG8 must reproduce the pixels exactly; with q_auto its perceptual distance may not
@@ -49,7 +49,10 @@ export interface Encoded {
 
 type ContentKind = ContentClass['kind'];
 
-function pickFormat(out: OutputSettings, animated: boolean, alpha: boolean, kind: ContentKind): OutputFormat {
+/** Source formats (sharp's names) whose pixels come from a lossy codec: AVIF/HEIC are 'heif'. */
+const LOSSY_SOURCES: ReadonlySet<string> = new Set(['jpeg', 'heif']);
+
+function pickFormat(out: OutputSettings, meta: SourceMeta, animated: boolean, alpha: boolean, kind: ContentKind): OutputFormat {
   const f = out.format;
   if (f.kind === 'fixed') return f.format;
   const acc = f.accept ?? { avif: false, webp: false };
@@ -58,8 +61,9 @@ function pickFormat(out: OutputSettings, animated: boolean, alpha: boolean, kind
   if (acc.avif) return 'avif';
   if (acc.webp) return 'webp';
   if (alpha) return 'png';
-  // With q_auto a graphic starts from JPEG too; PNG8 and PNG then compete with it.
-  return kind === 'graphic' && out.quality?.kind !== 'auto' ? 'png' : 'jpeg';
+  // With q_auto a graphic starts from JPEG too, and so does one decoded from a lossy source
+  // (its pixels carry the codec's noise, not exact fills); PNG8 and PNG then compete with it.
+  return kind === 'graphic' && out.quality?.kind !== 'auto' && !LOSSY_SOURCES.has(meta.format) ? 'png' : 'jpeg';
 }
 
 function settings(format: OutputFormat, flags: Flags, extra: Partial<EncodeSettings> = {}): EncodeSettings {
@@ -107,7 +111,7 @@ export async function encodeStill(pixels: RawImage, out: OutputSettings, meta: S
   // An alpha channel that is 255 everywhere is no transparency: f_auto drops it (flattening
   // changes no pixel) rather than spend PNG bytes on it.
   const raw = isAuto && !alpha && (pixels.channels === 2 || pixels.channels === 4) ? await flattenRaw(pixels, background) : pixels;
-  const format = pickFormat(out, false, alpha, content?.kind ?? 'photo');
+  const format = pickFormat(out, meta, false, alpha, content?.kind ?? 'photo');
   const q: Quality | undefined = out.quality;
 
   let lossy: Encoded;
@@ -192,7 +196,7 @@ async function flattenRaw(raw: RawImage, background: { r: number; g: number; b: 
  *  `kind`: the content class when the caller has the pixels (f_auto picks JPEG or PNG by it). */
 export function plainSettings(out: OutputSettings, meta: SourceMeta, animated: boolean, alpha: boolean, kind: ContentKind = 'photo'): EncodeSettings {
   if (animated) return animatedSettings(out, meta);
-  const format = pickFormat(out, false, alpha, kind);
+  const format = pickFormat(out, meta, false, alpha, kind);
   const q = out.quality;
   const quality = q?.kind === 'auto' ? ANIMATED_LEVEL_QUALITY[q.level] : q?.value;
   return { format, flags: out.flags, animated: false, ...(quality !== undefined ? { quality } : {}), ...(q?.kind === 'fixed' && q.chroma ? { chroma: q.chroma } : {}) };
@@ -200,7 +204,7 @@ export function plainSettings(out: OutputSettings, meta: SourceMeta, animated: b
 
 /** Animated output: format from f_auto or fixed; q_auto maps to a fixed quality per level. */
 export function animatedSettings(out: OutputSettings, meta: SourceMeta): EncodeSettings {
-  const format = pickFormat(out, true, true, 'photo');
+  const format = pickFormat(out, meta, true, true, 'photo');
   const q = out.quality;
   const quality = q?.kind === 'auto' ? ANIMATED_LEVEL_QUALITY[q.level] : q?.value;
   return {

@@ -39,6 +39,7 @@ if (hasCorpus) {
 // grid (4 colours: a palette holds the exact pixels); the cat cut out: real transparency.
 fs.writeFileSync(path.join(store, 'drawing.svg'), DRAWING_SVG);
 fs.writeFileSync(path.join(store, 'flat.svg'), '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="200"><rect width="300" height="200" fill="#ffffff"/><rect x="20" y="20" width="100" height="60" fill="#1d3557"/><rect x="150" y="40" width="120" height="120" fill="#e63946"/><rect x="40" y="120" width="80" height="50" fill="#a8dadc"/></svg>');
+fs.writeFileSync(path.join(store, 'drawing-lossy.jpg'), await sharp(DRAWING_SVG).flatten({ background: '#fff' }).jpeg({ quality: 80 }).toBuffer());
 fs.writeFileSync(path.join(store, 'cat-cutout.png'), await transparentCutout(path.join(images, 'cat.png')));
 
 const app = await buildServer(testConfig({ storageDir: store, avifRefineEffort: 0 }));
@@ -89,6 +90,13 @@ t.test('a drawing gets PNG, without the all-opaque alpha channel', async (t) => 
   t.equal(auto.type, 'image/png');
   t.equal(auto.meta.hasAlpha, false, 'an alpha channel that is 255 everywhere is dropped');
   t.equal((await get('w_600/f_png/drawing.svg')).meta.hasAlpha, true, 'f_png keeps the channels it was given');
+});
+
+t.test('a drawing decoded from a JPEG gets JPEG (its pixels carry JPEG noise, not exact fills)', async (t) => {
+  const auto = await get('f_auto/drawing-lossy.jpg');
+  const png = await get('f_png/drawing-lossy.jpg');
+  t.equal(auto.type, 'image/jpeg');
+  t.ok(auto.body.length < png.body.length, `${kb(auto.body)} vs PNG ${kb(png.body)}`);
 });
 
 t.test('with q_auto a drawing gets PNG8 when smaller than the JPEG', async (t) => {
