@@ -5,9 +5,9 @@
  * with `f_auto` and `f_auto,q_auto`, for three Accepts: `*\/*` (no WebP/AVIF), a WebP browser
  * and an AVIF browser; next to it the bytes of `f_png` and `f_jpg` (and their q_auto forms)
  * for the same pixels, so each answer can be read against the alternative it did not take.
- * Also prints the content classifier's answer on the whole corpus (photos vs graphics).
- * Byte counts do not depend on the machine's speed; they are deterministic for a given
- * sharp/libvips build.
+ * Then the cold cost of f_auto,q_auto against f_jpg,q_auto (a ratio measured in this run), and
+ * the content classifier's answer on the whole corpus (photos vs graphics). Byte counts do not
+ * depend on the machine's speed; they are deterministic for a given sharp/libvips build.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -96,6 +96,28 @@ const anim = await get('/image/upload/w_100/f_auto/animated.gif');
 const animWebp = await get('/image/upload/w_100/f_auto/animated.gif', 'image/webp,*/*');
 print('');
 print(`animated.gif, w_100/f_auto: \`*/*\` → ${anim.format} ${kb(anim.bytes)} KB; WebP Accept → ${animWebp.format} ${kb(animWebp.bytes)} KB.`);
+
+// Cost of the choice: cold f_auto,q_auto for `*/*` against cold f_jpg,q_auto on the same
+// pixels (median of 3 widths each, so neither the result cache nor the q_auto memo answers).
+async function coldMs(url: (w: number) => string, w: number): Promise<number> {
+  const times: number[] = [];
+  for (const d of [0, 1, 2]) {
+    const t0 = performance.now();
+    await get(url(w - d));
+    times.push(performance.now() - t0);
+  }
+  return times.sort((a, b) => a - b)[1];
+}
+print('');
+print(`Cold request time, f_auto,q_auto with \`*/*\` against f_jpg,q_auto (median of 3; load average ${os.loadavg()[0].toFixed(1)} at start):`);
+print('');
+print('| image | width | f_jpg,q_auto ms | f_auto,q_auto ms | ratio |');
+print('|---|---|---|---|---|');
+for (const [id, w] of [['cat.png', 400], ['page-scan.png', 384], ['blobs.svg', 500], ['logo-alpha.png', 400]] as const) {
+  const jpg = await coldMs((x) => `/image/upload/w_${x}/f_jpg,q_auto/${id}`, w);
+  const auto = await coldMs((x) => `/image/upload/w_${x}/f_auto,q_auto/${id}`, w);
+  print(`| ${id} | ${w} | ${jpg.toFixed(0)} | ${auto.toFixed(0)} | ${(auto / jpg).toFixed(2)} |`);
+}
 
 // The classifier on the whole corpus at 800 px (what a typical delivery sees): confusion table.
 async function raw(file: string, width: number): Promise<RawImage> {
