@@ -125,14 +125,14 @@ async function raw(file: string, width: number): Promise<RawImage> {
   return { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] };
 }
 print('');
-print('| corpus file | folder | class at 400 px | class at 800 px | colours (800 px) |');
-print('|---|---|---|---|---|');
+print('| corpus file | folder | class at 400 px | class at 800 px | colours (800 px) | flat share (800 px) |');
+print('|---|---|---|---|---|---|');
 for (const dir of ['photos', 'graphics']) {
   for (const f of fs.readdirSync(path.join(corpus, dir)).sort()) {
     const file = path.join(corpus, dir, f);
     const a = classifyContent(await raw(file, 400));
     const b = classifyContent(await raw(file, 800));
-    print(`| ${f} | ${dir} | ${a.kind} | ${b.kind} | ${b.colors} |`);
+    print(`| ${f} | ${dir} | ${a.kind} | ${b.kind} | ${b.colors} | ${b.flatShare.toFixed(2)} |`);
   }
 }
 
