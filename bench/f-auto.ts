@@ -98,7 +98,8 @@ print('');
 print(`animated.gif, w_100/f_auto: \`*/*\` → ${anim.format} ${kb(anim.bytes)} KB; WebP Accept → ${animWebp.format} ${kb(animWebp.bytes)} KB.`);
 
 // Cost of the choice: cold f_auto,q_auto for `*/*` against cold f_jpg,q_auto on the same
-// pixels (median of 3 widths each, so neither the result cache nor the q_auto memo answers).
+// pixels (median of 3 widths each, so neither the result cache nor the q_auto memo answers;
+// the source is fetched once before either side).
 async function coldMs(url: (w: number) => string, w: number): Promise<number> {
   const times: number[] = [];
   for (const d of [0, 1, 2]) {
@@ -114,6 +115,7 @@ print('');
 print('| image | width | f_jpg,q_auto ms | f_auto,q_auto ms | ratio |');
 print('|---|---|---|---|---|');
 for (const [id, w] of [['cat.png', 400], ['page-scan.png', 384], ['blobs.svg', 500], ['logo-alpha.png', 400]] as const) {
+  await get(`/image/upload/w_${w - 10}/f_jpg/${id}`); // source bytes cached for both sides
   const jpg = await coldMs((x) => `/image/upload/w_${x}/f_jpg,q_auto/${id}`, w);
   const auto = await coldMs((x) => `/image/upload/w_${x}/f_auto,q_auto/${id}`, w);
   print(`| ${id} | ${w} | ${jpg.toFixed(0)} | ${auto.toFixed(0)} | ${(auto / jpg).toFixed(2)} |`);

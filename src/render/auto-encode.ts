@@ -142,6 +142,8 @@ export async function encodeStill(pixels: RawImage, out: OutputSettings, meta: S
   const tolerance = q?.kind === 'auto' ? lossyDistance ?? QUALITY_BUDGETS[q.level] : 0;
   let best = lossy;
   for (const alt of alternatives(out, format, content)) {
+    // A palette that won holds the same picture in fewer bits per pixel than full PNG.
+    if (alt.format === 'png' && !alt.palette && best.format === 'png') continue;
     const body = alt.palette
       ? await smallestPalette(raw, tolerance, (quality) => encodeRaw(raw, { ...alt, quality }, background, ctx))
       : await encodeRaw(raw, alt, background, ctx);
