@@ -5,8 +5,8 @@
  * (keep EXIF/IPTC/XMP), `attachment[:name]` (Content-Disposition), `immutable_cache`,
  * `getinfo` (JSON description instead of the image), `animated`/`awebp` (keep/force animation),
  * `lossless` (WebP/AVIF lossless), `preserve_transparency` (f_auto keeps PNG for images with
- * transparency), `any_format` (f_auto may also turn a PNG photo into JPEG for browsers without
- * AVIF/WebP). Read by the encoder and the route. Layer flags — `layer_apply` (closes a layer),
+ * transparency), `any_format` (PNG output may switch to PNG8: pixel-identical, or within the
+ * q_auto level's budget; src/render/auto-encode.ts). Read by the encoder and the route. Layer flags — `layer_apply` (closes a layer),
  * `relative`, `no_overflow`, `tiled` — are consumed by the plan's layer grouping
  * (src/plan/parse.ts) and are refused outside a layer.
  */

@@ -3,10 +3,17 @@
  * WebP) and by q_auto (graphics keep full-resolution chroma).
  *
  * Cheap by construction: at most ~40K pixels on a regular lattice, one pass, no allocation per
- * pixel, so it stays on the main thread (~1 ms). What separates the two on our corpus is the
- * colour population, not edges: a photo (even a JPEG-decoded illustration) spreads over tens of
- * thousands of colours with no dominant ones, while drawings, logos, text and screenshots put
- * most pixels on a few hundred colours even when anti-aliasing adds a long tail.
+ * pixel, so it stays on the main thread (~1 ms). Two tests, both needed:
+ * - the colour population: a colour photo (even a JPEG-decoded illustration) spreads over tens of
+ *   thousands of colours with no dominant ones, while drawings, logos, text and screenshots put
+ *   most pixels on a few hundred colours even when anti-aliasing adds a long tail;
+ * - flat areas: in a drawing most pixels equal their right-hand neighbour exactly (flat fills);
+ *   in continuous tone (camera noise, gradients, interpolated upscales) few do. A grey picture
+ *   has at most 256 colours whatever it shows, so for a photographed page or a black-and-white
+ *   photo only this test tells. Measured with bench/f-auto.ts at 400 and 800 px: corpus photos
+ *   0.003-0.44 (flow-5k, a smooth wallpaper, the highest), the photographed page 0.24, the
+ *   photographed handwriting 0.10-0.14, the scikit-image logo (flat shapes over a duotone
+ *   photo) 0.46-0.55; drawings and screenshots 0.74-0.98.
  */
 import type { RawImage } from './types.ts';
 
@@ -16,6 +23,8 @@ export interface ContentClass {
   colors: number;
   /** Some pixel is not fully opaque. */
   hasAlpha: boolean;
+  /** Share of sampled pixels exactly equal to their right-hand neighbour (1 when none has one). */
+  flatShare: number;
 }
 
 const SAMPLE_PIXELS = 40_000;
@@ -24,6 +33,10 @@ const GRAPHIC_MAX_COLORS = 1024;
 /** ...or this few colours cover 90% of the sample (anti-aliased text and flat UI over a tail).
  *  Photos on the corpus need >= 2,500 (a smooth rendered wallpaper) and usually > 10,000. */
 const GRAPHIC_DOMINANT_COLORS = 256;
+/** ...and at least this share of pixels equal to their neighbour (flat fills). Between the
+ *  photos' 0.44 and the drawings' 0.74; the scikit-image logo (0.46-0.55) falls on the photo
+ *  side, where JPEG is 5x smaller than PNG at 500 px. */
+const GRAPHIC_MIN_FLAT_SHARE = 0.6;
 
 /** Hash table for the colour count: 2^18 slots. The lattice step is floor(sqrt(pixels / 40K)), so
  *  a sample holds under 160K pixels (step 1 below 160K pixels, else about 40-90K): the table is
@@ -48,12 +61,18 @@ export function classifyContent(img: RawImage): ContentClass {
   // on the request's path; this is ~1 ms). Keys: grey, grey+alpha, RGB or RGBA packed in 32 bits.
   const keys = TABLE_KEYS, counts = TABLE_COUNTS;
   counts.fill(0);
-  let n = 0, colors = 0;
+  let n = 0, colors = 0, pairs = 0, flat = 0;
   for (let y = step >> 1; y < h; y += step) {
     for (let x = step >> 1; x < w; x += step) {
       const p = (y * w + x) * ch;
       let key = 0;
       for (let c = 0; c < ch; c++) key = ((key << 8) | data[p + c]) >>> 0;
+      if (x + 1 < w) {
+        pairs++;
+        let c = 0;
+        while (c < ch && data[p + c] === data[p + ch + c]) c++;
+        if (c === ch) flat++;
+      }
       let slot = Math.imul(key ^ (key >>> 15), 0x2c1b3c6d) >>> (32 - TABLE_BITS);
       for (;;) {
         if (counts[slot] === 0) { keys[slot] = key; counts[slot] = 1; colors++; break; }
@@ -63,9 +82,12 @@ export function classifyContent(img: RawImage): ContentClass {
       n++;
     }
   }
+  const flatShare = pairs > 0 ? flat / pairs : 1;
+  // Continuous tone is a photo whatever the colour count says (grey pictures have at most 256).
+  const flatFills = n > 0 && flatShare >= GRAPHIC_MIN_FLAT_SHARE;
   let kind: ContentClass['kind'] = 'photo';
-  if (n > 0 && colors <= GRAPHIC_MAX_COLORS) kind = 'graphic';
-  else if (n > 0 && colors - GRAPHIC_DOMINANT_COLORS < 0.1 * n) {
+  if (flatFills && colors <= GRAPHIC_MAX_COLORS) kind = 'graphic';
+  else if (flatFills && colors - GRAPHIC_DOMINANT_COLORS < 0.1 * n) {
     // Only then can 256 colours cover 90 % of the sample (the rest, at most 10 %, must hold all
     // the other colours): rank the counts.
     const top = counts.filter((c) => c > 0).sort().reverse();
@@ -73,5 +95,5 @@ export function classifyContent(img: RawImage): ContentClass {
     for (let k = 0; k < GRAPHIC_DOMINANT_COLORS && k < top.length; k++) covered += top[k];
     if (covered >= 0.9 * n) kind = 'graphic';
   }
-  return { kind, colors, hasAlpha };
+  return { kind, colors, hasAlpha, flatShare };
 }

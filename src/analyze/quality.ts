@@ -116,7 +116,7 @@ interface Trial { quality: number; distance: number; buffer: Buffer }
 /** Decode an encoding to raw pixels laid out like the reference. sharp's plain raw decode is
  *  ~2.5x cheaper than one with colourspace and alpha steps, and already matches in the common
  *  case (an sRGB JPEG/WebP/AVIF with the reference's channel count). */
-async function decodeLike(buffer: Buffer, ref: RawImage): Promise<RawImage> {
+export async function decodeLike(buffer: Buffer, ref: RawImage): Promise<RawImage> {
   const plain = await sharp(buffer).raw().toBuffer({ resolveWithObject: true });
   if (plain.info.channels === ref.channels && (ref.channels >= 3) === (plain.info.channels >= 3)) {
     return { data: plain.data, width: plain.info.width, height: plain.info.height, channels: ref.channels };

@@ -23,6 +23,7 @@ import { openSource, transform, type OutputSettings } from '../render/render.ts'
 import { applyGeometry } from '../render/geometry.ts';
 import { applyEncoder } from '../render/encode.ts';
 import { plainSettings } from '../render/auto-encode.ts';
+import { classifyContent } from '../analyze/content-class.ts';
 import { classifySharpError, isHttpError } from '../errors.ts';
 
 export interface BreakpointSpec {
@@ -185,8 +186,10 @@ async function measure(input: BreakpointInput, spec: BreakpointSpec): Promise<Br
 
   // The request's encoder settings without q_auto's search (a fixed quality per level): the
   // search would cost several encodes per sample and moves sizes of all widths alike.
-  const alpha = base.channels === 2 || base.channels === 4;
-  const settings = plainSettings(out, meta, false, alpha);
+  // f_auto picks JPEG or PNG by content (and transparency): sample the format it will deliver.
+  const content = out.format.kind === 'auto' ? classifyContent(base) : undefined;
+  const alpha = content ? content.hasAlpha : base.channels === 2 || base.channels === 4;
+  const settings = plainSettings(out, meta, false, alpha, content?.kind);
   const encodeAt = async (w: number): Promise<SizePoint> => {
     const h = Math.max(1, Math.round((base.height * w) / base.width));
     let img = sharp(base.data, { raw: { width: base.width, height: base.height, channels: base.channels }, limitInputPixels: false });

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import sharp, { type Sharp } from 'sharp';
 import type { RawImage } from '../../src/analyze/types.ts';
 import { classifyContent } from '../../src/analyze/content-class.ts';
+import { DRAWING_SVG } from '../helpers/content-pictures.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixture = path.resolve(here, '../fixtures/astronaut-320.jpg');
@@ -15,13 +16,7 @@ async function raw(input: Sharp): Promise<RawImage> {
   return { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] };
 }
 
-const drawing = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="600" height="400">
-  <rect width="600" height="400" fill="#f4f4f4"/>
-  <rect x="30" y="30" width="200" height="120" fill="#d62828" rx="12"/>
-  <circle cx="420" cy="120" r="80" fill="#003049"/>
-  <text x="40" y="300" font-family="sans-serif" font-size="48" fill="#222">Quarterly report</text>
-  <line x1="0" y1="350" x2="600" y2="380" stroke="#f77f00" stroke-width="5"/>
-</svg>`);
+const drawing = DRAWING_SVG;
 
 t.test('synthetic drawing with text is a graphic, with alpha when transparent', async (t) => {
   const opaque = classifyContent(await raw(sharp(drawing).flatten({ background: '#fff' })));
@@ -58,20 +53,36 @@ t.test('noisy gradient and a real photo are photos', async (t) => {
 });
 
 t.test('a flat image and a 1×1 image do not break it', async (t) => {
-  t.same(classifyContent({ data: Buffer.from([10, 20, 30]), width: 1, height: 1, channels: 3 }), { kind: 'graphic', colors: 1, hasAlpha: false });
+  t.same(classifyContent({ data: Buffer.from([10, 20, 30]), width: 1, height: 1, channels: 3 }), { kind: 'graphic', colors: 1, hasAlpha: false, flatShare: 1 });
   const grey = classifyContent({ data: Buffer.alloc(100 * 100, 200), width: 100, height: 100, channels: 1 });
   t.equal(grey.kind, 'graphic');
   t.equal(grey.colors, 1);
 });
 
-t.test('corpus: every photo is a photo, drawings and text are graphics', { skip: !fs.existsSync(corpus) && `shared corpus not found at ${corpus}: skipping corpus classification` }, async (t) => {
+t.test('a black-and-white photo is a photo although it has at most 256 colours', async (t) => {
+  const grey = classifyContent(await raw(sharp(fixture).grayscale()));
+  t.ok(grey.colors <= 256, `${grey.colors} colours`);
+  t.ok(grey.flatShare < 0.5, `flat share ${grey.flatShare.toFixed(2)}`);
+  t.equal(grey.kind, 'photo');
+  // The same in RGB (grey stored as colour): still few colours, still continuous tone.
+  t.equal(classifyContent(await raw(sharp(fixture).grayscale().toColourspace('srgb'))).kind, 'photo');
+});
+
+t.test('corpus: every photo is a photo, drawings are graphics, continuous tone is a photo', { skip: !fs.existsSync(corpus) && `shared corpus not found at ${corpus}: skipping corpus classification` }, async (t) => {
   for (const f of fs.readdirSync(path.join(corpus, 'photos'))) {
     const c = classifyContent(await raw(sharp(path.join(corpus, 'photos', f)).resize({ width: 800 })));
     t.equal(c.kind, 'photo', `photos/${f} (${c.colors} colours)`);
   }
-  for (const f of ['blobs.svg', 'logo-alpha.png', 'page-scan.png', 'palette.png', 'text-gray.png']) {
+  for (const f of ['blobs.svg']) {
     const c = classifyContent(await raw(sharp(path.join(corpus, 'graphics', f)).resize({ width: 800, withoutEnlargement: true })));
-    t.equal(c.kind, 'graphic', `graphics/${f} (${c.colors} colours)`);
+    t.equal(c.kind, 'graphic', `graphics/${f} (${c.colors} colours, flat share ${c.flatShare.toFixed(2)})`);
+  }
+  // Stored among the graphics but continuous tone (JPEG serves them best): a photographed page
+  // and handwriting (grey: <= 256 colours), a colour wheel, a 10 px palette upscaled to 400 px,
+  // the scikit-image logo (flat shapes over a duotone photo; JPEG 5x smaller than PNG).
+  for (const [f, width] of [['page-scan.png', 384], ['text-gray.png', 448], ['color.png', 371], ['palette.png', 400], ['logo-alpha.png', 500]] as const) {
+    const c = classifyContent(await raw(sharp(path.join(corpus, 'graphics', f)).resize({ width })));
+    t.equal(c.kind, 'photo', `graphics/${f} (${c.colors} colours, flat share ${c.flatShare.toFixed(2)})`);
   }
   // logo-alpha.png carries an alpha channel that is opaque everywhere: nothing to preserve.
   const logo = classifyContent(await raw(sharp(path.join(corpus, 'graphics', 'logo-alpha.png'))));
