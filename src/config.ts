@@ -33,6 +33,18 @@ export interface Config {
   readonly maxOutputPixels: number;
   /** `APERTURE_MAX_COMPONENTS`: most components in one URL (default 20). */
   readonly maxComponents: number;
+  /** `APERTURE_MAX_ANGLE_OPS`: most rotations and flips in one `a_` (`a_hflip.90.vflip` is 3; default 8). */
+  readonly maxAngleOps: number;
+  /** `APERTURE_MAX_LAYERS`: most overlays and underlays in one URL, nested ones included (default 8). */
+  readonly maxLayers: number;
+  /** `APERTURE_MAX_LAYER_DEPTH`: deepest nesting of layers in layers (default 2). */
+  readonly maxLayerDepth: number;
+  /**
+   * `APERTURE_MAX_OUTPUT_BYTES`: largest encoded result (default: an eighth of
+   * APERTURE_CACHE_BYTES, 32 MB). A larger one is refused with a 400, and the refusal is
+   * remembered, so it is never rendered again in vain; every result served fits the cache.
+   */
+  readonly maxOutputBytes: number;
   /** `APERTURE_DPR_CAP`: highest DPR, for `dpr_N` and `dpr_auto` (default 3). */
   readonly dprCap: number;
   /** `APERTURE_TIMEOUT_MS`: processing timeout per request (default 30000). */
@@ -149,7 +161,7 @@ function json(env: Env, name: string): Record<string, string> {
 /** Parse and validate a configuration from an environment-shaped object (default: process.env). */
 export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
   const cpus = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
-  const cfg: Config = {
+  const cfg: { -readonly [K in keyof Config]: Config[K] } = {
     port: int(env, 'PORT', 3000, 0, 65535),
     host: env.HOST || '0.0.0.0',
     storageDir: path.resolve(env.APERTURE_STORAGE_DIR || 'images'),
@@ -161,6 +173,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     maxOutputSide: int(env, 'APERTURE_MAX_OUTPUT_SIDE', 8192, 1, 65535),
     maxOutputPixels: int(env, 'APERTURE_MAX_OUTPUT_PIXELS', 40_000_000, 1, 2 ** 40),
     maxComponents: int(env, 'APERTURE_MAX_COMPONENTS', 20, 1, 1000),
+    maxAngleOps: int(env, 'APERTURE_MAX_ANGLE_OPS', 8, 1, 1000),
+    maxLayers: int(env, 'APERTURE_MAX_LAYERS', 8, 0, 1000),
+    maxLayerDepth: int(env, 'APERTURE_MAX_LAYER_DEPTH', 2, 0, 100),
+    maxOutputBytes: 0,
     dprCap: int(env, 'APERTURE_DPR_CAP', 3, 1, 10),
     processTimeoutMs: int(env, 'APERTURE_TIMEOUT_MS', 30_000, 100, 600_000),
     concurrency: int(env, 'APERTURE_CONCURRENCY', cpus, 1, 1024),
@@ -187,6 +203,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     shutdownTimeoutMs: int(env, 'APERTURE_SHUTDOWN_MS', 10_000, 0, 600_000),
     ...overrides,
   };
+  if (!cfg.maxOutputBytes) {
+    cfg.maxOutputBytes = int(env, 'APERTURE_MAX_OUTPUT_BYTES', Math.max(1, Math.floor(cfg.cacheBytes / 8)), 1, 2 ** 40);
+  }
   if (cfg.strict && !cfg.secret) throw new ConfigError('APERTURE_STRICT=1 needs APERTURE_SECRET');
   return Object.freeze(cfg);
 }

@@ -16,6 +16,7 @@ import {
   DPR_AUTO, DPR_VARY, WIDTH_VARY, autoDpr, requiredWidth, roundWidth, snapToBreakpoint, type AutoWidth,
 } from './auto-width.ts';
 import type { BreakpointInput } from './breakpoints.ts';
+import type { Deadline } from '../render/deadline.ts';
 
 declare module '../../transforms/types.ts' {
   interface ResolveContext {
@@ -26,6 +27,11 @@ declare module '../../transforms/types.ts' {
     readonly plan?: Plan;
     /** The URL extension's format, for resolvers that encode (breakpoints). */
     readonly extFormat?: OutputFormat;
+    /**
+     * Runs pixel work (breakpoint sampling) as the route runs a transform: in an admission
+     * slot, within the request's deadline. Absent (benchmarks): run directly.
+     */
+    readonly admit?: <T>(work: (deadline: Deadline) => Promise<T>) => Promise<T>;
   }
 }
 
@@ -80,7 +86,7 @@ async function resolveBreakpointWidth(a: Extract<AutoWidth, { mode: 'breakpoints
   // (through its own transform, which adds its Vary) so breakpoints are per delivered format.
   const f = TRANSFORMS.find((x) => x.planKey === 'format');
   if (f?.resolve && f.dynamic?.(out.format as never)) out.format = (await f.resolve(out.format as never, rc)) as typeof out.format;
-  const input: BreakpointInput = { source: rc.source, meta: rc.meta, before: rc.before, out, config: rc.config };
+  const input: BreakpointInput = { source: rc.source, meta: rc.meta, before: rc.before, out, config: rc.config, ...(rc.admit ? { admit: rc.admit } : {}) };
   const spec = { min: a.min, max: a.max, kb: a.kb, count: a.count };
   if (a.json) {
     rc.json = { breakpoints: (await computeBreakpoints(input, spec)).breakpoints };
