@@ -86,3 +86,16 @@ export async function checkPlanBounds(plan: Plan, meta: SourceMeta, out: OutputS
   if (d.exact && d.width * d.height * d.pages > config.maxOutputPixels) refuseOver(d, config, 'the output', false);
   return d;
 }
+
+/**
+ * The size `components` make on the oriented source, from the plan alone; undefined when it
+ * depends on the pixels or on a layer's source (not loaded here), or is over the limits.
+ */
+export async function plannedSize(components: readonly Component[], meta: SourceMeta, config: Config): Promise<{ width: number; height: number } | undefined> {
+  try {
+    const d = await walk(components, { width: meta.width, height: meta.height, pages: 1, exact: true }, context(config, 0, { count: 0 }));
+    return d.exact ? { width: d.width, height: d.height } : undefined;
+  } catch {
+    return undefined;
+  }
+}
