@@ -213,7 +213,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     const out = outputSettings(plan, url.extFormat, meta);
     const { metrics } = delivery;
     // Sizes and work from the plan: refused before any pixel is made or a slot is taken.
-    await checkPlanBounds(plan, meta, out, config, ctx.loadLayer);
+    await ctx.deadline.race(checkPlanBounds(plan, meta, out, config, ctx.loadLayer), 'sizing the plan');
     const r = await admitted(ctx.deadline, 'the transformation', () => render(src, meta, plan, out, ctx));
     if (r.body.length > config.maxOutputBytes) {
       const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
@@ -383,7 +383,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       plan = r.plan;
       variant = r.variant;
     }
-    const key = resultKey(src, parsed, variant, imageLayers(plan).length ? await layerIdentities(plan) : '');
+    const key = resultKey(src, parsed, variant, imageLayers(plan).length ? await deadline.race(layerIdentities(plan), 'loading the layers') : '');
     const { metrics, tier } = delivery;
     let result = fromL1(key);
     let cacheState = 'l1';
