@@ -30,6 +30,21 @@ const V_ANCHOR: Record<Compass, number> = {
   north_west: 0, north: 0, north_east: 0, west: 0.5, center: 0.5, east: 0.5, south_west: 1, south: 1, south_east: 1,
 };
 
+/** Refuse a canvas of `d` over the side limit (unless `sides` is false) or the pixel limit (frames counted). */
+export function refuseOver(d: { width: number; height: number; pages: number }, config: Config, what: string, sides = true): void {
+  const side = config.maxOutputSide;
+  if (sides) {
+    for (const [name, v] of [['width', d.width], ['height', d.height]] as const) {
+      if (v > side) throw new Errors.OUTPUT_TOO_LARGE(`${name} ${v} exceeds the ${side} px limit (${what})`);
+    }
+  }
+  const px = d.width * d.height * d.pages;
+  if (px > config.maxOutputPixels) {
+    const frames = d.pages > 1 ? ` x ${d.pages} frames` : '';
+    throw new Errors.OUTPUT_TOO_LARGE(`${d.width}x${d.height}${frames} exceeds ${config.maxOutputPixels} pixels (${what})`);
+  }
+}
+
 export function hasGeometry(c: Component): boolean {
   return c.width !== undefined || c.height !== undefined || c.crop !== undefined || c.aspectRatio !== undefined
     || c.dpr !== undefined || c.zoom !== undefined;

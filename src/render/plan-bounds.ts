@@ -14,7 +14,7 @@ import type { Config } from '../config.ts';
 import type { Source } from '../origin/types.ts';
 import { canonicalComponent, type Plan } from '../plan/parse.ts';
 import type { SourceMeta } from './source-meta.ts';
-import { geometrySize, hasGeometry } from './geometry.ts';
+import { geometrySize, hasGeometry, refuseOver } from './geometry.ts';
 import { sourceStart, type OutputSettings } from './render.ts';
 import { Errors } from '../errors.ts';
 
@@ -25,19 +25,6 @@ const WITH_BOUNDS: ReadonlyMap<string, readonly TransformDef<PlanKey>[]> = new M
 function label(c: Component): string {
   const text = canonicalComponent(c);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
-
-/** Refuse `d` when over the side or pixel limits. */
-export function refuseOver(d: PlanDims, config: Config, what: string, sides = true): void {
-  const side = config.maxOutputSide;
-  if (sides) for (const [name, v] of [['width', d.width], ['height', d.height]] as const) {
-    if (v > side) throw new Errors.OUTPUT_TOO_LARGE(`${name} ${v} exceeds the ${side} px limit (${what})`);
-  }
-  const px = d.width * d.height * d.pages;
-  if (px > config.maxOutputPixels) {
-    const frames = d.pages > 1 ? ` x ${d.pages} frames` : '';
-    throw new Errors.OUTPUT_TOO_LARGE(`${d.width}x${d.height}${frames} exceeds ${config.maxOutputPixels} pixels (${what})`);
-  }
 }
 
 /** A step that grows the canvas in either direction is held to the limits. */

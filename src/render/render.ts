@@ -15,7 +15,7 @@ import type { Source } from '../origin/types.ts';
 import type { SourceMeta } from './source-meta.ts';
 import type { RenderContext } from './context.ts';
 import { Canvas } from './canvas.ts';
-import { applyGeometry, computeGeometry, hasGeometry } from './geometry.ts';
+import { applyGeometry, computeGeometry, hasGeometry, refuseOver } from './geometry.ts';
 import { applyEncoder } from './encode.ts';
 import { animatedSettings, encodeStill, plainSettings, type Encoded } from './auto-encode.ts';
 import type { RawImage } from '../analyze/types.ts';
@@ -88,10 +88,9 @@ async function runComponent(canvas: Canvas, c: Component, ctx: RenderContext): P
       if (hasGeometry(c)) {
         await canvas.ensureDims();
         const g = await computeGeometry(canvas, c, ctx);
-        const limit = ctx.config.maxOutputSide;
-        for (const [side, v] of [['width', g.width], ['height', g.height]] as const) {
-          if (v > limit) throw new Errors.OUTPUT_TOO_LARGE(`${side} ${v} exceeds the ${limit} px limit`);
-        }
+        // Planned sizes were checked before rendering (plan-bounds.ts); after a trim they are
+        // known only now.
+        refuseOver({ width: g.width, height: g.height, pages: canvas.pages }, ctx.config, canonicalComponent(c));
         await applyGeometry(canvas, g, canvas.background);
       }
       continue;
@@ -205,9 +204,7 @@ export async function render(src: Source, meta: SourceMeta, plan: Plan, out: Out
     }
     const t1 = now();
     const outW = canvas.width, outH = canvas.height;
-    if (outW * outH * canvas.pages > ctx.config.maxOutputPixels) {
-      throw new Errors.OUTPUT_TOO_LARGE(`${outW}x${outH} exceeds ${ctx.config.maxOutputPixels} pixels`);
-    }
+    refuseOver({ width: outW, height: outH, pages: canvas.pages }, ctx.config, 'the output', false);
     const bg = canvas.background ? { r: canvas.background.r, g: canvas.background.g, b: canvas.background.b } : undefined;
     let enc: Encoded;
     if (raw) {
