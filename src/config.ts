@@ -47,7 +47,7 @@ export interface Config {
   readonly maxOutputBytes: number;
   /** `APERTURE_DPR_CAP`: highest DPR, for `dpr_N` and `dpr_auto` (default 3). */
   readonly dprCap: number;
-  /** `APERTURE_TIMEOUT_MS`: processing timeout per request (default 30000). */
+  /** `APERTURE_TIMEOUT_MS`: processing budget of a whole request: layer loads, components, breakpoint sampling, encode (default 30000; 504 when spent). */
   readonly processTimeoutMs: number;
   /** `APERTURE_CONCURRENCY`: transforms running at once (default: CPU count). */
   readonly concurrency: number;
