@@ -77,8 +77,8 @@ export interface PlanDims {
 /** What a `bounds` hook may read. */
 export interface BoundsContext {
   readonly config: Config;
-  /** Layers seen so far in the whole plan (nested ones included); the walk counts them. */
-  readonly layers: { count: number };
+  /** Layers and components seen so far in the whole plan, layers' own included. */
+  readonly seen: { layers: number; components: number };
   /** Nesting depth of the plan being walked (0 = the delivered image). */
   readonly depth: number;
   /** Loads a layer's image source, as RenderContext.loadLayer (absent: image layers are refused). */

@@ -203,7 +203,7 @@ export async function renderLayer(spec: LayerSpec, W: number, H: number, ctx: Re
  */
 export async function layerBounds(spec: LayerSpec, base: PlanDims, bc: BoundsContext): Promise<PlanDims> {
   const { maxLayers, maxLayerDepth } = bc.config;
-  if (++bc.layers.count > maxLayers) throw new Errors.BAD_URL(`too many layers (more than ${maxLayers}, APERTURE_MAX_LAYERS)`);
+  if (++bc.seen.layers > maxLayers) throw new Errors.BAD_URL(`too many layers (more than ${maxLayers}, APERTURE_MAX_LAYERS)`);
   if (bc.depth + 1 > maxLayerDepth) throw new Errors.BAD_URL(`layers nested more than ${maxLayerDepth} deep (APERTURE_MAX_LAYER_DEPTH)`);
   const components = [...spec.components];
   if (spec.placement.relative && components[0]) components[0] = relativeSized(components[0], base.width, base.height);

@@ -36,6 +36,10 @@ function step(before: PlanDims, after: PlanDims, config: Config, what: () => str
 async function walk(components: readonly Component[], start: PlanDims, bc: BoundsContext): Promise<PlanDims> {
   let d = start;
   for (const c of components) {
+    // The parser counts the URL's top-level components; layers' own count too.
+    if (++bc.seen.components > bc.config.maxComponents) {
+      throw new Errors.BAD_URL(`too many components (more than ${bc.config.maxComponents} with the layers' own, APERTURE_MAX_COMPONENTS)`);
+    }
     for (const phase of PHASES) {
       if (phase === 'geometry') {
         if (!hasGeometry(c)) continue;
@@ -53,11 +57,11 @@ async function walk(components: readonly Component[], start: PlanDims, bc: Bound
   return d;
 }
 
-function context(config: Config, depth: number, layers: { count: number }, loadLayer?: BoundsContext['loadLayer']): BoundsContext {
+function context(config: Config, depth: number, seen: BoundsContext['seen'], loadLayer?: BoundsContext['loadLayer']): BoundsContext {
   return {
-    config, depth, layers,
+    config, depth, seen,
     ...(loadLayer ? { loadLayer } : {}),
-    walk: (components, start) => walk(components, start, context(config, depth + 1, layers, loadLayer)),
+    walk: (components, start) => walk(components, start, context(config, depth + 1, seen, loadLayer)),
   };
 }
 
@@ -69,7 +73,7 @@ export async function checkPlanBounds(plan: Plan, meta: SourceMeta, out: OutputS
   loadLayer?: (publicId: string, ext?: string) => Promise<Source>): Promise<PlanDims> {
   const s = sourceStart(meta, plan, out);
   const start: PlanDims = { width: s.width, height: s.height, pages: s.animated ? meta.pages : 1, exact: true };
-  const d = await walk(plan.components, start, context(config, 0, { count: 0 }, loadLayer));
+  const d = await walk(plan.components, start, context(config, 0, { layers: 0, components: 0 }, loadLayer));
   if (d.exact && d.width * d.height * d.pages > config.maxOutputPixels) refuseOver(d, config, 'the output', false);
   return d;
 }
@@ -80,7 +84,7 @@ export async function checkPlanBounds(plan: Plan, meta: SourceMeta, out: OutputS
  */
 export async function plannedSize(components: readonly Component[], meta: SourceMeta, config: Config): Promise<{ width: number; height: number } | undefined> {
   try {
-    const d = await walk(components, { width: meta.width, height: meta.height, pages: 1, exact: true }, context(config, 0, { count: 0 }));
+    const d = await walk(components, { width: meta.width, height: meta.height, pages: 1, exact: true }, context(config, 0, { layers: 0, components: 0 }));
     return d.exact ? { width: d.width, height: d.height } : undefined;
   } catch {
     return undefined;

@@ -87,6 +87,9 @@ t.test('the shape of a URL bounds its work', async (t) => {
   // l_ inside l_ inside l_: three deep.
   await refusedBeforeRender(t, '/image/upload/l_cat,w_50/l_cat,w_20/l_cat,w_10/fl_layer_apply/fl_layer_apply/fl_layer_apply/cat.png', 400,
     /layers nested more than 2 deep \(APERTURE_MAX_LAYER_DEPTH\)/);
+  // A layer's own components count against APERTURE_MAX_COMPONENTS (20) like the base's.
+  await refusedBeforeRender(t, `/image/upload/l_cat/${Array(20).fill('a_hflip').join('/')}/fl_layer_apply/cat.png`, 400,
+    /too many components \(more than 20 with the layers' own, APERTURE_MAX_COMPONENTS\)/);
   const two = await get('/image/upload/l_cat,w_50/l_cat,w_20/fl_layer_apply/fl_layer_apply/cat.png');
   t.equal(two.status, 200, 'two deep is within the default limit');
 });
