@@ -88,9 +88,11 @@ async function runComponent(canvas: Canvas, c: Component, ctx: RenderContext): P
       if (hasGeometry(c)) {
         await canvas.ensureDims();
         const g = await computeGeometry(canvas, c, ctx);
-        // Planned sizes were checked before rendering (plan-bounds.ts); after a trim they are
-        // known only now.
-        refuseOver({ width: g.width, height: g.height, pages: canvas.pages }, ctx.config, canonicalComponent(c));
+        // Planned sizes were checked before rendering (plan-bounds.ts, same rule: a step that
+        // grows the canvas); after a trim they are known only now.
+        if (g.width > canvas.width || g.height > canvas.height) {
+          refuseOver({ width: g.width, height: g.height, pages: canvas.pages }, ctx.config, canonicalComponent(c));
+        }
         await applyGeometry(canvas, g, canvas.background);
       }
       continue;
