@@ -161,7 +161,7 @@ function json(env: Env, name: string): Record<string, string> {
 /** Parse and validate a configuration from an environment-shaped object (default: process.env). */
 export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
   const cpus = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
-  const cfg: { -readonly [K in keyof Config]: Config[K] } = {
+  const cfg: Config = {
     port: int(env, 'PORT', 3000, 0, 65535),
     host: env.HOST || '0.0.0.0',
     storageDir: path.resolve(env.APERTURE_STORAGE_DIR || 'images'),
@@ -176,7 +176,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     maxAngleOps: int(env, 'APERTURE_MAX_ANGLE_OPS', 8, 1, 1000),
     maxLayers: int(env, 'APERTURE_MAX_LAYERS', 8, 0, 1000),
     maxLayerDepth: int(env, 'APERTURE_MAX_LAYER_DEPTH', 2, 0, 100),
-    maxOutputBytes: 0,
+    maxOutputBytes: int(env, 'APERTURE_MAX_OUTPUT_BYTES', 0, 1, 2 ** 40),
     dprCap: int(env, 'APERTURE_DPR_CAP', 3, 1, 10),
     processTimeoutMs: int(env, 'APERTURE_TIMEOUT_MS', 30_000, 100, 600_000),
     concurrency: int(env, 'APERTURE_CONCURRENCY', cpus, 1, 1024),
@@ -203,9 +203,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     shutdownTimeoutMs: int(env, 'APERTURE_SHUTDOWN_MS', 10_000, 0, 600_000),
     ...overrides,
   };
-  if (!cfg.maxOutputBytes) {
-    cfg.maxOutputBytes = int(env, 'APERTURE_MAX_OUTPUT_BYTES', Math.max(1, Math.floor(cfg.cacheBytes / 8)), 1, 2 ** 40);
-  }
+  // Default of APERTURE_MAX_OUTPUT_BYTES: an eighth of the result cache (once its size is known).
+  if (!cfg.maxOutputBytes) Object.assign(cfg, { maxOutputBytes: Math.max(1, Math.floor(cfg.cacheBytes / 8)) });
   if (cfg.strict && !cfg.secret) throw new ConfigError('APERTURE_STRICT=1 needs APERTURE_SECRET');
   return Object.freeze(cfg);
 }
