@@ -43,9 +43,21 @@ export interface Config {
   readonly maxOutputPixels: number;
   /** `APERTURE_MAX_COMPONENTS`: most components in one URL (default 20). */
   readonly maxComponents: number;
+  /** `APERTURE_MAX_ANGLE_OPS`: most rotations and flips in one `a_` (`a_hflip.90.vflip` is 3; default 8). */
+  readonly maxAngleOps: number;
+  /** `APERTURE_MAX_LAYERS`: most overlays and underlays in one URL, nested ones included (default 8). */
+  readonly maxLayers: number;
+  /** `APERTURE_MAX_LAYER_DEPTH`: deepest nesting of layers in layers (default 2). */
+  readonly maxLayerDepth: number;
+  /**
+   * `APERTURE_MAX_OUTPUT_BYTES`: largest encoded result (default: an eighth of
+   * APERTURE_CACHE_BYTES, 32 MB). A larger one is refused with a 400, and the refusal is
+   * remembered, so it is never rendered again in vain; every result served fits the cache.
+   */
+  readonly maxOutputBytes: number;
   /** `APERTURE_DPR_CAP`: highest DPR, for `dpr_N` and `dpr_auto` (default 3). */
   readonly dprCap: number;
-  /** `APERTURE_TIMEOUT_MS`: processing timeout per request (default 30000). */
+  /** `APERTURE_TIMEOUT_MS`: processing budget of a whole request: layer loads, components, breakpoint sampling, encode (default 30000; 504 when spent). */
   readonly processTimeoutMs: number;
   /** `APERTURE_CONCURRENCY`: transforms running at once (default: CPU count). */
   readonly concurrency: number;
@@ -214,6 +226,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     maxOutputSide: int(env, 'APERTURE_MAX_OUTPUT_SIDE', 8192, 1, 65535),
     maxOutputPixels: int(env, 'APERTURE_MAX_OUTPUT_PIXELS', 40_000_000, 1, 2 ** 40),
     maxComponents: int(env, 'APERTURE_MAX_COMPONENTS', 20, 1, 1000),
+    maxAngleOps: int(env, 'APERTURE_MAX_ANGLE_OPS', 8, 1, 1000),
+    maxLayers: int(env, 'APERTURE_MAX_LAYERS', 8, 0, 1000),
+    maxLayerDepth: int(env, 'APERTURE_MAX_LAYER_DEPTH', 2, 0, 100),
+    maxOutputBytes: int(env, 'APERTURE_MAX_OUTPUT_BYTES', 0, 1, 2 ** 40),
     dprCap: int(env, 'APERTURE_DPR_CAP', 3, 1, 10),
     processTimeoutMs: int(env, 'APERTURE_TIMEOUT_MS', 30_000, 100, 600_000),
     concurrency: int(env, 'APERTURE_CONCURRENCY', cpus, 1, 1024),
@@ -242,6 +258,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     shutdownTimeoutMs: int(env, 'APERTURE_SHUTDOWN_MS', 10_000, 0, 600_000),
     ...overrides,
   };
+  // Default of APERTURE_MAX_OUTPUT_BYTES: an eighth of the result cache (once its size is known).
+  if (!cfg.maxOutputBytes) Object.assign(cfg, { maxOutputBytes: Math.max(1, Math.floor(cfg.cacheBytes / 8)) });
   if (cfg.strict && !cfg.secret) throw new ConfigError('APERTURE_STRICT=1 needs APERTURE_SECRET');
   checkRoots({ APERTURE_STORAGE_DIR: cfg.storageDir, APERTURE_PRIVATE_DIR: cfg.privateDir, APERTURE_AUTHENTICATED_DIR: cfg.authenticatedDir });
   return Object.freeze(cfg);

@@ -43,7 +43,7 @@ export function createDelivery(config: Config, opts: DeliveryOptions = {}): Deli
     tier,
     metrics: createMetrics({ collectDefault: opts.defaultMetrics ?? true, refiner, ...(config.redisUrl ? { sharedTier: tier } : {}) }),
     config,
-    results: new ResultCache(config.cacheBytes),
+    results: new ResultCache(config.cacheBytes, config.maxOutputBytes),
     admission,
     refiner,
     access: createAccess(config),

@@ -81,6 +81,8 @@ export function classifySharpError(e: unknown): HttpError {
   if (isHttpError(e)) return e;
   const msg = e instanceof Error ? e.message : String(e);
   const first = msg.split('\n')[0].slice(0, 200);
+  // sharp's `timeout` stopped libvips ("timeout: 43% complete"): the request's budget ran out.
+  if (/^timeout: \d+% complete/.test(msg)) return new Errors.TIMEOUT(`processing stopped at the time limit (${first})`);
   if (/unsupported image format|not a known file format|is not in a known format|bad seek|VipsForeignLoad: .* is not/i.test(msg)) {
     return new Errors.UNSUPPORTED_SOURCE(first);
   }

@@ -36,6 +36,24 @@ export const angle = defineTransform({
   load(ops, options) {
     if (ops.some((o) => o.kind === 'ignore')) options.autoOrient = false;
   },
+  bounds(ops, d, _c, bc) {
+    const max = bc.config.maxAngleOps;
+    if (ops.length > max) throw new Errors.INVALID_PARAM('angle', `${ops.length} rotations and flips in one component (at most ${max}, APERTURE_MAX_ANGLE_OPS)`);
+    let { width: w, height: h } = d;
+    for (const o of ops) {
+      if (o.kind === 'auto') {
+        if (w > h) [w, h] = [h, w];
+      } else if (o.kind === 'rotate' && o.deg % 180 !== 0) {
+        if (o.deg % 90 === 0) [w, h] = [h, w];
+        else {
+          // the bounding box of the turned image (libvips rounds it the same way)
+          const r = (o.deg * Math.PI) / 180, cos = Math.abs(Math.cos(r)), sin = Math.abs(Math.sin(r));
+          [w, h] = [Math.ceil(w * cos + h * sin), Math.ceil(w * sin + h * cos)];
+        }
+      }
+    }
+    return { ...d, width: w, height: h };
+  },
   canonical: (ops) => ops.map((o) => (o.kind === 'rotate' ? String(o.deg) : o.kind === 'auto' ? (o.dir === 1 ? 'auto_right' : 'auto_left') : o.kind)).join('.'),
   async apply(canvas, ops) {
     for (const o of ops) {

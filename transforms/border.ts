@@ -18,6 +18,7 @@ export const border = defineTransform({
     return { width, colour: parseColour('border', m[2]) };
   },
   canonical: (v) => `${v.width}px_solid_${colourCanonical(v.colour)}`,
+  bounds: (v, d) => ({ ...d, width: d.width + 2 * v.width, height: d.height + 2 * v.width }),
   async apply(canvas, v) {
     const n = v.width;
     await canvas.ensureDims();

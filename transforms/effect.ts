@@ -26,7 +26,7 @@ import { Errors } from '../src/errors.ts';
 import type { Canvas } from '../src/render/canvas.ts';
 import { scale, translate } from '../src/render/affine.ts';
 import type { RenderContext } from '../src/render/context.ts';
-import type { Component } from './types.ts';
+import type { Component, PlanDims } from './types.ts';
 import { facesOn } from '../src/analyze/subject.ts';
 import { canonicalComponent } from '../src/plan/parse.ts';
 import sharp, { type Sharp, type OverlayOptions } from 'sharp';
@@ -37,6 +37,8 @@ interface EffectDef {
   parse(args: string[], raw: string): EffectValue['args'];
   colour?: boolean;
   apply(canvas: Canvas, v: EffectValue, ctx: RenderContext, component: Component): Promise<void>;
+  /** Size after the effect, from the plan (absent: unchanged). */
+  bounds?(d: PlanDims): PlanDims;
 }
 
 /**
@@ -193,6 +195,8 @@ const EFFECTS: Record<string, EffectDef> = {
   },
   trim: {
     colour: true,
+    // what is left depends on the pixels
+    bounds: (d) => ({ ...d, exact: false }),
     parse(args, raw) {
       if (args.length > 2) throw new Errors.INVALID_PARAM('effect', raw);
       return [args[0] ? intArg(args[0], raw, 0, 100) : 10];
@@ -251,6 +255,7 @@ declare module './types.ts' {
 
 export const effect = defineTransform({
   key: 'e', planKey: 'effect', name: 'effect', phase: 'effect',
+  bounds: (v, d) => EFFECTS[v.name]?.bounds?.(d) ?? d,
   parse(raw) {
     const [name, ...rest] = raw.split(':');
     const def = EFFECTS[name];

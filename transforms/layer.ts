@@ -22,7 +22,7 @@ import { defineTransform, type Component } from './types.ts';
 import { colourCanonical, dimCanonical, parseIntIn, type Dim, type Rgba } from './args.ts';
 import type { Gravity } from './gravity.ts';
 import { Errors } from '../src/errors.ts';
-import { applyLayer } from '../src/render/layers.ts';
+import { applyLayer, layerBounds } from '../src/render/layers.ts';
 
 export type TextAlign = 'left' | 'center' | 'right' | 'justify';
 
@@ -198,4 +198,5 @@ export const layer = defineTransform({
   parse: (raw) => bareLayer(false, parseLayerSource('overlay', raw)),
   canonical: layerCanonical,
   apply: (canvas, value, _component, ctx) => applyLayer(canvas, value, ctx),
+  bounds: (value, dims, _component, bc) => layerBounds(value, dims, bc),
 });

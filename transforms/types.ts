@@ -52,6 +52,39 @@ export interface TransformDef<K extends PlanKey = PlanKey> {
   resolve?(value: PlanValues[K], rc: ResolveContext): PlanValues[K] | Promise<PlanValues[K]>;
   /** True when the value depends on the request (then `resolve` runs per request). */
   readonly dynamic?: (value: PlanValues[K]) => boolean;
+  /**
+   * Plan-time hook: the canvas after this transform, from the canvas before, without making
+   * a pixel. src/render/plan-bounds.ts walks the plan with it and refuses a plan whose work or
+   * any intermediate size is over the limits before anything renders. Absent: the size is
+   * unchanged (geometry keys are sized by the geometry owner).
+   */
+  bounds?(value: PlanValues[K], dims: PlanDims, component: Component, bc: BoundsContext): PlanDims | Promise<PlanDims>;
+}
+
+/** A canvas size known from the plan. */
+export interface PlanDims {
+  readonly width: number;
+  readonly height: number;
+  /** Frames (1 for a still). */
+  readonly pages: number;
+  /**
+   * False once a step's size depends on the pixels (e_trim): later sizes are then held to the
+   * limits while rendering instead.
+   */
+  readonly exact: boolean;
+}
+
+/** What a `bounds` hook may read. */
+export interface BoundsContext {
+  readonly config: Config;
+  /** Layers and components seen so far in the whole plan, layers' own included. */
+  readonly seen: { layers: number; components: number };
+  /** Nesting depth of the plan being walked (0 = the delivered image). */
+  readonly depth: number;
+  /** Loads a layer's image source, as RenderContext.loadLayer (absent: image layers are refused). */
+  readonly loadLayer?: (publicId: string, ext?: string) => Promise<Source>;
+  /** Walk a layer's own components from `start` (one level deeper); returns the final size. */
+  walk(components: readonly Component[], start: PlanDims): Promise<PlanDims>;
 }
 
 /** What a `resolve` hook may read, and how it may answer instead of an image. */

@@ -5,7 +5,7 @@
  */
 import { defineTransform } from './types.ts';
 import { bareLayer, layerCanonical, parseLayerSource, type LayerSpec } from './layer.ts';
-import { applyLayer } from '../src/render/layers.ts';
+import { applyLayer, layerBounds } from '../src/render/layers.ts';
 
 declare module './types.ts' {
   interface PlanValues { underlay: LayerSpec }
@@ -16,4 +16,5 @@ export const underlay = defineTransform({
   parse: (raw) => bareLayer(true, parseLayerSource('underlay', raw)),
   canonical: layerCanonical,
   apply: (canvas, value, _component, ctx) => applyLayer(canvas, value, ctx),
+  bounds: (value, dims, _component, bc) => layerBounds(value, dims, bc),
 });

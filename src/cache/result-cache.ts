@@ -25,12 +25,15 @@ const ENTRY_OVERHEAD = 512;
 export class ResultCache {
   private readonly lru: LRUCache<string, CachedResult, Compute>;
 
-  constructor(maxBytes: number) {
+  /**
+   * `maxEntryBytes`: the largest result kept (the route refuses larger ones,
+   * APERTURE_MAX_OUTPUT_BYTES), so every result served is cached; capped at the whole bound.
+   */
+  constructor(maxBytes: number, maxEntryBytes = Math.floor(maxBytes / 8)) {
     this.lru = new LRUCache<string, CachedResult, Compute>({
       maxSize: Math.max(ENTRY_OVERHEAD, maxBytes),
       sizeCalculation: (v) => v.body.length + ENTRY_OVERHEAD,
-      // Results larger than an eighth of the cache would evict too much; they are served, not kept.
-      maxEntrySize: Math.max(ENTRY_OVERHEAD, Math.floor(maxBytes / 8)),
+      maxEntrySize: Math.max(ENTRY_OVERHEAD, Math.min(maxBytes, maxEntryBytes + ENTRY_OVERHEAD)),
       fetchMethod: (_key, _stale, { context }) => context(),
       // A failed computation is never cached; the next request tries again.
       noDeleteOnFetchRejection: false,

@@ -8,6 +8,7 @@
 import sharp, { type Sharp, type OutputInfo } from 'sharp';
 import { type Affine, IDENTITY, compose, visibleRegion, type Region } from './affine.ts';
 import type { Rgba } from '../../transforms/args.ts';
+import type { Deadline } from './deadline.ts';
 
 /** sharp's internal order; an op ranked below one already queued needs a fresh pipeline. */
 export const RANK = {
@@ -41,8 +42,8 @@ export class Canvas {
   /** Set when a rotation by a non-right angle or a trim happened: the region is then a bounding box. */
   readonly inputWidth: number;
   readonly inputHeight: number;
-  /** libvips stops a pipeline that runs longer than this (the request's processing budget). */
-  timeoutSeconds = 30;
+  /** The request's budget: checked before each pipeline runs, whose libvips timeout is what remains. */
+  deadline: Deadline | undefined;
   /** Background for padding/flattening set by `b_` in the current component. */
   background: Rgba | undefined;
 
@@ -94,7 +95,7 @@ export class Canvas {
 
   /** Run the queued operations into raw 8-bit pixels and continue from them. */
   async materialize(): Promise<OutputInfo & { data: Buffer }> {
-    const { data, info } = await this.img.raw({ depth: 'uchar' }).timeout({ seconds: this.timeoutSeconds }).toBuffer({ resolveWithObject: true });
+    const { data, info } = await this.img.raw({ depth: 'uchar' }).timeout({ seconds: this.deadline?.seconds('a transform') ?? 0 }).toBuffer({ resolveWithObject: true });
     const pageHeight = this.pages > 1 ? Math.round(info.height / this.pages) : info.height;
     this.img = sharp(data, {
       raw: { width: info.width, height: info.height, channels: info.channels as 1 | 2 | 3 | 4, ...(this.pages > 1 ? { pageHeight } : {}) },

@@ -1,6 +1,7 @@
 /** What a render needs besides the plan: config, the request's negotiated values, timings. */
 import type { Config } from '../config.ts';
 import type { Source } from '../origin/types.ts';
+import type { Deadline } from './deadline.ts';
 
 export interface RequestHints {
   /** Raw Accept header (format negotiation). */
@@ -23,6 +24,8 @@ export interface RenderContext {
   readonly sourceIdentity: string;
   /** Canonical text of the components already applied (for per-step analysis caches). */
   prefix: string;
+  /** The request's processing budget (APERTURE_TIMEOUT_MS), shared by all it renders. */
+  readonly deadline: Deadline;
   /** Phase timings in ms, for Server-Timing and metrics. */
   readonly timing: Record<string, number>;
   /**

@@ -10,6 +10,7 @@ import type { Canvas } from './canvas.ts';
 import { scale, translate, type Region } from './affine.ts';
 import { Errors } from '../errors.ts';
 import type { RenderContext } from './context.ts';
+import type { Config } from '../config.ts';
 import { placeBySubject, subjectBox } from '../analyze/subject.ts';
 
 export interface GeometryPlan {
@@ -28,6 +29,21 @@ const H_ANCHOR: Record<Compass, number> = {
 const V_ANCHOR: Record<Compass, number> = {
   north_west: 0, north: 0, north_east: 0, west: 0.5, center: 0.5, east: 0.5, south_west: 1, south: 1, south_east: 1,
 };
+
+/** Refuse a canvas of `d` over the side limit (unless `sides` is false) or the pixel limit (frames counted). */
+export function refuseOver(d: { width: number; height: number; pages: number }, config: Config, what: string, sides = true): void {
+  const side = config.maxOutputSide;
+  if (sides) {
+    for (const [name, v] of [['width', d.width], ['height', d.height]] as const) {
+      if (v > side) throw new Errors.OUTPUT_TOO_LARGE(`${name} ${v} exceeds the ${side} px limit (${what})`);
+    }
+  }
+  const px = d.width * d.height * d.pages;
+  if (px > config.maxOutputPixels) {
+    const frames = d.pages > 1 ? ` x ${d.pages} frames` : '';
+    throw new Errors.OUTPUT_TOO_LARGE(`${d.width}x${d.height}${frames} exceeds ${config.maxOutputPixels} pixels (${what})`);
+  }
+}
 
 export function hasGeometry(c: Component): boolean {
   return c.width !== undefined || c.height !== undefined || c.crop !== undefined || c.aspectRatio !== undefined
@@ -63,9 +79,29 @@ function isContentGravity(c: Component): boolean {
   return c.gravity?.kind === 'auto' || c.gravity?.kind === 'face';
 }
 
-async function place(canvas: Canvas, c: Component, ctx: RenderContext, rw: number, rh: number, defaultDir: Compass = 'center') {
-  if (isContentGravity(c)) return placeBySubject(canvas, c, ctx, rw, rh);
-  return placeByGravity(c, canvas.width, canvas.height, rw, rh, defaultDir);
+/**
+ * What geometry asks about the image's content. Sizes never depend on the answers, only
+ * positions do: the plan walk (plan-bounds.ts) answers by compass gravity, without pixels.
+ */
+interface Look {
+  place(rw: number, rh: number, defaultDir?: Compass): Promise<{ left: number; top: number }>;
+  subject(): Promise<Region | undefined>;
+}
+
+function lookAt(canvas: Canvas, c: Component, ctx: RenderContext): Look {
+  return {
+    place: async (rw, rh, defaultDir = 'center') => (isContentGravity(c)
+      ? placeBySubject(canvas, c, ctx, rw, rh)
+      : placeByGravity(c, canvas.width, canvas.height, rw, rh, defaultDir)),
+    subject: () => subjectBox(canvas, c, ctx),
+  };
+}
+
+function blind(c: Component, iw: number, ih: number): Look {
+  return {
+    place: async (rw, rh, defaultDir = 'center') => placeByGravity(c, iw, ih, rw, rh, defaultDir),
+    subject: async () => undefined,
+  };
 }
 
 /** Where the resized image sits inside the padded canvas. */
@@ -76,9 +112,18 @@ function padOffsets(c: Component, W: number, H: number, w: number, h: number) {
   return { left, top, right: W - w - left, bottom: H - h - top };
 }
 
-export async function computeGeometry(canvas: Canvas, c: Component, ctx: RenderContext): Promise<GeometryPlan> {
-  const iw = canvas.width, ih = canvas.height;
-  const dpr = Math.min(c.dpr ?? 1, ctx.config.dprCap);
+export function computeGeometry(canvas: Canvas, c: Component, ctx: RenderContext): Promise<GeometryPlan> {
+  return planGeometry(canvas.width, canvas.height, c, ctx.config, lookAt(canvas, c, ctx));
+}
+
+/** The size a component's geometry produces on an `iw×ih` canvas, without pixels (plan-bounds.ts). */
+export async function geometrySize(c: Component, iw: number, ih: number, config: Config): Promise<{ width: number; height: number }> {
+  const g = await planGeometry(iw, ih, c, config, blind(c, iw, ih));
+  return { width: g.width, height: g.height };
+}
+
+async function planGeometry(iw: number, ih: number, c: Component, config: Config, look: Look): Promise<GeometryPlan> {
+  const dpr = Math.min(c.dpr ?? 1, config.dprCap);
   let W = c.width ? resolveDim(c.width, iw) : undefined;
   let H = c.height ? resolveDim(c.height, ih) : undefined;
   const mode = c.crop ?? 'scale';
@@ -96,7 +141,7 @@ export async function computeGeometry(canvas: Canvas, c: Component, ctx: RenderC
     W = Math.max(1, Math.round(iw * dpr));
     H = Math.max(1, Math.round(ih * dpr));
   }
-  const limit = ctx.config.maxOutputSide;
+  const limit = config.maxOutputSide;
   for (const [name, v] of [['width', W], ['height', H]] as const) {
     if (v !== undefined && v > limit) throw new Errors.OUTPUT_TOO_LARGE(`${name} ${v} exceeds the ${limit} px limit`);
   }
@@ -150,16 +195,16 @@ export async function computeGeometry(canvas: Canvas, c: Component, ctx: RenderC
     }
     case 'thumb':
     case 'auto':
-      if (isContentGravity(c) || mode === 'auto') return subjectCrop(canvas, c, ctx, mode, rw, rh, both);
+      if (isContentGravity(c) || mode === 'auto') return subjectCrop(iw, ih, c, look, mode, rw, rh, both);
       if (!both) return resizeTo(rw, rh);
-      return fillPlan(canvas, c, ctx, 'fill', rw, rh, sFill);
+      return fillPlan(iw, ih, look, 'fill', rw, rh, sFill);
     case 'fill':
     case 'lfill':
     case 'fill_pad': {
       if (!both) return mode === 'lfill' && sFit >= 1 ? whole : resizeTo(rw, rh);
-      const plan = await fillPlan(canvas, c, ctx, mode, rw, rh, sFill);
+      const plan = await fillPlan(iw, ih, look, mode, rw, rh, sFill);
       if (mode === 'fill_pad' && plan.extract) {
-        const subj = await subjectBox(canvas, c, ctx);
+        const subj = await look.subject();
         const e = plan.extract;
         const cut = subj && (subj.x < e.x || subj.y < e.y || subj.x + subj.width > e.x + e.width || subj.y + subj.height > e.y + e.height);
         if (cut) {
@@ -178,7 +223,7 @@ export async function computeGeometry(canvas: Canvas, c: Component, ctx: RenderC
       const cw = Math.min(iw, Math.max(1, Math.round(rw / z)));
       const ch = Math.min(ih, Math.max(1, Math.round(rh / z)));
       const defaultDir: Compass = (c.x || c.y) && !c.gravity ? 'north_west' : 'center';
-      const { left, top } = await place(canvas, c, ctx, cw, ch, defaultDir);
+      const { left, top } = await look.place(cw, ch, defaultDir);
       const outW = z === 1 ? cw : Math.min(Math.round(cw * z), rw);
       const outH = z === 1 ? ch : Math.min(Math.round(ch * z), rh);
       const plan: GeometryPlan = { width: outW, height: outH };
@@ -190,8 +235,7 @@ export async function computeGeometry(canvas: Canvas, c: Component, ctx: RenderC
 }
 
 /** fill / lfill: cover w×h, cut by gravity (content-aware or compass). */
-async function fillPlan(canvas: Canvas, c: Component, ctx: RenderContext, mode: string, rw: number, rh: number, sFill: number): Promise<GeometryPlan> {
-  const iw = canvas.width, ih = canvas.height;
+async function fillPlan(iw: number, ih: number, look: Look, mode: string, rw: number, rh: number, sFill: number): Promise<GeometryPlan> {
   let s = sFill;
   let outW = rw, outH = rh;
   if (mode === 'lfill' && s > 1) {
@@ -203,7 +247,7 @@ async function fillPlan(canvas: Canvas, c: Component, ctx: RenderContext, mode: 
   }
   const cw = Math.min(iw, Math.max(1, Math.round(outW / s)));
   const ch = Math.min(ih, Math.max(1, Math.round(outH / s)));
-  const { left, top } = await place(canvas, c, ctx, cw, ch);
+  const { left, top } = await look.place(cw, ch);
   const plan: GeometryPlan = { width: outW, height: outH };
   if (cw !== iw || ch !== ih || left !== 0 || top !== 0) plan.extract = { x: left, y: top, width: cw, height: ch };
   if (cw !== outW || ch !== outH) plan.resize = { width: outW, height: outH };
@@ -220,10 +264,9 @@ const AUTO_MARGIN = 1.0;
  * subject (with a margin), zoomed by `z_`, then scaled to w×h. `c_auto` never cuts tighter
  * than the output size (it does not upscale to zoom in).
  */
-async function subjectCrop(canvas: Canvas, c: Component, ctx: RenderContext, mode: 'thumb' | 'auto', rw: number, rh: number, both: boolean): Promise<GeometryPlan> {
-  const iw = canvas.width, ih = canvas.height;
+async function subjectCrop(iw: number, ih: number, c: Component, look: Look, mode: 'thumb' | 'auto', rw: number, rh: number, both: boolean): Promise<GeometryPlan> {
   const ratio = rw / rh;
-  const subj = await subjectBox(canvas, c, ctx);
+  const subj = await look.subject();
   const margin = mode === 'thumb' ? THUMB_MARGIN : AUTO_MARGIN;
   let cw: number, ch: number;
   if (subj) {
@@ -245,7 +288,7 @@ async function subjectCrop(canvas: Canvas, c: Component, ctx: RenderContext, mod
   ch = Math.max(1, Math.round(ch * fitK));
   const { left, top } = subj
     ? { left: Math.round(clamp(subj.x + subj.width / 2 - cw / 2, 0, iw - cw)), top: Math.round(clamp(subj.y + subj.height / 2 - ch / 2, 0, ih - ch)) }
-    : await place(canvas, c, ctx, cw, ch);
+    : await look.place(cw, ch);
   const plan: GeometryPlan = { width: rw, height: rh };
   if (cw !== iw || ch !== ih) plan.extract = { x: left, y: top, width: cw, height: ch };
   if (cw !== rw || ch !== rh) plan.resize = { width: rw, height: rh };

@@ -10,7 +10,8 @@
 import sharp from 'sharp';
 import type { Canvas } from './canvas.ts';
 import type { RenderContext } from './context.ts';
-import type { Component } from '../../transforms/types.ts';
+import type { BoundsContext, Component, PlanDims } from '../../transforms/types.ts';
+import type { Config } from '../config.ts';
 import type { LayerSpec, LayerSource, Placement, TextStyle } from '../../transforms/layer.ts';
 import type { Rgba } from '../../transforms/args.ts';
 import type { Compass } from '../../transforms/gravity.ts';
@@ -69,16 +70,30 @@ function hex(c: Rgba): string {
  * family falls back to its default sans face (DejaVu Sans / Liberation Sans on our images;
  * Arial resolves to the metric-compatible Liberation Sans).
  */
-export async function renderText(style: TextStyle, text: string, colour: Rgba | undefined, background: Rgba | undefined, limits: { side: number; pixels: number }, wrap?: number): Promise<Buffer> {
-  // Pango allocates the whole bitmap at once: refuse sizes that would be over the output limits
-  // before rendering (0.7 em per character, about the widest average of common faces; 1.5 em
-  // per line). A wider real result is still held to the source limits when it is read.
-  const lineW = text.split('\n').map((l) => style.size * 0.7 * Math.max(1, l.length));
-  const estW = wrap ? Math.min(wrap, Math.max(...lineW)) : Math.max(...lineW);
-  const estH = style.size * 1.5 * lineW.reduce((n, w) => n + (wrap ? Math.ceil(w / wrap) : 1), 0);
-  if (estW > limits.side || estH > limits.side || estW * estH > limits.pixels) {
-    throw new Errors.OUTPUT_TOO_LARGE(`text layer of about ${Math.round(estW)}x${Math.round(estH)} px`);
+/**
+ * The size Pango will make, from the text alone: 0.7 em per character (about the widest
+ * average of common faces) plus the letter spacing after each one, 1.5 em per line plus the
+ * line spacing between lines; wrapped lines are counted at the wrap width.
+ */
+export function textBox(style: TextStyle, text: string, wrap?: number): { width: number; height: number } {
+  const perChar = Math.max(1, style.size * 0.7 + (style.letterSpacing ?? 0));
+  const lineW = text.split('\n').map((l) => perChar * Math.max(1, [...l].length));
+  const width = Math.ceil(wrap ? Math.min(wrap, Math.max(...lineW)) : Math.max(...lineW));
+  const lines = lineW.reduce((n, w) => n + (wrap ? Math.ceil(w / wrap) : 1), 0);
+  const height = Math.ceil(style.size * 1.5 * lines + Math.max(0, style.lineSpacing ?? 0) * (lines - 1));
+  return { width, height };
+}
+
+/** Pango allocates the whole bitmap at once: refuse a text over the output limits before rendering it. */
+function refuseText(box: { width: number; height: number }, limits: { side: number; pixels: number }): void {
+  if (box.width > limits.side || box.height > limits.side || box.width * box.height > limits.pixels) {
+    throw new Errors.OUTPUT_TOO_LARGE(`text layer of about ${box.width}x${box.height} px`);
   }
+}
+
+export async function renderText(style: TextStyle, text: string, colour: Rgba | undefined, background: Rgba | undefined, limits: { side: number; pixels: number }, wrap?: number): Promise<Buffer> {
+  // A wider real result is still held to the source limits when it is read.
+  refuseText(textBox(style, text, wrap), limits);
   const fg = colour ?? { r: 0, g: 0, b: 0, alpha: 1 };
   const attrs = [`foreground="${hex(fg)}"`];
   if (fg.alpha < 1) attrs.push(`alpha="${Math.max(1, Math.round(fg.alpha * 100))}%"`);
@@ -110,27 +125,43 @@ export async function renderText(style: TextStyle, text: string, colour: Rgba | 
     .composite([{ input: rendered.data }]).png({ compressionLevel: 1 }).toBuffer();
 }
 
+/**
+ * A text layer's first component: its co_/b_ are the text's colours, not image operations, and
+ * `c_fit,w_<px>` there wraps the text at that width (Cloudinary) instead of scaling it. Takes
+ * those out of `components[0]`.
+ */
+function textParts(s: Extract<LayerSource, { kind: 'text' }>, components: Component[]) {
+  const first = components[0] ?? {};
+  const colour = s.colour ?? first.colour;
+  const bg = s.background ?? (first.background && !('auto' in first.background) ? first.background : undefined);
+  const wrap = first.crop === 'fit' && first.width?.kind === 'px' && !first.height ? first.width.value : undefined;
+  if (components[0]) {
+    const { colour: _c, background: _b, ...rest } = first;
+    if (wrap) { delete rest.width; delete rest.crop; }
+    components[0] = rest;
+  }
+  return { colour, bg, wrap };
+}
+
+function limitsOf(config: Config) {
+  return { side: config.maxOutputSide, pixels: config.maxOutputPixels };
+}
+
 async function loadSource(spec: LayerSpec, components: Component[], ctx: RenderContext): Promise<Source> {
   const s: LayerSource = spec.source;
   if (s.kind === 'text') {
-    // co_/b_ of the layer's first component are the text's colours, not image operations.
-    // `c_fit,w_<px>` there wraps the text at that width (Cloudinary) instead of scaling it.
-    const first = components[0] ?? {};
-    const colour = s.colour ?? first.colour;
-    const bg = s.background ?? (first.background && !('auto' in first.background) ? first.background : undefined);
-    const wrap = first.crop === 'fit' && first.width?.kind === 'px' && !first.height ? first.width.value : undefined;
-    if (components[0]) {
-      const { colour: _c, background: _b, ...rest } = first;
-      if (wrap) { delete rest.width; delete rest.crop; }
-      components[0] = rest;
-    }
-    const buffer = await renderText(s.style, s.text, colour, bg, { side: ctx.config.maxOutputSide, pixels: ctx.config.maxOutputPixels }, wrap);
+    const { colour, bg, wrap } = textParts(s, components);
+    const buffer = await renderText(s.style, s.text, colour, bg, limitsOf(ctx.config), wrap);
     const id = `text:${JSON.stringify([s.style, s.text, colour ?? null, bg ?? null, wrap ?? null])}`;
     return { buffer, identity: id, name: 'text layer' };
   }
-  if (!ctx.loadLayer) throw new Errors.UNSUPPORTED(layerName(spec), 'layers are not available in this context');
+  return loadImage(spec, s, ctx.loadLayer);
+}
+
+async function loadImage(spec: LayerSpec, s: Extract<LayerSource, { kind: 'image' }>, loadLayer: RenderContext['loadLayer']): Promise<Source> {
+  if (!loadLayer) throw new Errors.UNSUPPORTED(layerName(spec), 'layers are not available in this context');
   try {
-    return await ctx.loadLayer(s.publicId, s.ext);
+    return await loadLayer(s.publicId, s.ext);
   } catch (e) {
     // The base exists, so the request (its layer) is what is wrong: a 400 naming the layer.
     if (isHttpError(e) && e.statusCode === 404) {
@@ -163,6 +194,37 @@ export async function renderLayer(spec: LayerSpec, W: number, H: number, ctx: Re
   const canvas = await transform(openSource(src, meta, plan, out, child), plan, child);
   const m = await canvas.materialize();
   return { data: m.data, width: m.width, height: m.height, channels: m.channels as LayerPixels['channels'] };
+}
+
+/**
+ * The `bounds` hook of `l_`/`u_` (plan-bounds.ts): counts the layer against the layer limits,
+ * walks its own components from its source's size (a text layer's estimated box), and returns
+ * the base grown as applyLayer grows it.
+ */
+export async function layerBounds(spec: LayerSpec, base: PlanDims, bc: BoundsContext): Promise<PlanDims> {
+  const { maxLayers, maxLayerDepth } = bc.config;
+  if (++bc.seen.layers > maxLayers) throw new Errors.BAD_URL(`too many layers (more than ${maxLayers}, APERTURE_MAX_LAYERS)`);
+  if (bc.depth + 1 > maxLayerDepth) throw new Errors.BAD_URL(`layers nested more than ${maxLayerDepth} deep (APERTURE_MAX_LAYER_DEPTH)`);
+  const components = [...spec.components];
+  if (spec.placement.relative && components[0]) components[0] = relativeSized(components[0], base.width, base.height);
+  const s = spec.source;
+  let start: { width: number; height: number };
+  if (s.kind === 'text') {
+    start = textBox(s.style, s.text, textParts(s, components).wrap);
+    refuseText(start, limitsOf(bc.config));
+  } else {
+    start = await readSourceMeta(await loadImage(spec, s, bc.loadLayer), bc.config);
+  }
+  const layer = await bc.walk(components, { width: start.width, height: start.height, pages: 1, exact: true });
+  const p = spec.placement;
+  if (p.tiled || p.noOverflow) return base;
+  const { left, top } = layerPosition(p, base.width, base.height, layer.width, layer.height);
+  return {
+    width: base.width + Math.max(0, -left) + Math.max(0, left + layer.width - base.width),
+    height: base.height + Math.max(0, -top) + Math.max(0, top + layer.height - base.height),
+    pages: base.pages,
+    exact: base.exact && layer.exact,
+  };
 }
 
 /** Composite the layer onto (or under) the canvas. */

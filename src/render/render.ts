@@ -15,7 +15,7 @@ import type { Source } from '../origin/types.ts';
 import type { SourceMeta } from './source-meta.ts';
 import type { RenderContext } from './context.ts';
 import { Canvas } from './canvas.ts';
-import { applyGeometry, computeGeometry, hasGeometry } from './geometry.ts';
+import { applyGeometry, computeGeometry, hasGeometry, refuseOver } from './geometry.ts';
 import { applyEncoder } from './encode.ts';
 import { animatedSettings, encodeStill, plainSettings, type Encoded } from './auto-encode.ts';
 import type { RawImage } from '../analyze/types.ts';
@@ -88,9 +88,10 @@ async function runComponent(canvas: Canvas, c: Component, ctx: RenderContext): P
       if (hasGeometry(c)) {
         await canvas.ensureDims();
         const g = await computeGeometry(canvas, c, ctx);
-        const limit = ctx.config.maxOutputSide;
-        for (const [side, v] of [['width', g.width], ['height', g.height]] as const) {
-          if (v > limit) throw new Errors.OUTPUT_TOO_LARGE(`${side} ${v} exceeds the ${limit} px limit`);
+        // Planned sizes were checked before rendering (plan-bounds.ts, same rule: a step that
+        // grows the canvas); after a trim they are known only now.
+        if (g.width > canvas.width || g.height > canvas.height) {
+          refuseOver({ width: g.width, height: g.height, pages: canvas.pages }, ctx.config, canonicalComponent(c));
         }
         await applyGeometry(canvas, g, canvas.background);
       }
@@ -98,7 +99,9 @@ async function runComponent(canvas: Canvas, c: Component, ctx: RenderContext): P
     }
     for (const t of BY_PHASE.get(phase)!) {
       const v = (c as Record<string, unknown>)[t.planKey];
-      if (v !== undefined) await t.apply!(canvas, v as never, c, ctx);
+      if (v === undefined) continue;
+      ctx.deadline.check(`${t.key}_`);
+      await t.apply!(canvas, v as never, c, ctx);
     }
   }
 }
@@ -108,13 +111,28 @@ export interface OpenedSource {
   animated: boolean;
 }
 
-/** Open the source as a Canvas with the plan's load options. */
-export function openSource(src: Source, meta: SourceMeta, plan: Plan, out: OutputSettings, ctx: RenderContext): OpenedSource {
+/** How the source opens for this plan: load options, whether animated, and its size. */
+export function sourceStart(meta: SourceMeta, plan: Plan, out: OutputSettings): { lo: LoadOptions; animated: boolean; width: number; height: number } {
   const lo = loadOptions(plan);
   if (lo.page !== undefined && lo.page >= meta.pages) throw new Errors.INVALID_PARAM('page', `${lo.page + 1} (the source has ${meta.pages})`);
   const f = out.format;
   const animated = meta.pages > 1 && (meta.format === 'gif' || meta.format === 'webp') && lo.page === undefined
     && (f.kind === 'fixed' ? ANIMATABLE.has(f.format) : !f.still);
+  const swap = lo.autoOrient && meta.orientation >= 5;
+  return { lo, animated, width: swap ? meta.rawHeight : meta.rawWidth, height: swap ? meta.rawWidth : meta.rawHeight };
+}
+
+/** Sources opened for rendering so far (bases, layers, breakpoint bases): tests assert that a refused plan opened none. */
+let opened = 0;
+export function sourcesOpened(): number {
+  return opened;
+}
+
+/** Open the source as a Canvas with the plan's load options. */
+export function openSource(src: Source, meta: SourceMeta, plan: Plan, out: OutputSettings, ctx: RenderContext): OpenedSource {
+  ctx.deadline.check('opening the source');
+  const { lo, animated, width: w, height: h } = sourceStart(meta, plan, out);
+  opened++;
   const img = sharp(src.buffer, {
     autoOrient: lo.autoOrient,
     animated,
@@ -122,11 +140,8 @@ export function openSource(src: Source, meta: SourceMeta, plan: Plan, out: Outpu
     limitInputPixels: ctx.config.maxSourcePixels,
     sequentialRead: true,
   });
-  const swap = lo.autoOrient && meta.orientation >= 5;
-  const w = swap ? meta.rawHeight : meta.rawWidth;
-  const h = swap ? meta.rawWidth : meta.rawHeight;
   const canvas = new Canvas(img, w, h, animated ? meta.pages : 1, meta.channels);
-  canvas.timeoutSeconds = Math.ceil(ctx.config.processTimeoutMs / 1000);
+  canvas.deadline = ctx.deadline;
   return { canvas, animated };
 }
 
@@ -137,6 +152,7 @@ export async function transform(opened: OpenedSource, plan: Plan, ctx: RenderCon
   for (const c of plan.components) {
     // Per-step analysis caches (g_auto, faces) are keyed by what ran before this component.
     ctx.prefix = done.join('/');
+    ctx.deadline.check(`component ${done.length + 1}`);
     await runComponent(canvas, c, ctx);
     done.push(canonicalComponent(c));
   }
@@ -167,7 +183,7 @@ export function encodePipeline(canvas: Canvas, out: OutputSettings, meta: Source
     const bg = canvas.background ?? { r: 255, g: 255, b: 255 };
     img = img.flatten({ background: { r: bg.r, g: bg.g, b: bg.b } });
   }
-  return applyEncoder(img, s, ctx.config).timeout({ seconds: Math.ceil(ctx.config.processTimeoutMs / 1000) });
+  return applyEncoder(img, s, ctx.config).timeout({ seconds: ctx.deadline.seconds('encoding') });
 }
 
 export async function render(src: Source, meta: SourceMeta, plan: Plan, out: OutputSettings, ctx: RenderContext): Promise<RenderResult> {
@@ -190,16 +206,14 @@ export async function render(src: Source, meta: SourceMeta, plan: Plan, out: Out
     }
     const t1 = now();
     const outW = canvas.width, outH = canvas.height;
-    if (outW * outH * canvas.pages > ctx.config.maxOutputPixels) {
-      throw new Errors.OUTPUT_TOO_LARGE(`${outW}x${outH} exceeds ${ctx.config.maxOutputPixels} pixels`);
-    }
+    refuseOver({ width: outW, height: outH, pages: canvas.pages }, ctx.config, 'the output', false);
     const bg = canvas.background ? { r: canvas.background.r, g: canvas.background.g, b: canvas.background.b } : undefined;
     let enc: Encoded;
     if (raw) {
       enc = await encodeStill(raw, out, meta, `${src.identity}\n${plan.canonical}`, bg, ctx);
     } else {
       const s = opened.animated ? animatedSettings(out, meta) : plainSettings(out, meta, false, canvas.hasAlpha);
-      const body = await applyEncoder(canvas.pipeline(), s, ctx.config).timeout({ seconds: Math.ceil(ctx.config.processTimeoutMs / 1000) }).toBuffer();
+      const body = await applyEncoder(canvas.pipeline(), s, ctx.config).timeout({ seconds: ctx.deadline.seconds('encoding') }).toBuffer();
       enc = { body, format: s.format };
     }
     const t2 = now();

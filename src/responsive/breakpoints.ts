@@ -25,6 +25,8 @@ import { applyEncoder } from '../render/encode.ts';
 import { plainSettings } from '../render/auto-encode.ts';
 import { classifyContent } from '../analyze/content-class.ts';
 import { classifySharpError, isHttpError } from '../errors.ts';
+import { Deadline } from '../render/deadline.ts';
+import { checkPlanBounds } from '../render/plan-bounds.ts';
 
 export interface BreakpointSpec {
   readonly min: number;
@@ -128,6 +130,8 @@ export interface BreakpointInput {
   readonly before: readonly Component[];
   readonly out: OutputSettings;
   readonly config: Config;
+  /** Runs the sampling in an admission slot within the request's deadline (the route's). */
+  readonly admit?: <T>(work: (deadline: Deadline) => Promise<T>) => Promise<T>;
 }
 
 function keyOf(i: BreakpointInput, spec: BreakpointSpec): string {
@@ -143,7 +147,9 @@ export function computeBreakpoints(input: BreakpointInput, spec: BreakpointSpec)
     stats.hits++;
     return hit;
   }
-  const p = measure(input, spec);
+  const p = input.admit
+    ? input.admit((deadline) => measure(input, spec, deadline))
+    : measure(input, spec, new Deadline(input.config.processTimeoutMs));
   cache.set(key, p);
   p.catch(() => { if (cache.get(key) === p) cache.delete(key); });
   return p;
@@ -157,14 +163,16 @@ export function knownInputWidth(input: BreakpointInput): number | undefined {
   return input.before.length === 0 ? input.meta.width : undefined;
 }
 
-async function measure(input: BreakpointInput, spec: BreakpointSpec): Promise<BreakpointResult> {
+async function measure(input: BreakpointInput, spec: BreakpointSpec, deadline: Deadline): Promise<BreakpointResult> {
   stats.computed++;
   const { source, meta, config, out } = input;
-  const ctx: RenderContext = { config, hints: {}, vary: new Set(), sourceIdentity: source.identity, prefix: '', timing: {} };
+  const ctx: RenderContext = { config, hints: {}, vary: new Set(), sourceIdentity: source.identity, prefix: '', timing: {}, deadline };
   const plan: Plan = { components: input.before, canonical: input.before.map(canonicalComponent).join('/') };
   let base: Base;
   let hi: number;
   try {
+    // The preceding components are held to the size limits before any pixel is made.
+    await checkPlanBounds(plan, meta, out, config);
     const opened = openSource(source, meta, plan, out, ctx);
     const canvas = await transform(opened, plan, ctx);
     await canvas.ensureDims();
@@ -191,12 +199,13 @@ async function measure(input: BreakpointInput, spec: BreakpointSpec): Promise<Br
   const alpha = content ? content.hasAlpha : base.channels === 2 || base.channels === 4;
   const settings = plainSettings(out, meta, false, alpha, content?.kind);
   const encodeAt = async (w: number): Promise<SizePoint> => {
+    deadline.check('breakpoint sampling');
     const h = Math.max(1, Math.round((base.height * w) / base.width));
     let img = sharp(base.data, { raw: { width: base.width, height: base.height, channels: base.channels }, limitInputPixels: false });
     if (w !== base.width) img = img.resize(w, h, { fit: 'fill' });
     if (alpha && settings.format === 'jpeg') img = img.flatten({ background: { r: 255, g: 255, b: 255 } });
     stats.encodes++;
-    const body = await applyEncoder(img, settings, config).toBuffer();
+    const body = await applyEncoder(img, settings, config).timeout({ seconds: deadline.seconds('breakpoint sampling') }).toBuffer();
     return { width: w, bytes: body.length };
   };
 

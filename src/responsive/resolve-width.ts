@@ -9,13 +9,14 @@
  * listed because both are read.
  */
 import type { ResolveContext, Component } from '../../transforms/types.ts';
-import type { Dim } from '../../transforms/args.ts';
+import { resolveDim, type Dim } from '../../transforms/args.ts';
 import type { Plan } from '../plan/parse.ts';
 import type { OutputFormat } from '../../transforms/format.ts';
 import {
   DPR_AUTO, DPR_VARY, WIDTH_VARY, autoDpr, requiredWidth, roundWidth, snapToBreakpoint, type AutoWidth,
 } from './auto-width.ts';
 import type { BreakpointInput } from './breakpoints.ts';
+import type { Deadline } from '../render/deadline.ts';
 
 declare module '../../transforms/types.ts' {
   interface ResolveContext {
@@ -26,14 +27,36 @@ declare module '../../transforms/types.ts' {
     readonly plan?: Plan;
     /** The URL extension's format, for resolvers that encode (breakpoints). */
     readonly extFormat?: OutputFormat;
+    /**
+     * Runs pixel work (breakpoint sampling) as the route runs a transform: in an admission
+     * slot, within the request's deadline. Absent (benchmarks): run directly.
+     */
+    readonly admit?: <T>(work: (deadline: Deadline) => Promise<T>) => Promise<T>;
   }
 }
 
 // The renderer imports the transforms registry, which imports this module through the `w`
 // transform: load the encoding side on first use so module evaluation has no cycle.
-let encodingSide: Promise<[typeof import('./breakpoints.ts'), typeof import('../render/render.ts'), typeof import('../../transforms/index.ts')]> | undefined;
+let encodingSide: Promise<[typeof import('./breakpoints.ts'), typeof import('../render/render.ts'), typeof import('../../transforms/index.ts'), typeof import('../render/plan-bounds.ts')]> | undefined;
 function loadEncodingSide() {
-  return (encodingSide ??= Promise.all([import('./breakpoints.ts'), import('../render/render.ts'), import('../../transforms/index.ts')]));
+  return (encodingSide ??= Promise.all([import('./breakpoints.ts'), import('../render/render.ts'), import('../../transforms/index.ts'), import('../render/plan-bounds.ts')]));
+}
+
+type Size = { width: number; height: number };
+
+/**
+ * The size this component's input has: the source's (synchronous, the common case), else the
+ * size the preceding components make, from the plan (no pixels). Undefined when the plan cannot
+ * tell (an image layer or a trim before): then automatic values are not capped by it.
+ */
+function inputSize(rc: ResolveContext): Size | Promise<Size | undefined> {
+  if (rc.before.length === 0) return { width: rc.meta.width, height: rc.meta.height };
+  return loadEncodingSide().then(([, , , { plannedSize }]) => plannedSize(rc.before, rc.meta, rc.config));
+}
+
+/** Chain a value that is usually synchronous (the hot path of hinted cache hits stays sync). */
+function then<A, B>(v: A | Promise<A>, f: (a: A) => B): B | Promise<B> {
+  return v instanceof Promise ? v.then(f) : f(v);
 }
 
 /** The component being resolved (resolvePlan resolves components in order). */
@@ -48,9 +71,25 @@ function componentDpr(rc: ResolveContext): number {
   return Math.min(d === DPR_AUTO ? autoDpr(rc.hints, rc.config.dprCap) : d, rc.config.dprCap);
 }
 
-export function resolveAutoDpr(rc: ResolveContext): number {
+/**
+ * `dpr_auto`: the hinted DPR, lowered so that the component delivers no more pixels than its
+ * input has (the browser upscales for free): with `w`/`h` in pixels or fractions, at most
+ * input ÷ size; with neither, 1. Never below 1. With `w_auto` the width resolver caps instead.
+ */
+export function resolveAutoDpr(rc: ResolveContext): number | Promise<number> {
   for (const h of DPR_VARY) rc.vary.add(h);
-  return autoDpr(rc.hints, rc.config.dprCap);
+  const dpr = autoDpr(rc.hints, rc.config.dprCap);
+  const c = currentComponent(rc);
+  if (dpr === 1 || !c || (c.width && 'auto' in c.width)) return dpr;
+  return then(inputSize(rc), (size) => (size ? capDpr(dpr, c, size) : dpr));
+}
+
+function capDpr(dpr: number, c: Component, size: Size): number {
+  const caps: number[] = [];
+  if (c.width) caps.push(size.width / resolveDim(c.width, size.width));
+  if (c.height) caps.push(size.height / resolveDim(c.height, size.height));
+  if (!caps.length) caps.push(1);
+  return Math.max(1, Math.min(dpr, ...caps));
 }
 
 /**
@@ -65,7 +104,9 @@ export function resolveAutoWidth(a: AutoWidth, rc: ResolveContext): Dim | undefi
   for (const h of WIDTH_VARY) rc.vary.add(h);
   const need = requiredWidth(rc.hints, rc.config.dprCap, a.fallback, dpr);
   if (need === undefined) return undefined;
-  return { kind: 'px', value: roundWidth(need, a.step, rc.config.maxOutputSide) / dpr };
+  const width = roundWidth(need, a.step, rc.config.maxOutputSide);
+  // Never more pixels than the input has: a hint cannot ask for an upscale (nor, through one, an error).
+  return then(inputSize(rc), (size): Dim => ({ kind: 'px', value: (size ? Math.min(width, size.width) : width) / dpr }));
 }
 
 async function resolveBreakpointWidth(a: Extract<AutoWidth, { mode: 'breakpoints' }>, rc: ResolveContext): Promise<Dim | undefined> {
@@ -80,7 +121,7 @@ async function resolveBreakpointWidth(a: Extract<AutoWidth, { mode: 'breakpoints
   // (through its own transform, which adds its Vary) so breakpoints are per delivered format.
   const f = TRANSFORMS.find((x) => x.planKey === 'format');
   if (f?.resolve && f.dynamic?.(out.format as never)) out.format = (await f.resolve(out.format as never, rc)) as typeof out.format;
-  const input: BreakpointInput = { source: rc.source, meta: rc.meta, before: rc.before, out, config: rc.config };
+  const input: BreakpointInput = { source: rc.source, meta: rc.meta, before: rc.before, out, config: rc.config, ...(rc.admit ? { admit: rc.admit } : {}) };
   const spec = { min: a.min, max: a.max, kb: a.kb, count: a.count };
   if (a.json) {
     rc.json = { breakpoints: (await computeBreakpoints(input, spec)).breakpoints };

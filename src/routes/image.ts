@@ -25,6 +25,8 @@ import { isDynamic, resolvePlan } from '../negotiate/resolve.ts';
 import { looksLikeSvg, sanitizeSvg } from '../security/svg.ts';
 import { ACCEPT_CH, parseHints } from '../negotiate/client-hints.ts';
 import type { RequestHints } from '../render/context.ts';
+import { Deadline } from '../render/deadline.ts';
+import { checkPlanBounds } from '../render/plan-bounds.ts';
 
 interface Parsed {
   url: DeliveryUrl;
@@ -185,10 +187,14 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     return ids.join('|');
   }
 
-  async function compute(url: DeliveryUrl, plan: Plan, src: Source, ctx: RenderContext): Promise<CachedResult> {
-    const meta = await readSourceMeta(src, config);
-    const out = outputSettings(plan, url.extFormat, meta);
+  /**
+   * Pixel work of a request (a transform, breakpoint sampling): in an admission slot, answered
+   * by the request's deadline at the latest. The slot is held until the work has really stopped
+   * (libvips stops at its own timeout or the next deadline check), so admission counts it.
+   */
+  async function admitted<T>(deadline: Deadline, what: string, work: () => Promise<T>): Promise<T> {
     const { metrics, admission } = delivery;
+    deadline.check(what);
     metrics.transformsQueued.set(admission.queued + 1);
     let release;
     try {
@@ -197,12 +203,29 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       metrics.transformsQueued.set(admission.queued);
     }
     metrics.transformsInFlight.set(admission.inFlight);
-    let r;
-    try {
-      r = await render(src, meta, plan, out, ctx);
-    } finally {
+    const running = Promise.resolve().then(work).finally(() => {
       release();
       metrics.transformsInFlight.set(admission.inFlight);
+    });
+    return deadline.race(running, what);
+  }
+
+  /** Encoded results refused as larger than APERTURE_MAX_OUTPUT_BYTES, by result key: never rendered again. */
+  const oversize = new LRUCache<string, string>({ max: 10_000 });
+  const oversizeErrors = new WeakSet<Error>();
+
+  async function compute(url: DeliveryUrl, plan: Plan, src: Source, ctx: RenderContext): Promise<CachedResult> {
+    const meta = await readSourceMeta(src, config);
+    const out = outputSettings(plan, url.extFormat, meta);
+    const { metrics } = delivery;
+    // Sizes and work from the plan: refused before any pixel is made or a slot is taken.
+    await ctx.deadline.race(checkPlanBounds(plan, meta, out, config, ctx.loadLayer), 'sizing the plan');
+    const r = await admitted(ctx.deadline, 'the transformation', () => render(src, meta, plan, out, ctx));
+    if (r.body.length > config.maxOutputBytes) {
+      const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+      const e = new Errors.OUTPUT_TOO_LARGE(`the encoded result (${mb(r.body.length)}) exceeds the ${mb(config.maxOutputBytes)} limit`);
+      oversizeErrors.add(e);
+      throw e;
     }
     metrics.transformsTotal.inc();
     for (const [phase, ms] of Object.entries(ctx.timing)) {
@@ -247,7 +270,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       if (!delivery.results.get(key)?.meta.provisional) return;
       const src = await loadSource(url);
       if (src.identity !== sourceIdentity) return;
-      const ctx: RenderContext = { config: refined, hints, vary: new Set(vary), sourceIdentity, prefix: '', timing: {}, ...(loadLayer ? { loadLayer } : {}) };
+      const ctx: RenderContext = { config: refined, hints, vary: new Set(vary), sourceIdentity, prefix: '', timing: {}, deadline: new Deadline(config.processTimeoutMs), ...(loadLayer ? { loadLayer } : {}) };
       let next = await compute(url, plan, src, ctx);
       const provisional = delivery.results.get(key);
       if (!provisional?.meta.provisional) return;
@@ -337,6 +360,8 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
 
   async function general(request: FastifyRequest, reply: FastifyReply, parsed: Parsed, t0: number): Promise<FastifyReply> {
     const { url } = parsed;
+    // The processing budget of the whole request: sampling, layers, components, encode.
+    const deadline = new Deadline(config.processTimeoutMs);
     const tl = performance.now();
     const src = await loadSource(url);
     const loadMs = performance.now() - tl;
@@ -351,7 +376,8 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       hints = parseHints(request.headers);
       vary = new Set<string>();
       const meta = await readSourceMeta(src, config);
-      const r = await resolvePlan(plan, { hints, vary, config, source: src, meta, plan, extFormat: url.extFormat });
+      const admit = <T>(work: (d: Deadline) => Promise<T>) => admitted(deadline, 'breakpoint sampling', () => work(deadline));
+      const r = await resolvePlan(plan, { hints, vary, config, source: src, meta, plan, extFormat: url.extFormat, admit });
       if (r.json !== undefined) {
         reply.header('Cache-Control', CACHEABLE);
         reply.header('Accept-CH', ACCEPT_CH);
@@ -363,7 +389,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       plan = r.plan;
       variant = r.variant;
     }
-    const key = resultKey(src, parsed, variant, imageLayers(plan).length ? await layerIdentities(plan) : '');
+    const key = resultKey(src, parsed, variant, imageLayers(plan).length ? await deadline.race(layerIdentities(plan), 'loading the layers') : '');
     const { metrics, tier } = delivery;
     let result = fromL1(key);
     let cacheState = 'l1';
@@ -371,7 +397,9 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       metrics.countL1Hit();
     } else {
       metrics.cacheLookups.inc(L1_MISS);
-      const ctx: RenderContext = { config, hints: hints ?? parseHints(request.headers), vary: vary ?? new Set<string>(), sourceIdentity: src.identity, prefix: '', timing: {}, loadLayer };
+      const refused = oversize.get(key);
+      if (refused) throw new Errors.OUTPUT_TOO_LARGE(refused);
+      const ctx: RenderContext = { config, hints: hints ?? parseHints(request.headers), vary: vary ?? new Set<string>(), sourceIdentity: src.identity, prefix: '', timing: {}, deadline, loadLayer };
       // L1 miss: one computation per key in this process; across instances the shared tier
       // serves a result another instance made, or lets exactly one of them make it.
       let from = 'computed' as 'l2' | 'computed';
@@ -379,6 +407,9 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
         const shared = await tier.coalesce(sharedKey(key), async () => toStored(await compute(url, plan, src, ctx)));
         from = shared.source;
         return fromStored(shared.result);
+      }).catch((e: unknown) => {
+        if (e instanceof Error && oversizeErrors.has(e)) oversize.set(key, e.message.replace(/^Requested output too large: /, ''));
+        throw e;
       });
       result = r.result;
       cacheState = !r.computed ? 'l1' : from === 'l2' ? 'l2' : 'miss';
