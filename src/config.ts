@@ -31,6 +31,12 @@ export interface Config {
   readonly maxOutputSide: number;
   /** `APERTURE_MAX_OUTPUT_PIXELS`: largest output area (default 40 MP). */
   readonly maxOutputPixels: number;
+  /**
+   * `APERTURE_MAX_GIF_PIXELS`: largest GIF output, frames summed (default 10 MP). GIF encoding
+   * quantizes every pixel (libimagequant): about 1 s per megapixel on 2 cores, so a 5k photo
+   * as `f_gif` (14.7 MP) took 14 s. Larger GIF outputs are refused with a 400.
+   */
+  readonly maxGifPixels: number;
   /** `APERTURE_MAX_COMPONENTS`: most components in one URL (default 20). */
   readonly maxComponents: number;
   /** `APERTURE_DPR_CAP`: highest DPR, for `dpr_N` and `dpr_auto` (default 3). */
@@ -160,6 +166,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     maxSourceBytes: int(env, 'APERTURE_MAX_SOURCE_BYTES', 50 * 1024 * 1024, 1, 2 ** 40),
     maxOutputSide: int(env, 'APERTURE_MAX_OUTPUT_SIDE', 8192, 1, 65535),
     maxOutputPixels: int(env, 'APERTURE_MAX_OUTPUT_PIXELS', 40_000_000, 1, 2 ** 40),
+    maxGifPixels: int(env, 'APERTURE_MAX_GIF_PIXELS', 10_000_000, 1, 2 ** 40),
     maxComponents: int(env, 'APERTURE_MAX_COMPONENTS', 20, 1, 1000),
     dprCap: int(env, 'APERTURE_DPR_CAP', 3, 1, 10),
     processTimeoutMs: int(env, 'APERTURE_TIMEOUT_MS', 30_000, 100, 600_000),

@@ -38,7 +38,7 @@ export interface Encoded {
   quality?: number;
 }
 
-function pickFormat(out: OutputSettings, meta: SourceMeta, animated: boolean, alpha: boolean): OutputFormat {
+export function pickFormat(out: OutputSettings, meta: SourceMeta, animated: boolean, alpha: boolean): OutputFormat {
   const f = out.format;
   if (f.kind === 'fixed') return f.format;
   const acc = f.accept ?? { avif: false, webp: false };
