@@ -37,6 +37,11 @@ export interface Config {
    * as `f_gif` (14.7 MP) took 14 s. Larger GIF outputs are refused with a 400.
    */
   readonly maxGifPixels: number;
+  /**
+   * `APERTURE_MAX_IF_NONE_MATCH_BYTES`: longest `If-None-Match` evaluated (default 4096, about
+   * 140 of our entity tags). A longer one counts as no match: the full response, never a 304.
+   */
+  readonly maxIfNoneMatchBytes: number;
   /** `APERTURE_MAX_COMPONENTS`: most components in one URL (default 20). */
   readonly maxComponents: number;
   /** `APERTURE_DPR_CAP`: highest DPR, for `dpr_N` and `dpr_auto` (default 3). */
@@ -167,6 +172,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     maxOutputSide: int(env, 'APERTURE_MAX_OUTPUT_SIDE', 8192, 1, 65535),
     maxOutputPixels: int(env, 'APERTURE_MAX_OUTPUT_PIXELS', 40_000_000, 1, 2 ** 40),
     maxGifPixels: int(env, 'APERTURE_MAX_GIF_PIXELS', 10_000_000, 1, 2 ** 40),
+    maxIfNoneMatchBytes: int(env, 'APERTURE_MAX_IF_NONE_MATCH_BYTES', 4096, 0, 1 << 20),
     maxComponents: int(env, 'APERTURE_MAX_COMPONENTS', 20, 1, 1000),
     dprCap: int(env, 'APERTURE_DPR_CAP', 3, 1, 10),
     processTimeoutMs: int(env, 'APERTURE_TIMEOUT_MS', 30_000, 100, 600_000),

@@ -24,6 +24,7 @@ import type { Config } from '../config.ts';
 import { isDynamic, resolvePlan } from '../negotiate/resolve.ts';
 import { looksLikeSvg, sanitizeSvg } from '../security/svg.ts';
 import { ACCEPT_CH, parseHints } from '../negotiate/client-hints.ts';
+import { attachmentDisposition, ifNoneMatchHits } from './http-headers.ts';
 import type { RequestHints } from '../render/context.ts';
 
 interface Parsed {
@@ -64,7 +65,7 @@ function responseHeaders(r: CachedResult, config: Config): ResultHeaders {
       // A result answered with a fast encoder setting and queued for refinement
       // (src/cache/refiner.ts): edges and browsers keep it briefly, then get the refined bytes.
       ...(r.meta.provisional ? { cacheControl: `public, max-age=${config.provisionalMaxAgeSeconds}` } : {}),
-      ...(attachment ? { disposition: `attachment; filename="${attachment}"` } : {}),
+      ...(attachment ? { disposition: attachmentDisposition(String(attachment)) } : {}),
     };
     headerMemo.set(r, h);
   }
@@ -290,8 +291,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       : `load;dur=${loadMs.toFixed(1)}, total;dur=${total.toFixed(1)}, cache;desc="${cacheState}"`;
     reply.header('server-timing', st + h.timingTail);
     if (h.disposition) reply.header('content-disposition', h.disposition);
-    const inm = request.headers['if-none-match'];
-    if (inm && inm.split(/\s*,\s*/).some((t) => t === result.etag || t === `W/${result.etag}` || t === '*')) {
+    if (ifNoneMatchHits(request.headers['if-none-match'], result.etag, config.maxIfNoneMatchBytes)) {
       reply.code(304).send();
     } else {
       reply.header('content-type', result.contentType);
