@@ -27,6 +27,11 @@ export interface Config {
   readonly maxSourcePixels: number;
   /** `APERTURE_MAX_SOURCE_BYTES`: refuse sources above this many bytes (default 50 MB). */
   readonly maxSourceBytes: number;
+  /**
+   * `APERTURE_MAX_SVG_BYTES`: largest SVG document (inflated size for `.svgz`) sanitized and
+   * rasterized (default 5 MB); larger ones answer 413.
+   */
+  readonly maxSvgBytes: number;
   /** `APERTURE_MAX_OUTPUT_SIDE`: largest output width or height (default 8192). */
   readonly maxOutputSide: number;
   /** `APERTURE_MAX_OUTPUT_PIXELS`: largest output area (default 40 MP). */
@@ -169,6 +174,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     sourceCacheBytes: int(env, 'APERTURE_SOURCE_CACHE_BYTES', 128 * 1024 * 1024, 0, 2 ** 40),
     maxSourcePixels: int(env, 'APERTURE_MAX_SOURCE_PIXELS', 50_000_000, 1, 2 ** 40),
     maxSourceBytes: int(env, 'APERTURE_MAX_SOURCE_BYTES', 50 * 1024 * 1024, 1, 2 ** 40),
+    maxSvgBytes: int(env, 'APERTURE_MAX_SVG_BYTES', 5 * 1024 * 1024, 1, 2 ** 31),
     maxOutputSide: int(env, 'APERTURE_MAX_OUTPUT_SIDE', 8192, 1, 65535),
     maxOutputPixels: int(env, 'APERTURE_MAX_OUTPUT_PIXELS', 40_000_000, 1, 2 ** 40),
     maxGifPixels: int(env, 'APERTURE_MAX_GIF_PIXELS', 10_000_000, 1, 2 ** 40),
