@@ -87,40 +87,46 @@ function xmlChar(cp: number): boolean {
 /**
  * Character data with references resolved: numeric references and the predefined entities
  * become their characters, other entity references are dropped (no entity is declared), and
- * a `&` that starts no reference stays a literal `&`. Linear: the `;` is looked for within
- * MAX_REF characters only.
+ * a `&` that starts no reference stays a literal `&`. Linear: the next `;` is searched for
+ * again only once the scan has passed the last one found.
  */
 export function decodeReferences(raw: string): string {
   let amp = raw.indexOf('&');
   if (amp === -1) return raw;
   let out = '';
-  let i = 0;
+  /** Start of the input not yet copied to `out` (a literal `&` is copied with its run). */
+  let copied = 0;
+  let nextSemi = -1;
   while (amp !== -1) {
-    out += raw.slice(i, amp);
-    const semi = raw.slice(amp + 1, amp + 1 + MAX_REF).indexOf(';');
-    const ref = semi === -1 ? '' : raw.slice(amp + 1, amp + 1 + semi);
+    if (nextSemi !== -2 && nextSemi <= amp) {
+      const found = raw.indexOf(';', amp + 1);
+      nextSemi = found === -1 ? -2 : found;
+    }
+    const ref = nextSemi > amp && nextSemi - amp - 1 <= MAX_REF ? raw.slice(amp + 1, nextSemi) : '';
+    let replacement: string | undefined;
     if (ref.startsWith('#')) {
       const cp = /^#x[0-9a-f]+$/i.test(ref) ? parseInt(ref.slice(2), 16) : /^#[0-9]+$/.test(ref) ? parseInt(ref.slice(1), 10) : NaN;
-      if (xmlChar(cp)) out += String.fromCodePoint(cp);
-      i = amp + 2 + semi;
-    } else if (ref && /^[A-Za-z_][\w.-]*$/.test(ref)) {
-      out += Object.hasOwn(PREDEFINED, ref) ? PREDEFINED[ref] : '';
-      i = amp + 2 + semi;
-    } else {
-      out += '&';
-      i = amp + 1;
+      replacement = xmlChar(cp) ? String.fromCodePoint(cp) : '';
+    } else if (/^[A-Za-z_][\w.-]*$/.test(ref)) {
+      replacement = Object.hasOwn(PREDEFINED, ref) ? PREDEFINED[ref] : '';
     }
-    amp = raw.indexOf('&', i);
+    if (replacement === undefined) {
+      amp = raw.indexOf('&', amp + 1);
+      continue;
+    }
+    out += raw.slice(copied, amp) + replacement;
+    copied = nextSemi + 1;
+    amp = raw.indexOf('&', copied);
   }
-  return out + raw.slice(i);
+  return out + raw.slice(copied);
 }
 
 function escapeText(s: string): string {
-  return s.replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'));
+  return s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
 function escapeAttr(s: string): string {
-  return s.replace(/[&<"\t\n\r]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '"' ? '&quot;' : `&#${c.charCodeAt(0)};`));
+  return escapeText(s).replaceAll('"', '&quot;').replaceAll('\t', '&#9;').replaceAll('\n', '&#10;').replaceAll('\r', '&#13;');
 }
 
 /**
@@ -161,6 +167,8 @@ export function sanitizeSvgText(s: string): string {
   const out: string[] = [];
   /** Open elements we emitted: qualified name and local name. */
   const stack: Array<{ qname: string; local: string }> = [];
+  /** How many of each name are open: an end tag nothing opened is dropped without a search. */
+  const open = new Map<string, number>();
   let rootDone = false;
   /** Inside a dropped element: depth of elements still open there. */
   let skip = 0;
@@ -183,11 +191,19 @@ export function sanitizeSvgText(s: string): string {
     return j;
   };
 
+  /** Where the text not yet emitted starts (a `<` that opens no markup stays in it). */
+  let textStart = 0;
+  /** Set when markup was read: the text then starts where it ended. */
+  let afterMarkup = false;
   while (i < n) {
+    if (afterMarkup) { textStart = i; afterMarkup = false; }
     const lt = s.indexOf('<', i);
-    if (lt === -1) { text(s.slice(i)); break; }
-    if (lt > i) text(s.slice(i, lt));
+    if (lt === -1) break;
+    const next = s.charCodeAt(lt + 1);
+    if (next !== 0x21 && next !== 0x3f && next !== 0x2f && !isNameStart(next)) { i = lt + 1; continue; }
+    if (lt > textStart) text(s.slice(textStart, lt));
     i = lt;
+    afterMarkup = true;
     if (s.startsWith('<!--', i)) {
       const end = s.indexOf('-->', i + 4);
       i = end === -1 ? n : end + 3;
@@ -216,15 +232,17 @@ export function sanitizeSvgText(s: string): string {
       const qname = s.slice(i + 2, end);
       i = pastGt(end);
       if (skip) { skip--; continue; }
-      // Close up to the matching open element; an end tag nothing opened is dropped.
-      let k = stack.length - 1;
-      while (k >= 0 && stack[k].qname !== qname) k--;
-      if (k < 0) continue;
-      while (stack.length > k) out.push(`</${stack.pop()!.qname}>`);
+      // Close up to the matching open element (each pop undoes one push: linear overall).
+      if (!open.get(qname)) continue;
+      for (;;) {
+        const top = stack.pop()!;
+        open.set(top.qname, open.get(top.qname)! - 1);
+        out.push(`</${top.qname}>`);
+        if (top.qname === qname) break;
+      }
       if (!stack.length) rootDone = true;
     } else {
       const end = readName(i + 1);
-      if (end === i + 1) { text('<'); i++; continue; } // not a tag: literal text
       const qname = s.slice(i + 1, end);
       // Attributes: name = "value" | 'value'.
       const attrs: string[] = [];
@@ -264,8 +282,11 @@ export function sanitizeSvgText(s: string): string {
       if (selfClose) { if (!stack.length) rootDone = true; continue; }
       if (stack.length >= MAX_DEPTH) throw new SvgError('corrupt', `SVG elements nest deeper than ${MAX_DEPTH}`);
       stack.push({ qname, local });
+      open.set(qname, (open.get(qname) ?? 0) + 1);
     }
   }
+  if (afterMarkup) textStart = i;
+  if (textStart < n) text(s.slice(textStart));
   while (stack.length) out.push(`</${stack.pop()!.qname}>`);
   return out.join('');
 }
