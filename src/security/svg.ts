@@ -21,18 +21,22 @@ import { spawnModuleWorker } from '../analyze/spawn-worker.ts';
 import { Errors, type HttpError } from '../errors.ts';
 import type { SvgErrorCode, SvgReply, SvgRequest, SvgWorkerData } from './svg-worker.ts';
 
-/** Leading bytes of the raster formats libvips decodes before it tries SVG. */
+/**
+ * Leading bytes of the raster formats libvips decodes before it tries SVG. Plain comparisons,
+ * no allocation: this runs on every cache hit.
+ */
 function rasterSignature(b: Buffer): boolean {
-  const at = (o: number, ...bytes: number[]) => bytes.every((x, k) => b[o + k] === x);
-  return at(0, 0xff, 0xd8, 0xff) // JPEG
-    || at(0, 0x89, 0x50, 0x4e, 0x47) // PNG
-    || at(0, 0x47, 0x49, 0x46, 0x38) // GIF8
-    || (at(0, 0x52, 0x49, 0x46, 0x46) && at(8, 0x57, 0x45, 0x42, 0x50)) // RIFF....WEBP
-    || at(0, 0x49, 0x49, 0x2a, 0x00) || at(0, 0x4d, 0x4d, 0x00, 0x2a) // TIFF
-    || at(0, 0x49, 0x49, 0x2b, 0x00) || at(0, 0x4d, 0x4d, 0x00, 0x2b) // BigTIFF
-    || at(4, 0x66, 0x74, 0x79, 0x70) // ISO BMFF: HEIF, AVIF
-    || at(0, 0x00, 0x00, 0x00, 0x0c, 0x6a, 0x50, 0x20, 0x20) || at(0, 0xff, 0x4f, 0xff, 0x51) // JPEG 2000
-    || at(0, 0xff, 0x0a) || at(0, 0x00, 0x00, 0x00, 0x0c, 0x4a, 0x58, 0x4c, 0x20); // JPEG XL
+  const b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3];
+  if (b0 === 0xff) return (b1 === 0xd8 && b2 === 0xff) || b1 === 0x0a || (b1 === 0x4f && b2 === 0xff && b3 === 0x51); // JPEG, JPEG XL, J2K
+  if (b0 === 0x89) return b1 === 0x50 && b2 === 0x4e && b3 === 0x47; // PNG
+  if (b0 === 0x47) return b1 === 0x49 && b2 === 0x46 && b3 === 0x38; // GIF8
+  if (b0 === 0x52) return b1 === 0x49 && b2 === 0x46 && b3 === 0x46 && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50; // RIFF....WEBP
+  if (b0 === 0x49) return b1 === 0x49 && (b2 === 0x2a || b2 === 0x2b) && b3 === 0x00; // TIFF, BigTIFF (little-endian)
+  if (b0 === 0x4d) return b1 === 0x4d && b2 === 0x00 && (b3 === 0x2a || b3 === 0x2b); // TIFF, BigTIFF (big-endian)
+  if (b[4] === 0x66 && b[5] === 0x74 && b[6] === 0x79 && b[7] === 0x70) return true; // ISO BMFF "ftyp": HEIF, AVIF
+  // JP2 and JPEG XL containers: a 12-byte signature box.
+  return b0 === 0x00 && b1 === 0x00 && b2 === 0x00 && b3 === 0x0c
+    && ((b[4] === 0x6a && b[5] === 0x50 && b[6] === 0x20 && b[7] === 0x20) || (b[4] === 0x4a && b[5] === 0x58 && b[6] === 0x4c && b[7] === 0x20));
 }
 
 /** `<svg` in any case, anywhere in the buffer (memchr for `<`, then three bytes). */
