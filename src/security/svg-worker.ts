@@ -169,6 +169,8 @@ export function sanitizeSvgText(s: string): string {
   const stack: Array<{ qname: string; local: string }> = [];
   /** How many of each name are open: an end tag nothing opened is dropped without a search. */
   const open = new Map<string, number>();
+  /** Open `style` elements: text anywhere inside one is treated as CSS. */
+  let styleOpen = 0;
   let rootDone = false;
   /** Inside a dropped element: depth of elements still open there. */
   let skip = 0;
@@ -177,8 +179,7 @@ export function sanitizeSvgText(s: string): string {
   const text = (raw: string) => {
     if (skip || !stack.length) return; // dropped content, or outside the root element
     const decoded = decodeReferences(raw);
-    const inStyle = stack[stack.length - 1].local === 'style';
-    out.push(escapeText(inStyle ? neutralizeCss(decoded) : decoded));
+    out.push(escapeText(styleOpen ? neutralizeCss(decoded) : decoded));
   };
   /** Position after the next `>` from `from` (n when there is none). */
   const pastGt = (from: number) => {
@@ -237,6 +238,7 @@ export function sanitizeSvgText(s: string): string {
       for (;;) {
         const top = stack.pop()!;
         open.set(top.qname, open.get(top.qname)! - 1);
+        if (top.local === 'style') styleOpen--;
         out.push(`</${top.qname}>`);
         if (top.qname === qname) break;
       }
@@ -283,6 +285,7 @@ export function sanitizeSvgText(s: string): string {
       if (stack.length >= MAX_DEPTH) throw new SvgError('corrupt', `SVG elements nest deeper than ${MAX_DEPTH}`);
       stack.push({ qname, local });
       open.set(qname, (open.get(qname) ?? 0) + 1);
+      if (local === 'style') styleOpen++;
     }
   }
   if (afterMarkup) textStart = i;
