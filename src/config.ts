@@ -37,10 +37,26 @@ export interface Config {
   readonly maxSourcePixels: number;
   /** `APERTURE_MAX_SOURCE_BYTES`: refuse sources above this many bytes (default 50 MB). */
   readonly maxSourceBytes: number;
+  /**
+   * `APERTURE_MAX_SVG_BYTES`: largest SVG document (inflated size for `.svgz`) sanitized and
+   * rasterized (default 5 MB); larger ones answer 413.
+   */
+  readonly maxSvgBytes: number;
   /** `APERTURE_MAX_OUTPUT_SIDE`: largest output width or height (default 8192). */
   readonly maxOutputSide: number;
   /** `APERTURE_MAX_OUTPUT_PIXELS`: largest output area (default 40 MP). */
   readonly maxOutputPixels: number;
+  /**
+   * `APERTURE_MAX_GIF_PIXELS`: largest GIF output, frames summed (default 10 MP). GIF encoding
+   * quantizes every pixel (libimagequant): about 1 s per megapixel on 2 cores, so a 5k photo
+   * as `f_gif` (14.7 MP) took 14 s. Larger GIF outputs are refused with a 400.
+   */
+  readonly maxGifPixels: number;
+  /**
+   * `APERTURE_MAX_IF_NONE_MATCH_BYTES`: longest `If-None-Match` evaluated (default 4096, about
+   * 140 of our entity tags). A longer one counts as no match: the full response, never a 304.
+   */
+  readonly maxIfNoneMatchBytes: number;
   /** `APERTURE_MAX_COMPONENTS`: most components in one URL (default 20). */
   readonly maxComponents: number;
   /** `APERTURE_MAX_ANGLE_OPS`: most rotations and flips in one `a_` (`a_hflip.90.vflip` is 3; default 8). */
@@ -223,8 +239,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     sourceCacheBytes: int(env, 'APERTURE_SOURCE_CACHE_BYTES', 128 * 1024 * 1024, 0, 2 ** 40),
     maxSourcePixels: int(env, 'APERTURE_MAX_SOURCE_PIXELS', 50_000_000, 1, 2 ** 40),
     maxSourceBytes: int(env, 'APERTURE_MAX_SOURCE_BYTES', 50 * 1024 * 1024, 1, 2 ** 40),
+    maxSvgBytes: int(env, 'APERTURE_MAX_SVG_BYTES', 5 * 1024 * 1024, 1, 2 ** 31),
     maxOutputSide: int(env, 'APERTURE_MAX_OUTPUT_SIDE', 8192, 1, 65535),
     maxOutputPixels: int(env, 'APERTURE_MAX_OUTPUT_PIXELS', 40_000_000, 1, 2 ** 40),
+    maxGifPixels: int(env, 'APERTURE_MAX_GIF_PIXELS', 10_000_000, 1, 2 ** 40),
+    maxIfNoneMatchBytes: int(env, 'APERTURE_MAX_IF_NONE_MATCH_BYTES', 4096, 0, 1 << 20),
     maxComponents: int(env, 'APERTURE_MAX_COMPONENTS', 20, 1, 1000),
     maxAngleOps: int(env, 'APERTURE_MAX_ANGLE_OPS', 8, 1, 1000),
     maxLayers: int(env, 'APERTURE_MAX_LAYERS', 8, 0, 1000),

@@ -8,6 +8,7 @@ import type { HttpOriginOptions } from './origin/http.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createNoopTier, createRedisTier, type SharedTier, type TierLog } from './cache/redis-tier.ts';
 import { Refiner } from './cache/refiner.ts';
+import { createSvgSanitizer, type SvgSanitizer } from './security/svg.ts';
 
 export interface Delivery {
   readonly config: Config;
@@ -20,6 +21,8 @@ export interface Delivery {
   readonly tier: SharedTier;
   /** Re-renders results served with a fast encoder setting, when no transform is waiting. */
   readonly refiner: Refiner;
+  /** Sanitizes SVG sources in a worker thread (security/svg.ts). */
+  readonly svg: SvgSanitizer;
 }
 
 export interface DeliveryOptions {
@@ -29,6 +32,8 @@ export interface DeliveryOptions {
   log?: TierLog;
   /** Process-level metrics (RSS, GC, ...); off in most tests. Default true. */
   defaultMetrics?: boolean;
+  /** For tests: holds every SVG sanitization in the worker until released (see SvgWorkerData.latch). */
+  svgLatch?: Int32Array;
 }
 
 /** Results waiting for refinement at most (beyond it a result keeps its fast encoding). */
@@ -48,5 +53,6 @@ export function createDelivery(config: Config, opts: DeliveryOptions = {}): Deli
     refiner,
     access: createAccess(config),
     origins: createOrigins(config, opts.http),
+    svg: createSvgSanitizer({ maxBytes: config.maxSvgBytes, ...(opts.svgLatch ? { latch: opts.svgLatch } : {}) }),
   };
 }

@@ -107,7 +107,7 @@ export function parseColour(name: string, raw: string): Rgba {
   let hex: string | undefined;
   if (s.startsWith('rgb:')) hex = s.slice(4);
   else if (s.startsWith('#')) hex = s.slice(1);
-  else if (NAMED[s]) hex = NAMED[s];
+  else hex = own(NAMED, s);
   if (hex === undefined || !/^(?:[0-9a-f]{3}|[0-9a-f]{4}|[0-9a-f]{6}|[0-9a-f]{8})$/.test(hex)) {
     throw new Errors.INVALID_PARAM(name, raw);
   }
@@ -124,4 +124,12 @@ export function colourCanonical(c: Rgba): string {
 /** Split `a:b:c` into parts (Cloudinary's multi-part separator). */
 export function parts(raw: string): string[] {
   return raw.split(':');
+}
+
+/**
+ * `table[key]` for the table's own keys only: a URL word such as `constructor` or `__proto__`
+ * must not find Object.prototype's members (they answered 500 or parsed to garbage).
+ */
+export function own<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
 }

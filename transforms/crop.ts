@@ -5,6 +5,7 @@
  */
 import { defineTransform } from './types.ts';
 import { Errors } from '../src/errors.ts';
+import { own } from './args.ts';
 
 export const CROP_MODES = ['scale', 'fit', 'limit', 'mfit', 'fill', 'lfill', 'pad', 'lpad', 'mpad', 'crop', 'thumb', 'fill_pad', 'auto'] as const;
 export type CropMode = (typeof CROP_MODES)[number];
@@ -25,7 +26,7 @@ export const crop = defineTransform({
   phase: 'geometry',
   parse(raw) {
     if ((CROP_MODES as readonly string[]).includes(raw)) return raw as CropMode;
-    const later = LATER[raw];
+    const later = own(LATER, raw);
     if (later) throw new Errors.UNSUPPORTED(`c_${raw}`, later);
     throw new Errors.INVALID_PARAM('crop', raw);
   },

@@ -6,8 +6,8 @@
  * | effect | args (default) |
  * |---|---|
  * | blur | strength 1-2000 (100) → Gaussian sigma strength/25 |
- * | sharpen | strength 1-2000 (100) |
- * | unsharp_mask | strength 1-2000 (100) |
+ * | sharpen | strength 1-2000 (100) → sigma 0.5-10 (linear; 10 is sharp's maximum) |
+ * | unsharp_mask | strength 1-2000 (100) → sigma 1-10 (linear) |
  * | grayscale, blackwhite[:threshold 0-100 (50)] | |
  * | sepia | 1-100 (80) |
  * | brightness | -99..100 (80), multiplies luminance by 1+N/100 |
@@ -21,7 +21,7 @@
  * | blur_faces | strength 1-2000 (500), on detected faces |
  */
 import { defineTransform } from './types.ts';
-import { colourCanonical, parseColour, parseIntIn, type Rgba } from './args.ts';
+import { colourCanonical, own, parseColour, parseIntIn, type Rgba } from './args.ts';
 import { Errors } from '../src/errors.ts';
 import type { Canvas } from '../src/render/canvas.ts';
 import { scale, translate } from '../src/render/affine.ts';
@@ -84,6 +84,14 @@ const none = (args: string[], raw: string) => {
   return [];
 };
 
+/** sharp's largest sharpen sigma (it refuses more). */
+const MAX_SHARPEN_SIGMA = 10;
+
+/** Strength 1-2000 mapped linearly onto sigma (from, 10]: 2000 is sharp's largest sigma. */
+function sharpenSigma(strength: number, from: number): number {
+  return from + ((MAX_SHARPEN_SIGMA - from) * strength) / 2000;
+}
+
 async function toGrey(canvas: Canvas): Promise<void> {
   await canvas.op('grayscale', 'colour', (img) => img.grayscale());
   canvas.channels = canvas.hasAlpha ? 2 : 1;
@@ -96,11 +104,11 @@ const EFFECTS: Record<string, EffectDef> = {
   },
   sharpen: {
     parse: num(1, 2000, 100),
-    apply: (c, v) => c.op('sharpen', 'convolve', (img) => img.sharpen({ sigma: 0.5 + (v.args[0] as number) / 200 })),
+    apply: (c, v) => c.op('sharpen', 'convolve', (img) => img.sharpen({ sigma: sharpenSigma(v.args[0] as number, 0.5) })),
   },
   unsharp_mask: {
     parse: num(1, 2000, 100),
-    apply: (c, v) => c.op('sharpen', 'convolve', (img) => img.sharpen({ sigma: 1 + (v.args[0] as number) / 100, m1: 0.5, m2: 2 })),
+    apply: (c, v) => c.op('sharpen', 'convolve', (img) => img.sharpen({ sigma: sharpenSigma(v.args[0] as number, 1), m1: 0.5, m2: 2 })),
   },
   grayscale: { parse: none, apply: toGrey },
   blackwhite: {
@@ -258,7 +266,7 @@ export const effect = defineTransform({
   bounds: (v, d) => EFFECTS[v.name]?.bounds?.(d) ?? d,
   parse(raw) {
     const [name, ...rest] = raw.split(':');
-    const def = EFFECTS[name];
+    const def = own(EFFECTS, name);
     if (!def) {
       if (UNSUPPORTED_EFFECTS.has(name) || /^[a-z_]+$/.test(name)) throw new Errors.UNSUPPORTED(`e_${name}`, 'this effect is not supported');
       throw new Errors.INVALID_PARAM('effect', raw);

@@ -12,6 +12,7 @@
  */
 import { defineTransform } from './types.ts';
 import { Errors } from '../src/errors.ts';
+import { own } from './args.ts';
 
 export interface Flags {
   progressive?: boolean;
@@ -73,13 +74,14 @@ export const flags = defineTransform({
         out.progressive = args[0] !== 'none';
         continue;
       }
-      const key = SIMPLE[name];
+      const key = own(SIMPLE, name);
       if (key) {
         if (args.length) throw new Errors.INVALID_PARAM('flags', raw);
         (out as Record<string, boolean>)[key] = true;
         continue;
       }
-      if (UNSUPPORTED[name]) throw new Errors.UNSUPPORTED(`fl_${name}`, UNSUPPORTED[name]);
+      const why = own(UNSUPPORTED, name);
+      if (why) throw new Errors.UNSUPPORTED(`fl_${name}`, why);
       throw new Errors.INVALID_PARAM('flags', raw);
     }
     return out;

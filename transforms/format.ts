@@ -4,6 +4,7 @@
  */
 import { defineTransform } from './types.ts';
 import { Errors } from '../src/errors.ts';
+import { own } from './args.ts';
 
 export const OUTPUT_FORMATS = ['jpeg', 'png', 'webp', 'avif', 'gif', 'tiff'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -47,7 +48,7 @@ export const format = defineTransform({
     if (raw === 'auto' || raw === 'auto:animated') return { kind: 'auto', still: false };
     if (raw === 'auto:image') return { kind: 'auto', still: true };
     if (raw.startsWith('auto:')) throw new Errors.INVALID_PARAM('format', raw);
-    const f = FORMAT_BY_NAME[raw];
+    const f = own(FORMAT_BY_NAME, raw);
     if (f) return { kind: 'fixed', format: f };
     if (NOT_ENCODABLE.has(raw)) throw new Errors.UNSUPPORTED(`f_${raw}`, 'this output format is not supported');
     throw new Errors.INVALID_PARAM('format', raw);

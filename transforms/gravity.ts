@@ -5,6 +5,7 @@
  */
 import { defineTransform } from './types.ts';
 import { Errors } from '../src/errors.ts';
+import { own } from './args.ts';
 
 export const COMPASS = ['north_west', 'north', 'north_east', 'west', 'center', 'east', 'south_west', 'south', 'south_east'] as const;
 export type Compass = (typeof COMPASS)[number];
@@ -28,7 +29,8 @@ export const gravity = defineTransform({
   phase: 'geometry',
   parse(raw): Gravity {
     if ((COMPASS as readonly string[]).includes(raw)) return { kind: 'compass', dir: raw as Compass };
-    if (ALIASES[raw]) return { kind: 'compass', dir: ALIASES[raw] };
+    const alias = own(ALIASES, raw);
+    if (alias) return { kind: 'compass', dir: alias };
     if (raw === 'xy_center') return { kind: 'xy_center' };
     if (raw === 'auto' || raw === 'auto:classic') return { kind: 'auto', focus: 'default' };
     if (raw === 'auto:subject') return { kind: 'auto', focus: 'subject' };

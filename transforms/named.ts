@@ -5,6 +5,7 @@
  */
 import { defineTransform } from './types.ts';
 import { Errors } from '../src/errors.ts';
+import { own } from './args.ts';
 
 declare module './types.ts' {
   interface PlanValues { named: string[] }
@@ -20,7 +21,7 @@ export const named = defineTransform({
   canonical: (v) => v.join('.'),
   expand(names, table) {
     return names.flatMap((n) => {
-      const def = table[n];
+      const def = own(table, n);
       if (def === undefined) throw new Errors.UNSUPPORTED(`t_${n}`, 'no such named transformation is configured');
       return def.split('/').filter(Boolean);
     });

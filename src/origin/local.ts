@@ -66,6 +66,20 @@ export interface LocalOrigin extends Origin {
   close(): void;
 }
 
+/** Longest file name and path Linux stores (NAME_MAX, PATH_MAX less the NUL). */
+const NAME_MAX_BYTES = 255;
+const PATH_MAX_BYTES = 4095;
+
+/**
+ * Whether a file could have this path: a longer name cannot exist, and asking the filesystem
+ * about it fails with ENAMETOOLONG (a 500) instead of ENOENT.
+ */
+function nameFits(full: string): boolean {
+  if (Buffer.byteLength(full) > PATH_MAX_BYTES) return false;
+  for (const part of full.split(path.sep)) if (Buffer.byteLength(part) > NAME_MAX_BYTES) return false;
+  return true;
+}
+
 const extRank = (name: string) => IMAGE_EXT.indexOf(name.slice(name.lastIndexOf('.') + 1).toLowerCase());
 
 export function createLocalOrigin(root: string, opts: LocalOriginOptions): LocalOrigin {
@@ -195,7 +209,7 @@ export function createLocalOrigin(root: string, opts: LocalOriginOptions): Local
       if (known) return known;
       const key = ext ? `${publicId}\n${ext}` : publicId;
       const full = path.resolve(base, publicId);
-      if (!inside(full) || full === base) throw new Errors.NOT_FOUND(publicId);
+      if (!inside(full) || full === base || !nameFits(full)) throw new Errors.NOT_FOUND(publicId);
       // Watch first, then look: a change after this point bumps the generation.
       const isWatched = watched(path.dirname(full));
       const gen = generation;

@@ -52,7 +52,7 @@ type ContentKind = ContentClass['kind'];
 /** Source formats (sharp's names) whose pixels come from a lossy codec: AVIF/HEIC are 'heif'. */
 const LOSSY_SOURCES: ReadonlySet<string> = new Set(['jpeg', 'heif']);
 
-function pickFormat(out: OutputSettings, meta: SourceMeta, animated: boolean, alpha: boolean, kind: ContentKind): OutputFormat {
+export function pickFormat(out: OutputSettings, meta: SourceMeta, animated: boolean, alpha: boolean, kind: ContentKind): OutputFormat {
   const f = out.format;
   if (f.kind === 'fixed') return f.format;
   const acc = f.accept ?? { avif: false, webp: false };

@@ -99,6 +99,9 @@ export class Canvas {
     const pageHeight = this.pages > 1 ? Math.round(info.height / this.pages) : info.height;
     this.img = sharp(data, {
       raw: { width: info.width, height: info.height, channels: info.channels as 1 | 2 | 3 | 4, ...(this.pages > 1 ? { pageHeight } : {}) },
+      // Without `pages: -1` sharp treats raw input as one page and resizes the frame stack as a
+      // whole (w_100/w_50 on an animated GIF gave one squashed frame).
+      ...(this.pages > 1 ? { pages: -1 } : {}),
       limitInputPixels: false,
     });
     this.width = info.width;

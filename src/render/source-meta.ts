@@ -7,6 +7,7 @@ import { LRUCache } from 'lru-cache';
 import { Errors, classifySharpError } from '../errors.ts';
 import type { Source } from '../origin/types.ts';
 import type { Config } from '../config.ts';
+import { isSanitizedSvg } from '../security/svg.ts';
 
 export interface SourceMeta {
   format: string;
@@ -44,6 +45,8 @@ export async function readSourceMeta(src: Source, config: Config): Promise<Sourc
     if (err.statusCode >= 500) throw new Errors.UNSUPPORTED_SOURCE('not a recognised image format');
     throw err;
   }
+  // Second line behind the route's sniffing (security/svg.ts): no unsanitized SVG is rendered.
+  if (m.format === 'svg' && !isSanitizedSvg(src.buffer)) throw new Errors.UNSUPPORTED_SOURCE('an SVG that did not pass the sanitizer');
   if (!m.format || !ACCEPTED.has(m.format) || !m.width || !m.height) {
     throw new Errors.UNSUPPORTED_SOURCE(`format ${m.format ?? 'unknown'} is not supported`);
   }

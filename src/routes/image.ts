@@ -22,8 +22,9 @@ import type { RenderContext } from '../render/context.ts';
 import type { Delivery } from '../delivery.ts';
 import type { Config } from '../config.ts';
 import { isDynamic, resolvePlan } from '../negotiate/resolve.ts';
-import { looksLikeSvg, sanitizeSvg } from '../security/svg.ts';
+import { maybeSvg } from '../security/svg.ts';
 import { ACCEPT_CH, parseHints } from '../negotiate/client-hints.ts';
+import { attachmentDisposition, ifNoneMatchHits } from './http-headers.ts';
 import type { RequestHints } from '../render/context.ts';
 import { Deadline } from '../render/deadline.ts';
 import { checkPlanBounds } from '../render/plan-bounds.ts';
@@ -68,7 +69,7 @@ function responseHeaders(r: CachedResult, config: Config): ResultHeaders {
       // A result answered with a fast encoder setting and queued for refinement
       // (src/cache/refiner.ts): edges and browsers keep it briefly, then get the refined bytes.
       ...(r.meta.provisional ? { cacheControl: `public, max-age=${config.provisionalMaxAgeSeconds}` } : {}),
-      ...(attachment ? { disposition: `attachment; filename="${attachment}"` } : {}),
+      ...(attachment ? { disposition: attachmentDisposition(String(attachment)) } : {}),
     };
     headerMemo.set(r, h);
   }
@@ -131,30 +132,49 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     return p;
   }
 
-  /** Sanitized SVG bytes per source identity (see security/svg.ts). */
-  const svgMemo = new LRUCache<string, Source>({ max: 1_000 });
+  /**
+   * Sanitized SVG sources per source identity (security/svg.ts), bounded by bytes, and the
+   * sanitizations in flight (concurrent requests for one new SVG share one).
+   */
+  const svgMemo = new LRUCache<string, Source>({
+    max: 1_000, maxSize: Math.max(1, config.sourceCacheBytes), sizeCalculation: (s) => Math.max(1, s.buffer.length),
+  });
+  const svgPending = new Map<string, Promise<Source>>();
+  app.addHook('onClose', () => delivery.svg.close());
+
+  /** The source as libvips may see it: an SVG only once sanitized, in the worker. */
+  function sanitized(src: Source): Source | Promise<Source> {
+    if (!maybeSvg(src.buffer)) return src;
+    const hit = svgMemo.get(src.identity);
+    if (hit) return hit;
+    let p = svgPending.get(src.identity);
+    if (!p) {
+      p = delivery.svg.sanitize(src.buffer)
+        .then((buffer) => {
+          const clean = { ...src, buffer };
+          svgMemo.set(src.identity, clean);
+          return clean;
+        })
+        .finally(() => svgPending.delete(src.identity));
+      svgPending.set(src.identity, p);
+    }
+    return p;
+  }
 
   async function loadSource(url: DeliveryUrl): Promise<Source> {
-    const src = await delivery.origins.load(url);
-    if (!looksLikeSvg(src.buffer)) return src;
-    let clean = svgMemo.get(src.identity);
-    if (!clean) {
-      clean = { ...src, buffer: sanitizeSvg(src.buffer) };
-      svgMemo.set(src.identity, clean);
-    }
-    return clean;
+    return sanitized(await delivery.origins.load(url));
   }
 
   /** The source, if the origin can vouch for it without I/O (see Origins.peek). */
   function peekSource(url: DeliveryUrl): Source | undefined {
     const src = delivery.origins.peek(url);
-    if (!src || !looksLikeSvg(src.buffer)) return src;
+    if (!src || !maybeSvg(src.buffer)) return src;
     return svgMemo.get(src.identity);
   }
 
-  /** `l_`/`u_` image layers: stored uploads, through the same origins as the base. */
-  function loadLayer(publicId: string, ext?: string): Promise<Source> {
-    return delivery.origins.load({ type: 'upload', publicId, ...(ext ? { ext } : {}), components: [], signedText: '' });
+  /** `l_`/`u_` image layers: stored uploads, through the same origins (and sanitizer) as the base. */
+  async function loadLayer(publicId: string, ext?: string): Promise<Source> {
+    return sanitized(await delivery.origins.load({ type: 'upload', publicId, ...(ext ? { ext } : {}), components: [], signedText: '' }));
   }
 
   /** Image layers a plan draws (nested ones included), memoized per plan. */
@@ -319,8 +339,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       : `load;dur=${loadMs.toFixed(1)}, total;dur=${total.toFixed(1)}, cache;desc="${cacheState}"`;
     reply.header('server-timing', st + h.timingTail);
     if (h.disposition) reply.header('content-disposition', h.disposition);
-    const inm = request.headers['if-none-match'];
-    if (inm && inm.split(/\s*,\s*/).some((t) => t === result.etag || t === `W/${result.etag}` || t === '*')) {
+    if (ifNoneMatchHits(request.headers['if-none-match'], result.etag, config.maxIfNoneMatchBytes)) {
       reply.code(304).send();
     } else {
       reply.header('content-type', result.contentType);

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import sharp from 'sharp';
 import t from 'tap';
@@ -33,6 +34,7 @@ for (let i = 0; i < W * H; i++) {
 }
 const img = () => sharp(raw, { raw: { width: W, height: H, channels: 4 } });
 const frames = Buffer.concat([raw, Buffer.from(raw).reverse(), raw]);
+const SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}"><rect width="12" height="16" fill="red"/><circle cx="18" cy="8" r="5" fill="blue"/><text x="1" y="10">A</text></svg>`;
 const SEEDS: Array<{ ext: string; bytes: Buffer }> = [
   { ext: 'png', bytes: await img().png().toBuffer() },
   { ext: 'png', bytes: await img().png({ palette: true }).toBuffer() },
@@ -43,7 +45,13 @@ const SEEDS: Array<{ ext: string; bytes: Buffer }> = [
   { ext: 'webp', bytes: await img().webp({ lossless: true }).toBuffer() },
   { ext: 'tif', bytes: await img().tiff({ compression: 'lzw' }).toBuffer() },
   { ext: 'avif', bytes: await img().avif({ quality: 50, effort: 0 }).toBuffer() },
-  { ext: 'svg', bytes: Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}"><rect width="12" height="16" fill="red"/><circle cx="18" cy="8" r="5" fill="blue"/><text x="1" y="10">A</text></svg>`) },
+  { ext: 'svg', bytes: Buffer.from(SVG) },
+  // Issue 12 shapes: what precedes `<svg` must not hide it from the sanitizer (comment over
+  // 512 bytes, processing instruction, DOCTYPE with entities), gzip (.svgz), whitespace bomb.
+  { ext: 'svg', bytes: Buffer.from(`<!--${'x'.repeat(700)}-->${SVG}`) },
+  { ext: 'svg', bytes: Buffer.from(`<?pi data?><!DOCTYPE svg [<!ENTITY e "<rect width='4' height='4'/>">]>${SVG.replace('</svg>', '&e;</svg>')}`) },
+  { ext: 'svg', bytes: gzipSync(Buffer.from(SVG)) },
+  { ext: 'svg', bytes: Buffer.from(SVG.replace('<rect', `${' '.repeat(60_000)}<rect`)) },
 ];
 
 /** One mutation of a seed file. */

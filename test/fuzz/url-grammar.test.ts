@@ -56,14 +56,17 @@ const originPort = (origin.address() as AddressInfo).port;
 const KEYS = ['w', 'h', 'c', 'g', 'x', 'y', 'ar', 'z', 'q', 'f', 'a', 'r', 'b', 'bo', 'o', 'e', 'fl', 'dpr', 'pg', 't', 'l', 'u', 'd', 'co', 'if', 'so', 'du'] as const;
 type Key = (typeof KEYS)[number];
 
+/** Object.prototype member names: table lookups must not find them (issue 12). */
+const PROTO = ['__proto__', 'constructor', 'toString', 'valueOf', 'hasOwnProperty'];
 const int = (lo: number, hi: number) => fc.integer({ min: lo, max: hi }).map(String);
 const frac = fc.double({ min: 0, max: 2, noNaN: true }).map((d) => d.toFixed(fc.sample(fc.integer({ min: 1, max: 3 }), 1)[0]));
 const num = fc.oneof(int(-20, 120), frac, fc.constantFrom('0', '-0', '1e9', '99999999999999999999', '0.0', '.5', '1.', 'NaN', 'Infinity', '0x10'));
-const CROPS = ['scale', 'fit', 'limit', 'mfit', 'fill', 'lfill', 'fill_pad', 'pad', 'lpad', 'mpad', 'crop', 'thumb', 'auto', 'imagga_crop', 'zzz'];
-const GRAVITIES = ['north_west', 'north', 'north_east', 'west', 'center', 'east', 'south_west', 'south', 'south_east', 'xy_center', 'auto', 'auto:subject', 'auto:faces', 'face', 'faces', 'face:center', 'faces:auto', 'ocr_text', 'auto:classic', 'nowhere'];
-const FORMATS = ['jpg', 'jpeg', 'png', 'webp', 'avif', 'gif', 'tiff', 'auto', 'jxl', 'svg', 'pdf', 'mp4', 'bmp', 'xyz'];
-const EFFECTS = ['blur', 'blur:5', 'blur:2000', 'blur:0', 'blur:-1', 'sharpen', 'sharpen:50', 'unsharp_mask', 'unsharp_mask:80', 'grayscale', 'blackwhite', 'sepia', 'sepia:50', 'brightness:30', 'brightness:-300', 'contrast:50', 'saturation:-100', 'gamma:40', 'negate', 'pixelate', 'pixelate:3', 'pixelate:0', 'trim', 'trim:10', 'trim:10:white', 'improve', 'auto_contrast', 'vignette', 'vignette:50', 'colorize', 'colorize:40', 'background_removal', 'cartoonify', 'nope', 'blur:x'];
-const FLAGS = ['progressive', 'lossy', 'png8', 'strip_profile', 'keep_iptc', 'attachment', 'attachment:my file', 'immutable_cache', 'animated', 'awebp', 'getinfo', 'layer_apply', 'relative', 'preserve_transparency', 'any_format', 'bogus'];
+const CROPS = ['scale', 'fit', 'limit', 'mfit', 'fill', 'lfill', 'fill_pad', 'pad', 'lpad', 'mpad', 'crop', 'thumb', 'auto', 'imagga_crop', 'zzz', ...PROTO];
+const GRAVITIES = ['north_west', 'north', 'north_east', 'west', 'center', 'east', 'south_west', 'south', 'south_east', 'xy_center', 'auto', 'auto:subject', 'auto:faces', 'face', 'faces', 'face:center', 'faces:auto', 'ocr_text', 'auto:classic', 'nowhere', ...PROTO];
+const FORMATS = ['jpg', 'jpeg', 'png', 'webp', 'avif', 'gif', 'tiff', 'auto', 'jxl', 'svg', 'pdf', 'mp4', 'bmp', 'xyz', ...PROTO];
+const EFFECTS = ['blur', 'blur:5', 'blur:2000', 'blur:0', 'blur:-1', 'sharpen', 'sharpen:50', 'unsharp_mask', 'unsharp_mask:80', 'grayscale', 'blackwhite', 'sepia', 'sepia:50', 'brightness:30', 'brightness:-300', 'contrast:50', 'saturation:-100', 'gamma:40', 'negate', 'pixelate', 'pixelate:3', 'pixelate:0', 'trim', 'trim:10', 'trim:10:white', 'improve', 'auto_contrast', 'vignette', 'vignette:50', 'colorize', 'colorize:40', 'background_removal', 'cartoonify', 'nope', 'blur:x',
+  'sharpen:1901', 'sharpen:2000', 'unsharp_mask:901', 'unsharp_mask:2000', 'pixelate:10', 'pixelate:200', ...PROTO];
+const FLAGS = ['progressive', 'lossy', 'png8', 'strip_profile', 'keep_iptc', 'attachment', 'attachment:my file', 'immutable_cache', 'animated', 'awebp', 'getinfo', 'layer_apply', 'relative', 'preserve_transparency', 'any_format', 'bogus', ...PROTO];
 
 const VALID: Record<Key, fc.Arbitrary<string>> = {
   w: fc.oneof(int(1, 80), frac, fc.constantFrom('auto', 'auto:100', 'auto:50:30', 'auto:breakpoints', 'auto:breakpoints_10_60_5_4:json', 'iw', 'ih_div_2')),
@@ -78,14 +81,14 @@ const VALID: Record<Key, fc.Arbitrary<string>> = {
   f: fc.constantFrom(...FORMATS),
   a: fc.oneof(int(-720, 720), fc.constantFrom('auto', 'auto_right', 'auto_left', 'hflip', 'vflip', 'ignore', 'hflip.vflip', '90.hflip', 'exif')),
   r: fc.oneof(int(0, 50), fc.constantFrom('max', '1:2', '1:2:3', '1:2:3:4', '1:2:3:4:5', '-4')),
-  b: fc.constantFrom('red', 'white', 'transparent', 'rgb:ff0000', 'rgb:ff000080', 'rgb:f00', 'rgb:zzzzzz', 'auto', 'auto:border', 'auto:predominant', 'auto:border_contrast', 'gen_fill', 'blurred', '#fff', 'notacolour'),
+  b: fc.constantFrom('toString', '__proto__', 'red', 'white', 'transparent', 'rgb:ff0000', 'rgb:ff000080', 'rgb:f00', 'rgb:zzzzzz', 'auto', 'auto:border', 'auto:predominant', 'auto:border_contrast', 'gen_fill', 'blurred', '#fff', 'notacolour'),
   bo: fc.constantFrom('3px_solid_red', '1px_solid_rgb:00ff00', '0px_solid_black', '99999px_solid_red', '2px_dashed_red', 'px_solid_red'),
   o: fc.oneof(int(-5, 105), frac),
   e: fc.constantFrom(...EFFECTS),
   fl: fc.array(fc.constantFrom(...FLAGS), { minLength: 1, maxLength: 3 }).map((a) => a.join('.')),
   dpr: fc.oneof(fc.constantFrom('1.0', '2', '2.5', 'auto', '0', '10', '3.0', '0.5', '-1'), frac),
   pg: fc.oneof(int(-1, 5), fc.constantFrom('1-2', '1;3', 'name:x', 'embedded:1')),
-  t: fc.constantFrom('thumb', 'square', 'thumb.square', 'loop', 'missing', 'a.b.c'),
+  t: fc.constantFrom('thumb', 'square', 'thumb.square', 'loop', 'missing', 'a.b.c', 'thumb.constructor', ...PROTO),
   l: fc.constantFrom('text:Arial_20:hello', 'sample', 'fetch:aHR0cDovLzEyNy4wLjAuMS94LmpwZw', 'folder:a'),
   u: fc.constantFrom('sample', 'a'),
   d: fc.constantFrom('default.png', 'a.png'),
@@ -113,7 +116,9 @@ const component = fc.tuple(fc.array(token, { minLength: 1, maxLength: 4 }), fc.c
   .map(([tokens, sep]) => tokens.join(sep));
 
 const PUBLIC_IDS = ['a.png', 'b.jpg', 'c.webp', 'anim.gif', 'v.svg', 'a', 'b', 'a.jpg', 'a.avif', 'a.gif', 'a.tiff', 'a.PNG', 'a.exe', 'missing.png',
-  'folder/d%20e.png', 'v1/folder/d%20e.png', '..%2Fa.png', '../a.png', 'folder/../a.png', '%2E%2E/a.png', 'a.png%00.jpg', 'a%2Epng', '%61.png', 'a.png/', '.png', 'a..png', 'folder//d%20e.png'];
+  'folder/d%20e.png', 'v1/folder/d%20e.png', '..%2Fa.png', '../a.png', 'folder/../a.png', '%2E%2E/a.png', 'a.png%00.jpg', 'a%2Epng', '%61.png', 'a.png/', '.png', 'a..png', 'folder//d%20e.png',
+  // Names longer than a file name can be (ENAMETOOLONG), quotes and non-Latin-1 names (Content-Disposition).
+  `${'d'.repeat(256)}/a.png`, `folder/${'%C3%A9'.repeat(128)}.png`, `${Array.from({ length: 18 }, () => 'f'.repeat(250)).join('/')}/a.png`, 'a%22;x=%22.png', '%E7%8C%AB.png'];
 const publicId = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...PUBLIC_IDS) }, { weight: 1, arbitrary: junk.map((j) => `${j}.png`) });
 const prefix = fc.constantFrom('/image/upload/', '/image/upload/', '/image/upload/', '/demo/image/upload/', '/iu/', '/image/private/', '/image/authenticated/',
   '/image/upload/s--AAAAAAAA--/', '/image/upload/v123/', '/image/video/', '/video/upload/', '/image/raw/', '/image/', '/', '/image/fetch/');
