@@ -128,7 +128,7 @@ t.test('the processing budget covers the whole request, layer loads included', a
   });
   t.teardown(() => origin.close());
   const { app: timed, get: getT } = await serve({
-    processTimeoutMs: 300, fetchTimeoutMs: 60_000, fetchAllow: ['127.0.0.1'],
+    processTimeoutMs: 300, fetchTimeoutMs: 60_000, fetchAllow: ['127.0.0.1'], fetchPorts: '*',
     remoteMappings: { remote: origin.url('/layers/') },
   });
   const r = await getT('/image/upload/l_remote:held.png,w_50/cat.png');

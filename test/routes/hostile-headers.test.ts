@@ -77,7 +77,7 @@ function disposition(t: Test, value: unknown): { fallback: string; name: string 
 }
 
 t.test('Content-Disposition: no injection, any name', async (t) => {
-  const live = await startLive(t, testConfig({ storageDir: dir, fetchAllow: ['127.0.0.1'] }));
+  const live = await startLive(t, testConfig({ storageDir: dir, fetchAllow: ['127.0.0.1'], fetchPorts: '*' }));
   const evil = `a";filename*=UTF-8''evil.html;x="`;
   const cases: Array<[string, string, string]> = [
     // Sent as the issue sent it: a literal quote and semicolons in the request target.

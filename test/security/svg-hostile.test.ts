@@ -65,7 +65,7 @@ function arrived(latch: Int32Array): Promise<unknown> {
 
 t.test('sanitization runs in a worker: /health answers while it is held there', async (t) => {
   const latch = new Int32Array(new SharedArrayBuffer(8));
-  const live = await startLive(t, testConfig({ storageDir: dir, fetchAllow: ['127.0.0.1'] }), { svgLatch: latch });
+  const live = await startLive(t, testConfig({ storageDir: dir, fetchAllow: ['127.0.0.1'], fetchPorts: '*' }), { svgLatch: latch });
   let answered = false;
   const svg = live.get(`/image/fetch/w_20/${O}/bomb.svg`).then((r) => { answered = true; return r; });
   // Either the worker reaches the latch, or (sanitizing on the main thread) the answer comes first.
@@ -89,7 +89,7 @@ t.test('sanitization runs in a worker: /health answers while it is held there', 
 });
 
 t.test('no SVG reaches librsvg unsanitized, whatever precedes <svg or packs it', async (t) => {
-  const live = await startLive(t, testConfig({ storageDir: dir, fetchAllow: ['127.0.0.1'] }));
+  const live = await startLive(t, testConfig({ storageDir: dir, fetchAllow: ['127.0.0.1'], fetchPorts: '*' }));
   for (const name of Object.keys(VARIANTS)) {
     const r = await live.get(`/image/upload/canary-${name}.png`);
     t.equal(r.status, 200, `${name} → 200 (got ${r.status} ${String(r.headers['x-cld-error'] ?? '')})`);
@@ -107,7 +107,7 @@ t.test('SVG size is bounded (APERTURE_MAX_SVG_BYTES)', async (t) => {
   await fs.writeFile(path.join(dir, 'big.svg'), `<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4">${' '.repeat(20_000)}</svg>`);
   await fs.writeFile(path.join(dir, 'big-gz.svg'), gzipSync(`<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4">${' '.repeat(200_000)}</svg>`));
   await fs.writeFile(path.join(dir, 'gz-not-svg.svg'), gzipSync('just some text, no markup at all'));
-  const live = await startLive(t, testConfig({ storageDir: dir, fetchAllow: ['127.0.0.1'], maxSvgBytes: 10_000 }));
+  const live = await startLive(t, testConfig({ storageDir: dir, fetchAllow: ['127.0.0.1'], fetchPorts: '*', maxSvgBytes: 10_000 }));
   for (const [url, status, message] of [
     ['/image/upload/big.png', 413, /SVG source is \d+ bytes, limit 10000 \(APERTURE_MAX_SVG_BYTES\)/],
     ['/image/upload/big-gz.png', 413, /inflates to more than 10000 bytes/],
