@@ -108,9 +108,18 @@ async function loadParams(modelDir: string): Promise<Params> {
   };
 }
 
-function leaky(x: tf.Tensor4D): tf.Tensor4D {
-  const min = tf.mul(x, 0.1);
-  return tf.add(tf.relu(tf.sub(x, min)), min);
+/**
+ * Run `op` on `x` and free `x`: one layer at a time, only its input and output are alive. (A
+ * single tf.tidy around the network would keep every intermediate until the end: ~180 MB of
+ * wasm heap at 608 px, which a wasm memory never gives back.)
+ */
+function then<T extends tf.Tensor, U extends tf.Tensor>(x: T, op: (x: T) => U): U {
+  try { return op(x); } finally { x.dispose(); }
+}
+
+/** conv + bias + leaky ReLU (0.1) as one fused kernel: face-api's `relu(x - 0.1x) + 0.1x`. */
+function convLeaky(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D): tf.Tensor4D {
+  return tf.fused.conv2d({ x, filter, bias, strides: 1, pad: 'valid', activation: 'leakyrelu', leakyreluAlpha: 0.1 });
 }
 
 /** Raw pixels of any channel count → float RGB; alpha is composited over white like a page. */
@@ -132,22 +141,24 @@ function toRgb(data: Uint8Array, width: number, height: number, channels: number
 
 /** Network output logits, [cells, cells, 25], for the image padded bottom/right to a square. */
 function forward(params: Params, rgb: tf.Tensor3D, inputSize: number): tf.Tensor3D {
-  return tf.tidy(() => {
-    const [h, w] = rgb.shape;
-    const side = Math.max(h, w);
-    let x: tf.Tensor4D = tf.expandDims(tf.pad(rgb, [[0, side - h], [0, side - w], [0, 0]]), 0);
-    if (side !== inputSize) x = tf.image.resizeBilinear(x, [inputSize, inputSize], false, false);
-    x = tf.div(tf.sub(x, tf.tensor1d(MEAN_RGB as unknown as number[])), 255);
-    let out = leaky(tf.add(tf.conv2d(x, params.conv0.filters, 1, 'valid'), params.conv0.bias));
-    params.separable.forEach((p) => {
-      out = tf.maxPool(out, 2, 2, 'same');
-      const padded = tf.pad(out, [[0, 0], [1, 1], [1, 1], [0, 0]]);
-      out = leaky(tf.add(tf.separableConv2d(padded, p.depthwise, p.pointwise, 1, 'valid'), p.bias));
-    });
-    out = tf.maxPool(out, 2, 1, 'same');
-    out = tf.add(tf.conv2d(out, params.conv8.filters, 1, 'valid'), params.conv8.bias);
-    return tf.squeeze(out, [0]);
+  const [h, w] = rgb.shape;
+  const side = Math.max(h, w);
+  let x: tf.Tensor4D = tf.tidy(() => {
+    let sq: tf.Tensor4D = tf.expandDims(tf.pad(rgb, [[0, side - h], [0, side - w], [0, 0]]), 0);
+    if (side !== inputSize) sq = tf.image.resizeBilinear(sq, [inputSize, inputSize], false, false);
+    return tf.div<tf.Tensor4D>(tf.sub(sq, tf.tensor1d(MEAN_RGB as unknown as number[])), 255);
   });
+  x = then(x, (t) => convLeaky(t, params.conv0.filters, params.conv0.bias));
+  for (const p of params.separable) {
+    x = then(x, (t) => tf.maxPool(t, 2, 2, 'same'));
+    // separableConv2d = depthwise, then a 1x1 pointwise conv (fused here with bias and
+    // activation); 'same' on a 3x3 stride-1 filter is face-api's explicit 1 px zero padding.
+    x = then(x, (t) => tf.depthwiseConv2d(t, p.depthwise, 1, 'same'));
+    x = then(x, (t) => convLeaky(t, p.pointwise, p.bias));
+  }
+  x = then(x, (t) => tf.maxPool(t, 2, 1, 'same'));
+  x = then(x, (t) => tf.fused.conv2d({ x: t, filter: params.conv8.filters, bias: params.conv8.bias, strides: 1, pad: 'valid' }));
+  return then(x, (t) => tf.squeeze<tf.Tensor3D>(t, [0]));
 }
 
 const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
