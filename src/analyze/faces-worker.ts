@@ -251,9 +251,10 @@ async function serve(): Promise<void> {
   const opts = workerData as DetectOptions;
   let params: Params;
   try {
+    // No warm-up inference: the worker starts for a request that is waiting, and its first
+    // detection sets the kernels up as a warm-up pass would (the input is resized to the pass
+    // size either way), so a warm-up would only double that request's wait.
     params = await initModel();
-    // Run once so the first real request does not pay for kernel/buffer setup.
-    await detectWith(params, new Uint8Array(64 * 64 * 3), 64, 64, 3, opts);
   } catch (err) {
     port.postMessage({ type: 'failed', message: err instanceof Error ? err.message : String(err) } satisfies WorkerReply);
     return;
