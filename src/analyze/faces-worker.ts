@@ -139,6 +139,32 @@ function toRgb(data: Uint8Array, width: number, height: number, channels: number
   return out;
 }
 
+/** conv0 output rows per band (even, so each band's 2x2 pool sees whole pairs of rows). */
+const BAND_ROWS = 64;
+
+/**
+ * conv0 + leaky ReLU + the first 2x2 max pool, in bands of output rows: at 608 px the whole
+ * conv0 output (606×606×16 floats, 23.5 MB) and XNNPACK's indirection buffer for it were the
+ * peak of the wasm heap (+58 MB). Each output pixel sees exactly the same inputs in its band
+ * ('valid' conv: band rows [a, b) read input rows [a, b + 2)), so the result is the same.
+ */
+function conv0Pooled(x: tf.Tensor4D, params: Params): tf.Tensor4D {
+  const rows = x.shape[1] - 2;
+  const bands: tf.Tensor4D[] = [];
+  try {
+    for (let a = 0; a < rows; a += BAND_ROWS) {
+      const n = Math.min(BAND_ROWS, rows - a);
+      bands.push(tf.tidy(() => {
+        const band = tf.slice(x, [0, a, 0, 0], [-1, n + 2, -1, -1]);
+        return tf.maxPool(convLeaky(band, params.conv0.filters, params.conv0.bias), 2, 2, 'same');
+      }));
+    }
+    return tf.concat(bands, 1);
+  } finally {
+    for (const b of bands) b.dispose();
+  }
+}
+
 /** Network output logits, [cells, cells, 25], for the image padded bottom/right to a square. */
 function forward(params: Params, rgb: tf.Tensor3D, inputSize: number): tf.Tensor3D {
   const [h, w] = rgb.shape;
@@ -148,9 +174,9 @@ function forward(params: Params, rgb: tf.Tensor3D, inputSize: number): tf.Tensor
     if (side !== inputSize) sq = tf.image.resizeBilinear(sq, [inputSize, inputSize], false, false);
     return tf.div<tf.Tensor4D>(tf.sub(sq, tf.tensor1d(MEAN_RGB as unknown as number[])), 255);
   });
-  x = then(x, (t) => convLeaky(t, params.conv0.filters, params.conv0.bias));
-  for (const p of params.separable) {
-    x = then(x, (t) => tf.maxPool(t, 2, 2, 'same'));
+  x = then(x, (t) => conv0Pooled(t, params));
+  for (const [i, p] of params.separable.entries()) {
+    if (i > 0) x = then(x, (t) => tf.maxPool(t, 2, 2, 'same'));
     // separableConv2d = depthwise, then a 1x1 pointwise conv (fused here with bias and
     // activation); 'same' on a 3x3 stride-1 filter is face-api's explicit 1 px zero padding.
     x = then(x, (t) => tf.depthwiseConv2d(t, p.depthwise, 1, 'same'));
