@@ -66,14 +66,32 @@ function cmdOf(pid: number): string {
   try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ').slice(0, 60); } catch { return '?'; }
 }
 
+/** CPU seconds (user + system) used so far by `root` and its live descendants. */
+function treeCpu(root: number): number {
+  const tick = 100; // USER_HZ on Linux
+  let sum = 0;
+  for (const pid of treePids(root)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      sum += (Number(f[11]) + Number(f[12])) / tick; // utime, stime (fields 14, 15)
+    } catch { /* ended */ }
+  }
+  return sum;
+}
+
 interface TreeSample { total: number; perProcess: Array<{ pid: number; cmd: string; rss: number }> }
 
-/** Summed VmRSS of `root` and all its descendants. */
-function treeRss(root: number): TreeSample {
+function treePids(root: number): number[] {
   const pp = parents();
   const tree = [root];
   for (let i = 0; i < tree.length; i++) for (const [pid, ppid] of pp) if (ppid === tree[i]) tree.push(pid);
-  const perProcess = tree.map((pid) => ({ pid, cmd: cmdOf(pid), rss: rssOf(pid) })).filter((p) => p.rss > 0);
+  return tree;
+}
+
+/** Summed VmRSS of `root` and all its descendants. */
+function treeRss(root: number): TreeSample {
+  const perProcess = treePids(root).map((pid) => ({ pid, cmd: cmdOf(pid), rss: rssOf(pid) })).filter((p) => p.rss > 0);
   return { total: perProcess.reduce((s, p) => s + p.rss, 0), perProcess };
 }
 
@@ -160,9 +178,11 @@ try {
   rows.push(`| after boot (settled) | ${mb(boot.total)} | ${boot.perProcess.map((p) => `${p.cmd.split(' ').slice(0, 3).join(' ')}: ${mb(p.rss)}`).join('; ')} |`);
   console.error(`boot to /health ${bootMs.toFixed(0)} ms (npm start, build included); load ${load()}`);
 
+  const cpu0 = treeCpu(root);
   const first = await get('/image/upload/c_fill,g_face,w_300,h_300/astronaut.png');
   if (first.status !== 200) throw new Error(`first faces request: HTTP ${first.status}`);
-  rows.push(`| first faces request (cold), ${first.ms.toFixed(0)} ms at load ${load()} | ${mb(treeRss(root).total)} | |`);
+  const firstCpu = treeCpu(root) - cpu0;
+  rows.push(`| first faces request (cold): ${first.ms.toFixed(0)} ms at load ${load()}, ${firstCpu.toFixed(2)} CPU s | ${mb(treeRss(root).total)} | |`);
 
   let peak = 0;
   let sampling = true;
@@ -172,6 +192,7 @@ try {
     const h = Math.round(w * [1, 0.75, 1.5, 0.5625][i % 4]!);
     return `/image/upload/c_fill,g_auto,w_${w},h_${h}/f_auto,q_auto/${sources[i % sources.length]}`;
   });
+  const cpu1 = treeCpu(root);
   let next = 0;
   const statuses = new Map<number, number>();
   const t0 = performance.now();
@@ -182,13 +203,14 @@ try {
     }
   }));
   const wallS = (performance.now() - t0) / 1000;
+  const workCpu = treeCpu(root) - cpu1;
   const after = treeRss(root);
   sampling = false;
   await sampler;
   peak = Math.max(peak, after.total);
   const later = await settled(root);
   const st = [...statuses].map(([s, n]) => `${n}× ${s}`).join(', ');
-  rows.push(`| ${REQUESTS} cold g_auto requests (${st}; ${wallS.toFixed(1)} s, ${CONNECTIONS} connections, load ${load()}): peak | ${mb(peak)} | |`);
+  rows.push(`| ${REQUESTS} cold g_auto requests (${st}; ${wallS.toFixed(1)} s, ${workCpu.toFixed(1)} CPU s, ${CONNECTIONS} connections, load ${load()}): peak | ${mb(peak)} | |`);
   rows.push(`| right after the last response | ${mb(after.total)} | |`);
   rows.push(`| settled after the workload | ${mb(later.total)} | ${later.perProcess.map((p) => `${p.cmd.split(' ').slice(0, 3).join(' ')}: ${mb(p.rss)}`).join('; ')} |`);
 } finally {
