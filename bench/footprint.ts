@@ -14,7 +14,8 @@
  *   3. 160 cold `c_fill,g_auto,w_W,h_H/f_auto,q_auto` requests (unique sizes) over the photos of
  *      images/ and ../shared/corpus/photos (every one holds enough skin tones that g_auto runs the
  *      face detector on it), BENCH_CONNECTIONS at a time (default 4), Accept of a browser taking
- *      AVIF and WebP; RSS peak while they run, then settled as in 1.
+ *      AVIF and WebP; RSS peak while they run, then settled as in 1;
+ *   4. after the face worker's idle timeout (APERTURE_FACES_IDLE_MS, default 30 s), settled.
  *
  * `--dir <checkout>` measures another checkout (e.g. an older commit unpacked with git archive,
  * node_modules symlinked) with this same procedure. Prints one markdown row per phase.
@@ -25,6 +26,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_FACES_IDLE_MS } from '../src/config.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dirArg = process.argv.indexOf('--dir');
@@ -213,6 +215,14 @@ try {
   rows.push(`| ${REQUESTS} cold g_auto requests (${st}; ${wallS.toFixed(1)} s, ${workCpu.toFixed(1)} CPU s, ${CONNECTIONS} connections, load ${load()}): peak | ${mb(peak)} | |`);
   rows.push(`| right after the last response | ${mb(after.total)} | |`);
   rows.push(`| settled after the workload | ${mb(later.total)} | ${later.perProcess.map((p) => `${p.cmd.split(' ').slice(0, 3).join(' ')}: ${mb(p.rss)}`).join('; ')} |`);
+
+  // The face worker stops after APERTURE_FACES_IDLE_MS without a detection (default unless set).
+  const idleMs = Number(process.env.APERTURE_FACES_IDLE_MS || DEFAULT_FACES_IDLE_MS);
+  if (idleMs > 0) {
+    await sleep(idleMs + 2_000);
+    const idle = await settled(root);
+    rows.push(`| after the face worker's idle stop (${idleMs / 1000} s) | ${mb(idle.total)} | ${idle.perProcess.map((p) => `${p.cmd.split(' ').slice(0, 3).join(' ')}: ${mb(p.rss)}`).join('; ')} |`);
+  }
 } finally {
   try { process.kill(-root, 'SIGTERM'); } catch { /* already gone */ }
   await exited;
