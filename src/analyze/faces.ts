@@ -210,7 +210,7 @@ class WorkerFaceDetector implements FaceDetector {
 
   /** Stop for good: every waiting caller gets "no answer" (detect → []). */
   fail(reason: string): void {
-    if (!this.available) return;
+    if (!this.available || this.retired) return; // a retired worker's late events concern no one
     this.available = false;
     status = 'unavailable';
     warnOnce(reason);
