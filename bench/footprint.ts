@@ -11,9 +11,10 @@
  *      sample more than 1 MB above the lowest of the last 3 s; at most 30 s);
  *   2. the first request that needs faces (`c_fill,g_face,w_300,h_300` on astronaut.png), its
  *      latency to the last body byte, cold (first request of the process);
- *   3. 160 cold `c_fill,g_auto,w_W,h_H/f_auto,q_auto` requests (unique sizes) over the photos of
- *      images/ and ../shared/corpus/photos (every one holds enough skin tones that g_auto runs the
- *      face detector on it), BENCH_CONNECTIONS at a time (default 4), Accept of a browser taking
+ *   3. 160 cold `c_fill,g_auto,w_W,h_H/f_auto,q_auto` requests (unique sizes), each on a source
+ *      file of its own: the 20 photos of images/ and ../shared/corpus/photos under 8 names each
+ *      (all hold enough skin tones that g_auto runs the face detector on every request; the
+ *      astronaut has a face), BENCH_CONNECTIONS at a time (default 4), Accept of a browser taking
  *      AVIF and WebP; RSS peak while they run, then settled as in 1;
  *   4. after the face worker's idle timeout (APERTURE_FACES_IDLE_MS, default 30 s), settled.
  *
@@ -21,7 +22,7 @@
  * node_modules symlinked) with this same procedure. Prints one markdown row per phase.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -122,17 +123,26 @@ function freePort(): Promise<number> {
   });
 }
 
-// Sources: the photos of images/ (the demo's) and every corpus photo, copied into a fresh folder.
+// Sources: the photos of images/ (the demo's) and every corpus photo, copied into a fresh folder,
+// each under enough names (hard links) that every request reads a source of its own: its bytes,
+// decode, g_auto analysis and face detection are all cold (the server caches analyses per file).
 const storage = mkdtempSync(path.join(os.tmpdir(), 'aperture-footprint-'));
+const photos = [
+  ...['astronaut.png', 'cat.png', 'coffee.png', 'rocket.jpg'].map((f) => path.join(checkout, 'images', f)),
+  ...readdirSync(corpus).sort().map((f) => path.join(corpus, f)),
+];
+const copies = Math.ceil(REQUESTS / photos.length);
 const sources: string[] = [];
-for (const f of ['astronaut.png', 'cat.png', 'coffee.png', 'rocket.jpg']) {
-  copyFileSync(path.join(checkout, 'images', f), path.join(storage, f));
-  sources.push(f);
+for (const [i, file] of photos.entries()) {
+  const dir = path.join(storage, String(i));
+  mkdirSync(dir);
+  const name = path.basename(file);
+  copyFileSync(file, path.join(dir, name));
+  for (let k = 1; k < copies; k++) linkSync(path.join(dir, name), path.join(dir, `${k}-${name}`));
 }
-mkdirSync(path.join(storage, 'corpus'));
-for (const f of readdirSync(corpus).sort()) {
-  copyFileSync(path.join(corpus, f), path.join(storage, 'corpus', f));
-  sources.push(`corpus/${f}`);
+linkSync(path.join(storage, '0', path.basename(photos[0]!)), path.join(storage, 'first.png')); // the astronaut
+for (let k = 0; k < copies; k++) {
+  for (const [i, file] of photos.entries()) sources.push(`${i}/${k ? `${k}-` : ''}${path.basename(file)}`);
 }
 
 const port = await freePort();
@@ -181,7 +191,7 @@ try {
   console.error(`boot to /health ${bootMs.toFixed(0)} ms (npm start, build included); load ${load()}`);
 
   const cpu0 = treeCpu(root);
-  const first = await get('/image/upload/c_fill,g_face,w_300,h_300/astronaut.png');
+  const first = await get('/image/upload/c_fill,g_face,w_300,h_300/first.png');
   if (first.status !== 200) throw new Error(`first faces request: HTTP ${first.status}`);
   const firstCpu = treeCpu(root) - cpu0;
   rows.push(`| first faces request (cold): ${first.ms.toFixed(0)} ms at load ${load()}, ${firstCpu.toFixed(2)} CPU s | ${mb(treeRss(root).total)} | |`);
