@@ -180,6 +180,13 @@ async function waitForHealth(): Promise<void> {
 }
 
 const mb = (b: number): string => (b / MB).toFixed(0);
+/** What the server reports of its own memory on /metrics: V8 heap, external buffers, libvips. */
+async function inside(): Promise<string> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const v = (re: RegExp): string => { const m = re.exec(text); return m ? mb(Number(m[1])) : '?'; };
+  return `V8 heap used ${v(/^nodejs_heap_size_used_bytes (\S+)/m)} MB, external ${v(/^nodejs_external_memory_bytes (\S+)/m)} MB, ` +
+    `libvips ${v(/^aperture_libvips_memory_bytes\{kind="current"\} (\S+)/m)} MB, refinements pending ${/^aperture_refinements_pending (\S+)/m.exec(text)?.[1] ?? '?'}`;
+}
 const rows: string[] = [];
 const load = (): string => os.loadavg()[0]!.toFixed(1);
 try {
@@ -224,14 +231,14 @@ try {
   const st = [...statuses].map(([s, n]) => `${n}× ${s}`).join(', ');
   rows.push(`| ${REQUESTS} cold g_auto requests (${st}; ${wallS.toFixed(1)} s, ${workCpu.toFixed(1)} CPU s, ${CONNECTIONS} connections, load ${load()}): peak | ${mb(peak)} | |`);
   rows.push(`| right after the last response | ${mb(after.total)} | |`);
-  rows.push(`| settled after the workload | ${mb(later.total)} | ${later.perProcess.map((p) => `${p.cmd.split(' ').slice(0, 3).join(' ')}: ${mb(p.rss)}`).join('; ')} |`);
+  rows.push(`| settled after the workload (${await inside()}) | ${mb(later.total)} | ${later.perProcess.map((p) => `${p.cmd.split(' ').slice(0, 3).join(' ')}: ${mb(p.rss)}`).join('; ')} |`);
 
   // The face worker stops after APERTURE_FACES_IDLE_MS without a detection (default unless set).
   const idleMs = Number(process.env.APERTURE_FACES_IDLE_MS || DEFAULT_FACES_IDLE_MS);
   if (idleMs > 0) {
     await sleep(idleMs + 2_000);
     const idle = await settled(root);
-    rows.push(`| after the face worker's idle stop (${idleMs / 1000} s) | ${mb(idle.total)} | ${idle.perProcess.map((p) => `${p.cmd.split(' ').slice(0, 3).join(' ')}: ${mb(p.rss)}`).join('; ')} |`);
+    rows.push(`| after the face worker's idle stop (${idleMs / 1000} s; ${await inside()}) | ${mb(idle.total)} | ${idle.perProcess.map((p) => `${p.cmd.split(' ').slice(0, 3).join(' ')}: ${mb(p.rss)}`).join('; ')} |`);
   }
 } finally {
   try { process.kill(-root, 'SIGTERM'); } catch { /* already gone */ }
