@@ -17,6 +17,7 @@ import {
   type IdleTimer,
 } from '../../src/analyze/faces.ts';
 import type { RawImage } from '../../src/analyze/types.ts';
+import { ConfigError, DEFAULT_FACES_IDLE_MS, loadConfig } from '../../src/config.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const IDLE_MS = 5_000;
@@ -90,6 +91,16 @@ t.test('idle time 0 keeps the worker once started', async (tt) => {
   tt.same(await detectFaces(img), first);
   tt.equal(countdowns.length, n, 'no countdown armed');
   tt.equal(facesStatus(), 'ready');
+});
+
+t.test('APERTURE_FACES_IDLE_MS', async (tt) => {
+  tt.equal(loadConfig({}).facesIdleMs, DEFAULT_FACES_IDLE_MS, 'default');
+  tt.equal(loadConfig({ APERTURE_FACES_IDLE_MS: '0' }).facesIdleMs, 0, '0: keep the worker');
+  for (const bad of ['5s', '-1', '86400001']) {
+    let err: unknown;
+    try { loadConfig({ APERTURE_FACES_IDLE_MS: bad }); } catch (e) { err = e; }
+    tt.ok(err instanceof ConfigError && err.message.includes('APERTURE_FACES_IDLE_MS'), `"${bad}" refused, naming the variable`);
+  }
 });
 
 t.teardown(() => stopFaceWorker());
