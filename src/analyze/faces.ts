@@ -14,8 +14,9 @@
  * (face-api's default): true faces score 0.55-1.0, non-face corpus images peak at 0.18 (416)
  * and 0.24 (608 small boxes).
  *
- * Lifecycle: nothing is loaded at boot. The first detection starts the worker (~0.3-0.6 s: wasm,
- * weights, then the first inference sets up its kernels); once it has had no job for
+ * Lifecycle: nothing is loaded at boot. The first detection starts the worker (the request pays
+ * ~0.9 CPU s more: thread, wasm, weights, kernel setup of the first inference; BENCHMARKS.md,
+ * "Footprint"); once it has had no job for
  * `idleMs` (APERTURE_FACES_IDLE_MS) it is terminated, which returns its whole wasm heap (a wasm
  * memory never shrinks while it lives), and the next detection starts a new one. A detector
  * object obtained before that keeps working: it hands its jobs to the current worker.
