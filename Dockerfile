@@ -69,4 +69,6 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health',{signal:AbortSignal.timeout(3000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # main.ts drains on SIGTERM (APERTURE_SHUTDOWN_MS); give `docker stop -t` at least that long.
 STOPSIGNAL SIGTERM
+# What `npm start` runs after its build step (package.json); jemalloc above stands in for the
+# MALLOC_ARENA_MAX / MALLOC_MMAP_THRESHOLD_ settings that script gives glibc's malloc.
 CMD ["node", "dist/src/main.js"]

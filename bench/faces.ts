@@ -79,7 +79,7 @@ say(`Shipped setting: passes ${passLabel}, score ≥ ${FACE_DETECT_OPTIONS.score
 say();
 say('| cold start | ms |');
 say('|---|---:|');
-say(`| \`getFaceDetector()\` (worker + tsx loader + wasm + weights + warm-up pass) | ${ms(coldWorker)} |`);
+say(`| \`getFaceDetector()\` (worker + tsx loader + wasm + weights; no warm-up pass since the worker starts on first need) | ${ms(coldWorker)} |`);
 say(`| \`initModel()\` in-process (wasm + weights only) | ${ms(coldInProcess)} |`);
 say(`| first in-process detection after that (one-time wasm/XNNPACK operator setup) | ${ms(firstPass)} |`);
 say();

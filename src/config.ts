@@ -141,7 +141,15 @@ export interface Config {
   readonly logLevel: string;
   /** `APERTURE_SHUTDOWN_MS`: longest graceful drain on SIGTERM (default 10000). */
   readonly shutdownTimeoutMs: number;
+  /**
+   * `APERTURE_FACES_IDLE_MS`: the face detector worker starts on the first request that needs
+   * faces and is stopped after this long without one, giving back its memory (~100 MB); 0 keeps
+   * it once started (default 30000).
+   */
+  readonly facesIdleMs: number;
 }
+
+export const DEFAULT_FACES_IDLE_MS = 30_000;
 
 type Env = Record<string, string | undefined>;
 
@@ -275,6 +283,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     webpEffort: int(env, 'APERTURE_WEBP_EFFORT', 4, 0, 6),
     logLevel: env.APERTURE_LOG_LEVEL || 'info',
     shutdownTimeoutMs: int(env, 'APERTURE_SHUTDOWN_MS', 10_000, 0, 600_000),
+    facesIdleMs: int(env, 'APERTURE_FACES_IDLE_MS', DEFAULT_FACES_IDLE_MS, 0, 86_400_000),
     ...overrides,
   };
   // Default of APERTURE_MAX_OUTPUT_BYTES: an eighth of the result cache (once its size is known).

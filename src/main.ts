@@ -1,7 +1,7 @@
 /** Entry point: config → buildServer → listen; SIGTERM/SIGINT → graceful close. */
 import { loadConfig, ConfigError } from './config.ts';
 import { buildServer } from './server.ts';
-import { warmUpFaces } from './analyze/faces.ts';
+import { configureFaces } from './analyze/faces.ts';
 
 async function main(): Promise<void> {
   let config;
@@ -15,8 +15,8 @@ async function main(): Promise<void> {
     throw e;
   }
   const app = await buildServer(config, { log: { info: (m) => console.log(m), warn: (m) => console.warn(m) } });
-  // The face model takes seconds to load and run once; do it before the first g_face request.
-  warmUpFaces((m) => app.log.warn(m));
+  // The face detector worker starts on the first request that needs it and stops when idle.
+  configureFaces({ idleMs: config.facesIdleMs, log: (m) => app.log.warn(m) });
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;

@@ -108,9 +108,18 @@ async function loadParams(modelDir: string): Promise<Params> {
   };
 }
 
-function leaky(x: tf.Tensor4D): tf.Tensor4D {
-  const min = tf.mul(x, 0.1);
-  return tf.add(tf.relu(tf.sub(x, min)), min);
+/**
+ * Run `op` on `x` and free `x`: one layer at a time, only its input and output are alive. (A
+ * single tf.tidy around the network would keep every intermediate until the end: ~180 MB of
+ * wasm heap at 608 px, which a wasm memory never gives back.)
+ */
+function then<T extends tf.Tensor, U extends tf.Tensor>(x: T, op: (x: T) => U): U {
+  try { return op(x); } finally { x.dispose(); }
+}
+
+/** conv + bias + leaky ReLU (0.1) as one fused kernel: face-api's `relu(x - 0.1x) + 0.1x`. */
+function convLeaky(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D): tf.Tensor4D {
+  return tf.fused.conv2d({ x, filter, bias, strides: 1, pad: 'valid', activation: 'leakyrelu', leakyreluAlpha: 0.1 });
 }
 
 /** Raw pixels of any channel count → float RGB; alpha is composited over white like a page. */
@@ -130,24 +139,52 @@ function toRgb(data: Uint8Array, width: number, height: number, channels: number
   return out;
 }
 
+/** conv0 output rows per band (even, so each band's 2x2 pool sees whole pairs of rows). */
+const BAND_ROWS = 64;
+
+/**
+ * conv0 + leaky ReLU + the first 2x2 max pool, in bands of output rows: at 608 px the whole
+ * conv0 output (606×606×16 floats, 23.5 MB) and XNNPACK's indirection buffer for it were the
+ * peak of the wasm heap (+58 MB). Each output pixel sees exactly the same inputs in its band
+ * ('valid' conv: band rows [a, b) read input rows [a, b + 2)), so the result is the same.
+ */
+function conv0Pooled(x: tf.Tensor4D, params: Params): tf.Tensor4D {
+  const rows = x.shape[1] - 2;
+  const bands: tf.Tensor4D[] = [];
+  try {
+    for (let a = 0; a < rows; a += BAND_ROWS) {
+      const n = Math.min(BAND_ROWS, rows - a);
+      bands.push(tf.tidy(() => {
+        const band = tf.slice(x, [0, a, 0, 0], [-1, n + 2, -1, -1]);
+        return tf.maxPool(convLeaky(band, params.conv0.filters, params.conv0.bias), 2, 2, 'same');
+      }));
+    }
+    return tf.concat(bands, 1);
+  } finally {
+    for (const b of bands) b.dispose();
+  }
+}
+
 /** Network output logits, [cells, cells, 25], for the image padded bottom/right to a square. */
 function forward(params: Params, rgb: tf.Tensor3D, inputSize: number): tf.Tensor3D {
-  return tf.tidy(() => {
-    const [h, w] = rgb.shape;
-    const side = Math.max(h, w);
-    let x: tf.Tensor4D = tf.expandDims(tf.pad(rgb, [[0, side - h], [0, side - w], [0, 0]]), 0);
-    if (side !== inputSize) x = tf.image.resizeBilinear(x, [inputSize, inputSize], false, false);
-    x = tf.div(tf.sub(x, tf.tensor1d(MEAN_RGB as unknown as number[])), 255);
-    let out = leaky(tf.add(tf.conv2d(x, params.conv0.filters, 1, 'valid'), params.conv0.bias));
-    params.separable.forEach((p) => {
-      out = tf.maxPool(out, 2, 2, 'same');
-      const padded = tf.pad(out, [[0, 0], [1, 1], [1, 1], [0, 0]]);
-      out = leaky(tf.add(tf.separableConv2d(padded, p.depthwise, p.pointwise, 1, 'valid'), p.bias));
-    });
-    out = tf.maxPool(out, 2, 1, 'same');
-    out = tf.add(tf.conv2d(out, params.conv8.filters, 1, 'valid'), params.conv8.bias);
-    return tf.squeeze(out, [0]);
+  const [h, w] = rgb.shape;
+  const side = Math.max(h, w);
+  let x: tf.Tensor4D = tf.tidy(() => {
+    let sq: tf.Tensor4D = tf.expandDims(tf.pad(rgb, [[0, side - h], [0, side - w], [0, 0]]), 0);
+    if (side !== inputSize) sq = tf.image.resizeBilinear(sq, [inputSize, inputSize], false, false);
+    return tf.div<tf.Tensor4D>(tf.sub(sq, tf.tensor1d(MEAN_RGB as unknown as number[])), 255);
   });
+  x = then(x, (t) => conv0Pooled(t, params));
+  for (const [i, p] of params.separable.entries()) {
+    if (i > 0) x = then(x, (t) => tf.maxPool(t, 2, 2, 'same'));
+    // separableConv2d = depthwise, then a 1x1 pointwise conv (fused here with bias and
+    // activation); 'same' on a 3x3 stride-1 filter is face-api's explicit 1 px zero padding.
+    x = then(x, (t) => tf.depthwiseConv2d(t, p.depthwise, 1, 'same'));
+    x = then(x, (t) => convLeaky(t, p.pointwise, p.bias));
+  }
+  x = then(x, (t) => tf.maxPool(t, 2, 1, 'same'));
+  x = then(x, (t) => tf.fused.conv2d({ x: t, filter: params.conv8.filters, bias: params.conv8.bias, strides: 1, pad: 'valid' }));
+  return then(x, (t) => tf.squeeze<tf.Tensor3D>(t, [0]));
 }
 
 const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
@@ -240,9 +277,10 @@ async function serve(): Promise<void> {
   const opts = workerData as DetectOptions;
   let params: Params;
   try {
+    // No warm-up inference: the worker starts for a request that is waiting, and its first
+    // detection sets the kernels up as a warm-up pass would (the input is resized to the pass
+    // size either way), so a warm-up would only double that request's wait.
     params = await initModel();
-    // Run once so the first real request does not pay for kernel/buffer setup.
-    await detectWith(params, new Uint8Array(64 * 64 * 3), 64, 64, 3, opts);
   } catch (err) {
     port.postMessage({ type: 'failed', message: err instanceof Error ? err.message : String(err) } satisfies WorkerReply);
     return;

@@ -14,11 +14,19 @@
  * (face-api's default): true faces score 0.55-1.0, non-face corpus images peak at 0.18 (416)
  * and 0.24 (608 small boxes).
  *
+ * Lifecycle: nothing is loaded at boot. The first detection starts the worker (the request pays
+ * ~0.9 CPU s more: thread, wasm, weights, kernel setup of the first inference; BENCHMARKS.md,
+ * "Footprint"); once it has had no job for
+ * `idleMs` (APERTURE_FACES_IDLE_MS) it is terminated, which returns its whole wasm heap (a wasm
+ * memory never shrinks while it lives), and the next detection starts a new one. A detector
+ * object obtained before that keeps working: it hands its jobs to the current worker.
+ *
  * Failure policy: if the worker or the model cannot start, or the worker dies, detection
  * resolves to [] and one warning is logged; callers check `detector.available` (or
  * `facesAvailable()`) to tell "no faces" from "could not look" and fall back to g_auto.
  */
 import type { Worker } from 'node:worker_threads';
+import { DEFAULT_FACES_IDLE_MS } from '../config.ts';
 import { spawnModuleWorker } from './spawn-worker.ts';
 import sharp from 'sharp';
 import type { DetectOptions, ScoredBox, WorkerReply, WorkerRequest } from './faces-worker.ts';
@@ -58,12 +66,36 @@ const INIT_TIMEOUT_MS = 30_000;
 /** One detection is ~0.1-0.2 s even on a busy box; far beyond that the worker is wedged. */
 const JOB_TIMEOUT_MS = 15_000;
 
+/** 'idle': no worker (not needed yet, or stopped after idleMs without a job). */
 type Status = 'idle' | 'loading' | 'ready' | 'unavailable';
+
+/** Calls `fire` once after `ms` unless the returned cancel function is called first. */
+export type IdleTimer = (ms: number, fire: () => void) => () => void;
+
+const realTimer: IdleTimer = (ms, fire) => {
+  const t = setTimeout(fire, ms);
+  t.unref(); // an idle worker's countdown must not keep the process alive
+  return () => clearTimeout(t);
+};
 
 let status: Status = 'idle';
 let detectorPromise: Promise<FaceDetector> | null = null;
 let log: FaceLog = (message) => process.emitWarning(message, 'FaceDetectionWarning');
 let warned = false;
+let idleMs = DEFAULT_FACES_IDLE_MS;
+let idleTimer: IdleTimer = realTimer;
+/** Termination of the last worker stopped for idleness, for stopFaceWorker() to await. */
+let stopped: Promise<void> = Promise.resolve();
+
+/**
+ * Settings from the server config: `idleMs` (0 = keep the worker once started), the logger of
+ * the one "unavailable" warning, and (tests) the timer that counts the idle time down.
+ */
+export function configureFaces(opts: { idleMs?: number; log?: FaceLog; idleTimer?: IdleTimer }): void {
+  if (opts.idleMs !== undefined) idleMs = opts.idleMs;
+  if (opts.log) log = opts.log;
+  if (opts.idleTimer) idleTimer = opts.idleTimer;
+}
 
 function warnOnce(message: string): void {
   if (warned) return;
@@ -84,15 +116,18 @@ interface Job {
 
 class WorkerFaceDetector implements FaceDetector {
   available = true;
+  /** Stopped for idleness (not a failure): jobs go to the current worker instead. */
+  private retired = false;
   private readonly queue: Job[] = [];
   private current: { job: Job; timer: NodeJS.Timeout } | null = null;
   private nextId = 1;
+  private cancelIdle: (() => void) | null = null;
 
   constructor(private readonly worker: Worker) {
     worker.on('message', (reply: WorkerReply) => this.finish(reply));
     worker.on('error', (err) => this.fail(`worker error: ${err.message}`));
-    worker.on('exit', (code) => this.fail(`worker exited with code ${code}`));
-    worker.unref();
+    worker.on('exit', (code) => { if (!this.retired) this.fail(`worker exited with code ${code}`); });
+    this.pump(); // idle from the start: arm the countdown
   }
 
   async detect(img: RawImage): Promise<FaceBox[]> {
@@ -125,7 +160,11 @@ class WorkerFaceDetector implements FaceDetector {
     return reply && 'numTensors' in reply ? reply.numTensors : -1;
   }
 
-  private run(request: WorkerRequest, transfer: ArrayBuffer[]): Promise<WorkerReply | null> {
+  private async run(request: WorkerRequest, transfer: ArrayBuffer[]): Promise<WorkerReply | null> {
+    if (this.retired) {
+      const next = await getFaceDetector();
+      return next instanceof WorkerFaceDetector ? next.run(request, transfer) : null;
+    }
     return new Promise((done) => {
       if (!this.available) return done(null);
       this.queue.push({ request, transfer, done });
@@ -134,10 +173,13 @@ class WorkerFaceDetector implements FaceDetector {
   }
 
   private pump(): void {
+    this.cancelIdle?.();
+    this.cancelIdle = null;
     if (this.current || !this.available) return;
     const job = this.queue.shift();
     if (!job) {
       this.worker.unref(); // idle: do not keep the process alive
+      if (idleMs > 0) this.cancelIdle = idleTimer(idleMs, () => this.retire());
       return;
     }
     this.worker.ref(); // a caller awaits this reply
@@ -155,9 +197,21 @@ class WorkerFaceDetector implements FaceDetector {
     this.pump();
   }
 
+  /** Idle: terminate the worker and let the next detection start a new one. */
+  retire(): Promise<void> {
+    if (this.retired || !this.available || this.current || this.queue.length) return stopped;
+    this.retired = true;
+    this.cancelIdle?.();
+    this.cancelIdle = null;
+    detectorPromise = null;
+    status = 'idle';
+    stopped = this.worker.terminate().then(() => undefined, () => undefined);
+    return stopped;
+  }
+
   /** Stop for good: every waiting caller gets "no answer" (detect → []). */
   fail(reason: string): void {
-    if (!this.available) return;
+    if (!this.available || this.retired) return; // a retired worker's late events concern no one
     this.available = false;
     status = 'unavailable';
     warnOnce(reason);
@@ -237,10 +291,14 @@ export async function detectFaces(img: RawImage): Promise<FaceBox[]> {
   return (await getFaceDetector()).detect(img);
 }
 
-/** Start loading the model in the background (server boot). Never throws. */
-export function warmUpFaces(logger?: FaceLog): void {
-  if (logger) log = logger;
-  getFaceDetector().catch(() => { /* startDetector never rejects; belt and braces */ });
+/**
+ * Stop the worker now if it has no job (as the idle countdown would), and resolve once the
+ * last worker stopped for idleness has exited. A busy worker is left running.
+ */
+export async function stopFaceWorker(): Promise<void> {
+  const detector = await detectorPromise;
+  if (detector instanceof WorkerFaceDetector) await detector.retire();
+  await stopped;
 }
 
 /**

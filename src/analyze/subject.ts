@@ -52,8 +52,13 @@ interface Entry {
   withFaces?: Promise<{ faces: Box[]; saliency: SaliencyAnalysis; complete: boolean }>;
 }
 
-/** Analysis records are small (a 320 px map and boxes); the pixels are not kept. */
-const analyses = new LRUCache<string, Promise<Entry>>({ max: 1_000 });
+/**
+ * An analysis record holds the 320 px pixels (`small`, ~0.2 MB for a 3:2 photo) and one or two
+ * saliency results of two Float32 maps each (~0.55 MB per result): 0.8-1.3 MB, up to 2 MB for
+ * a square source. Records serve the variants of one source requested close together (sizes,
+ * breakpoints, w_auto); 32 of them bound the cache to ~40-60 MB (1,000 could hold 1.3-2 GB).
+ */
+const analyses = new LRUCache<string, Promise<Entry>>({ max: 32 });
 
 function scaleBox(b: Box, sx: number, sy: number): Box {
   return { x: b.x * sx, y: b.y * sy, width: b.width * sx, height: b.height * sy };
