@@ -7,6 +7,7 @@ import { LRUCache } from 'lru-cache';
 import { Errors, classifySharpError } from '../errors.ts';
 import type { Source } from '../origin/types.ts';
 import type { Config } from '../config.ts';
+import { sourceFormatName } from '../formats.ts';
 
 export interface SourceMeta {
   format: string;
@@ -29,8 +30,6 @@ export interface SourceMeta {
 
 const cache = new LRUCache<string, SourceMeta>({ max: 5_000 });
 
-/** Formats libvips can open that we accept as sources. SVG is rasterized without external fetches. */
-const ACCEPTED = new Set(['jpeg', 'png', 'webp', 'gif', 'avif', 'heif', 'tiff', 'svg', 'jp2', 'jxl', 'raw']);
 
 export async function readSourceMeta(src: Source, config: Config): Promise<SourceMeta> {
   const hit = cache.get(src.identity);
@@ -44,7 +43,8 @@ export async function readSourceMeta(src: Source, config: Config): Promise<Sourc
     if (err.statusCode >= 500) throw new Errors.UNSUPPORTED_SOURCE('not a recognised image format');
     throw err;
   }
-  if (!m.format || !ACCEPTED.has(m.format) || !m.width || !m.height) {
+  // The format table's sources that this libvips reads (src/formats.ts).
+  if (!m.format || !sourceFormatName(m.format) || !m.width || !m.height) {
     throw new Errors.UNSUPPORTED_SOURCE(`format ${m.format ?? 'unknown'} is not supported`);
   }
   const orientation = m.orientation ?? 1;
