@@ -95,7 +95,7 @@ export interface FormatRow {
   /** Its files are lossy: decoded pixels carry the codec's noise, not exact fills. */
   readonly lossy: boolean;
   /** Output format of a source in this format when the URL asks for none (default: PNG with
-   *  alpha, JPEG without). Only for formats that are no output themselves. */
+   *  alpha, JPEG without). Only for formats that are no output themselves; checked at load. */
   readonly deliveredAs?: string;
   /** Present when it may be an output. */
   readonly output?: Encoder;
@@ -168,6 +168,9 @@ export const FORMATS = {
       encode: (img, s) => img.gif({ effort: 7, ...(s.flags.lossy ? { interFrameMaxError: 8, interPaletteMaxError: 8 } : {}), ...animationOf(s) }),
     },
   },
+  // TIFF holds alpha, but its JPEG compression drops the channel without flattening (hidden
+  // colours show: black under full transparency). Kept as it was; `alpha: false` would flatten
+  // over the background instead.
   tiff: {
     extensions: ['tif', 'tiff'], mime: 'image/tiff', sharp: 'tiff', alpha: true, animation: false, lossy: false,
     output: { quality: 80, encode: (img, _s, q) => img.tiff({ quality: q, compression: 'jpeg' }) },
@@ -201,12 +204,19 @@ export function encoderOf(f: OutputFormat): Encoder {
   return FORMATS[f].output;
 }
 
-export const OUTPUT_FORMATS: readonly OutputFormat[] = ROWS.filter(([, r]) => r.output).map(([f]) => f as OutputFormat);
-export const Q_AUTO_FORMATS: readonly QAutoFormat[] = OUTPUT_FORMATS.filter((f) => encoderOf(f).qAuto) as QAutoFormat[];
+const OUTPUT_FORMATS: readonly OutputFormat[] = ROWS.filter(([, r]) => r.output).map(([f]) => f as OutputFormat);
+const Q_AUTO_FORMATS: readonly QAutoFormat[] = OUTPUT_FORMATS.filter((f) => encoderOf(f).qAuto) as QAutoFormat[];
 
 /** q_auto's tuning of `f`, per format as a record (src/analyze/quality.ts exports these). */
 export function qAutoTable<T>(pick: (t: QAutoTuning) => T): Readonly<Record<QAutoFormat, T>> {
   return Object.freeze(Object.fromEntries(Q_AUTO_FORMATS.map((f) => [f, pick(encoderOf(f).qAuto!)]))) as Record<QAutoFormat, T>;
+}
+
+// `deliveredAs` cannot be typed by the table it is part of: a wrong name fails at load instead.
+for (const [f, r] of ROWS) {
+  if (r.deliveredAs !== undefined && !(r.deliveredAs in FORMATS && formatRow(r.deliveredAs as FormatName).output)) {
+    throw new Error(`src/formats.ts: ${f} is delivered as ${r.deliveredAs}, which is no output format`);
+  }
 }
 
 /** Every extension in the table, in row order (the local origin's preference). */
