@@ -204,8 +204,13 @@ export function encoderOf(f: OutputFormat): Encoder {
   return FORMATS[f].output;
 }
 
+/** Whether q_auto searches `f`'s quality (a lossy 8-bit encoder with a `qAuto` tuning). */
+export function searchesQuality(f: OutputFormat): f is QAutoFormat {
+  return encoderOf(f).qAuto !== undefined;
+}
+
 const OUTPUT_FORMATS: readonly OutputFormat[] = ROWS.filter(([, r]) => r.output).map(([f]) => f as OutputFormat);
-const Q_AUTO_FORMATS: readonly QAutoFormat[] = OUTPUT_FORMATS.filter((f) => encoderOf(f).qAuto) as QAutoFormat[];
+const Q_AUTO_FORMATS: readonly QAutoFormat[] = OUTPUT_FORMATS.filter(searchesQuality);
 
 /** q_auto's tuning of `f`, per format as a record (src/analyze/quality.ts exports these). */
 export function qAutoTable<T>(pick: (t: QAutoTuning) => T): Readonly<Record<QAutoFormat, T>> {
@@ -258,6 +263,14 @@ export const UNIVERSAL = { photo: 'jpeg', lossless: 'png', animation: 'gif' } as
 /** Offered by f_auto only when Accept names them, most preferred first. */
 export const NEGOTIATED = ['avif', 'webp'] as const satisfies readonly OutputFormat[];
 export type NegotiatedFormat = (typeof NEGOTIATED)[number];
+/** Which negotiated formats a request's Accept admits (f_auto's resolved value). */
+export type AcceptedFormats = Readonly<Record<NegotiatedFormat, boolean>>;
+
+/** The first negotiated format `acc` admits that passes `test`, most preferred first. */
+export function firstAccepted(acc: AcceptedFormats, test: (f: NegotiatedFormat) => boolean = () => true): NegotiatedFormat | undefined {
+  for (const f of NEGOTIATED) if (acc[f] && test(f)) return f;
+  return undefined;
+}
 
 /** Names Cloudinary delivers that are no image format we know (video, audio, 3D, camera raw,
  *  vector documents): f_ refuses them as unsupported rather than invalid. */

@@ -5,10 +5,10 @@
  */
 import { defineTransform } from './types.ts';
 import { Errors } from '../src/errors.ts';
-import { FORMATS, FORMAT_BY_EXTENSION, NEGOTIATED, OTHER_DELIVERY_FORMATS, OUTPUT_BY_EXTENSION, type NegotiatedFormat, type OutputFormat } from '../src/formats.ts';
-
-/** Which of the negotiated formats (AVIF, WebP) an Accept header admits. */
-export type AcceptedFormats = Readonly<Record<NegotiatedFormat, boolean>>;
+import {
+  FORMATS, FORMAT_BY_EXTENSION, NEGOTIATED, OTHER_DELIVERY_FORMATS, OUTPUT_BY_EXTENSION,
+  type AcceptedFormats, type NegotiatedFormat, type OutputFormat,
+} from '../src/formats.ts';
 
 /**
  * `f_auto[:animated|:image]`: the format is picked per request from `Accept` (AVIF, then WebP,
@@ -31,12 +31,6 @@ export function acceptedModern(accept: string | undefined): AcceptedFormats {
     acc[ACCEPT_RE[i][0]] = !!m && (m[1] === undefined || Number(m[1]) > 0);
   }
   return acc;
-}
-
-/** The first negotiated format `acc` admits that passes `test`, most preferred first. */
-export function firstAccepted(acc: AcceptedFormats, test: (f: NegotiatedFormat) => boolean = () => true): NegotiatedFormat | undefined {
-  for (const f of NEGOTIATED) if (acc[f] && test(f)) return f;
-  return undefined;
 }
 
 declare module './types.ts' {

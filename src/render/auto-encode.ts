@@ -22,8 +22,7 @@
  */
 import sharp from 'sharp';
 import { LRUCache } from 'lru-cache';
-import { firstAccepted } from '../../transforms/format.ts';
-import { encoderOf, formatRow, sourceFormatName, UNIVERSAL, type EncodeSettings, type OutputFormat, type QAutoFormat } from '../formats.ts';
+import { encoderOf, firstAccepted, formatRow, sourceFormatName, searchesQuality, UNIVERSAL, type EncodeSettings, type OutputFormat } from '../formats.ts';
 import type { Quality, QualityLevel } from '../../transforms/quality.ts';
 import type { Flags } from '../../transforms/flags.ts';
 import { applyEncoder, encoderSignature } from './encode.ts';
@@ -125,7 +124,7 @@ export async function encodeStill(pixels: RawImage, out: OutputSettings, meta: S
   let lossy: Encoded;
   /** Perceptual distance of `lossy` when q_auto measured it. */
   let lossyDistance: number | undefined;
-  if (q?.kind === 'auto' && encoderOf(format).qAuto && !out.flags.lossless) {
+  if (q?.kind === 'auto' && searchesQuality(format) && !out.flags.lossless) {
     const mkey = `${key}\n${format}\n${q.level}\n${encoderSignature(format, ctx.config)}`;
     const known = qualityMemo.get(mkey);
     if (known) {
@@ -134,7 +133,7 @@ export async function encodeStill(pixels: RawImage, out: OutputSettings, meta: S
     } else {
       // JPEG cannot carry alpha: judge the flattened pixels the viewer will see.
       const ref = !formatRow(format).alpha && alpha ? await flattenRaw(raw, background) : raw;
-      const choice = await chooseQuality(ref, format as QAutoFormat, q.level, (quality, chroma) =>
+      const choice = await chooseQuality(ref, format, q.level, (quality, chroma) =>
         encodeRaw(ref, settings(format, out.flags, { quality, chroma }), background, ctx));
       qualityMemo.set(mkey, { quality: choice.quality, distance: choice.distance, ...(choice.chromaSubsampling ? { chroma: choice.chromaSubsampling } : {}) });
       lossy = { format, quality: choice.quality, body: choice.buffer };

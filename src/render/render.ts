@@ -8,7 +8,7 @@ import sharp, { type Sharp } from 'sharp';
 import { TRANSFORMS, PHASES, type Component, type PlanKey, type TransformDef } from '../../transforms/index.ts';
 import type { LoadOptions } from '../../transforms/types.ts';
 import type { FormatRequest } from '../../transforms/format.ts';
-import { deliveredFormat, formatRow, sourceFormatName, type FormatName, type OutputFormat } from '../formats.ts';
+import { deliveredFormat, formatRow, searchesQuality, sourceFormatName, type FormatName, type OutputFormat } from '../formats.ts';
 import type { Flags } from '../../transforms/flags.ts';
 import type { Quality } from '../../transforms/quality.ts';
 import { canonicalComponent, type Plan } from '../plan/parse.ts';
@@ -159,8 +159,8 @@ export async function transform(opened: OpenedSource, plan: Plan, ctx: RenderCon
  */
 function streamable(out: OutputSettings, canvas: Canvas): boolean {
   if (out.format.kind !== 'fixed' || out.quality?.kind === 'auto') return false;
-  const row = formatRow(out.format.format);
-  return row.output?.qAuto !== undefined && (row.alpha || !canvas.hasAlpha);
+  const f = out.format.format;
+  return searchesQuality(f) && (formatRow(f).alpha || !canvas.hasAlpha);
 }
 
 /** Whether a format keeps several frames (read and written as an animation). */
