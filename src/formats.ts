@@ -90,7 +90,9 @@ export interface FormatRow {
   /** sharp's name for it (`sharp.format`, `metadata().format`); absent when sharp reads it
    *  only through ImageMagick or not at all, which we do not accept. */
   readonly sharp?: string;
+  /** Holds transparency; an output without it gets alpha flattened over the background. */
   readonly alpha: boolean;
+  /** Holds several frames, read and written as an animation (f_auto, fixed outputs). */
   readonly animation: boolean;
   /** Its files are lossy: decoded pixels carry the codec's noise, not exact fills. */
   readonly lossy: boolean;
@@ -198,6 +200,10 @@ const ROWS: readonly (readonly [FormatName, FormatRow])[] = Object.entries(FORMA
 /** A row by name, typed as the common shape (the `as const` rows differ in their optional parts). */
 export function formatRow(f: FormatName): FormatRow {
   return FORMATS[f];
+}
+/** Whether a format keeps several frames (read and written as an animation). */
+export function animates(f: FormatName | undefined): boolean {
+  return f !== undefined && formatRow(f).animation;
 }
 /** The encoder of an output format. */
 export function encoderOf(f: OutputFormat): Encoder {

@@ -22,7 +22,7 @@
  */
 import sharp from 'sharp';
 import { LRUCache } from 'lru-cache';
-import { encoderOf, firstAccepted, formatRow, sourceFormatName, searchesQuality, UNIVERSAL, type EncodeSettings, type OutputFormat } from '../formats.ts';
+import { animates, encoderOf, firstAccepted, formatRow, sourceFormatName, searchesQuality, UNIVERSAL, type EncodeSettings, type OutputFormat } from '../formats.ts';
 import type { Quality, QualityLevel } from '../../transforms/quality.ts';
 import type { Flags } from '../../transforms/flags.ts';
 import { applyEncoder, encoderSignature } from './encode.ts';
@@ -63,7 +63,6 @@ function pickFormat(out: OutputSettings, meta: SourceMeta, animated: boolean, al
   return kind === 'graphic' && out.quality?.kind !== 'auto' && !lossySource(meta.format) ? UNIVERSAL.lossless : UNIVERSAL.photo;
 }
 
-const animates = (f: OutputFormat) => formatRow(f).animation;
 const losslessForGraphics = (f: OutputFormat) => encoderOf(f).losslessForGraphics === true;
 /** Whether a source (sharp's format name) was decoded from a lossy codec. */
 function lossySource(sharpName: string): boolean {

@@ -8,7 +8,7 @@ import sharp, { type Sharp } from 'sharp';
 import { TRANSFORMS, PHASES, type Component, type PlanKey, type TransformDef } from '../../transforms/index.ts';
 import type { LoadOptions } from '../../transforms/types.ts';
 import type { FormatRequest } from '../../transforms/format.ts';
-import { deliveredFormat, formatRow, searchesQuality, sourceFormatName, type FormatName, type OutputFormat } from '../formats.ts';
+import { animates, deliveredFormat, formatRow, searchesQuality, sourceFormatName, type OutputFormat } from '../formats.ts';
 import type { Flags } from '../../transforms/flags.ts';
 import type { Quality } from '../../transforms/quality.ts';
 import { canonicalComponent, type Plan } from '../plan/parse.ts';
@@ -163,10 +163,6 @@ function streamable(out: OutputSettings, canvas: Canvas): boolean {
   return searchesQuality(f) && (formatRow(f).alpha || !canvas.hasAlpha);
 }
 
-/** Whether a format keeps several frames (read and written as an animation). */
-function animates(f: OutputFormat | FormatName | undefined): boolean {
-  return f !== undefined && formatRow(f).animation;
-}
 
 function now(): number {
   return performance.now();
