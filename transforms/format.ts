@@ -1,13 +1,15 @@
 /**
- * `f_<fmt>` — output format (Cloudinary `fetch_format`): jpg/jpeg, png, webp, avif, gif, tiff.
+ * `f_<fmt>` — output format (Cloudinary `fetch_format`): the output formats of src/formats.ts
+ * by any of their extensions (jpg/jpeg/jpe, png, webp, avif, gif, tif/tiff).
  * Overrides the URL extension; read by the encoder (last component that sets it wins).
  */
 import { defineTransform } from './types.ts';
 import { Errors } from '../src/errors.ts';
-import { own } from './args.ts';
+import {
+  FORMATS, FORMAT_BY_EXTENSION, NEGOTIATED, OTHER_DELIVERY_FORMATS, OUTPUT_BY_EXTENSION,
+  type AcceptedFormats, type NegotiatedFormat, type OutputFormat,
+} from '../src/formats.ts';
 
-export const OUTPUT_FORMATS = ['jpeg', 'png', 'webp', 'avif', 'gif', 'tiff'] as const;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 /**
  * `f_auto[:animated|:image]`: the format is picked per request from `Accept` (AVIF, then WebP,
  * then JPEG/PNG/GIF) and per image from its content (see src/render/auto-encode.ts).
@@ -15,28 +17,21 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
  */
 export type FormatRequest =
   | { kind: 'fixed'; format: OutputFormat }
-  | { kind: 'auto'; still: boolean; accept?: { avif: boolean; webp: boolean } };
+  | { kind: 'auto'; still: boolean; accept?: AcceptedFormats };
 
-/** Which modern formats an Accept header admits. `*\/*` alone admits neither (url-api.md §3). */
-const AVIF_RE = /image\/avif\s*(?:;\s*q\s*=\s*([0-9.]+))?/;
-const WEBP_RE = /image\/webp\s*(?:;\s*q\s*=\s*([0-9.]+))?/;
+/** A negotiated format's MIME type in Accept, with its q value. `*\/*` alone admits none (url-api.md §3). */
+const ACCEPT_RE: readonly (readonly [NegotiatedFormat, RegExp])[] = NEGOTIATED.map((f) =>
+  [f, new RegExp(`${FORMATS[f].mime.replace(/[/+.]/g, '\\$&')}\\s*(?:;\\s*q\\s*=\\s*([0-9.]+))?`)] as const);
 
-export function acceptedModern(accept: string | undefined): { avif: boolean; webp: boolean } {
-  if (!accept) return { avif: false, webp: false };
-  const a = accept.toLowerCase();
-  const admits = (re: RegExp) => {
-    const m = re.exec(a);
-    return !!m && (m[1] === undefined || Number(m[1]) > 0);
-  };
-  return { avif: admits(AVIF_RE), webp: admits(WEBP_RE) };
+export function acceptedModern(accept: string | undefined): AcceptedFormats {
+  const acc = {} as Record<NegotiatedFormat, boolean>;
+  const a = accept?.toLowerCase();
+  for (let i = 0; i < ACCEPT_RE.length; i++) {
+    const m = a ? ACCEPT_RE[i][1].exec(a) : null;
+    acc[ACCEPT_RE[i][0]] = !!m && (m[1] === undefined || Number(m[1]) > 0);
+  }
+  return acc;
 }
-
-/** Extension or f_ token → format. */
-export const FORMAT_BY_NAME: Readonly<Record<string, OutputFormat>> = {
-  jpg: 'jpeg', jpeg: 'jpeg', jpe: 'jpeg', png: 'png', webp: 'webp', avif: 'avif', gif: 'gif', tif: 'tiff', tiff: 'tiff',
-};
-/** Formats Cloudinary delivers that we cannot encode (recognised so they get a clear 400). */
-const NOT_ENCODABLE = new Set(['jxl', 'heic', 'heif', 'bmp', 'ico', 'jp2', 'wdp', 'jxr', 'pdf', 'svg', 'eps', 'psd', 'ai', 'tga', 'mp4', 'webm', 'mov', 'ogv', 'flv', 'm3u8', 'mpd', 'mp3', 'wav', 'glb', 'usdz', 'gltf', 'djvu', 'arw', 'cr2', 'dng', 'eps3', 'avi', 'mkv', 'ts', 'h264', 'wmv']);
 
 declare module './types.ts' {
   interface PlanValues { format: FormatRequest }
@@ -48,14 +43,19 @@ export const format = defineTransform({
     if (raw === 'auto' || raw === 'auto:animated') return { kind: 'auto', still: false };
     if (raw === 'auto:image') return { kind: 'auto', still: true };
     if (raw.startsWith('auto:')) throw new Errors.INVALID_PARAM('format', raw);
-    const f = own(FORMAT_BY_NAME, raw);
+    const f = OUTPUT_BY_EXTENSION.get(raw);
     if (f) return { kind: 'fixed', format: f };
-    if (NOT_ENCODABLE.has(raw)) throw new Errors.UNSUPPORTED(`f_${raw}`, 'this output format is not supported');
+    // Formats Cloudinary delivers that we cannot encode get a clear 400 of their own.
+    if (FORMAT_BY_EXTENSION.has(raw) || OTHER_DELIVERY_FORMATS.has(raw)) throw new Errors.UNSUPPORTED(`f_${raw}`, 'this output format is not supported');
     throw new Errors.INVALID_PARAM('format', raw);
   },
   canonical(v) {
     if (v.kind === 'fixed') return v.format;
-    const acc = v.accept ? `:${v.accept.avif ? 'avif' : ''}${v.accept.webp ? 'webp' : ''}` : '';
+    let acc = '';
+    if (v.accept) {
+      acc = ':';
+      for (const f of NEGOTIATED) if (v.accept[f]) acc += f;
+    }
     return `auto${v.still ? ':image' : ''}${acc}`;
   },
   dynamic: (v) => v.kind === 'auto',
@@ -64,10 +64,3 @@ export const format = defineTransform({
     return { ...v, accept: acceptedModern(rc.hints.accept) } as FormatRequest;
   },
 });
-
-export const CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = {
-  jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', avif: 'image/avif', gif: 'image/gif', tiff: 'image/tiff',
-};
-export const EXTENSIONS: Readonly<Record<OutputFormat, string>> = {
-  jpeg: 'jpg', png: 'png', webp: 'webp', avif: 'avif', gif: 'gif', tiff: 'tif',
-};

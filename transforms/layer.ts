@@ -22,6 +22,7 @@ import { defineTransform, type Component } from './types.ts';
 import { colourCanonical, dimCanonical, parseIntIn, type Dim, type Rgba } from './args.ts';
 import type { Gravity } from './gravity.ts';
 import { Errors } from '../src/errors.ts';
+import { FORMAT_BY_EXTENSION } from '../src/formats.ts';
 import { applyLayer, layerBounds } from '../src/render/layers.ts';
 
 export type TextAlign = 'left' | 'center' | 'right' | 'justify';
@@ -78,7 +79,6 @@ const UNSUPPORTED_SOURCES: Record<string, string> = {
   authenticated: 'authenticated layers are not supported',
 };
 
-const IMAGE_EXT = new Set(['jpg', 'jpeg', 'png', 'webp', 'avif', 'gif', 'tif', 'tiff', 'svg', 'heic', 'heif', 'jxl', 'bmp']);
 const WEIGHTS = new Set(['bold', 'semibold', 'light', 'thin']);
 const ALIGNS = new Set(['left', 'center', 'right', 'justify']);
 
@@ -141,7 +141,8 @@ export function parseLayerSource(name: 'overlay' | 'underlay', raw: string): Lay
   let id = decode(name, raw).split(':').join('/');
   let ext: string | undefined;
   const dot = id.lastIndexOf('.');
-  if (dot > id.lastIndexOf('/') + 0 && IMAGE_EXT.has(id.slice(dot + 1).toLowerCase())) {
+  // The same extensions as a delivery URL's public id (src/formats.ts).
+  if (dot > id.lastIndexOf('/') + 0 && FORMAT_BY_EXTENSION.has(id.slice(dot + 1).toLowerCase())) {
     ext = id.slice(dot + 1).toLowerCase();
     id = id.slice(0, dot);
   }

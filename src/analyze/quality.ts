@@ -13,9 +13,11 @@ import sharp from 'sharp';
 import type { RawImage } from './types.ts';
 import { openMetricSession } from './metric.ts';
 import { classifyContent } from './content-class.ts';
+import { encoderOf, qAutoTable, type QAutoFormat } from '../formats.ts';
 
 export type QualityLevel = 'best' | 'good' | 'eco' | 'low';
-export type EncodeFormat = 'jpeg' | 'webp' | 'avif';
+/** The formats q_auto searches (those with a `qAuto` row in src/formats.ts). */
+export type EncodeFormat = QAutoFormat;
 export type ChromaSubsampling = '4:2:0' | '4:4:4';
 
 export interface QualityChoice {
@@ -40,46 +42,13 @@ export const QUALITY_BUDGETS: Record<QualityLevel, number> = Object.freeze({
   low: 7.45,
 });
 
-/** Qualities searched per format: below the floor every codec falls apart on some image, above
- *  the ceiling bytes grow much faster than any visible gain. */
-export const QUALITY_RANGE: Record<EncodeFormat, readonly [number, number]> = Object.freeze({
-  jpeg: [30, 95] as const,
-  webp: [30, 95] as const,
-  avif: [20, 90] as const,
-});
-
-/** Highest quality each level may spend, whatever the metric says: a texture the metric finds
- *  hard (star fields, foliage) would otherwise climb to the range ceiling and cost more than
- *  the fixed quality it replaces (good at JPEG 95 is 1.6x the bytes of q90 on hubble.jpg). */
-export const LEVEL_CEILING: Record<EncodeFormat, Record<QualityLevel, number>> = {
-  jpeg: { best: 95, good: 90, eco: 82, low: 72 },
-  webp: { best: 95, good: 90, eco: 82, low: 72 },
-  avif: { best: 78, good: 65, eco: 55, low: 45 },
-};
-
-/** Lowest quality each level may pick. AVIF searches only a band of ±3 steps around the level's
- *  typical answer (FIRST_GUESS): aom's quality scale is already close to perceptually uniform
- *  (at a fixed q60, effort 3, butteraugli stays within 2.2-2.9 on 15 of the 16 corpus photos),
- *  and our metric's choices across images disagree with butteraugli more than that: searched
- *  over the whole range they cost 0.43x the bytes of JPEG q90 at butteraugli parity with q80,
- *  a constant q60 0.38x, the ±3 band 0.39x (QUALITY.md, "AVIF"). */
-export const LEVEL_FLOOR: Record<EncodeFormat, Record<QualityLevel, number>> = {
-  jpeg: { best: 30, good: 30, eco: 30, low: 30 },
-  webp: { best: 30, good: 30, eco: 30, low: 30 },
-  avif: { best: 72, good: 59, eco: 49, low: 39 },
-};
-
-/** First trial per format and level: the median answer on the photo corpus (bench/quality.ts).
- *  JPEG starts from the model's prediction instead; this is only where its search begins. */
-const FIRST_GUESS: Record<EncodeFormat, Record<QualityLevel, number>> = {
-  jpeg: { best: 90, good: 80, eco: 70, low: 50 },
-  webp: { best: 88, good: 80, eco: 70, low: 55 },
-  avif: { best: 75, good: 62, eco: 52, low: 42 },
-};
-
-/** -d ln(distance) / d quality, median over the corpus; steers WebP and AVIF (JPEG reads the
- *  local slope off its model). */
-const LOG_SLOPE: Record<EncodeFormat, number> = { jpeg: 0.018, webp: 0.02, avif: 0.012 };
+/** The per-format search space (range, level ceilings and floors, first guesses, slopes) is the
+ *  `qAuto` of each format's row in src/formats.ts, with the measurements behind it. */
+export const QUALITY_RANGE = qAutoTable((t) => t.range);
+export const LEVEL_CEILING = qAutoTable((t) => t.ceiling);
+export const LEVEL_FLOOR = qAutoTable((t) => t.floor);
+const FIRST_GUESS = qAutoTable((t) => t.firstGuess);
+const LOG_SLOPE = qAutoTable((t) => t.logSlope);
 
 /** Measured / predicted distance of the JPEG model (metric-worker.ts `predictJpeg`) around the
  *  budgets: the mean over the 16 corpus photos is 1.03-1.05 across q60-90 at 800 px (spread
@@ -153,13 +122,13 @@ export async function chooseQuality(
   const qMin = Math.max(QUALITY_RANGE[format][0], LEVEL_FLOOR[format][level]);
   const qMax = Math.min(QUALITY_RANGE[format][1], LEVEL_CEILING[format][level]);
   const clamp = (q: number): number => Math.max(qMin, Math.min(qMax, clampQuality(q, format)));
-  const session = openMetricSession(ref, { jpeg: format === 'jpeg' });
+  const modelled = encoderOf(format).qAuto!.modelled;
+  const session = openMetricSession(ref, { jpeg: modelled });
   try {
     const trials: Trial[] = [];
     const tried = new Set<number>();
     let encodes = 0;
     let chroma: ChromaSubsampling | undefined;
-    const modelled = format === 'jpeg';
     // JPEG: the model's local slopes around each trial, asked for as the trial starts so that the
     // worker reads them off while the encoder runs.
     const slopes = new Map<string, Promise<number>>();
@@ -196,7 +165,7 @@ export async function chooseQuality(
       const target = budget / JPEG_MODEL_BIAS;
       chroma = decided === 'measure' ? '4:2:0' : decided;
       // Searched up to 101 = "not reachable at any quality" (for the chroma choice below).
-      const q = await session.jpegQuality(target, chroma ?? '4:2:0', qMin, 101, FIRST_GUESS.jpeg[level]);
+      const q = await session.jpegQuality(target, chroma ?? '4:2:0', qMin, 101, FIRST_GUESS[format][level]);
       // A colour photo: 4:2:0 unless 4:4:4 meets the budget CHROMA_444_STEPS qualities lower
       // (what its extra bytes are worth), e.g. saturated red or blue edges that 4:2:0 smears at
       // any quality. Asked of the model while the first 4:2:0 trial encodes; redone if 4:4:4.
@@ -312,7 +281,7 @@ function secantSlope(a: Trial, b: Trial, prior: number): number {
  * which the answer needs the metric.
  */
 function chromaWithoutMeasuring(ref: RawImage, format: EncodeFormat): ChromaSubsampling | undefined | 'measure' {
-  if (format === 'webp') return undefined;
+  if (!encoderOf(format).qAuto!.chroma) return undefined;
   if (ref.channels < 3) return '4:2:0';
   if (classifyContent(ref).kind === 'graphic') return '4:4:4';
   return 'measure';

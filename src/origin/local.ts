@@ -26,9 +26,10 @@ import path from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { Errors } from '../errors.ts';
 import type { Origin, Source } from './types.ts';
+import { EXTENSIONS } from '../formats.ts';
 
-const IMAGE_EXT = ['jpg', 'jpeg', 'png', 'webp', 'avif', 'gif', 'tif', 'tiff', 'svg', 'heic', 'heif', 'jp2', 'jxl', 'bmp'];
-const IMAGE_EXT_SET = new Set(IMAGE_EXT);
+/** A file is an image of its stem when its extension is in the format table, which ranks them. */
+const EXT_RANK: ReadonlyMap<string, number> = new Map(EXTENSIONS.map((e, i) => [e, i]));
 /** Most folders watched at once; beyond it, folders are validated by stats. */
 const MAX_WATCHED = 4096;
 
@@ -80,7 +81,7 @@ function nameFits(full: string): boolean {
   return true;
 }
 
-const extRank = (name: string) => IMAGE_EXT.indexOf(name.slice(name.lastIndexOf('.') + 1).toLowerCase());
+const extRank = (name: string) => EXT_RANK.get(name.slice(name.lastIndexOf('.') + 1).toLowerCase()) ?? -1;
 
 export function createLocalOrigin(root: string, opts: LocalOriginOptions): LocalOrigin {
   const base = path.resolve(root);
@@ -148,13 +149,13 @@ export function createLocalOrigin(root: string, opts: LocalOriginOptions): Local
     for (const n of names) {
       const dot = n.lastIndexOf('.');
       if (dot <= 0) continue;
-      if (!IMAGE_EXT_SET.has(n.slice(dot + 1).toLowerCase())) continue;
+      if (!EXT_RANK.has(n.slice(dot + 1).toLowerCase())) continue;
       const stem = n.slice(0, dot);
       const arr = byStem.get(stem) ?? [];
       arr.push(n);
       byStem.set(stem, arr);
     }
-    // Prefer a stable order: the order of IMAGE_EXT.
+    // Prefer a stable order: the table's (src/formats.ts).
     for (const arr of byStem.values()) arr.sort((a, b) => extRank(a) - extRank(b));
     const l = { mtimeMs: st.mtimeMs, byStem, names: new Set(names) };
     listings.set(dir, l);

@@ -22,10 +22,10 @@
  */
 import sharp from 'sharp';
 import { LRUCache } from 'lru-cache';
-import type { OutputFormat } from '../../transforms/format.ts';
+import { animates, encoderOf, firstAccepted, formatRow, sourceFormatName, searchesQuality, UNIVERSAL, type EncodeSettings, type OutputFormat } from '../formats.ts';
 import type { Quality, QualityLevel } from '../../transforms/quality.ts';
 import type { Flags } from '../../transforms/flags.ts';
-import { applyEncoder, encoderSignature, type EncodeSettings } from './encode.ts';
+import { applyEncoder, encoderSignature } from './encode.ts';
 import type { RenderContext } from './context.ts';
 import type { SourceMeta } from './source-meta.ts';
 import type { OutputSettings } from './render.ts';
@@ -49,21 +49,25 @@ export interface Encoded {
 
 type ContentKind = ContentClass['kind'];
 
-/** Source formats (sharp's names) whose pixels come from a lossy codec: AVIF/HEIC are 'heif'. */
-const LOSSY_SOURCES: ReadonlySet<string> = new Set(['jpeg', 'heif']);
-
 export function pickFormat(out: OutputSettings, meta: SourceMeta, animated: boolean, alpha: boolean, kind: ContentKind): OutputFormat {
   const f = out.format;
   if (f.kind === 'fixed') return f.format;
-  const acc = f.accept ?? { avif: false, webp: false };
-  if (animated) return acc.webp ? 'webp' : 'gif';
-  if (alpha && out.flags.preserveTransparency) return 'png';
-  if (acc.avif) return 'avif';
-  if (acc.webp) return 'webp';
-  if (alpha) return 'png';
+  const acc = f.accept;
+  if (animated) return (acc && firstAccepted(acc, animates)) ?? UNIVERSAL.animation;
+  if (alpha && out.flags.preserveTransparency) return UNIVERSAL.lossless;
+  const modern = acc && firstAccepted(acc);
+  if (modern) return modern;
+  if (alpha) return UNIVERSAL.lossless;
   // With q_auto a graphic starts from JPEG too, and so does one decoded from a lossy source
   // (its pixels carry the codec's noise, not exact fills); PNG8 and PNG then compete with it.
-  return kind === 'graphic' && out.quality?.kind !== 'auto' && !LOSSY_SOURCES.has(meta.format) ? 'png' : 'jpeg';
+  return kind === 'graphic' && out.quality?.kind !== 'auto' && !lossySource(meta.format) ? UNIVERSAL.lossless : UNIVERSAL.photo;
+}
+
+const losslessForGraphics = (f: OutputFormat) => encoderOf(f).losslessForGraphics === true;
+/** Whether a source (sharp's format name) was decoded from a lossy codec. */
+function lossySource(sharpName: string): boolean {
+  const f = sourceFormatName(sharpName);
+  return f !== undefined && formatRow(f).lossy;
 }
 
 function settings(format: OutputFormat, flags: Flags, extra: Partial<EncodeSettings> = {}): EncodeSettings {
@@ -73,14 +77,16 @@ function settings(format: OutputFormat, flags: Flags, extra: Partial<EncodeSetti
 /** Encodings that compete with the first one (see the rules above). */
 function alternatives(out: OutputSettings, format: OutputFormat, content: ContentClass | undefined): EncodeSettings[] {
   const flags = out.flags;
-  const palette = settings('png', flags, { palette: true });
-  const isPalette = format === 'png' && (flags.png8 || flags.lossy);
+  const palette = settings(UNIVERSAL.lossless, flags, { palette: true });
+  const hasPalette = encoderOf(format).palette === true;
+  const isPalette = hasPalette && (flags.png8 || flags.lossy);
   if (out.format.kind === 'auto' && content?.kind === 'graphic') {
-    if (out.format.accept?.webp) return flags.lossless ? [] : [settings('webp', flags, { lossless: true })];
-    if (format === 'png') return isPalette ? [] : [palette];
-    return [palette, settings('png', flags)];
+    const lossless = out.format.accept && firstAccepted(out.format.accept, losslessForGraphics);
+    if (lossless) return flags.lossless ? [] : [settings(lossless, flags, { lossless: true })];
+    if (format === UNIVERSAL.lossless) return isPalette ? [] : [palette];
+    return [palette, settings(UNIVERSAL.lossless, flags)];
   }
-  return format === 'png' && flags.anyFormat && !isPalette ? [palette] : [];
+  return hasPalette && flags.anyFormat && !isPalette ? [palette] : [];
 }
 
 /** The same pixels, alpha-0 pixels' colour aside (invisible, and PNG8 merges them). */
@@ -99,7 +105,7 @@ function samePixels(a: RawImage, b: RawImage): boolean {
 
 async function encodeRaw(raw: RawImage, s: EncodeSettings, background: { r: number; g: number; b: number } | undefined, ctx: RenderContext): Promise<Buffer> {
   let img = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
-  if ((raw.channels === 2 || raw.channels === 4) && s.format === 'jpeg') img = img.flatten({ background: background ?? { r: 255, g: 255, b: 255 } });
+  if ((raw.channels === 2 || raw.channels === 4) && !formatRow(s.format).alpha) img = img.flatten({ background: background ?? { r: 255, g: 255, b: 255 } });
   return applyEncoder(img, s, ctx.config).timeout({ seconds: ctx.deadline.seconds('encoding') }).toBuffer();
 }
 
@@ -117,7 +123,7 @@ export async function encodeStill(pixels: RawImage, out: OutputSettings, meta: S
   let lossy: Encoded;
   /** Perceptual distance of `lossy` when q_auto measured it. */
   let lossyDistance: number | undefined;
-  if (q?.kind === 'auto' && (format === 'jpeg' || format === 'webp' || format === 'avif') && !out.flags.lossless) {
+  if (q?.kind === 'auto' && searchesQuality(format) && !out.flags.lossless) {
     const mkey = `${key}\n${format}\n${q.level}\n${encoderSignature(format, ctx.config)}`;
     const known = qualityMemo.get(mkey);
     if (known) {
@@ -125,7 +131,7 @@ export async function encodeStill(pixels: RawImage, out: OutputSettings, meta: S
       lossyDistance = known.distance;
     } else {
       // JPEG cannot carry alpha: judge the flattened pixels the viewer will see.
-      const ref = format === 'jpeg' && alpha ? await flattenRaw(raw, background) : raw;
+      const ref = !formatRow(format).alpha && alpha ? await flattenRaw(raw, background) : raw;
       const choice = await chooseQuality(ref, format, q.level, (quality, chroma) =>
         encodeRaw(ref, settings(format, out.flags, { quality, chroma }), background, ctx));
       qualityMemo.set(mkey, { quality: choice.quality, distance: choice.distance, ...(choice.chromaSubsampling ? { chroma: choice.chromaSubsampling } : {}) });
@@ -143,7 +149,7 @@ export async function encodeStill(pixels: RawImage, out: OutputSettings, meta: S
   let best = lossy;
   for (const alt of alternatives(out, format, content)) {
     // A palette that won holds the same picture in fewer bits per pixel than full PNG.
-    if (alt.format === 'png' && !alt.palette && best.format === 'png') continue;
+    if (alt.format === UNIVERSAL.lossless && !alt.palette && best.format === UNIVERSAL.lossless) continue;
     const body = alt.palette
       ? await smallestPalette(raw, tolerance, (quality) => encodeRaw(raw, { ...alt, quality }, background, ctx))
       : await encodeRaw(raw, alt, background, ctx);

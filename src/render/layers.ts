@@ -189,7 +189,7 @@ export async function renderLayer(spec: LayerSpec, W: number, H: number, ctx: Re
   const { openSource, transform } = await import('./render.ts');
   const plan = { components, canonical: spec.nested };
   // A layer is a still: its first frame, whatever the base's output format.
-  const out = { format: { kind: 'fixed' as const, format: 'png' as const }, flags: {} };
+  const out = { format: { kind: 'auto' as const, still: true }, flags: {} };
   const child: RenderContext = { ...ctx, sourceIdentity: src.identity, prefix: '' };
   const canvas = await transform(openSource(src, meta, plan, out, child), plan, child);
   const m = await canvas.materialize();

@@ -7,7 +7,8 @@
 import sharp, { type Sharp } from 'sharp';
 import { TRANSFORMS, PHASES, type Component, type PlanKey, type TransformDef } from '../../transforms/index.ts';
 import type { LoadOptions } from '../../transforms/types.ts';
-import { type OutputFormat, type FormatRequest } from '../../transforms/format.ts';
+import type { FormatRequest } from '../../transforms/format.ts';
+import { animates, deliveredFormat, formatRow, searchesQuality, sourceFormatName, type OutputFormat } from '../formats.ts';
 import type { Flags } from '../../transforms/flags.ts';
 import type { Quality } from '../../transforms/quality.ts';
 import { canonicalComponent, type Plan } from '../plan/parse.ts';
@@ -39,18 +40,9 @@ export interface RenderResult {
   quality?: number;
 }
 
-const ANIMATABLE = new Set<OutputFormat>(['gif', 'webp']);
-
 /** Format a source is delivered in when neither f_ nor an extension asks for one. */
 export function sourceFormat(meta: SourceMeta): OutputFormat {
-  switch (meta.format) {
-    case 'jpeg': case 'png': case 'webp': case 'gif': case 'tiff': case 'avif':
-      return meta.format;
-    case 'heif':
-      return 'avif';
-    default:
-      return meta.hasAlpha || meta.format === 'svg' ? 'png' : 'jpeg';
-  }
+  return deliveredFormat(meta.format, meta.hasAlpha);
 }
 
 /** Merge the output parameters of all components (last one wins; flags accumulate). */
@@ -116,8 +108,8 @@ export function sourceStart(meta: SourceMeta, plan: Plan, out: OutputSettings): 
   const lo = loadOptions(plan);
   if (lo.page !== undefined && lo.page >= meta.pages) throw new Errors.INVALID_PARAM('page', `${lo.page + 1} (the source has ${meta.pages})`);
   const f = out.format;
-  const animated = meta.pages > 1 && (meta.format === 'gif' || meta.format === 'webp') && lo.page === undefined
-    && (f.kind === 'fixed' ? ANIMATABLE.has(f.format) : !f.still);
+  const animated = meta.pages > 1 && animates(sourceFormatName(meta.format)) && lo.page === undefined
+    && (f.kind === 'fixed' ? animates(f.format) : !f.still);
   const swap = lo.autoOrient && meta.orientation >= 5;
   return { lo, animated, width: swap ? meta.rawHeight : meta.rawWidth, height: swap ? meta.rawWidth : meta.rawHeight };
 }
@@ -160,16 +152,17 @@ export async function transform(opened: OpenedSource, plan: Plan, ctx: RenderCon
 }
 
 /**
- * Whether a still image can be encoded straight from its pipeline: a fixed lossy format (JPEG,
- * WebP, AVIF: 8-bit output like the raw path) at a fixed or default quality, and no alpha to
- * flatten for JPEG. f_auto and q_auto judge the exact pixels, so they take the raw path.
+ * Whether a still image can be encoded straight from its pipeline: a fixed lossy format (one
+ * q_auto can search: JPEG, WebP, AVIF; 8-bit output like the raw path) at a fixed or default
+ * quality, and no alpha to flatten (JPEG). f_auto and q_auto judge the exact pixels, so they
+ * take the raw path.
  */
 function streamable(out: OutputSettings, canvas: Canvas): boolean {
   if (out.format.kind !== 'fixed' || out.quality?.kind === 'auto') return false;
   const f = out.format.format;
-  if (f === 'jpeg') return !canvas.hasAlpha;
-  return f === 'webp' || f === 'avif';
+  return searchesQuality(f) && (formatRow(f).alpha || !canvas.hasAlpha);
 }
+
 
 function now(): number {
   return performance.now();
@@ -179,7 +172,7 @@ function now(): number {
 export function encodePipeline(canvas: Canvas, out: OutputSettings, meta: SourceMeta, animated: boolean, ctx: RenderContext): Sharp {
   const s = plainSettings(out, meta, animated, canvas.hasAlpha);
   let img = canvas.pipeline();
-  if (canvas.hasAlpha && s.format === 'jpeg') {
+  if (canvas.hasAlpha && !formatRow(s.format).alpha) {
     const bg = canvas.background ?? { r: 255, g: 255, b: 255 };
     img = img.flatten({ background: { r: bg.r, g: bg.g, b: bg.b } });
   }

@@ -8,6 +8,7 @@ import { Errors, classifySharpError } from '../errors.ts';
 import type { Source } from '../origin/types.ts';
 import type { Config } from '../config.ts';
 import { isSanitizedSvg } from '../security/svg.ts';
+import { sourceFormatName } from '../formats.ts';
 
 export interface SourceMeta {
   format: string;
@@ -30,9 +31,6 @@ export interface SourceMeta {
 
 const cache = new LRUCache<string, SourceMeta>({ max: 5_000 });
 
-/** Formats libvips can open that we accept as sources. SVG is rasterized without external fetches. */
-const ACCEPTED = new Set(['jpeg', 'png', 'webp', 'gif', 'avif', 'heif', 'tiff', 'svg', 'jp2', 'jxl', 'raw']);
-
 export async function readSourceMeta(src: Source, config: Config): Promise<SourceMeta> {
   const hit = cache.get(src.identity);
   if (hit) return hit;
@@ -47,7 +45,8 @@ export async function readSourceMeta(src: Source, config: Config): Promise<Sourc
   }
   // Second line behind the route's sniffing (security/svg.ts): no unsanitized SVG is rendered.
   if (m.format === 'svg' && !isSanitizedSvg(src.buffer)) throw new Errors.UNSUPPORTED_SOURCE('an SVG that did not pass the sanitizer');
-  if (!m.format || !ACCEPTED.has(m.format) || !m.width || !m.height) {
+  // The format table's sources that this libvips reads (src/formats.ts).
+  if (!m.format || !sourceFormatName(m.format) || !m.width || !m.height) {
     throw new Errors.UNSUPPORTED_SOURCE(`format ${m.format ?? 'unknown'} is not supported`);
   }
   const orientation = m.orientation ?? 1;

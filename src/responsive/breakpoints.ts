@@ -26,6 +26,7 @@ import { plainSettings } from '../render/auto-encode.ts';
 import { classifyContent } from '../analyze/content-class.ts';
 import { classifySharpError, isHttpError } from '../errors.ts';
 import { Deadline } from '../render/deadline.ts';
+import { formatRow } from '../formats.ts';
 import { checkPlanBounds } from '../render/plan-bounds.ts';
 
 export interface BreakpointSpec {
@@ -203,7 +204,7 @@ async function measure(input: BreakpointInput, spec: BreakpointSpec, deadline: D
     const h = Math.max(1, Math.round((base.height * w) / base.width));
     let img = sharp(base.data, { raw: { width: base.width, height: base.height, channels: base.channels }, limitInputPixels: false });
     if (w !== base.width) img = img.resize(w, h, { fit: 'fill' });
-    if (alpha && settings.format === 'jpeg') img = img.flatten({ background: { r: 255, g: 255, b: 255 } });
+    if (alpha && !formatRow(settings.format).alpha) img = img.flatten({ background: { r: 255, g: 255, b: 255 } });
     stats.encodes++;
     const body = await applyEncoder(img, settings, config).timeout({ seconds: deadline.seconds('breakpoint sampling') }).toBuffer();
     return { width: w, bytes: body.length };

@@ -11,7 +11,7 @@
 import type { ResolveContext, Component } from '../../transforms/types.ts';
 import { resolveDim, type Dim } from '../../transforms/args.ts';
 import type { Plan } from '../plan/parse.ts';
-import type { OutputFormat } from '../../transforms/format.ts';
+import type { OutputFormat } from '../formats.ts';
 import {
   DPR_AUTO, DPR_VARY, WIDTH_VARY, autoDpr, requiredWidth, roundWidth, snapToBreakpoint, type AutoWidth,
 } from './auto-width.ts';

@@ -15,7 +15,7 @@ import type { Source } from '../origin/types.ts';
 import { readSourceMeta } from '../render/source-meta.ts';
 import { outputSettings, render } from '../render/render.ts';
 import { refinedConfig } from '../render/encode.ts';
-import { CONTENT_TYPES, EXTENSIONS, type OutputFormat } from '../../transforms/format.ts';
+import { formatRow, type OutputFormat } from '../formats.ts';
 import type { CachedResult } from '../cache/result-cache.ts';
 import type { StoredResult } from '../cache/redis-tier.ts';
 import type { RenderContext } from '../render/context.ts';
@@ -269,9 +269,9 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     if (refinedConfig(r.format, ctx.config)) meta2.provisional = Date.now();
     if (out.flags.attachment) {
       const base = typeof out.flags.attachment === 'string' ? out.flags.attachment : url.publicId.split('/').pop() || 'image';
-      meta2.attachment = `${base}.${EXTENSIONS[r.format]}`;
+      meta2.attachment = `${base}.${formatRow(r.format).extensions[0]}`;
     }
-    return { body: r.body, contentType: CONTENT_TYPES[r.format], etag: etagOf(r.body), vary: [...ctx.vary], meta: meta2, timing: { ...ctx.timing } };
+    return { body: r.body, contentType: formatRow(r.format).mime, etag: etagOf(r.body), vary: [...ctx.vary], meta: meta2, timing: { ...ctx.timing } };
   }
 
   /**

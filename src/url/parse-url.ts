@@ -5,7 +5,7 @@
  */
 import { Errors } from '../errors.ts';
 import { looksLikeComponent } from '../plan/parse.ts';
-import { FORMAT_BY_NAME, type OutputFormat } from '../../transforms/format.ts';
+import { FORMAT_BY_EXTENSION, OUTPUT_BY_EXTENSION, type OutputFormat } from '../formats.ts';
 
 export const DELIVERY_TYPES = ['upload', 'fetch', 'private', 'authenticated'] as const;
 export type DeliveryType = (typeof DELIVERY_TYPES)[number];
@@ -19,15 +19,12 @@ export interface DeliveryUrl {
   readonly version?: string;
   /** Decoded public id without the format extension (or the remote URL for fetch). */
   readonly publicId: string;
-  /** Extension as written (lower-cased), if it names an image format. */
+  /** Extension as written (lower-cased), if it names an image format (src/formats.ts). */
   readonly ext?: string;
   readonly extFormat?: OutputFormat;
   /** The text a signature covers: components and public id as written, without version. */
   readonly signedText: string;
 }
-
-/** Source-file extensions we recognise in public ids besides output formats. */
-const SOURCE_EXT = new Set(['svg', 'heic', 'heif', 'jp2', 'jxl', 'bmp', 'ico', 'pdf', 'tga', 'psd']);
 
 function decode(s: string): string {
   try {
@@ -92,7 +89,7 @@ export function parseDeliveryUrl(path: string): DeliveryUrl | undefined {
     const remote = rest.join('/');
     const extm = /\.([a-z0-9]{2,5})$/i.exec(remote.split(/[?#]|%3F/i)[0]);
     const ext = extm?.[1].toLowerCase();
-    return { cloud, type, signature, components, version, publicId: remote, ext, extFormat: ext ? FORMAT_BY_NAME[ext] : undefined, signedText: rawSigned.join('/') };
+    return { cloud, type, signature, components, version, publicId: remote, ext, extFormat: ext ? OUTPUT_BY_EXTENSION.get(ext) : undefined, signedText: rawSigned.join('/') };
   }
 
   for (const s of rest) {
@@ -107,11 +104,11 @@ export function parseDeliveryUrl(path: string): DeliveryUrl | undefined {
   const dot = last.lastIndexOf('.');
   if (dot > 0) {
     const e = last.slice(dot + 1).toLowerCase();
-    if (FORMAT_BY_NAME[e] || SOURCE_EXT.has(e)) {
+    if (FORMAT_BY_EXTENSION.has(e)) {
       ext = e;
       idLast = last.slice(0, dot);
     }
   }
   const publicId = [...rest.slice(0, -1), idLast].map(decode).join('/');
-  return { cloud, type, signature, components, version, publicId, ext, extFormat: ext ? FORMAT_BY_NAME[ext] : undefined, signedText: rawSigned.join('/') };
+  return { cloud, type, signature, components, version, publicId, ext, extFormat: ext ? OUTPUT_BY_EXTENSION.get(ext) : undefined, signedText: rawSigned.join('/') };
 }

@@ -119,3 +119,28 @@ t.test('a folder that cannot be watched falls back to stats', async (t) => {
   t.not(second.identity, first.identity, 'the change is seen without a watcher');
   t.equal(await dominant(second.buffer), 'blue');
 });
+
+t.test('a public id names files of every extension in the format table, ranked by the table', async (t) => {
+  // One list since the format table (src/formats.ts): `.jpe` (already a URL extension) and the
+  // name-only formats (ico, pdf, tga, psd) are files of their stem too; before, they were not
+  // listed and such a stem was not found. The table's row order ranks them (jpe with JPEG).
+  const store = await fs.mkdtemp(path.join(os.tmpdir(), 'aperture-local-'));
+  t.teardown(() => fs.rm(store, { recursive: true, force: true }));
+  await fs.writeFile(path.join(store, 'a.jpe'), await solid(8, 8, 255, 0, 0).jpeg().toBuffer());
+  await fs.writeFile(path.join(store, 'b.png'), await solid(8, 8, 0, 0, 255).png().toBuffer());
+  await fs.writeFile(path.join(store, 'b.jpe'), await solid(8, 8, 255, 0, 0).jpeg().toBuffer());
+  await fs.writeFile(path.join(store, 'c.pdf'), '%PDF-1.4\n');
+  const origin = createLocalOrigin(store, { cacheBytes: 1 << 20, maxSourceBytes: 1 << 20, watch: false });
+  t.teardown(() => origin.close());
+  t.match((await origin.loadWithExt('a', undefined)).identity, /a\.jpe:/);
+  t.match((await origin.loadWithExt('b', undefined)).identity, /b\.jpe:/, 'JPEG ranks before PNG');
+  t.match((await origin.loadWithExt('b', 'png')).identity, /b\.png:/, 'an exact extension still wins');
+  t.match((await origin.loadWithExt('c', undefined)).identity, /c\.pdf:/);
+
+  // Through the route, the PDF is an unsupported source (this libvips reads no PDF), not a missing one.
+  const app = await buildServer(testConfig({ storageDir: store }), { defaultMetrics: false });
+  t.teardown(() => app.close());
+  const res = await app.inject({ url: '/image/upload/c' });
+  t.equal(res.statusCode, 415);
+  t.match(res.headers['x-cld-error'], /^Unsupported image source: /);
+});

@@ -76,6 +76,13 @@ t.test('compass gravity places the layer (default centre)', async (t) => {
   await redAt(t, 'l_docs:red/fl_layer_apply/white.png', box(40, 30, 20, 20));
 });
 
+t.test('a layer extension is any of the format table\'s, as in a delivery URL', async (t) => {
+  // The stored docs/red.png serves `.jp2` (and `.jpe`) like the base's `/docs/red.jp2` would:
+  // before the one format table, layers did not know these extensions and answered 400 not found.
+  await redAt(t, 'l_docs:red.jp2/fl_layer_apply/white.png', box(40, 30, 20, 20));
+  await redAt(t, 'l_docs:red.jpe/fl_layer_apply/white.png', box(40, 30, 20, 20));
+});
+
 t.test('x/y offsets move the layer away from the anchored edge', async (t) => {
   await redAt(t, 'l_docs:red/fl_layer_apply,g_north_west,x_10,y_5/white.png', box(10, 5, 20, 20));
   await redAt(t, 'l_docs:red/fl_layer_apply,g_south_east,x_10,y_5/white.png', box(70, 55, 20, 20));

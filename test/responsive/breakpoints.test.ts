@@ -12,7 +12,7 @@ import { outputSettings } from '../../src/render/render.ts';
 import { parsePlan } from '../../src/plan/parse.ts';
 import { testConfig } from '../../src/config.ts';
 import type { Component } from '../../transforms/types.ts';
-import type { OutputFormat } from '../../transforms/format.ts';
+import type { OutputFormat } from '../../src/formats.ts';
 
 const config = testConfig();
 const CUPS = '/work/shared/corpus/photos/cups.jpg';

@@ -28,6 +28,10 @@ function only(c: Component): LayerSpec {
 t.test('image layer sources', async (t) => {
   t.same(only(plan('l_docs:logo').components[0]).source, { kind: 'image', publicId: 'docs/logo' }, 'folders use `:`');
   t.same(only(plan('l_sample.jpg').components[0]).source, { kind: 'image', publicId: 'sample', ext: 'jpg' });
+  // Layers know the same extensions as delivery URLs (src/formats.ts), jp2 and jpe included.
+  t.same(only(plan('l_sample.jp2').components[0]).source, { kind: 'image', publicId: 'sample', ext: 'jp2' });
+  t.same(only(plan('l_sample.jpe').components[0]).source, { kind: 'image', publicId: 'sample', ext: 'jpe' });
+  t.same(only(plan('l_sample.txt').components[0]).source, { kind: 'image', publicId: 'sample.txt' });
   t.same(only(plan('l_my%20logo').components[0]).source, { kind: 'image', publicId: 'my logo' });
   const u = only(plan('u_site_bg').components[0]);
   t.equal(u.under, true);

@@ -30,6 +30,9 @@ t.test('accepted shapes', async (t) => {
     ['/image/upload/caf%C3%A9/cr%C3%A8me.png', { publicId: 'café/crème', extFormat: 'png' }],
     ['/image/upload/a.b.c.gif', { publicId: 'a.b.c', ext: 'gif', extFormat: 'gif' }],
     ['/image/upload/notes.txt', { publicId: 'notes.txt', ext: undefined, extFormat: undefined }],
+    // Extensions are looked up in a Map: inherited object keys are no extension.
+    ['/image/upload/a.constructor', { publicId: 'a.constructor', ext: undefined, extFormat: undefined }],
+    ['/image/upload/a.jp2', { publicId: 'a', ext: 'jp2', extFormat: undefined }],
     ['/image/upload/logo.svg', { publicId: 'logo', ext: 'svg', extFormat: undefined }],
     ['/image/upload/photo.JPG', { publicId: 'photo', ext: 'jpg', extFormat: 'jpeg' }],
     ['/image/upload/photo.tif', { extFormat: 'tiff' }],
