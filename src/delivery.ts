@@ -20,7 +20,19 @@ export interface Delivery {
   readonly tier: SharedTier;
   /** Re-renders results served with a fast encoder setting, when no transform is waiting. */
   readonly refiner: Refiner;
+  /** The wall clock behaviour is judged by (provisional max-age, source freshness); Date.now unless injected. */
+  readonly now: () => number;
+  /** DeliveryOptions.renderLatch, when set. */
+  readonly renderLatch?: RenderLatch;
 }
+
+/** What a render waits on before it starts: a first render for a request, or a background refinement. */
+export type RenderStage = 'render' | 'refine';
+/**
+ * Awaited by a transform while it holds its admission slot, right before it renders. Tests hold
+ * renders in flight with it and release them when they choose; unset, it costs nothing.
+ */
+export type RenderLatch = (stage: RenderStage) => Promise<void>;
 
 export interface DeliveryOptions {
   /** For tests: a DNS stub for the SSRF guard. */
@@ -29,6 +41,10 @@ export interface DeliveryOptions {
   log?: TierLog;
   /** Process-level metrics (RSS, GC, ...); off in most tests. Default true. */
   defaultMetrics?: boolean;
+  /** For tests: hold each render in flight until the returned promise settles (see RenderLatch). */
+  renderLatch?: RenderLatch;
+  /** For tests: the clock (milliseconds since the epoch) instead of Date.now, so a test advances time instead of sleeping. */
+  now?: () => number;
 }
 
 /** Results waiting for refinement at most (beyond it a result keeps its fast encoding). */
@@ -47,6 +63,8 @@ export function createDelivery(config: Config, opts: DeliveryOptions = {}): Deli
     admission,
     refiner,
     access: createAccess(config),
-    origins: createOrigins(config, opts.http),
+    origins: createOrigins(config, opts.now ? { now: opts.now, ...opts.http } : opts.http),
+    now: opts.now ?? Date.now,
+    ...(opts.renderLatch ? { renderLatch: opts.renderLatch } : {}),
   };
 }

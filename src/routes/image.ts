@@ -19,7 +19,7 @@ import { CONTENT_TYPES, EXTENSIONS, type OutputFormat } from '../../transforms/f
 import type { CachedResult } from '../cache/result-cache.ts';
 import type { StoredResult } from '../cache/redis-tier.ts';
 import type { RenderContext } from '../render/context.ts';
-import type { Delivery } from '../delivery.ts';
+import type { Delivery, RenderStage } from '../delivery.ts';
 import type { Config } from '../config.ts';
 import { isDynamic, resolvePlan } from '../negotiate/resolve.ts';
 import { looksLikeSvg, sanitizeSvg } from '../security/svg.ts';
@@ -179,7 +179,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     return ids.join('|');
   }
 
-  async function compute(url: DeliveryUrl, plan: Plan, src: Source, ctx: RenderContext): Promise<CachedResult> {
+  async function compute(url: DeliveryUrl, plan: Plan, src: Source, ctx: RenderContext, stage: RenderStage = 'render'): Promise<CachedResult> {
     const meta = await readSourceMeta(src, config);
     const out = outputSettings(plan, url.extFormat, meta);
     const { metrics, admission } = delivery;
@@ -193,6 +193,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     metrics.transformsInFlight.set(admission.inFlight);
     let r;
     try {
+      if (delivery.renderLatch) await delivery.renderLatch(stage);
       r = await render(src, meta, plan, out, ctx);
     } finally {
       release();
@@ -217,7 +218,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     }
     // A fast encoding of a format that has a better, slower one: marked provisional, and the
     // route queues its refinement.
-    if (refinedConfig(r.format, ctx.config)) meta2.provisional = Date.now();
+    if (refinedConfig(r.format, ctx.config)) meta2.provisional = delivery.now();
     if (out.flags.attachment) {
       const base = typeof out.flags.attachment === 'string' ? out.flags.attachment : url.publicId.split('/').pop() || 'image';
       meta2.attachment = `${base}.${EXTENSIONS[r.format]}`;
@@ -242,7 +243,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       const src = await loadSource(url);
       if (src.identity !== sourceIdentity) return;
       const ctx: RenderContext = { config: refined, hints, vary: new Set(vary), sourceIdentity, prefix: '', timing: {}, ...(loadLayer ? { loadLayer } : {}) };
-      let next = await compute(url, plan, src, ctx);
+      let next = await compute(url, plan, src, ctx, 'refine');
       const provisional = delivery.results.get(key);
       if (!provisional?.meta.provisional) return;
       if (next.meta.format !== provisional.meta.format || next.body.length >= provisional.body.length) {
@@ -262,7 +263,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
   function fromL1(key: string): CachedResult | undefined {
     const r = delivery.results.get(key);
     if (r?.meta.provisional && config.redisUrl && !delivery.refiner.has(key)
-      && Date.now() - Number(r.meta.provisional) > config.provisionalMaxAgeSeconds * 1000) {
+      && delivery.now() - Number(r.meta.provisional) > config.provisionalMaxAgeSeconds * 1000) {
       delivery.results.delete(key);
       return undefined;
     }
