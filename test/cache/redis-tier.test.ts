@@ -185,12 +185,12 @@ t.test('with a real redis-server', { skip: redisAvailable ? false : redisSkipRea
     // A lock TTL and give-up time far beyond tap's timeout: waiting for either would fail the test.
     const over = { redisLockMs: 600_000, processTimeoutMs: 600_000 };
     const [a, b] = [await open(over), await open(over)];
-    let fail!: () => void;
+    let fail: (() => void) | undefined;
     const failing = a.coalesce('fail', () => new Promise<StoredResult>((_, reject) => { fail = () => reject(new Error('origin 502')); }));
-    await waitFor(async () => await raw.exists('aperture:lock:fail') === 1, 'A holds the lock');
+    await waitFor(async () => fail !== undefined && await raw.exists('aperture:lock:fail') === 1, 'A computing under its lock');
     let bComputes = 0;
     const waiting = b.coalesce('fail', async () => { bComputes++; return sample(10, 'b'); });
-    fail();
+    fail!();
     await t.rejects(failing, /origin 502/, 'holder error reaches its caller');
     const r = await waiting;
     t.equal(bComputes, 1, 'waiter computed itself');
