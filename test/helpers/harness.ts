@@ -6,8 +6,8 @@
  * Nothing here decides pass or fail by time: `waitFor` polls until its predicate holds, however
  * long that takes on a loaded machine; tap's per-file timeout (.taprc) is the only backstop.
  */
+import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Test } from 'tap';
 import { buildServer } from '../../src/server.ts';
@@ -141,4 +141,44 @@ export async function startServer(t: Test | undefined, opts: ServerOptions = {})
   };
   t?.teardown(() => s.close());
   return s;
+}
+
+/** A loopback listener that counts the connections made to it (and closes each at once). */
+export interface ConnectionCounter {
+  readonly port: number;
+  /**
+   * Connections made before this call, marker excluded. Connects a marker and waits until the
+   * listener has accepted it: connections are accepted in arrival order, so any connection a
+   * finished render had started is counted by then. No sleep standing in for "long enough".
+   */
+  settled(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Listen on `preferredPort` of 127.0.0.1 if it is free, else on any port (see `port`). */
+export async function connectionCounter(preferredPort = 0): Promise<ConnectionCounter> {
+  const seen: number[] = [];
+  const markers = new Set<number>();
+  const listener = net.createServer((s) => { seen.push(s.remotePort ?? -1); s.destroy(); });
+  try {
+    await new Promise<void>((resolve, reject) => { listener.once('error', reject); listener.listen(preferredPort, '127.0.0.1', () => resolve()); });
+  } catch {
+    listener.removeAllListeners('error');
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', () => resolve()));
+  }
+  const { port } = listener.address() as AddressInfo;
+  return {
+    port,
+    async settled() {
+      const marker = net.connect(port, '127.0.0.1');
+      marker.on('error', () => {});
+      await new Promise((r) => marker.once('connect', r));
+      const mine = marker.localPort!;
+      markers.add(mine);
+      await waitFor(() => seen.includes(mine), 'the marker connection');
+      marker.destroy();
+      return seen.slice(0, seen.indexOf(mine)).filter((p) => !markers.has(p)).length;
+    },
+    close: () => new Promise<void>((r) => listener.close(() => r())),
+  };
 }
