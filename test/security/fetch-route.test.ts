@@ -10,10 +10,10 @@ import { createRequire } from 'node:module';
 import sharp from 'sharp';
 import t, { type Test } from 'tap';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { buildServer } from '../../src/server.ts';
-import { testConfig, type Config } from '../../src/config.ts';
+import type { Config } from '../../src/config.ts';
 import { guardedLookup, type Resolver } from '../../src/security/ssrf.ts';
 import { onGone, startOriginServer } from '../helpers/origin-server.ts';
+import { startServer } from '../helpers/harness.ts';
 
 const require = createRequire(import.meta.url);
 const cloudinary = require('cloudinary') as {
@@ -61,13 +61,11 @@ t.teardown(() => origin.close());
 const O = `http://127.0.0.1:${origin.port}`;
 
 async function server(overrides: Partial<Config> = {}, resolver?: Resolver): Promise<FastifyInstance> {
-  const cfg = testConfig({
+  const config = {
     fetchAllow: ['127.0.0.1'], fetchTimeoutMs: TIMEOUT_MS, maxSourceBytes: MAX_BYTES,
     remoteMappings: { remote: `${O}/base/` }, ...overrides,
-  });
-  const app = await buildServer(cfg, { defaultMetrics: false, http: { negativeTtlMs: 0, ...(resolver ? { resolver } : {}) } });
-  t.teardown(() => app.close());
-  return app;
+  };
+  return (await startServer(t, { listen: false, config, http: { negativeTtlMs: 0, ...(resolver ? { resolver } : {}) } })).app;
 }
 
 async function width(r: LightMyRequestResponse): Promise<number | undefined> {
