@@ -70,7 +70,9 @@ t.test('with a real redis-server', { skip: redisAvailable ? false : redisSkipRea
 
   const tiers: SharedTier[] = [];
   const open = async (over: Partial<Config> = {}, log = recordingLog(), server: RedisServer = redis) => {
-    const tier = createRedisTier(testConfig({ redisUrl: server.url, ...over }), log);
+    // A generous reply budget: on a loaded machine a 100 ms Redis reply can be late, and a late
+    // lock heartbeat or poll would change the outcome (by design); the timeout cases set their own.
+    const tier = createRedisTier(testConfig({ redisUrl: server.url, redisTimeoutMs: 10_000, ...over }), log);
     tiers.push(tier);
     await waitFor(() => tier.connected, 'tier connected');
     return tier;
@@ -164,7 +166,7 @@ t.test('with a real redis-server', { skip: redisAvailable ? false : redisSkipRea
 
   t.test('coalesce: long render keeps its lock alive', async (t) => {
     // Beats every LOCK_MS/3: only an event-loop stall of over a second could lose the lock.
-    const LOCK_MS = 1500;
+    const LOCK_MS = 3000;
     const [a, b] = [await open({ redisLockMs: LOCK_MS }), await open({ redisLockMs: LOCK_MS })];
     const h = held(() => sample(10, 'slow'));
     const first = a.coalesce('slow', h.compute);
@@ -215,7 +217,7 @@ t.test('Redis stopped, then restarted', { skip: redisAvailable ? false : redisSk
   const redis = await startRedis();
   t.teardown(() => redis.stop());
   const log = recordingLog();
-  const tier = createRedisTier(testConfig({ redisUrl: redis.url }), log);
+  const tier = createRedisTier(testConfig({ redisUrl: redis.url, redisTimeoutMs: 10_000 }), log);
   t.teardown(() => tier.close());
   await waitFor(() => tier.connected, 'connected');
   await tier.setResult('k', sample(100));
@@ -258,7 +260,7 @@ t.test('Redis hangs (SIGSTOP): bounded latency and a breaker', { skip: redisAvai
   const log = recordingLog();
   // The breaker's clock is moved by hand: it stays open until the test says time has passed.
   const clock = manualClock();
-  const tier = createRedisTier(testConfig({ redisUrl: redis.url, redisTimeoutMs: 60 }), log, clock.now);
+  const tier = createRedisTier(testConfig({ redisUrl: redis.url, redisTimeoutMs: 1000 }), log, clock.now);
   t.teardown(() => tier.close());
   await waitFor(() => tier.connected, 'connected');
   await tier.setResult('h', sample(10));
