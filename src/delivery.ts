@@ -23,7 +23,19 @@ export interface Delivery {
   readonly refiner: Refiner;
   /** Sanitizes SVG sources in a worker thread (security/svg.ts). */
   readonly svg: SvgSanitizer;
+  /** The wall clock behaviour is judged by (provisional max-age, source freshness); Date.now unless injected. */
+  readonly now: () => number;
+  /** DeliveryOptions.renderLatch, when set. */
+  readonly renderLatch?: RenderLatch;
 }
+
+/** What a render waits on before it starts: a first render for a request, or a background refinement. */
+export type RenderStage = 'render' | 'refine';
+/**
+ * Awaited by a transform while it holds its admission slot, right before it renders. Tests hold
+ * renders in flight with it and release them when they choose; unset, it costs nothing.
+ */
+export type RenderLatch = (stage: RenderStage) => Promise<void>;
 
 export interface DeliveryOptions {
   /** For tests: a DNS stub for the SSRF guard. */
@@ -34,6 +46,10 @@ export interface DeliveryOptions {
   defaultMetrics?: boolean;
   /** For tests: holds every SVG sanitization in the worker until released (see SvgWorkerData.latch). */
   svgLatch?: Int32Array;
+  /** For tests: hold each render in flight until the returned promise settles (see RenderLatch). */
+  renderLatch?: RenderLatch;
+  /** For tests: the clock (milliseconds since the epoch) instead of Date.now, so a test advances time instead of sleeping. */
+  now?: () => number;
 }
 
 /** Results waiting for refinement at most (beyond it a result keeps its fast encoding). */
@@ -41,7 +57,7 @@ const REFINE_QUEUE = 10_000;
 
 export function createDelivery(config: Config, opts: DeliveryOptions = {}): Delivery {
   const log: TierLog = opts.log ?? { info: (m) => console.log(m), warn: (m) => console.warn(m) };
-  const tier = config.redisUrl ? createRedisTier(config, log) : createNoopTier();
+  const tier = config.redisUrl ? createRedisTier(config, log, opts.now) : createNoopTier();
   const admission = new Admission(config.concurrency, config.queueSize, config.queueTimeoutMs);
   const refiner = new Refiner(() => admission.inFlight === 0 && admission.queued === 0, REFINE_QUEUE, (e) => log.warn(`refinement failed: ${e instanceof Error ? e.message : String(e)}`));
   return {
@@ -52,7 +68,9 @@ export function createDelivery(config: Config, opts: DeliveryOptions = {}): Deli
     admission,
     refiner,
     access: createAccess(config),
-    origins: createOrigins(config, opts.http),
     svg: createSvgSanitizer({ maxBytes: config.maxSvgBytes, ...(opts.svgLatch ? { latch: opts.svgLatch } : {}) }),
+    origins: createOrigins(config, opts.now ? { now: opts.now, ...opts.http } : opts.http),
+    now: opts.now ?? Date.now,
+    ...(opts.renderLatch ? { renderLatch: opts.renderLatch } : {}),
   };
 }

@@ -3,6 +3,9 @@
  * one-place queue, concurrent cold requests are either served or shed with 503 + Retry-After;
  * a request that waits longer than queueTimeoutMs is shed; cache hits are answered while the
  * transforms are saturated; and a slow client never holds a transform slot.
+ *
+ * Renders are held in flight by the render gate (DeliveryOptions.renderLatch), released when
+ * the test chooses: no case depends on how long a render takes.
  */
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -10,13 +13,13 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import t from 'tap';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { LightMyRequestResponse } from 'fastify';
 import { request } from 'undici';
-import { buildServer } from '../src/server.ts';
-import { testConfig, type Config } from '../src/config.ts';
+import type { Config } from '../src/config.ts';
 import { Admission } from '../src/admission.ts';
+import { renderGate, startServer, waitFor, type RenderGate } from './helpers/harness.ts';
 
-// A noise image: nothing compresses it and a big blur on it takes a few hundred ms.
+// A noise image: nothing compresses it, so its PNG is big (the slow-client case needs that).
 const N = 1000;
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'aperture-admission-'));
 t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
@@ -27,16 +30,21 @@ await fs.writeFile(path.join(dir, 'noise.png'), await sharp(noise, { raw: { widt
 await fs.writeFile(path.join(dir, 'small.jpg'), await sharp({ create: { width: 64, height: 64, channels: 3, background: '#345' } }).jpeg().toBuffer());
 
 let unique = 0;
-/** A cold, slow URL: a width never asked before, so neither cache nor coalescing helps. */
-function slowUrl(): string {
+/** A cold URL: a width never asked before, so neither cache nor coalescing helps. */
+function coldUrl(): string {
   unique++;
-  return `/image/upload/e_blur:2000,w_${900 - unique}/noise.png`;
+  return `/image/upload/w_${400 - unique}/small.jpg`;
 }
 
-async function server(overrides: Partial<Config> = {}): Promise<FastifyInstance> {
-  const app = await buildServer(testConfig({ storageDir: dir, concurrency: 1, queueSize: 1, ...overrides }), { defaultMetrics: false });
-  t.teardown(() => app.close());
-  return app;
+async function server(gate: RenderGate | undefined, overrides: Partial<Config> = {}, listen = false) {
+  return (await startServer(t, { listen, ...(gate ? { gate } : {}), config: { storageDir: dir, concurrency: 1, queueSize: 1, ...overrides } })).app;
+}
+
+/** Tracks how many of `promises` have settled. */
+function settledCount<T>(promises: Promise<T>[]): () => number {
+  let n = 0;
+  for (const p of promises) p.then(() => { n++; }, () => { n++; });
+  return () => n;
 }
 
 t.test('the Admission primitive', async (t) => {
@@ -62,18 +70,26 @@ t.test('the Admission primitive', async (t) => {
 });
 
 t.test('concurrent cold requests: served or shed with 503 + Retry-After', async (t) => {
-  const app = await server({ queueTimeoutMs: 30_000 });
+  const gate = renderGate();
+  const app = await server(gate, { queueTimeoutMs: 600_000 });
   // Warm the source bytes and metadata so every request reaches admission at once.
-  t.equal((await app.inject('/image/upload/w_10/noise.png')).statusCode, 200);
-  const responses = await Promise.all(Array.from({ length: 6 }, () => app.inject(slowUrl())));
+  gate.open();
+  t.equal((await app.inject('/image/upload/w_10/small.jpg')).statusCode, 200);
+  gate.shut();
+  const urls = Array.from({ length: 6 }, coldUrl);
+  const pending = urls.map((u) => app.inject(u));
+  const settled = settledCount(pending);
+  // One render holds the slot, one waits in the queue, the other four are shed at once.
+  await gate.waitHeld(1);
+  await waitFor(() => app.delivery.admission.queued === 1 && settled() === 4, 'one queued, four shed');
+  t.equal(app.delivery.admission.inFlight, 1, 'the slot is taken while the render is held');
+  gate.open();
+  const responses = await Promise.all(pending);
   const codes = responses.map((r) => r.statusCode);
   t.comment(`statuses: ${codes.join(' ')}`);
-  t.ok(codes.every((c) => c === 200 || c === 503), 'only 200 or 503');
-  const ok = codes.filter((c) => c === 200).length;
+  t.equal(codes.filter((c) => c === 200).length, 2, 'two served: the one running and the one queued');
   const shed = responses.filter((r) => r.statusCode === 503);
-  t.ok(ok >= 2, `${ok} served (one running + one queued at least)`);
-  t.ok(shed.length >= 1, `${shed.length} shed`);
-  t.ok(ok + shed.length === 6);
+  t.equal(shed.length, 4, 'four shed');
   for (const r of shed) {
     t.equal(r.headers['retry-after'], '1', '503 has Retry-After');
     t.equal(r.headers['cache-control'], 'no-store', '503 is not cached');
@@ -82,50 +98,50 @@ t.test('concurrent cold requests: served or shed with 503 + Retry-After', async 
   t.equal(app.delivery.admission.inFlight, 0, 'every slot released');
   t.equal(app.delivery.admission.queued, 0, 'queue drained');
   // A shed URL is not poisoned: asked again when idle, it is served.
-  const again = await app.inject(slowUrl());
+  const again = await app.inject(urls[codes.indexOf(503)]!);
   t.equal(again.statusCode, 200, 'served once the burst is over');
 });
 
 t.test('waiting longer than queueTimeoutMs → 503', async (t) => {
-  const app = await server({ queueSize: 5, queueTimeoutMs: 50 });
-  t.equal((await app.inject('/image/upload/w_10/noise.png')).statusCode, 200);
-  const t0 = performance.now();
-  const [first, second] = await Promise.all([app.inject(slowUrl()), app.inject(slowUrl())]);
-  const ms = performance.now() - t0;
-  t.equal(first.statusCode, 200, 'the one with the slot is served');
-  if (second.statusCode === 200) {
-    // Only possible if the first finished inside 50 ms: then the test proves nothing.
-    t.comment(`first transform took under the queue timeout (${ms.toFixed(0)} ms for both)`);
-  }
+  const gate = renderGate();
+  const app = await server(gate, { queueSize: 5, queueTimeoutMs: 50 });
+  gate.open();
+  t.equal((await app.inject('/image/upload/w_10/small.jpg')).statusCode, 200);
+  gate.shut();
+  const first = app.inject(coldUrl());
+  await gate.waitHeld(1);
+  // The first render is held until the second has been shed, however long that takes.
+  const second = await app.inject(coldUrl());
   t.equal(second.statusCode, 503, 'the waiter is shed after queueTimeoutMs');
   t.match(String(second.headers['x-cld-error']), /waited too long/);
   t.equal(second.headers['retry-after'], '1');
+  gate.open();
+  t.equal((await first).statusCode, 200, 'the one with the slot is served');
 });
 
 t.test('cache hits are answered while transforms are saturated', async (t) => {
-  const app = await server({ queueSize: 1, queueTimeoutMs: 30_000 });
+  const gate = renderGate();
+  const app = await server(gate, { queueSize: 1, queueTimeoutMs: 600_000 });
   const warm = '/image/upload/w_32/small.jpg';
+  gate.open();
   t.equal((await app.inject(warm)).statusCode, 200, 'warm-up');
-  t.equal((await app.inject('/image/upload/w_10/noise.png')).statusCode, 200);
+  gate.shut();
   const done: string[] = [];
   // Record when each served cold request finished (a shed one finishes at once, by design).
-  const cold = [slowUrl(), slowUrl(), slowUrl()].map((u, i) => app.inject(u).then((r) => { if (r.statusCode === 200) done.push(`cold${i}`); return r; }));
-  // Wait until the slot is taken and the queue is full.
-  const until = Date.now() + 5000;
-  while ((app.delivery.admission.inFlight < 1 || app.delivery.admission.queued < 1) && Date.now() < until) {
-    await new Promise((r) => setImmediate(r));
-  }
+  const cold = [coldUrl(), coldUrl(), coldUrl()].map((u, i) => app.inject(u).then((r) => { if (r.statusCode === 200) done.push(`cold${i}`); return r; }));
+  const settled = settledCount(cold);
+  await gate.waitHeld(1);
+  await waitFor(() => app.delivery.admission.queued === 1 && settled() === 1, 'slot taken, queue full, one shed');
   t.equal(app.delivery.admission.inFlight, 1, 'slot taken');
   t.equal(app.delivery.admission.queued, 1, 'queue full');
-  const t0 = performance.now();
   const hits: LightMyRequestResponse[] = [];
   for (let i = 0; i < 20; i++) hits.push(await app.inject(warm));
-  const ms = (performance.now() - t0) / 20;
   done.push('hits');
   t.ok(hits.every((h) => h.statusCode === 200), '20 cache hits: 200');
   t.match(String(hits[0].headers['server-timing']), /cache;desc="l1"/, 'served from the result cache');
-  t.comment(`cache hit while saturated: ${ms.toFixed(2)} ms average`);
   t.equal(app.delivery.admission.queued, 1, 'the queue was still full while the hits were answered');
+  t.equal(gate.held, 1, 'the cold render was still held');
+  gate.open();
   const colds = await Promise.all(cold);
   t.equal(done[0], 'hits', `hits answered before any cold transform finished (${done.join(', ')})`);
   t.ok(colds.some((r) => r.statusCode === 503), 'the third cold one was shed');
@@ -133,8 +149,7 @@ t.test('cache hits are answered while transforms are saturated', async (t) => {
 });
 
 t.test('a slow client does not hold a transform slot', async (t) => {
-  const app = await server({ queueSize: 0, queueTimeoutMs: 30_000 });
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  const app = await server(undefined, { queueSize: 0, queueTimeoutMs: 600_000 }, true);
   const { port } = app.server.address() as net.AddressInfo;
   const base = `http://127.0.0.1:${port}`;
   t.equal((await request(`${base}/image/upload/w_10/noise.png`).then(async (r) => { await r.body.dump(); return r.statusCode; })), 200);
@@ -142,7 +157,7 @@ t.test('a slow client does not hold a transform slot', async (t) => {
   // 1. Slowloris: headers never finished. Never reaches the route.
   const loris = net.connect(port, '127.0.0.1');
   await new Promise((r) => loris.once('connect', r));
-  loris.write(`GET ${slowUrl()} HTTP/1.1\r\nHost: x\r\nX-Slow: `);
+  loris.write(`GET ${coldUrl()} HTTP/1.1\r\nHost: x\r\nX-Slow: `);
   t.teardown(() => loris.destroy());
 
   // 2. A complete request for a big cold result, then reading nothing (paused socket).
@@ -157,15 +172,13 @@ t.test('a slow client does not hold a transform slot', async (t) => {
   slow.on('data', (c: Buffer) => { received += c.length; firstChunk(); if (!draining) slow.pause(); });
   slow.write(`GET ${big} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
   await gotSome; // the render is done and the response has started
-  await new Promise((r) => setTimeout(r, 50));
   t.ok(received < 1_000_000, `slow client has read only ${received} bytes so far`);
   t.equal(app.delivery.admission.inFlight, 0, 'no slot held while the body drains to a slow reader');
 
   // With one slot and no queue, another cold request must get the slot and complete.
-  const t0 = performance.now();
-  const r = await request(`${base}${slowUrl()}`);
+  const r = await request(`${base}${coldUrl()}`);
   await r.body.dump();
-  t.equal(r.statusCode, 200, `cold request served in ${(performance.now() - t0).toFixed(0)} ms while a slow client and a slowloris are connected`);
+  t.equal(r.statusCode, 200, 'cold request served while a slow client and a slowloris are connected');
   t.ok(!slow.destroyed && slow.readable, 'the slow client is still connected');
   // Drain the slow client to the end: the whole body arrives intact.
   const total = await new Promise<number>((resolve) => {

@@ -37,6 +37,8 @@ export interface SharedTier {
    */
   coalesce(key: string, compute: () => Promise<StoredResult>): Promise<{ result: StoredResult; source: 'l2' | 'computed' }>;
   readonly connected: boolean;
+  /** Reconnection attempts since start (diagnostics; tests wait for them instead of sleeping). */
+  readonly reconnects: number;
   close(): Promise<void>;
 }
 
@@ -131,15 +133,17 @@ export function createNoopTier(): SharedTier {
     setJson: async () => {},
     coalesce: async (_key, compute) => ({ result: await compute(), source: 'computed' }),
     connected: false,
+    reconnects: 0,
     close: async () => {},
   };
 }
 
 /**
  * Connects in the background and returns at once: boot never waits for Redis, and the tier
- * joins in when Redis answers. With `config.redisUrl` empty, a no-op tier.
+ * joins in when Redis answers. With `config.redisUrl` empty, a no-op tier. `now` is the clock
+ * of the breaker and of the waiters' give-up time (tests move it by hand).
  */
-export function createRedisTier(config: Config, log: TierLog): SharedTier {
+export function createRedisTier(config: Config, log: TierLog, now: () => number = Date.now): SharedTier {
   if (!config.redisUrl) return createNoopTier();
   const where = redactUrl(config.redisUrl);
   const timeoutMs = config.redisTimeoutMs;
@@ -175,6 +179,8 @@ export function createRedisTier(config: Config, log: TierLog): SharedTier {
     state = 'down';
   };
 
+  let reconnects = 0;
+  client.on('reconnecting', () => { reconnects++; });
   client.on('ready', () => {
     timeoutsInRow = 0;
     breakerUntil = 0;
@@ -186,7 +192,7 @@ export function createRedisTier(config: Config, log: TierLog): SharedTier {
   });
   client.connect().catch(() => { /* reported through 'error'; the reconnect loop keeps going */ });
 
-  const isConnected = () => !closed && client.isReady && Date.now() >= breakerUntil;
+  const isConnected = () => !closed && client.isReady && now() >= breakerUntil;
 
   /**
    * node-redis' own `timeout` option stops counting once a command is written, so a hung server
@@ -213,7 +219,7 @@ export function createRedisTier(config: Config, log: TierLog): SharedTier {
       if (err instanceof TierTimeout) {
         sent.catch(() => {});
         if (++timeoutsInRow >= BREAKER_TIMEOUTS) {
-          breakerUntil = Date.now() + BREAKER_OPEN_MS;
+          breakerUntil = now() + BREAKER_OPEN_MS;
           markDown(`no reply within ${timeoutMs} ms`);
         }
       }
@@ -270,7 +276,7 @@ export function createRedisTier(config: Config, log: TierLog): SharedTier {
     if (!isConnected()) return computeLocally();
     const token = randomUUID();
     // Past this, the holder is slower than any request may take; stop waiting for it.
-    const giveUpAt = Date.now() + config.processTimeoutMs + lockMs;
+    const giveUpAt = now() + config.processTimeoutMs + lockMs;
     let delay = POLL_FIRST_MS;
     for (;;) {
       let step: Buffer | number;
@@ -289,7 +295,7 @@ export function createRedisTier(config: Config, log: TierLog): SharedTier {
         return { result: fresh, source: 'computed' };
       }
       if (step === 1) return { result: await holdAndCompute(key, token, compute), source: 'computed' };
-      if (step === 2 || Date.now() > giveUpAt) return computeLocally();
+      if (step === 2 || now() > giveUpAt) return computeLocally();
       await sleep(delay);
       delay = Math.min(POLL_MAX_MS, Math.ceil(delay * 1.5));
     }
@@ -334,11 +340,14 @@ export function createRedisTier(config: Config, log: TierLog): SharedTier {
     get connected() {
       return isConnected();
     },
+    get reconnects() {
+      return reconnects;
+    },
     async close() {
       if (closed) return;
       closed = true;
       if (!client.isOpen) return;
-      if (!client.isReady || breakerUntil > Date.now()) {
+      if (!client.isReady || breakerUntil > now()) {
         client.destroy();
         return;
       }

@@ -31,6 +31,8 @@ export interface HttpOriginOptions {
   resolver?: Resolver;
   /** How long a NOT_FOUND / TOO_LARGE outcome is remembered (default 5000 ms; 0 = never). */
   negativeTtlMs?: number;
+  /** The clock freshness and negative entries are judged by (default Date.now; tests advance their own). */
+  now?: () => number;
 }
 
 export type HttpOrigin = Origin & { close(): Promise<void> };
@@ -183,6 +185,7 @@ type Hop =
 export function createHttpOrigin(config: Config, opts: HttpOriginOptions = {}): HttpOrigin {
   const allow = config.fetchAllow;
   const negativeTtlMs = opts.negativeTtlMs ?? NEGATIVE_TTL_MS;
+  const clock = opts.now ?? Date.now;
   const agent = new Agent({
     connect: { timeout: config.fetchTimeoutMs, lookup: guardedLookup(allow, opts.resolver), ...trustedCas(config.fetchCa) },
     headersTimeout: config.fetchTimeoutMs,
@@ -305,7 +308,7 @@ export function createHttpOrigin(config: Config, opts: HttpOriginOptions = {}): 
   async function fetchEntry(url: string, stale: Stored | undefined, cacheSignal: AbortSignal): Promise<Entry> {
     const deadline = AbortSignal.timeout(config.fetchTimeoutMs * DEADLINE_FACTOR);
     const hop = await download(url, stale, AbortSignal.any([cacheSignal, deadline]), deadline);
-    const now = Date.now();
+    const now = clock();
     if (hop.kind === 'too-large') {
       const { detail } = hop;
       return { kind: 'failed', error: () => new Errors.TOO_LARGE(detail), expiresAt: now + negativeTtlMs };
@@ -343,7 +346,7 @@ export function createHttpOrigin(config: Config, opts: HttpOriginOptions = {}): 
       const known = cache.peek(url);
       let entry: Entry | undefined;
       try {
-        entry = await cache.fetch(url, { forceRefresh: known !== undefined && known.expiresAt <= Date.now() });
+        entry = await cache.fetch(url, { forceRefresh: known !== undefined && known.expiresAt <= clock() });
       } catch (e) {
         // lru-cache rejects with its own abort reason when close() cancels a load.
         if (isHttpError(e)) throw e;
@@ -355,7 +358,7 @@ export function createHttpOrigin(config: Config, opts: HttpOriginOptions = {}): 
         buffer: entry.buffer,
         identity: entry.identity,
         name: url,
-        maxAgeMs: entry.store ? Math.max(0, entry.expiresAt - Date.now()) : 0,
+        maxAgeMs: entry.store ? Math.max(0, entry.expiresAt - clock()) : 0,
       };
     },
     async close(): Promise<void> {

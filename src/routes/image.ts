@@ -19,7 +19,7 @@ import { formatRow, type OutputFormat } from '../formats.ts';
 import type { CachedResult } from '../cache/result-cache.ts';
 import type { StoredResult } from '../cache/redis-tier.ts';
 import type { RenderContext } from '../render/context.ts';
-import type { Delivery } from '../delivery.ts';
+import type { Delivery, RenderStage } from '../delivery.ts';
 import type { Config } from '../config.ts';
 import { isDynamic, resolvePlan } from '../negotiate/resolve.ts';
 import { maybeSvg } from '../security/svg.ts';
@@ -234,13 +234,16 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
   const oversize = new LRUCache<string, string>({ max: 10_000 });
   const oversizeErrors = new WeakSet<Error>();
 
-  async function compute(url: DeliveryUrl, plan: Plan, src: Source, ctx: RenderContext): Promise<CachedResult> {
+  async function compute(url: DeliveryUrl, plan: Plan, src: Source, ctx: RenderContext, stage: RenderStage = 'render'): Promise<CachedResult> {
     const meta = await readSourceMeta(src, config);
     const out = outputSettings(plan, url.extFormat, meta);
     const { metrics } = delivery;
     // Sizes and work from the plan: refused before any pixel is made or a slot is taken.
     await ctx.deadline.race(checkPlanBounds(plan, meta, out, config, ctx.loadLayer), 'sizing the plan');
-    const r = await admitted(ctx.deadline, 'the transformation', () => render(src, meta, plan, out, ctx));
+    const r = await admitted(ctx.deadline, 'the transformation', async () => {
+      if (delivery.renderLatch) await delivery.renderLatch(stage);
+      return render(src, meta, plan, out, ctx);
+    });
     if (r.body.length > config.maxOutputBytes) {
       const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
       const e = new Errors.OUTPUT_TOO_LARGE(`the encoded result (${mb(r.body.length)}) exceeds the ${mb(config.maxOutputBytes)} limit`);
@@ -266,7 +269,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     }
     // A fast encoding of a format that has a better, slower one: marked provisional, and the
     // route queues its refinement.
-    if (refinedConfig(r.format, ctx.config)) meta2.provisional = Date.now();
+    if (refinedConfig(r.format, ctx.config)) meta2.provisional = delivery.now();
     if (out.flags.attachment) {
       const base = typeof out.flags.attachment === 'string' ? out.flags.attachment : url.publicId.split('/').pop() || 'image';
       meta2.attachment = `${base}.${formatRow(r.format).extensions[0]}`;
@@ -291,7 +294,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       const src = await loadSource(url);
       if (src.identity !== sourceIdentity) return;
       const ctx: RenderContext = { config: refined, hints, vary: new Set(vary), sourceIdentity, prefix: '', timing: {}, deadline: new Deadline(config.processTimeoutMs), ...(loadLayer ? { loadLayer } : {}) };
-      let next = await compute(url, plan, src, ctx);
+      let next = await compute(url, plan, src, ctx, 'refine');
       const provisional = delivery.results.get(key);
       if (!provisional?.meta.provisional) return;
       if (next.meta.format !== provisional.meta.format || next.body.length >= provisional.body.length) {
@@ -311,7 +314,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
   function fromL1(key: string): CachedResult | undefined {
     const r = delivery.results.get(key);
     if (r?.meta.provisional && config.redisUrl && !delivery.refiner.has(key)
-      && Date.now() - Number(r.meta.provisional) > config.provisionalMaxAgeSeconds * 1000) {
+      && delivery.now() - Number(r.meta.provisional) > config.provisionalMaxAgeSeconds * 1000) {
       delivery.results.delete(key);
       return undefined;
     }

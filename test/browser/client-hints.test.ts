@@ -45,6 +45,8 @@ t.test('client hints and delivered widths in Chromium', { skip: fs.existsSync(CH
       await t.test(`viewport ${vw}, DPR ${dpr}`, async (t) => {
         const ctx = await browser!.newContext({ viewport: { width: vw, height: 900 }, deviceScaleFactor: dpr });
         t.teardown(() => ctx.close());
+        // No Playwright deadlines: a page event is waited for as long as it takes (tap's timeout is the backstop).
+        ctx.setDefaultTimeout(0);
         const page = await ctx.newPage();
         // Register each response synchronously; reading its body is awaited after the page is
         // ready, so a slow body read cannot make the request look missing.
@@ -54,7 +56,7 @@ t.test('client hints and delivered widths in Chromium', { skip: fs.existsSync(CH
           pending.push((async () => ({ headers: await res.request().allHeaders(), body: await res.body(), resHeaders: await res.allHeaders() }))());
         });
         await page.goto(`${origin}/?id=hero.jpg`);
-        await page.waitForFunction(() => document.body.dataset.ready === '1' && document.body.dataset.delivered !== undefined, null, { timeout: 120_000 });
+        await page.waitForFunction(() => document.body.dataset.ready === '1' && document.body.dataset.delivered !== undefined);
         const heroReq = await Promise.all(pending);
 
         t.equal(heroReq.length, 1, 'one request for the responsive image, on the first load');

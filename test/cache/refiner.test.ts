@@ -4,18 +4,17 @@
  * at the fast effort with a short max-age, and once the server is idle the same URL answers with
  * the refined (effort 3, smaller) bytes, a new ETag and the long max-age.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import fs from 'node:fs/promises';
 import sharp from 'sharp';
 import { Refiner } from '../../src/cache/refiner.ts';
-import { buildServer } from '../../src/server.ts';
-import { testConfig } from '../../src/config.ts';
+import type { Config } from '../../src/config.ts';
 import { closeMetricWorker } from '../../src/analyze/metric.ts';
 import { makeStorage } from '../helpers/core-fixtures.ts';
 import { startRedis, redisAvailable, redisSkipReason } from '../helpers/redis.ts';
+import { manualClock, renderGate, startServer, waitFor, type ManualClock, type RenderGate } from '../helpers/harness.ts';
 
 const AVIF_ACCEPT = 'image/avif,image/webp,image/apng,image/*,*/*;q=0.8';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 t.teardown(closeMetricWorker);
 
@@ -24,13 +23,15 @@ t.test('Refiner: runs jobs only while idle, once per key, bounded, and stops on 
   const keepAlive = setInterval(() => {}, 1000);
   t.teardown(() => clearInterval(keepAlive));
   let busy = true;
+  let asked = 0;
   const ran: string[] = [];
-  const r = new Refiner(() => !busy, 2, () => {}, 10);
+  const r = new Refiner(() => { asked++; return !busy; }, 2, () => {}, 10);
   t.ok(r.schedule('a', async () => { ran.push('a'); }));
   t.notOk(r.schedule('a', async () => { ran.push('a2'); }), 'a key already queued is not queued twice');
   t.ok(r.schedule('b', async () => { ran.push('b'); throw new Error('boom'); }));
   t.notOk(r.schedule('c', async () => { ran.push('c'); }), 'a full queue drops new jobs');
-  await sleep(60);
+  // The refiner has asked whether the server is idle several times, and was told no each time.
+  await waitFor(() => asked >= 3, 'three idle checks');
   t.same(ran, [], 'nothing runs while the server is busy');
   busy = false;
   await r.settled();
@@ -41,26 +42,22 @@ t.test('Refiner: runs jobs only while idle, once per key, bounded, and stops on 
   r.schedule('d', async () => { ran.push('d'); });
   await r.close();
   busy = false;
-  await sleep(40);
-  t.same(ran, ['a', 'b'], 'close drops what is queued');
+  t.equal(r.pending, 0, 'close drops what is queued');
+  await r.settled();
+  t.same(ran, ['a', 'b'], 'the dropped job never ran');
   t.notOk(r.schedule('e', async () => {}), 'nothing is queued after close');
 });
 
-async function serve(overrides: Parameters<typeof testConfig>[0], shared?: string) {
-  const dir = shared ?? await makeStorage('aperture-refine-');
-  const app = await buildServer(testConfig({ storageDir: dir, ...overrides }));
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-  const get = async (path: string, accept = AVIF_ACCEPT) => {
-    const res = await fetch(base + path, { headers: { accept } });
-    return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
-  };
-  return { app, base, get, dir, close: async () => { await app.close(); if (!shared) await fs.rm(dir, { recursive: true, force: true }); } };
+async function serve(t: Test, overrides: Partial<Config>, opts: { shared?: string; gate?: RenderGate; clock?: ManualClock } = {}) {
+  const dir = opts.shared ?? await makeStorage('aperture-refine-');
+  if (!opts.shared) t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
+  const s = await startServer(t, { config: { storageDir: dir, ...overrides }, ...(opts.gate ? { gate: opts.gate } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
+  const get = (path: string, accept = AVIF_ACCEPT) => s.get(path, { accept });
+  return { app: s.app, base: s.base, get, dir };
 }
 
 t.test('a cold AVIF is provisional, then replaced by the refined encoding', async (t) => {
-  const s = await serve({});
-  t.teardown(s.close);
+  const s = await serve(t, {});
   const url = '/image/upload/c_scale,w_480/f_auto,q_auto/rocket.jpg';
   const first = await s.get(url);
   t.equal(first.status, 200);
@@ -69,11 +66,9 @@ t.test('a cold AVIF is provisional, then replaced by the refined encoding', asyn
   t.match(first.headers.get('server-timing') ?? '', /refine;desc="pending"/);
   t.match(first.headers.get('vary') ?? '', /Accept/);
 
-  let last = first;
-  for (let i = 0; i < 200 && last.headers.get('cache-control') !== 'public, max-age=2592000'; i++) {
-    await sleep(100);
-    last = await s.get(url);
-  }
+  // The refinement was queued before the reply went out; wait for it to finish.
+  await s.app.delivery.refiner.settled();
+  const last = await s.get(url);
   t.equal(last.status, 200);
   t.equal(last.headers.get('cache-control'), 'public, max-age=2592000', 'the refined result is final');
   t.notMatch(last.headers.get('server-timing') ?? '', /refine/);
@@ -93,8 +88,7 @@ t.test('a cold AVIF is provisional, then replaced by the refined encoding', asyn
 });
 
 t.test('APERTURE_AVIF_REFINE_EFFORT=0: no refinement, the long max-age at once', async (t) => {
-  const s = await serve({ avifRefineEffort: 0 });
-  t.teardown(s.close);
+  const s = await serve(t, { avifRefineEffort: 0 });
   const r = await s.get('/image/upload/c_scale,w_300/f_auto/rocket.jpg');
   t.equal(r.headers.get('content-type'), 'image/avif');
   t.equal(r.headers.get('cache-control'), 'public, max-age=2592000');
@@ -104,31 +98,30 @@ t.test('APERTURE_AVIF_REFINE_EFFORT=0: no refinement, the long max-age at once',
 t.test('another instance picks up the refined result from Redis once its copy is past max-age', { skip: redisAvailable ? false : redisSkipReason }, async (t) => {
   const redis = await startRedis();
   t.teardown(() => redis.stop());
-  const cfg = { redisUrl: redis.url, redisTimeoutMs: 500, provisionalMaxAgeSeconds: 1 };
-  const a = await serve(cfg);
-  const b = await serve(cfg, a.dir); // the same originals, so the same result keys
-  t.teardown(async () => { await b.close(); await a.close(); });
+  // A generous Redis budget: a late reply on a busy machine would make B render for itself.
+  const cfg = { redisUrl: redis.url, redisTimeoutMs: 10_000, provisionalMaxAgeSeconds: 1 };
+  // One clock for both instances, moved by hand; A's refinement is held until B has read.
+  const clock = manualClock();
+  const gate = renderGate({ holding: ['refine'] });
+  const a = await serve(t, cfg, { gate, clock });
+  const b = await serve(t, cfg, { shared: a.dir, clock }); // the same originals, so the same result keys
   // Both must be connected to Redis before the first request (the tier connects in the background).
-  for (const s of [a, b]) {
-    for (let i = 0; i < 100 && !/aperture_shared_tier_up 1\b/.test(await (await fetch(`${s.base}/metrics`)).text()); i++) await sleep(50);
-  }
+  await waitFor(() => a.app.delivery.tier.connected && b.app.delivery.tier.connected, 'both tiers connected');
   const url = '/image/upload/c_scale,w_400/f_auto,q_auto/rocket.jpg';
   const first = await a.get(url);
   t.equal(first.headers.get('cache-control'), 'public, max-age=1', 'A: provisional, with the configured max-age');
+  await gate.waitHeld(1, 'refine');
   const fromB = await b.get(url);
   t.match(fromB.headers.get('server-timing') ?? '', /cache;desc="l2"/, 'B reads A\'s result from Redis');
-  let final = first;
-  for (let i = 0; i < 200 && final.headers.get('cache-control') !== 'public, max-age=2592000'; i++) {
-    await sleep(100);
-    final = await a.get(url);
-  }
+  t.equal(fromB.headers.get('etag'), first.headers.get('etag'), 'B first serves the provisional bytes');
+  gate.open();
+  await a.app.delivery.refiner.settled();
+  const final = await a.get(url);
   t.equal(final.headers.get('cache-control'), 'public, max-age=2592000', 'A refined it');
-  if (fromB.headers.get('etag') === final.headers.get('etag')) {
-    t.comment('B read the refined result already (A refined before B asked)');
-  } else {
-    t.equal(fromB.headers.get('etag'), first.headers.get('etag'), 'B first served the provisional bytes');
-    await sleep(1100);
-  }
+  t.not(final.headers.get('etag'), first.headers.get('etag'), 'new bytes');
+  const stillProvisional = await b.get(url);
+  t.equal(stillProvisional.headers.get('etag'), first.headers.get('etag'), 'B keeps its provisional copy within its max-age');
+  clock.advance(1001);
   const later = await b.get(url);
   t.equal(later.headers.get('etag'), final.headers.get('etag'), 'B now serves A\'s refined bytes');
   t.equal(later.headers.get('cache-control'), 'public, max-age=2592000');

@@ -55,3 +55,27 @@ export async function startOriginServer(routes: Record<string, Handler>): Promis
 export function onGone(res: ServerResponse, fn: () => void): void {
   res.on('close', fn);
 }
+
+/**
+ * A route that holds every request until the test releases it: `handler` for startOriginServer,
+ * `waiting` the requests held now, `release()` answers them (and every later one at once) with
+ * `respond`. Requests whose client went away are dropped from the count.
+ */
+export function heldRoute(respond: Handler): { handler: Handler; readonly waiting: number; release(): void } {
+  let open = false;
+  const held = new Set<{ req: IncomingMessage; res: ServerResponse }>();
+  return {
+    handler: (req, res) => {
+      if (open) { respond(req, res); return; }
+      const entry = { req, res };
+      held.add(entry);
+      onGone(res, () => held.delete(entry));
+    },
+    get waiting() { return held.size; },
+    release() {
+      open = true;
+      for (const { req, res } of held) respond(req, res);
+      held.clear();
+    },
+  };
+}

@@ -45,6 +45,8 @@ t.test('srcset choice and delegated client hints in Chromium', { skip: CHROMIUM 
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   t.teardown(async () => { await browser.close(); images.close(); page.close(); });
   const ctx = await browser.newContext({ viewport: { width: 1000, height: 700 }, deviceScaleFactor: 2 });
+  // No Playwright deadlines: a page event is waited for as long as it takes (tap's timeout is the backstop).
+  ctx.setDefaultTimeout(0);
   const p = await ctx.newPage();
   await p.goto(pageUrl);
   await p.waitForFunction(() => (document.getElementById('i') as HTMLImageElement).complete);

@@ -10,10 +10,10 @@ import { createRequire } from 'node:module';
 import sharp from 'sharp';
 import t, { type Test } from 'tap';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { buildServer } from '../../src/server.ts';
-import { testConfig, type Config } from '../../src/config.ts';
+import type { Config } from '../../src/config.ts';
 import { guardedLookup, type Resolver } from '../../src/security/ssrf.ts';
 import { onGone, startOriginServer } from '../helpers/origin-server.ts';
+import { startServer } from '../helpers/harness.ts';
 
 const require = createRequire(import.meta.url);
 const cloudinary = require('cloudinary') as {
@@ -43,10 +43,7 @@ const origin = await startOriginServer({
   '/gone.jpg': (_req, res) => { res.writeHead(410); res.end(); },
   '/boom.jpg': (_req, res) => { res.writeHead(500); res.end('boom'); },
   '/busy.jpg': (_req, res) => { res.writeHead(503); res.end(); },
-  '/slow.jpg': (_req, res) => {
-    const timer = setTimeout(() => send(res, jpeg), TIMEOUT_MS * 20);
-    onGone(res, () => clearTimeout(timer));
-  },
+  '/slow.jpg': () => { /* never answers */ },
   '/huge.jpg': (_req, res) => {
     res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': String(MAX_BYTES * 8) });
     res.end(Buffer.alloc(MAX_BYTES * 8));
@@ -64,15 +61,13 @@ t.teardown(() => origin.close());
 const O = `http://127.0.0.1:${origin.port}`;
 
 async function server(overrides: Partial<Config> = {}, resolver?: Resolver): Promise<FastifyInstance> {
-  const cfg = testConfig({
+  const config: Partial<Config> = {
     fetchAllow: ['127.0.0.1'], fetchTimeoutMs: TIMEOUT_MS, maxSourceBytes: MAX_BYTES,
     // Loopback origins listen on random ports; the port policy has its own test (fetch-ports.test.ts).
     fetchPorts: '*',
     remoteMappings: { remote: `${O}/base/` }, ...overrides,
-  });
-  const app = await buildServer(cfg, { defaultMetrics: false, http: { negativeTtlMs: 0, ...(resolver ? { resolver } : {}) } });
-  t.teardown(() => app.close());
-  return app;
+  };
+  return (await startServer(t, { listen: false, config, http: { negativeTtlMs: 0, ...(resolver ? { resolver } : {}) } })).app;
 }
 
 async function width(r: LightMyRequestResponse): Promise<number | undefined> {
@@ -131,10 +126,8 @@ t.test('origin failures', async (t) => {
   assertError(t, await app.inject(`/image/fetch/w_100/${O}/gone.jpg`), 404, 'origin 410');
   assertError(t, await app.inject(`/image/fetch/w_100/${O}/boom.jpg`), 502, 'origin 500');
   assertError(t, await app.inject(`/image/fetch/w_100/${O}/busy.jpg`), 502, 'origin 503');
-  const t0 = performance.now();
+  // The origin never answers (until the client goes away): only the fetch timeout ends this.
   assertError(t, await app.inject(`/image/fetch/w_100/${O}/slow.jpg`), 504, 'slow origin');
-  const slowMs = performance.now() - t0;
-  t.ok(slowMs < TIMEOUT_MS * 10, `timed out after ${slowMs.toFixed(0)} ms (fetchTimeoutMs ${TIMEOUT_MS})`);
   assertError(t, await app.inject(`/image/fetch/w_100/${O}/huge.jpg`), 413, 'Content-Length over maxSourceBytes');
   assertError(t, await app.inject(`/image/fetch/w_100/${O}/huge-chunked.jpg`), 413, 'chunked body over maxSourceBytes');
   const html = await app.inject(`/image/fetch/w_100/${O}/html.jpg`);

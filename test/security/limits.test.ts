@@ -1,21 +1,20 @@
 /**
  * Input and output limits through the real route: decompression bombs are refused from the
- * header (fast, without decoding), animated frames count towards the source pixel limit,
+ * header (before any render starts), animated frames count towards the source pixel limit,
  * byte/side/area/component/DPR limits answer the documented statuses, and a hostile SVG is
  * rasterized without network access or entity expansion and is never served as SVG.
  */
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import t from 'tap';
 import type { FastifyInstance } from 'fastify';
-import { buildServer } from '../../src/server.ts';
-import { testConfig, type Config } from '../../src/config.ts';
-import { hasShared, repoRoot, sharedDir } from '../helpers/core-fixtures.ts';
+import type { Config } from '../../src/config.ts';
+import { repoRoot } from '../helpers/core-fixtures.ts';
+import { connectionCounter, corpusDir, hasShared, renderGate, startServer, type RenderGate } from '../helpers/harness.ts';
 
-const edge = path.join(sharedDir, 'corpus', 'edge');
+const edge = path.join(corpusDir, 'edge');
 
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'aperture-limits-'));
 t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
@@ -26,40 +25,23 @@ if (hasShared) {
   for (const f of await fs.readdir(edge)) await fs.copyFile(path.join(edge, f), path.join(dir, f));
 }
 
-async function server(overrides: Partial<Config> = {}): Promise<FastifyInstance> {
-  const app = await buildServer(testConfig({ storageDir: dir, ...overrides }), { defaultMetrics: false });
-  t.teardown(() => app.close());
-  return app;
+async function server(overrides: Partial<Config> = {}, gate?: RenderGate): Promise<FastifyInstance> {
+  return (await startServer(t, { listen: false, ...(gate ? { gate } : {}), config: { storageDir: dir, ...overrides } })).app;
 }
 
-t.test('decompression bomb: 413 from the header, fast, without the memory', { skip: !hasShared && 'no ../shared/corpus (bomb-16000x16000.png)' }, async (t) => {
-  const app = await server();
-  // Warm the route on a small image so first-request costs are not counted.
+t.test('decompression bomb: 413 from the header, before any render', { skip: !hasShared && 'no ../shared/corpus (bomb-16000x16000.png)' }, async (t) => {
+  // Open: the gate only counts renders, so the refusal can be shown to come before one.
+  const gate = renderGate({ open: true });
+  const app = await server({}, gate);
   t.equal((await app.inject('/image/upload/w_10/still.png')).statusCode, 200);
-  global.gc?.();
-  const rss0 = process.memoryUsage().rss;
-  let peak = rss0;
-  const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 2);
-  const times: number[] = [];
-  try {
-    for (const url of ['/image/upload/bomb-16000x16000.png', '/image/upload/w_100/bomb-16000x16000.png', '/image/upload/c_fill,h_50,w_50/bomb-16000x16000.jpg']) {
-      const t0 = performance.now();
-      const r = await app.inject(url);
-      times.push(performance.now() - t0);
-      t.equal(r.statusCode, 413, `${url} → 413`);
-      t.match(String(r.headers['x-cld-error']), /16000x16000.*limit/, 'the message gives size and limit');
-      t.equal(r.headers['cache-control'], 'no-store');
-    }
-  } finally {
-    clearInterval(sampler);
+  t.equal(gate.passed, 1, 'a normal request passes the gate (the count works)');
+  for (const url of ['/image/upload/bomb-16000x16000.png', '/image/upload/w_100/bomb-16000x16000.png', '/image/upload/c_fill,h_50,w_50/bomb-16000x16000.jpg']) {
+    const r = await app.inject(url);
+    t.equal(r.statusCode, 413, `${url} → 413`);
+    t.match(String(r.headers['x-cld-error']), /16000x16000.*limit/, 'the message gives size and limit');
+    t.equal(r.headers['cache-control'], 'no-store');
   }
-  peak = Math.max(peak, process.memoryUsage().rss);
-  const growthMb = (peak - rss0) / 1024 / 1024;
-  const first = times[0];
-  t.comment(`bomb refusal: ${times.map((x) => x.toFixed(1)).join(' / ')} ms; RSS growth (peak) ${growthMb.toFixed(1)} MB`);
-  t.ok(first < 1000, `refused in ${first.toFixed(1)} ms (< 1000; target < 100)`);
-  t.ok(Math.max(...times) < 1000, 'every refusal under a second');
-  t.ok(growthMb < 50, `RSS grew ${growthMb.toFixed(1)} MB (< 50)`);
+  t.equal(gate.passed, 1, 'no render started for any of them: refused from the header');
 });
 
 t.test('source pixel limit counts animated frames', async (t) => {
@@ -141,7 +123,8 @@ t.test('edge corpus: every file answers 200 or 4xx, never 5xx', { skip: !hasShar
     }
   }
   for (const [f, status] of [['empty.png', 422], ['not-an-image.jpg', 415], ['truncated-small.jpg', 422], ['truncated-half.jpg', 422]] as const) {
-    t.equal((await app.inject(`/image/upload/w_30/${f}`)).statusCode, status, `${f} → ${status}`);
+    const rr = await app.inject(`/image/upload/w_30/${f}`);
+    t.equal(rr.statusCode, status, `${f} → ${status} ${String(rr.headers['x-cld-error'])}`);
   }
 });
 
@@ -150,10 +133,7 @@ t.test('a derived output side is held to maxOutputSide before any pixel work', {
   // derived one is 146× over maxOutputSide; it must be refused from the geometry, not after
   // rendering 48 MP and then failing the area check.
   const app = await server();
-  const t0 = performance.now();
   const r = await app.inject('/image/upload/w_40/strip-1x30000.png');
-  const ms = performance.now() - t0;
-  t.comment(`w_40/strip-1x30000.png: ${r.statusCode} in ${ms.toFixed(0)} ms: ${String(r.headers['x-cld-error'])}`);
   t.equal(r.statusCode, 400, '400');
   t.match(String(r.headers['x-cld-error']), /height 1200000 exceeds the 8192 px limit/, 'names the derived side and the side limit');
 });
@@ -163,19 +143,14 @@ t.test('hostile SVG: rasterized, no network, no entities, never image/svg+xml', 
   const ref = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(original);
   t.ok(ref, 'hostile.svg references a loopback port');
   // Listen where it points; if that port is taken, point a copy at a port we hold.
-  let connections = 0;
-  const listener = net.createServer((s) => { connections++; s.destroy(); });
-  let port = Number(ref![1]);
+  const listener = await connectionCounter(Number(ref![1]));
+  const port = listener.port;
   let svg = original;
-  try {
-    await new Promise<void>((resolve, reject) => { listener.once('error', reject); listener.listen(port, '127.0.0.1', () => resolve()); });
-  } catch {
-    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', () => resolve()));
-    port = (listener.address() as net.AddressInfo).port;
+  if (String(port) !== ref![1]) {
     svg = original.replace(ref![0], `http://127.0.0.1:${port}/`);
     t.comment(`port ${ref![1]} busy; the copy points at ${port}`);
   }
-  t.teardown(() => new Promise<void>((r) => listener.close(() => r())));
+  t.teardown(() => listener.close());
   await fs.writeFile(path.join(dir, 'hostile.svg'), svg);
   // The same drawing without the entity, and with the text an expansion would show.
   const withoutEntity = svg.replace('&xxe;', '');
@@ -186,9 +161,7 @@ t.test('hostile SVG: rasterized, no network, no entities, never image/svg+xml', 
 
   const app = await server();
   for (const url of ['/image/upload/hostile.svg', '/image/upload/hostile.png', '/image/upload/w_200/hostile.jpg', '/image/upload/f_auto/hostile.svg', '/image/upload/f_webp/hostile']) {
-    const t0 = performance.now();
     const r = await app.inject({ url, headers: { accept: 'image/svg+xml,image/*;q=0.8' } });
-    const ms = performance.now() - t0;
     // The contract: a hostile SVG is served rasterized (first URL); all of them stay < 500.
     if (url === '/image/upload/hostile.svg') t.equal(r.statusCode, 200, `${url} → 200 ${String(r.headers['x-cld-error'] ?? '')}`);
     else t.ok(r.statusCode === 200 || (r.statusCode >= 400 && r.statusCode < 500), `${url} → ${r.statusCode}`);
@@ -198,12 +171,8 @@ t.test('hostile SVG: rasterized, no network, no entities, never image/svg+xml', 
       t.ok(['png', 'jpeg', 'webp', 'avif', 'heif'].includes(String(m.format)), `${url}: body is a raster ${m.format}`);
     }
     t.notOk(r.rawPayload.includes('<svg') || r.rawPayload.includes('root:'), 'no markup or file text in the body');
-    t.ok(ms < 5000, `${url} answered in ${ms.toFixed(0)} ms`);
-    t.comment(`${url}: ${ms.toFixed(1)} ms`);
   }
-  // Let any connection the renderer might have started arrive.
-  await new Promise((r) => setTimeout(r, 200));
-  t.equal(connections, 0, `no connection to 127.0.0.1:${port}`);
+  t.equal(await listener.settled(), 0, `no connection to 127.0.0.1:${port}`);
 
   // The same external reference and script without the entity: rasterized, still no connection.
   for (const url of ['/image/upload/baseline.svg', '/image/upload/w_100/baseline.jpg']) {
@@ -211,8 +180,7 @@ t.test('hostile SVG: rasterized, no network, no entities, never image/svg+xml', 
     t.equal(r.statusCode, 200, `${url} → 200`);
     t.notMatch(String(r.headers['content-type']), /svg|xml/, `${url}: ${String(r.headers['content-type'])}`);
   }
-  await new Promise((r) => setTimeout(r, 200));
-  t.equal(connections, 0, `still no connection to 127.0.0.1:${port}`);
+  t.equal(await listener.settled(), 0, `still no connection to 127.0.0.1:${port}`);
 
   // Entity not expanded: the hostile render equals the render without the entity reference,
   // and differs from one that shows the leaked text (proving the comparison can see text).
