@@ -283,16 +283,16 @@ const SPEC = {
   refineQueue: setting({ env: 'APERTURE_REFINE_QUEUE', kind: int(0, 1_000_000), default: 10_000, doc: 'results waiting for refinement at most (beyond it a result keeps its fast encoding)' }),
   webpEffort: setting({ env: 'APERTURE_WEBP_EFFORT', kind: int(0, 6), default: 4, doc: 'WebP encoder effort' }),
   urlMemoBytes: setting({
-    env: 'APERTURE_URL_MEMO_BYTES', kind: int(0, TB, 'bytes'), default: 32 * MB,
+    env: 'APERTURE_URL_MEMO_BYTES', kind: int(0, TB, 'bytes'), default: 28 * MB,
     doc: 'memo of delivery URLs and what their parse gave (the plan, or the 4xx it was refused with), so a repeated URL, good or bad, is not parsed again',
   }),
   planMemoBytes: setting({
-    env: 'APERTURE_PLAN_MEMO_BYTES', kind: int(0, TB, 'bytes'), default: 8 * MB,
+    env: 'APERTURE_PLAN_MEMO_BYTES', kind: int(0, TB, 'bytes'), default: 12 * MB,
     doc: 'memo of parsed transformation strings (URLs that differ in the public id share one)',
   }),
   svgMemoBytes: setting({ env: 'APERTURE_SVG_MEMO_BYTES', kind: int(0, TB, 'bytes'), default: 32 * MB, doc: 'memo of sanitized SVG sources' }),
   oversizeMemoBytes: setting({
-    env: 'APERTURE_OVERSIZE_MEMO_BYTES', kind: int(0, TB, 'bytes'), default: 8 * MB,
+    env: 'APERTURE_OVERSIZE_MEMO_BYTES', kind: int(0, TB, 'bytes'), default: 4 * MB,
     doc: 'memo of results refused as larger than `APERTURE_MAX_OUTPUT_BYTES`, by result key',
   }),
   analysisMemo: setting({ env: 'APERTURE_ANALYSIS_MEMO', kind: int(1, 1_000_000), default: 1_000, doc: 'content analyses (`g_auto`, faces) kept, per source and step' }),
@@ -307,6 +307,13 @@ export type Config = { readonly [K in keyof typeof SPEC]: ValueOf<(typeof SPEC)[
 
 /** The settings table, read-only (defaults for module-level memos, the README generator, tests). */
 export const SETTINGS: { readonly [K in keyof Config]: Setting<Config[K]> } = SPEC;
+
+/** A fixed default, for module-level parts made before any config exists. */
+export function defaultOf<K extends keyof Config>(key: K): Config[K] {
+  const d: unknown = SPEC[key].default;
+  if (typeof d === 'function') throw new Error(`${SPEC[key].env} has a derived default`);
+  return d as Config[K];
+}
 
 // --- loading -------------------------------------------------------------------------------------
 

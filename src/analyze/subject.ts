@@ -19,6 +19,7 @@ import { analyzeSaliency, type SaliencyAnalysis } from './saliency.ts';
 import { chooseCrop, subjectRegion, ANALYSIS_SIDE } from './crop.ts';
 import { getFaceDetector, type FaceBox } from './faces.ts';
 import type { Box, RawImage } from './types.ts';
+import { settingSized } from '../cache/memo.ts';
 
 /** Faces are looked for on a larger copy than saliency needs: small faces vanish at 320 px. */
 const FACE_SIDE = 512;
@@ -52,8 +53,8 @@ interface Entry {
   withFaces?: Promise<{ faces: Box[]; saliency: SaliencyAnalysis; complete: boolean }>;
 }
 
-/** Analysis records are small (a 320 px map and boxes); the pixels are not kept. */
-const analyses = new LRUCache<string, Promise<Entry>>({ max: 1_000 });
+/** Analysis records are small (a 320 px map and boxes); the pixels are not kept. APERTURE_ANALYSIS_MEMO records. */
+const memos = settingSized((max) => new LRUCache<string, Promise<Entry>>({ max }));
 
 function scaleBox(b: Box, sx: number, sy: number): Box {
   return { x: b.x * sx, y: b.y * sy, width: b.width * sx, height: b.height * sy };
@@ -106,6 +107,7 @@ async function detectOn(canvas: Canvas, e: Entry): Promise<{ faces: Box[]; salie
 export async function subjectAnalysis(canvas: Canvas, ctx: RenderContext, need: FaceNeed, stage = 'geometry'): Promise<SubjectAnalysis> {
   const key = `${ctx.sourceIdentity}\n${ctx.prefix}\n${stage}\n${canvas.width}x${canvas.height}`;
   const t0 = performance.now();
+  const analyses = memos.of(ctx.config.analysisMemo);
   try {
     let p = analyses.get(key);
     if (!p) {
