@@ -7,7 +7,8 @@
  * URL is ~800 bytes plus 3.5 bytes per character of its path, a parse error ~1.5 KB.
  *
  * A parse that fails with a 4xx is remembered too, and thrown again: the outcome depends on the
- * text alone, so a hostile URL repeated does not cost a parse each time.
+ * text alone, so a hostile URL repeated does not cost a parse each time. What a parse made is
+ * frozen before it is shared (`deepFreeze`).
  */
 import { LRUCache } from 'lru-cache';
 import { isHttpError, type HttpError } from '../errors.ts';
@@ -53,6 +54,17 @@ export function memoizedParse<V extends {}>(memo: ParseMemo<V>, key: string, par
   }
   memo.set(key, v);
   return v;
+}
+
+/**
+ * Freeze a value and everything in it: what a memo holds is shared by every request with its
+ * text, so nothing may change it (a step that needs another value makes a copy). Buffers are
+ * left alone (they cannot be frozen).
+ */
+export function deepFreeze<T>(v: T): T {
+  if (typeof v !== 'object' || v === null || Object.isFrozen(v) || ArrayBuffer.isView(v)) return v;
+  for (const x of Object.values(v)) deepFreeze(x);
+  return Object.freeze(v);
 }
 
 /**

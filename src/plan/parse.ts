@@ -5,7 +5,7 @@
 import { BY_KEY, TRANSFORMS, UNSUPPORTED_BY_KEY, isKnownKey, type Component, type LayerSpec, type Placement, type PlanKey } from '../../transforms/index.ts';
 import { Errors } from '../errors.ts';
 import { defaultOf } from '../config.ts';
-import { memoizedParse, parseMemo, settingSized } from '../cache/memo.ts';
+import { deepFreeze, memoizedParse, parseMemo, settingSized } from '../cache/memo.ts';
 
 export interface Plan {
   readonly components: readonly Component[];
@@ -205,17 +205,6 @@ function tableId(named: object): number {
     tableIds.set(named, id);
   }
   return id;
-}
-
-/**
- * Freeze a plan and everything in it: a memoized plan is shared by every request with its text,
- * so nothing may change it (a step that needs another value makes a copy). Buffers are left
- * alone (they cannot be frozen).
- */
-function deepFreeze<T>(v: T): T {
-  if (typeof v !== 'object' || v === null || Object.isFrozen(v) || ArrayBuffer.isView(v)) return v;
-  for (const x of Object.values(v)) deepFreeze(x);
-  return Object.freeze(v);
 }
 
 /**

@@ -26,8 +26,9 @@ import { ACCEPT_CH, parseHints } from '../negotiate/client-hints.ts';
 import type { RequestHints } from '../render/context.ts';
 import { Deadline } from '../render/deadline.ts';
 import { checkPlanBounds } from '../render/plan-bounds.ts';
-import { byteMemo, memoizedParse, parseMemo } from '../cache/memo.ts';
+import { byteMemo, deepFreeze, memoizedParse, parseMemo } from '../cache/memo.ts';
 
+/** A URL's parse, memoized (cache/memo.ts): its url and plan are frozen, shared by every request for it. */
 interface Parsed {
   url: DeliveryUrl;
   plan: Plan;
@@ -120,7 +121,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     delivery.access.check(url);
     const plan = parsePlan(url.components, config.namedTransformations, config.maxComponents, config.planMemoBytes);
     return {
-      url,
+      url: deepFreeze(url),
       plan,
       formatCheck: delivery.access.needsFormatCheck(url, plan),
       immutable: url.version !== undefined || plan.components.some((c) => Boolean(c.flags?.immutableCache)),

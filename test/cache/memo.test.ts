@@ -6,6 +6,10 @@ import t from 'tap';
 import { byteMemo, memoizedParse, parseMemo, settingSized } from '../../src/cache/memo.ts';
 import { parsePlan } from '../../src/plan/parse.ts';
 import { Errors, isHttpError } from '../../src/errors.ts';
+import path from 'node:path';
+import { buildServer } from '../../src/server.ts';
+import { testConfig } from '../../src/config.ts';
+import { repoRoot } from '../helpers/core-fixtures.ts';
 
 t.test('the byte bound holds with 8 KB keys', async (t) => {
   const bound = 4 * 1024 * 1024;
@@ -89,4 +93,22 @@ t.test('a module-level memo follows its setting', async (t) => {
   b.set('k', { n: 1 });
   memos.clear();
   t.equal(b.size, 0, 'clear() empties the current memo');
+});
+
+t.test('the route parses a repeated URL once, a refused one included', async (t) => {
+  const app = await buildServer(testConfig({ storageDir: path.join(repoRoot, 'images') }), { defaultMetrics: false });
+  t.teardown(() => app.close());
+  // Access is checked as part of a URL's parse: counting its calls counts parses.
+  const access = app.delivery.access;
+  const check = access.check.bind(access);
+  let parses = 0;
+  access.check = (url) => { parses++; check(url); };
+  for (let i = 0; i < 3; i++) {
+    const r = await app.inject('/image/upload/w_abc/cat.png');
+    t.equal(r.statusCode, 400);
+    t.equal(r.headers['x-cld-error'], 'Invalid width in transformation: abc');
+  }
+  t.equal(parses, 1, 'the bad URL was parsed once, then answered from the failure memo');
+  for (let i = 0; i < 3; i++) t.equal((await app.inject('/image/upload/w_20/cat.png')).statusCode, 200);
+  t.equal(parses, 2, 'a good URL likewise');
 });
