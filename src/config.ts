@@ -221,8 +221,20 @@ const SPEC = {
   sourceCacheBytes: setting({ env: 'APERTURE_SOURCE_CACHE_BYTES', kind: int(0, TB, 'bytes'), default: 128 * MB, doc: 'source bytes cache bound' }),
   maxSourcePixels: setting({ env: 'APERTURE_MAX_SOURCE_PIXELS', kind: int(1, TB), default: 50_000_000, doc: 'refuse larger sources (frames summed), checked from the header' }),
   maxSourceBytes: setting({ env: 'APERTURE_MAX_SOURCE_BYTES', kind: int(1, TB, 'bytes'), default: 50 * MB, doc: 'refuse larger source files' }),
+  maxSvgBytes: setting({
+    env: 'APERTURE_MAX_SVG_BYTES', kind: int(1, 2 ** 31, 'bytes'), default: 5 * MB,
+    doc: 'largest SVG source (inflated size for `.svgz`), 413 above it; SVGs are sanitized in a worker thread before librsvg sees them',
+  }),
   maxOutputSide: setting({ env: 'APERTURE_MAX_OUTPUT_SIDE', kind: int(1, 65535), default: 8192, doc: 'largest output width or height' }),
   maxOutputPixels: setting({ env: 'APERTURE_MAX_OUTPUT_PIXELS', kind: int(1, TB), default: 40_000_000, doc: 'largest output area' }),
+  maxGifPixels: setting({
+    env: 'APERTURE_MAX_GIF_PIXELS', kind: int(1, TB), default: 10_000_000,
+    doc: 'largest GIF output, frames summed (400 above it): GIF quantizes every pixel, about 1 s per megapixel on 2 cores',
+  }),
+  maxIfNoneMatchBytes: setting({
+    env: 'APERTURE_MAX_IF_NONE_MATCH_BYTES', kind: int(0, 1 << 20), default: 4096,
+    doc: 'longest `If-None-Match` evaluated; a longer one counts as no match (full 200, never 304)',
+  }),
   maxComponents: setting({ env: 'APERTURE_MAX_COMPONENTS', kind: int(1, 1000), default: 20, doc: 'components per URL' }),
   maxAngleOps: setting({ env: 'APERTURE_MAX_ANGLE_OPS', kind: int(1, 1000), default: 8, doc: 'rotations and flips in one `a_` (`a_hflip.90` is 2)' }),
   maxLayers: setting({ env: 'APERTURE_MAX_LAYERS', kind: int(0, 1000), default: 8, doc: 'overlays and underlays per URL, nested ones counted' }),
