@@ -1,200 +1,346 @@
 /**
- * The only reader of process.env. Every limit and knob of the service lives here with a safe
- * default; values are validated once at boot (a bad value names its variable) and the result
- * is frozen. Tests build configs with `loadConfig({...})` instead of touching the environment.
+ * The only reader of process.env, and the one place a setting is written down. SPEC is a table
+ * of every setting (variable, key, kind with its bounds, default, doc), and from it come:
+ * - the Config type (a mapped type over the table, so the compiler checks every use);
+ * - the validation, applied alike to environment values and to overrides (`testConfig`), with
+ *   messages that name the variable;
+ * - the README's configuration table (`npm run docs:config` rewrites it; a test compares).
+ * Values are checked once at boot and the result is frozen. A new setting is one row of SPEC,
+ * then `npm run docs:config`. Tests build configs with `loadConfig({...})` or `testConfig({...})`
+ * instead of touching the environment.
  */
 import os from 'node:os';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 
-export interface Config {
-  /** `PORT`: listen port. */
-  readonly port: number;
-  /** `HOST`: listen address. */
-  readonly host: string;
-  /** `APERTURE_STORAGE_DIR`: folder of originals for the `upload` type. */
-  readonly storageDir: string;
-  /**
-   * `APERTURE_PRIVATE_DIR` (default: the storage folder's sibling `<storage>-private`) and
-   * `APERTURE_AUTHENTICATED_DIR` (default `<storage>-authenticated`): originals of the
-   * `private` and `authenticated` delivery types. Cloudinary stores the type with the asset;
-   * here each type has its own folder, so an `upload` asset is never served as `private` and
-   * the other way round. No folder may contain another.
-   */
-  readonly privateDir: string;
-  readonly authenticatedDir: string;
-  /**
-   * `APERTURE_STORAGE_WATCH` (default 1): revalidate local files by filesystem events (inotify)
-   * instead of a stat per request; a cache hit then makes no system call. Set 0 on network
-   * filesystems (NFS, SMB, FUSE mounts), where changes made by other machines raise no events.
-   */
-  readonly storageWatch: boolean;
-  /** `APERTURE_CACHE_BYTES`: result cache bound in bytes (default 256 MB). */
-  readonly cacheBytes: number;
-  /** `APERTURE_SOURCE_CACHE_BYTES`: source bytes cache bound (default 128 MB). */
-  readonly sourceCacheBytes: number;
-  /** `APERTURE_MAX_SOURCE_PIXELS`: refuse sources above this many pixels (frames summed; default 50 MP). */
-  readonly maxSourcePixels: number;
-  /** `APERTURE_MAX_SOURCE_BYTES`: refuse sources above this many bytes (default 50 MB). */
-  readonly maxSourceBytes: number;
-  /**
-   * `APERTURE_MAX_SVG_BYTES`: largest SVG document (inflated size for `.svgz`) sanitized and
-   * rasterized (default 5 MB); larger ones answer 413.
-   */
-  readonly maxSvgBytes: number;
-  /** `APERTURE_MAX_OUTPUT_SIDE`: largest output width or height (default 8192). */
-  readonly maxOutputSide: number;
-  /** `APERTURE_MAX_OUTPUT_PIXELS`: largest output area (default 40 MP). */
-  readonly maxOutputPixels: number;
-  /**
-   * `APERTURE_MAX_GIF_PIXELS`: largest GIF output, frames summed (default 10 MP). GIF encoding
-   * quantizes every pixel (libimagequant): about 1 s per megapixel on 2 cores, so a 5k photo
-   * as `f_gif` (14.7 MP) took 14 s. Larger GIF outputs are refused with a 400.
-   */
-  readonly maxGifPixels: number;
-  /**
-   * `APERTURE_MAX_IF_NONE_MATCH_BYTES`: longest `If-None-Match` evaluated (default 4096, about
-   * 140 of our entity tags). A longer one counts as no match: the full response, never a 304.
-   */
-  readonly maxIfNoneMatchBytes: number;
-  /** `APERTURE_MAX_COMPONENTS`: most components in one URL (default 20). */
-  readonly maxComponents: number;
-  /** `APERTURE_MAX_ANGLE_OPS`: most rotations and flips in one `a_` (`a_hflip.90.vflip` is 3; default 8). */
-  readonly maxAngleOps: number;
-  /** `APERTURE_MAX_LAYERS`: most overlays and underlays in one URL, nested ones included (default 8). */
-  readonly maxLayers: number;
-  /** `APERTURE_MAX_LAYER_DEPTH`: deepest nesting of layers in layers (default 2). */
-  readonly maxLayerDepth: number;
-  /**
-   * `APERTURE_MAX_OUTPUT_BYTES`: largest encoded result (default: an eighth of
-   * APERTURE_CACHE_BYTES, 32 MB). A larger one is refused with a 400, and the refusal is
-   * remembered, so it is never rendered again in vain; every result served fits the cache.
-   */
-  readonly maxOutputBytes: number;
-  /** `APERTURE_DPR_CAP`: highest DPR, for `dpr_N` and `dpr_auto` (default 3). */
-  readonly dprCap: number;
-  /** `APERTURE_TIMEOUT_MS`: processing budget of a whole request: layer loads, components, breakpoint sampling, encode (default 30000; 504 when spent). */
-  readonly processTimeoutMs: number;
-  /** `APERTURE_CONCURRENCY`: transforms running at once (default: CPU count). */
-  readonly concurrency: number;
-  /** `APERTURE_QUEUE`: transforms waiting for a slot before 503 (default 64). */
-  readonly queueSize: number;
-  /** `APERTURE_QUEUE_TIMEOUT_MS`: longest wait for a slot before 503 (default 10000). */
-  readonly queueTimeoutMs: number;
-  /** `APERTURE_SECRET`: signing secret (empty = signatures cannot be checked). */
-  readonly secret: string;
-  /** `APERTURE_STRICT=1`: require signatures on every transformation not in `strictAllowed`. */
-  readonly strict: boolean;
-  /** `APERTURE_STRICT_ALLOW`: `|`-separated transformation strings allowed unsigned in strict mode. */
-  readonly strictAllowed: readonly string[];
-  /** `APERTURE_FETCH_ALLOW`: comma-separated host allow-list for fetch and remote mappings. */
-  readonly fetchAllow: readonly string[];
-  /** `APERTURE_FETCH_TIMEOUT_MS`: origin connect/headers/body timeout (default 10000). */
-  readonly fetchTimeoutMs: number;
-  /** `APERTURE_FETCH_MAX_REDIRECTS`: redirects followed, each re-validated (default 5). */
-  readonly fetchMaxRedirects: number;
-  /**
-   * `APERTURE_FETCH_PORTS`: comma-separated TCP ports fetch targets and redirects may use
-   * (default `80,443`; `*` allows any). Others are refused with 403 before connecting.
-   */
-  readonly fetchPorts: readonly number[] | '*';
-  /**
-   * `APERTURE_FETCH_CA`: path of a PEM file of extra certificate authorities trusted for HTTPS
-   * origins, in addition to Node's bundled roots (an internal CA, a self-signed origin). Read
-   * at boot; this field holds the PEM text ('' = none).
-   */
-  readonly fetchCa: string;
-  /** `APERTURE_REMOTE_MAPPINGS`: `folder=https://base/,other=https://...` auto-upload mappings. */
-  readonly remoteMappings: Readonly<Record<string, string>>;
-  /** `APERTURE_NAMED_TRANSFORMATIONS`: JSON object `{name: "c_fill,w_100"}` for `t_name`. */
-  readonly namedTransformations: Readonly<Record<string, string>>;
-  /** `APERTURE_REDIS_URL`: shared cache tier (unset = none). */
-  readonly redisUrl: string;
-  /** `APERTURE_REDIS_TTL_S`: shared tier entry TTL (default 7 days). */
-  readonly redisTtlSeconds: number;
-  /** `APERTURE_REDIS_MAX_ENTRY_BYTES`: largest result stored in Redis (default 5 MB). */
-  readonly redisMaxEntryBytes: number;
-  /** `APERTURE_REDIS_TIMEOUT_MS`: per-command budget before a Redis call counts as a miss (default 100). */
-  readonly redisTimeoutMs: number;
-  /** `APERTURE_REDIS_LOCK_MS`: cross-instance render lock TTL; a dead holder is replaced after this (default 5000). */
-  readonly redisLockMs: number;
-  /** `APERTURE_AVIF_EFFORT`: AVIF encoder effort 0-9 for the first (cold) response (default 1:
-   *  an 800 px AVIF near a WebP's time; QUALITY.md). */
-  readonly avifEffort: number;
-  /**
-   * `APERTURE_AVIF_REFINE_EFFORT`: effort of the background refinement of AVIF results (default 3;
-   * 0, or not above APERTURE_AVIF_EFFORT, turns refinement off). A cold AVIF is answered at the
-   * fast effort with a short max-age; when the server has no transform to run, it is encoded
-   * again at this effort (q_auto searched again) and replaces the cached result. Effort 3 is
-   * ~10 % smaller than effort 1 at the same quality, and 3-5x slower (QUALITY.md, "AVIF").
-   */
-  readonly avifRefineEffort: number;
-  /**
-   * `APERTURE_PROVISIONAL_MAX_AGE_S`: max-age of a result awaiting refinement (default 60). Also
-   * how long an instance keeps such a result in memory before it reads the shared tier again
-   * (where the instance that rendered it stores the refined one).
-   */
-  readonly provisionalMaxAgeSeconds: number;
-  /** `APERTURE_WEBP_EFFORT`: WebP encoder effort 0-6 (default 4). */
-  readonly webpEffort: number;
-  /** `APERTURE_LOG_LEVEL`: pino level (default info; `silent` in tests). */
-  readonly logLevel: string;
-  /** `APERTURE_SHUTDOWN_MS`: longest graceful drain on SIGTERM (default 10000). */
-  readonly shutdownTimeoutMs: number;
-  /**
-   * `APERTURE_FACES_IDLE_MS`: the face detector worker starts on the first request that needs
-   * faces and is stopped after this long without one, giving back its memory (~100 MB); 0 keeps
-   * it once started (default 30000).
-   */
-  readonly facesIdleMs: number;
-}
-
-export const DEFAULT_FACES_IDLE_MS = 30_000;
-
 type Env = Record<string, string | undefined>;
 
 class ConfigError extends Error {}
 
-function int(env: Env, name: string, def: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be an integer, got "${raw}"`);
-  const v = Number(raw.trim());
-  if (v < min || v > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${v}`);
+/** How a setting's values are read, checked and shown. */
+interface Kind<T> {
+  /** The variable's text → a value (`check` then runs on it). Throws ConfigError naming the variable. */
+  parse(raw: string, name: string): T;
+  /** A value (parsed, or an override) → the value kept. Throws ConfigError naming the variable. */
+  check(v: unknown, name: string): T;
+  /** A value as the README shows it. */
+  show(v: T): string;
+}
+
+/** The settings other settings' defaults derive from (the compiler checks them against Config). */
+interface Basis {
+  readonly storageDir: string;
+  readonly cacheBytes: number;
+}
+
+interface Setting<T> {
+  /** The environment variable. */
+  readonly env: string;
+  readonly kind: Kind<T>;
+  /** The value when the variable is unset or empty; a function when it derives from earlier rows or the machine. */
+  readonly default: T | ((basis: Basis) => T);
+  /** The README's text for a default that `kind.show` cannot give (a derived one). */
+  readonly shown?: string;
+  /** What the setting does (the README's "meaning" column). */
+  readonly doc: string;
+}
+
+const setting = <T>(s: Setting<T>): Setting<T> => s;
+
+// --- kinds ------------------------------------------------------------------------------------
+
+const MB = 1024 * 1024;
+
+function showNumber(v: number): string {
+  return v >= 1_000_000 ? v.toLocaleString('en-US') : String(v);
+}
+
+function showBytes(v: number): string {
+  if (v >= MB && v % MB === 0) return `${v / MB} MB`;
+  if (v >= 1024 && v % 1024 === 0) return `${v / 1024} KB`;
+  return showNumber(v);
+}
+
+/** An integer in [min, max]; `bytes` only changes how the README shows it. */
+function int(min: number, max: number, unit: 'bytes' | '' = ''): Kind<number> {
+  return {
+    parse(raw, name) {
+      if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be an integer, got "${raw}"`);
+      return Number(raw.trim());
+    },
+    check(v, name) {
+      if (typeof v !== 'number' || !Number.isInteger(v)) throw new ConfigError(`${name} must be an integer, got ${String(v)}`);
+      if (v < min || v > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${v}`);
+      return v;
+    },
+    show: unit === 'bytes' ? showBytes : showNumber,
+  };
+}
+
+const bool: Kind<boolean> = {
+  parse(raw, name) {
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off)$/i.test(raw)) return false;
+    throw new ConfigError(`${name} must be 1/0/true/false, got "${raw}"`);
+  },
+  check(v, name) {
+    if (typeof v !== 'boolean') throw new ConfigError(`${name} must be a boolean, got ${String(v)}`);
+    return v;
+  },
+  show: (v) => (v ? '`1`' : '`0`'),
+};
+
+function checkString(v: unknown, name: string): string {
+  if (typeof v !== 'string') throw new ConfigError(`${name} must be a string, got ${String(v)}`);
   return v;
 }
 
-function bool(env: Env, name: string, def: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  if (/^(1|true|yes|on)$/i.test(raw)) return true;
-  if (/^(0|false|no|off)$/i.test(raw)) return false;
-  throw new ConfigError(`${name} must be 1/0/true/false, got "${raw}"`);
+const text: Kind<string> = { parse: (raw) => raw, check: checkString, show: (v) => v || '—' };
+
+/** A folder, kept as an absolute path. */
+const dir: Kind<string> = {
+  parse: (raw) => raw,
+  check: (v, name) => path.resolve(checkString(v, name)),
+  show: (v) => `\`${v}\``,
+};
+
+/** `sep`-separated items, trimmed, empty ones dropped. */
+function list(sep: string, normalize: (s: string) => string = (s) => s): Kind<readonly string[]> {
+  return {
+    parse: (raw) => raw.split(sep).map((s) => s.trim()).filter(Boolean),
+    check(v, name) {
+      if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) throw new ConfigError(`${name} must be a list of strings`);
+      return (v as string[]).map(normalize);
+    },
+    show: (v) => (v.length ? `\`${v.join(sep)}\`` : '—'),
+  };
 }
 
-function list(env: Env, name: string, sep: string): string[] {
-  const raw = env[name];
-  if (!raw) return [];
-  return raw.split(sep).map((s) => s.trim()).filter(Boolean);
+/** TCP ports, or `*` for any; blank means `blank`. */
+function ports(blank: readonly number[]): Kind<readonly number[] | '*'> {
+  const isPort = (p: number) => Number.isInteger(p) && p >= 1 && p <= 65535;
+  return {
+    parse(raw, name) {
+      if (raw.trim() === '') return blank;
+      if (raw.trim() === '*') return '*';
+      return list(',').parse(raw, name).map((p) => {
+        if (!/^\d+$/.test(p) || !isPort(Number(p))) throw new ConfigError(`${name}: "${p}" is not a TCP port (1-65535) or *`);
+        return Number(p);
+      });
+    },
+    check(v, name) {
+      if (v === '*') return v;
+      if (!Array.isArray(v)) throw new ConfigError(`${name} must be a list of TCP ports or *`);
+      for (const p of v) if (typeof p !== 'number' || !isPort(p)) throw new ConfigError(`${name}: "${String(p)}" is not a TCP port (1-65535) or *`);
+      return v as readonly number[];
+    },
+    show: (v) => `\`${v === '*' ? '*' : v.join(',')}\``,
+  };
 }
 
-function ports(env: Env, name: string, def: readonly number[]): readonly number[] | '*' {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return def;
-  if (raw.trim() === '*') return '*';
-  return list(env, name, ',').map((p) => {
-    if (!/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 65535) throw new ConfigError(`${name}: "${p}" is not a TCP port (1-65535) or *`);
-    return Number(p);
-  });
+const PEM_MARK = '-----BEGIN CERTIFICATE-----';
+
+/** The variable names a PEM file; the value is its text ('' = none). */
+const pemFile: Kind<string> = {
+  parse(file, name) {
+    let pem: string;
+    try { pem = readFileSync(file, 'utf8'); } catch (e) { throw new ConfigError(`${name}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? String(e)})`); }
+    if (!pem.includes(PEM_MARK)) throw new ConfigError(`${name}: ${file} holds no PEM certificate`);
+    return pem;
+  },
+  check(v, name) {
+    if (checkString(v, name) !== '' && !(v as string).includes(PEM_MARK)) throw new ConfigError(`${name}: the value holds no PEM certificate`);
+    return v as string;
+  },
+  show: () => '—',
+};
+
+function stringRecord(v: unknown, name: string, what: string): Record<string, string> {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${name} must be a JSON object`);
+  for (const [k, s] of Object.entries(v)) if (typeof s !== 'string') throw new ConfigError(`${name}.${k} must be ${what}`);
+  return v as Record<string, string>;
 }
 
-function pemFile(env: Env, name: string): string {
-  const file = env[name];
-  if (!file) return '';
-  let text: string;
-  try { text = readFileSync(file, 'utf8'); } catch (e) { throw new ConfigError(`${name}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? String(e)})`); }
-  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`${name}: ${file} holds no PEM certificate`);
-  return text;
+/** `folder=https://base/,…`: folders (no edge slashes) → http(s) bases ending in `/`. */
+const mappings: Kind<Readonly<Record<string, string>>> = {
+  parse(raw, name) {
+    const out: Record<string, string> = {};
+    for (const pair of list(',').parse(raw, name)) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0) throw new ConfigError(`${name}: expected folder=https://base/, got "${pair}"`);
+      out[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
+    return out;
+  },
+  check(v, name) {
+    const out: Record<string, string> = {};
+    for (const [key, base] of Object.entries(stringRecord(v, name, 'an http(s) URL'))) {
+      const folder = key.replace(/^\/+|\/+$/g, '');
+      if (!/^https?:\/\//.test(base)) throw new ConfigError(`${name}: base for "${folder}" must be an http(s) URL`);
+      out[folder] = base.endsWith('/') ? base : base + '/';
+    }
+    return out;
+  },
+  show: () => '—',
+};
+
+/** A JSON object of name → transformation string. */
+const transformations: Kind<Readonly<Record<string, string>>> = {
+  parse(raw, name) {
+    try { return JSON.parse(raw) as Record<string, string>; } catch { throw new ConfigError(`${name} must be a JSON object`); }
+  },
+  check: (v, name) => stringRecord(v, name, 'a transformation string'),
+  show: () => '—',
+};
+
+// --- the settings -------------------------------------------------------------------------------
+
+const TB = 2 ** 40;
+
+/** Default of APERTURE_FACES_IDLE_MS (the face worker's idle stop), also used by src/analyze/faces.ts. */
+export const DEFAULT_FACES_IDLE_MS = 30_000;
+
+/**
+ * Every setting, in the README's order. A memo's byte bound counts its keys (URLs and plans
+ * can be 8 KB long) and an estimate of its values (src/cache/memo.ts).
+ */
+const SPEC = {
+  port: setting({ env: 'PORT', kind: int(0, 65535), default: 3000, doc: 'listen port' }),
+  host: setting({ env: 'HOST', kind: text, default: '0.0.0.0', doc: 'listen address' }),
+  storageDir: setting({ env: 'APERTURE_STORAGE_DIR', kind: dir, default: () => path.resolve('images'), shown: '`./images`', doc: 'originals for the `upload` type' }),
+  privateDir: setting({
+    env: 'APERTURE_PRIVATE_DIR', kind: dir, default: (b) => `${b.storageDir}-private`, shown: '`<storage>-private`',
+    doc: 'originals for the `private` type (never read for `upload`: Cloudinary stores the type with the asset, here each type has its own folder); no storage folder may contain another (checked at boot)',
+  }),
+  authenticatedDir: setting({
+    env: 'APERTURE_AUTHENTICATED_DIR', kind: dir, default: (b) => `${b.storageDir}-authenticated`, shown: '`<storage>-authenticated`',
+    doc: 'originals for the `authenticated` type, likewise',
+  }),
+  storageWatch: setting({
+    env: 'APERTURE_STORAGE_WATCH', kind: bool, default: true,
+    doc: 'revalidate stored files by filesystem events (inotify), so a cache hit makes no system call; every change (rewrite, rename, delete, new file or folder) is seen on the next request. Set `0` on network filesystems (NFS, SMB, FUSE), where changes made by other machines raise no events: each request then stats the folder and the file',
+  }),
+  cacheBytes: setting({ env: 'APERTURE_CACHE_BYTES', kind: int(0, TB, 'bytes'), default: 256 * MB, doc: 'in-process result cache bound' }),
+  sourceCacheBytes: setting({ env: 'APERTURE_SOURCE_CACHE_BYTES', kind: int(0, TB, 'bytes'), default: 128 * MB, doc: 'source bytes cache bound' }),
+  maxSourcePixels: setting({ env: 'APERTURE_MAX_SOURCE_PIXELS', kind: int(1, TB), default: 50_000_000, doc: 'refuse larger sources (frames summed), checked from the header' }),
+  maxSourceBytes: setting({ env: 'APERTURE_MAX_SOURCE_BYTES', kind: int(1, TB, 'bytes'), default: 50 * MB, doc: 'refuse larger source files' }),
+  maxSvgBytes: setting({
+    env: 'APERTURE_MAX_SVG_BYTES', kind: int(1, 2 ** 31, 'bytes'), default: 5 * MB,
+    doc: 'largest SVG source (inflated size for `.svgz`), 413 above it; SVGs are sanitized in a worker thread before librsvg sees them',
+  }),
+  maxOutputSide: setting({ env: 'APERTURE_MAX_OUTPUT_SIDE', kind: int(1, 65535), default: 8192, doc: 'largest output width or height' }),
+  maxOutputPixels: setting({ env: 'APERTURE_MAX_OUTPUT_PIXELS', kind: int(1, TB), default: 40_000_000, doc: 'largest output area' }),
+  maxGifPixels: setting({
+    env: 'APERTURE_MAX_GIF_PIXELS', kind: int(1, TB), default: 10_000_000,
+    doc: 'largest GIF output, frames summed (400 above it): GIF quantizes every pixel, about 1 s per megapixel on 2 cores',
+  }),
+  maxIfNoneMatchBytes: setting({
+    env: 'APERTURE_MAX_IF_NONE_MATCH_BYTES', kind: int(0, 1 << 20), default: 4096,
+    doc: 'longest `If-None-Match` evaluated; a longer one counts as no match (full 200, never 304)',
+  }),
+  maxComponents: setting({ env: 'APERTURE_MAX_COMPONENTS', kind: int(1, 1000), default: 20, doc: 'components per URL' }),
+  maxAngleOps: setting({ env: 'APERTURE_MAX_ANGLE_OPS', kind: int(1, 1000), default: 8, doc: 'rotations and flips in one `a_` (`a_hflip.90` is 2)' }),
+  maxLayers: setting({ env: 'APERTURE_MAX_LAYERS', kind: int(0, 1000), default: 8, doc: 'overlays and underlays per URL, nested ones counted' }),
+  maxLayerDepth: setting({ env: 'APERTURE_MAX_LAYER_DEPTH', kind: int(0, 100), default: 2, doc: 'how deep layers may nest in layers' }),
+  maxOutputBytes: setting({
+    env: 'APERTURE_MAX_OUTPUT_BYTES', kind: int(1, TB, 'bytes'), default: (b) => Math.max(1, Math.floor(b.cacheBytes / 8)),
+    shown: 'an eighth of `APERTURE_CACHE_BYTES` (32 MB)',
+    doc: 'largest encoded result; larger is a 400, remembered (see `APERTURE_OVERSIZE_MEMO_BYTES`) so it is not rendered again; every result served fits the cache',
+  }),
+  dprCap: setting({ env: 'APERTURE_DPR_CAP', kind: int(1, 10), default: 3, doc: 'highest DPR (`dpr_N`, `dpr_auto`)' }),
+  processTimeoutMs: setting({ env: 'APERTURE_TIMEOUT_MS', kind: int(100, 600_000), default: 30_000, doc: 'processing budget of a whole request (layer loads, components, breakpoint sampling, encode); 504 when spent' }),
+  concurrency: setting({
+    env: 'APERTURE_CONCURRENCY', kind: int(1, 1024), default: () => Math.max(1, os.availableParallelism?.() ?? os.cpus().length), shown: 'CPUs',
+    doc: 'admission control: transforms running at once',
+  }),
+  queueSize: setting({ env: 'APERTURE_QUEUE', kind: int(0, 100_000), default: 64, doc: 'transforms waiting for a slot (more are a 503)' }),
+  queueTimeoutMs: setting({ env: 'APERTURE_QUEUE_TIMEOUT_MS', kind: int(1, 600_000), default: 10_000, doc: 'longest wait for a slot (then 503)' }),
+  secret: setting({ env: 'APERTURE_SECRET', kind: text, default: '', doc: 'signing secret (SHA-1/8 and SHA-256/32 signatures; empty = signatures cannot be checked)' }),
+  strict: setting({
+    env: 'APERTURE_STRICT', kind: bool, default: false,
+    doc: '`1`: require signatures except for the transformations in `APERTURE_STRICT_ALLOW`; converting extensions and every `fetch` need one too (see URLs); needs `APERTURE_SECRET`',
+  }),
+  strictAllowed: setting({ env: 'APERTURE_STRICT_ALLOW', kind: list('|'), default: [], doc: '`|`-separated transformation strings allowed unsigned in strict mode' }),
+  fetchAllow: setting({
+    env: 'APERTURE_FETCH_ALLOW', kind: list(',', (h) => h.toLowerCase()), default: [], shown: '— (any public host)',
+    doc: 'comma-separated host allow-list for `fetch` and remote mappings',
+  }),
+  fetchTimeoutMs: setting({ env: 'APERTURE_FETCH_TIMEOUT_MS', kind: int(1, 600_000), default: 10_000, doc: 'origin connect, headers and idle body timeout' }),
+  fetchMaxRedirects: setting({ env: 'APERTURE_FETCH_MAX_REDIRECTS', kind: int(0, 50), default: 5, doc: 'redirects followed, each hop re-validated' }),
+  fetchPorts: setting({
+    env: 'APERTURE_FETCH_PORTS', kind: ports([80, 443]), default: [80, 443],
+    doc: 'comma-separated ports `fetch`, remote mappings and their redirects may connect to (`*` = any); others are refused with 403 naming the port, before connecting',
+  }),
+  fetchCa: setting({
+    env: 'APERTURE_FETCH_CA', kind: pemFile, default: '',
+    doc: 'PEM file of extra CAs trusted for HTTPS origins (an internal CA, a self-signed origin), added to Node\'s default CAs; read at boot (the setting holds the PEM text)',
+  }),
+  fetchNegativeTtlMs: setting({
+    env: 'APERTURE_FETCH_NEGATIVE_TTL_MS', kind: int(0, 600_000), default: 5_000,
+    doc: 'how long a `fetch` source that was not found or too large is remembered (0 = never)',
+  }),
+  remoteMappings: setting({ env: 'APERTURE_REMOTE_MAPPINGS', kind: mappings, default: {}, doc: '`folder=https://base/,…` auto-upload style mappings' }),
+  namedTransformations: setting({ env: 'APERTURE_NAMED_TRANSFORMATIONS', kind: transformations, default: {}, doc: 'JSON `{"name":"c_fill,w_100/e_sepia"}` for `t_name`' }),
+  redisUrl: setting({ env: 'APERTURE_REDIS_URL', kind: text, default: '', shown: '— (no shared tier)', doc: 'shared L2 cache and cross-instance coalescing' }),
+  redisTtlSeconds: setting({ env: 'APERTURE_REDIS_TTL_S', kind: int(1, 2 ** 31), default: 7 * 24 * 3600, shown: '7 days', doc: 'shared tier entry TTL' }),
+  redisMaxEntryBytes: setting({ env: 'APERTURE_REDIS_MAX_ENTRY_BYTES', kind: int(1, 2 ** 31, 'bytes'), default: 5 * MB, doc: 'largest result stored in Redis' }),
+  redisTimeoutMs: setting({ env: 'APERTURE_REDIS_TIMEOUT_MS', kind: int(1, 60_000), default: 100, doc: 'per-command budget before a Redis call counts as a miss' }),
+  redisLockMs: setting({ env: 'APERTURE_REDIS_LOCK_MS', kind: int(100, 600_000), default: 5_000, doc: 'cross-instance render lock TTL; a dead holder is replaced after this' }),
+  avifEffort: setting({ env: 'APERTURE_AVIF_EFFORT', kind: int(0, 9), default: 1, doc: 'AVIF encoder effort of the first (cold) response: an 800 px AVIF near a WebP\'s time (see QUALITY.md)' }),
+  avifRefineEffort: setting({
+    env: 'APERTURE_AVIF_REFINE_EFFORT', kind: int(0, 9), default: 3,
+    doc: 'AVIF effort of the background refinement (0, or not above `APERTURE_AVIF_EFFORT`, = off): ~10 % smaller than effort 1 at the same quality, 3-5x slower (QUALITY.md, "AVIF")',
+  }),
+  provisionalMaxAgeSeconds: setting({
+    env: 'APERTURE_PROVISIONAL_MAX_AGE_S', kind: int(1, 86_400), default: 60,
+    doc: '`max-age` of a result awaiting refinement; also how long an instance keeps such a result before it reads the shared tier again',
+  }),
+  refineQueue: setting({ env: 'APERTURE_REFINE_QUEUE', kind: int(0, 1_000_000), default: 10_000, doc: 'results waiting for refinement at most (beyond it a result keeps its fast encoding)' }),
+  webpEffort: setting({ env: 'APERTURE_WEBP_EFFORT', kind: int(0, 6), default: 4, doc: 'WebP encoder effort' }),
+  urlMemoBytes: setting({
+    env: 'APERTURE_URL_MEMO_BYTES', kind: int(0, TB, 'bytes'), default: 28 * MB,
+    doc: 'memo of delivery URLs and what their parse gave (the plan, or the 4xx it was refused with), so a repeated URL, good or bad, is not parsed again',
+  }),
+  planMemoBytes: setting({
+    env: 'APERTURE_PLAN_MEMO_BYTES', kind: int(0, TB, 'bytes'), default: 12 * MB,
+    doc: 'memo of parsed transformation strings (URLs that differ in the public id share one)',
+  }),
+  svgMemoBytes: setting({ env: 'APERTURE_SVG_MEMO_BYTES', kind: int(0, TB, 'bytes'), default: 32 * MB, doc: 'memo of sanitized SVG sources' }),
+  oversizeMemoBytes: setting({
+    env: 'APERTURE_OVERSIZE_MEMO_BYTES', kind: int(0, TB, 'bytes'), default: 4 * MB,
+    doc: 'memo of results refused as larger than `APERTURE_MAX_OUTPUT_BYTES`, by result key',
+  }),
+  analysisMemo: setting({ env: 'APERTURE_ANALYSIS_MEMO', kind: int(1, 1_000_000), default: 32, doc: 'content analyses (`g_auto`, faces) kept, per source and step; a record holds 0.8-2 MB (320 px pixels and saliency maps)' }),
+  facesIdleMs: setting({
+    env: 'APERTURE_FACES_IDLE_MS', kind: int(0, 86_400_000), default: DEFAULT_FACES_IDLE_MS,
+    doc: 'the face detector worker starts on the first request that needs faces and stops after this long without one, giving back its memory (~100 MB); 0 keeps it once started',
+  }),
+  logLevel: setting({ env: 'APERTURE_LOG_LEVEL', kind: text, default: 'info', doc: 'pino level (`silent` in tests)' }),
+  shutdownTimeoutMs: setting({ env: 'APERTURE_SHUTDOWN_MS', kind: int(0, 600_000), default: 10_000, doc: 'graceful drain bound on SIGTERM' }),
+};
+
+type ValueOf<S> = S extends Setting<infer T> ? T : never;
+
+/** The configuration: one read-only field per row of SPEC, of that row's type. */
+export type Config = { readonly [K in keyof typeof SPEC]: ValueOf<(typeof SPEC)[K]> };
+
+/** The settings table, read-only (defaults for module-level memos, the README generator, tests). */
+export const SETTINGS: { readonly [K in keyof Config]: Setting<Config[K]> } = SPEC;
+
+/** A fixed default, for module-level parts made before any config exists. */
+export function defaultOf<K extends keyof Config>(key: K): Config[K] {
+  const d: unknown = SPEC[key].default;
+  if (typeof d === 'function') throw new Error(`${SPEC[key].env} has a derived default`);
+  return d as Config[K];
+}
+
+// --- loading -------------------------------------------------------------------------------------
+
+/** One setting's value: the override, else the variable, else the default; checked in every case. */
+function settle<T>(s: Setting<T>, raw: string | undefined, override: unknown, basis: Config): T {
+  if (override !== undefined) return s.kind.check(override, s.env);
+  if (raw !== undefined && raw !== '') return s.kind.check(s.kind.parse(raw, s.env), s.env);
+  return s.kind.check(typeof s.default === 'function' ? (s.default as (b: Basis) => T)(basis) : s.default, s.env);
 }
 
 /** Storage roots must not nest: a folder inside another would serve its files under both types. */
@@ -207,95 +353,38 @@ function checkRoots(roots: Record<string, string>): void {
   }
 }
 
-function mappings(env: Env, name: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const pair of list(env, name, ',')) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new ConfigError(`${name}: expected folder=https://base/, got "${pair}"`);
-    const folder = pair.slice(0, eq).replace(/^\/+|\/+$/g, '');
-    const base = pair.slice(eq + 1);
-    if (!/^https?:\/\//.test(base)) throw new ConfigError(`${name}: base for "${folder}" must be an http(s) URL`);
-    out[folder] = base.endsWith('/') ? base : base + '/';
-  }
-  return out;
-}
-
-function json(env: Env, name: string): Record<string, string> {
-  const raw = env[name];
-  if (!raw) return {};
-  let v: unknown;
-  try { v = JSON.parse(raw); } catch { throw new ConfigError(`${name} must be a JSON object`); }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${name} must be a JSON object`);
-  for (const [k, s] of Object.entries(v)) {
-    if (typeof s !== 'string') throw new ConfigError(`${name}.${k} must be a transformation string`);
-  }
-  return v as Record<string, string>;
-}
-
-/** Parse and validate a configuration from an environment-shaped object (default: process.env). */
+/**
+ * Parse and validate a configuration from an environment-shaped object (default: process.env).
+ * `overrides` (typed values, for tests and embedding) win over the environment and pass the same
+ * checks.
+ */
 export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
-  const cpus = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
-  const storageDir = path.resolve(overrides.storageDir ?? (env.APERTURE_STORAGE_DIR || 'images'));
-  const cfg: Config = {
-    port: int(env, 'PORT', 3000, 0, 65535),
-    host: env.HOST || '0.0.0.0',
-    storageDir,
-    privateDir: path.resolve(env.APERTURE_PRIVATE_DIR || `${storageDir}-private`),
-    authenticatedDir: path.resolve(env.APERTURE_AUTHENTICATED_DIR || `${storageDir}-authenticated`),
-    storageWatch: bool(env, 'APERTURE_STORAGE_WATCH', true),
-    cacheBytes: int(env, 'APERTURE_CACHE_BYTES', 256 * 1024 * 1024, 0, 2 ** 40),
-    sourceCacheBytes: int(env, 'APERTURE_SOURCE_CACHE_BYTES', 128 * 1024 * 1024, 0, 2 ** 40),
-    maxSourcePixels: int(env, 'APERTURE_MAX_SOURCE_PIXELS', 50_000_000, 1, 2 ** 40),
-    maxSourceBytes: int(env, 'APERTURE_MAX_SOURCE_BYTES', 50 * 1024 * 1024, 1, 2 ** 40),
-    maxSvgBytes: int(env, 'APERTURE_MAX_SVG_BYTES', 5 * 1024 * 1024, 1, 2 ** 31),
-    maxOutputSide: int(env, 'APERTURE_MAX_OUTPUT_SIDE', 8192, 1, 65535),
-    maxOutputPixels: int(env, 'APERTURE_MAX_OUTPUT_PIXELS', 40_000_000, 1, 2 ** 40),
-    maxGifPixels: int(env, 'APERTURE_MAX_GIF_PIXELS', 10_000_000, 1, 2 ** 40),
-    maxIfNoneMatchBytes: int(env, 'APERTURE_MAX_IF_NONE_MATCH_BYTES', 4096, 0, 1 << 20),
-    maxComponents: int(env, 'APERTURE_MAX_COMPONENTS', 20, 1, 1000),
-    maxAngleOps: int(env, 'APERTURE_MAX_ANGLE_OPS', 8, 1, 1000),
-    maxLayers: int(env, 'APERTURE_MAX_LAYERS', 8, 0, 1000),
-    maxLayerDepth: int(env, 'APERTURE_MAX_LAYER_DEPTH', 2, 0, 100),
-    maxOutputBytes: int(env, 'APERTURE_MAX_OUTPUT_BYTES', 0, 1, 2 ** 40),
-    dprCap: int(env, 'APERTURE_DPR_CAP', 3, 1, 10),
-    processTimeoutMs: int(env, 'APERTURE_TIMEOUT_MS', 30_000, 100, 600_000),
-    concurrency: int(env, 'APERTURE_CONCURRENCY', cpus, 1, 1024),
-    queueSize: int(env, 'APERTURE_QUEUE', 64, 0, 100_000),
-    queueTimeoutMs: int(env, 'APERTURE_QUEUE_TIMEOUT_MS', 10_000, 1, 600_000),
-    secret: env.APERTURE_SECRET ?? '',
-    strict: bool(env, 'APERTURE_STRICT', false),
-    strictAllowed: list(env, 'APERTURE_STRICT_ALLOW', '|'),
-    fetchAllow: list(env, 'APERTURE_FETCH_ALLOW', ',').map((h) => h.toLowerCase()),
-    fetchTimeoutMs: int(env, 'APERTURE_FETCH_TIMEOUT_MS', 10_000, 1, 600_000),
-    fetchMaxRedirects: int(env, 'APERTURE_FETCH_MAX_REDIRECTS', 5, 0, 50),
-    fetchPorts: ports(env, 'APERTURE_FETCH_PORTS', [80, 443]),
-    fetchCa: pemFile(env, 'APERTURE_FETCH_CA'),
-    remoteMappings: mappings(env, 'APERTURE_REMOTE_MAPPINGS'),
-    namedTransformations: json(env, 'APERTURE_NAMED_TRANSFORMATIONS'),
-    redisUrl: env.APERTURE_REDIS_URL ?? '',
-    redisTtlSeconds: int(env, 'APERTURE_REDIS_TTL_S', 7 * 24 * 3600, 1, 2 ** 31),
-    redisMaxEntryBytes: int(env, 'APERTURE_REDIS_MAX_ENTRY_BYTES', 5 * 1024 * 1024, 1, 2 ** 31),
-    redisTimeoutMs: int(env, 'APERTURE_REDIS_TIMEOUT_MS', 100, 1, 60_000),
-    redisLockMs: int(env, 'APERTURE_REDIS_LOCK_MS', 5_000, 100, 600_000),
-    avifEffort: int(env, 'APERTURE_AVIF_EFFORT', 1, 0, 9),
-    avifRefineEffort: int(env, 'APERTURE_AVIF_REFINE_EFFORT', 3, 0, 9),
-    provisionalMaxAgeSeconds: int(env, 'APERTURE_PROVISIONAL_MAX_AGE_S', 60, 1, 86_400),
-    webpEffort: int(env, 'APERTURE_WEBP_EFFORT', 4, 0, 6),
-    logLevel: env.APERTURE_LOG_LEVEL || 'info',
-    shutdownTimeoutMs: int(env, 'APERTURE_SHUTDOWN_MS', 10_000, 0, 600_000),
-    facesIdleMs: int(env, 'APERTURE_FACES_IDLE_MS', DEFAULT_FACES_IDLE_MS, 0, 86_400_000),
-    ...overrides,
-  };
-  // Default of APERTURE_MAX_OUTPUT_BYTES: an eighth of the result cache (once its size is known).
-  if (!cfg.maxOutputBytes) Object.assign(cfg, { maxOutputBytes: Math.max(1, Math.floor(cfg.cacheBytes / 8)) });
-  if (cfg.strict && !cfg.secret) throw new ConfigError('APERTURE_STRICT=1 needs APERTURE_SECRET');
-  checkRoots({ APERTURE_STORAGE_DIR: cfg.storageDir, APERTURE_PRIVATE_DIR: cfg.privateDir, APERTURE_AUTHENTICATED_DIR: cfg.authenticatedDir });
-  return Object.freeze(cfg);
+  const cfg: Record<string, unknown> = {};
+  // Rows are settled in order, so a derived default sees the rows above it.
+  for (const [key, s] of Object.entries(SPEC) as [keyof Config, Setting<unknown>][]) {
+    cfg[key] = settle(s, env[s.env], overrides[key], cfg as Config);
+  }
+  const c = cfg as Config;
+  if (c.strict && !c.secret) throw new ConfigError('APERTURE_STRICT=1 needs APERTURE_SECRET');
+  checkRoots({ APERTURE_STORAGE_DIR: c.storageDir, APERTURE_PRIVATE_DIR: c.privateDir, APERTURE_AUTHENTICATED_DIR: c.authenticatedDir });
+  return Object.freeze(c);
 }
 
 /** A config for tests: quiet logs, given storage, everything else default. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return loadConfig({ APERTURE_LOG_LEVEL: 'silent' }, overrides);
+}
+
+// --- the README table ----------------------------------------------------------------------------
+
+/** The README's configuration table (between its `config-table` markers), one row per setting. */
+export function configTable(): string {
+  const cell = (s: string) => s.replace(/\|/g, '\\|');
+  const rows = Object.values(SPEC as Record<string, Setting<unknown>>).map((s) => {
+    const def = s.shown ?? (typeof s.default === 'function' ? '' : s.kind.show(s.default));
+    return `| \`${s.env}\` | ${cell(def)} | ${cell(s.doc)} |`;
+  });
+  return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');
 }
 
 export { ConfigError };

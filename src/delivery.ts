@@ -52,14 +52,11 @@ export interface DeliveryOptions {
   now?: () => number;
 }
 
-/** Results waiting for refinement at most (beyond it a result keeps its fast encoding). */
-const REFINE_QUEUE = 10_000;
-
 export function createDelivery(config: Config, opts: DeliveryOptions = {}): Delivery {
   const log: TierLog = opts.log ?? { info: (m) => console.log(m), warn: (m) => console.warn(m) };
   const tier = config.redisUrl ? createRedisTier(config, log, opts.now) : createNoopTier();
   const admission = new Admission(config.concurrency, config.queueSize, config.queueTimeoutMs);
-  const refiner = new Refiner(() => admission.inFlight === 0 && admission.queued === 0, REFINE_QUEUE, (e) => log.warn(`refinement failed: ${e instanceof Error ? e.message : String(e)}`));
+  const refiner = new Refiner(() => admission.inFlight === 0 && admission.queued === 0, config.refineQueue, (e) => log.warn(`refinement failed: ${e instanceof Error ? e.message : String(e)}`));
   return {
     tier,
     metrics: createMetrics({ collectDefault: opts.defaultMetrics ?? true, refiner, ...(config.redisUrl ? { sharedTier: tier } : {}) }),

@@ -19,6 +19,7 @@ import { analyzeSaliency, type SaliencyAnalysis } from './saliency.ts';
 import { chooseCrop, subjectRegion, ANALYSIS_SIDE } from './crop.ts';
 import { getFaceDetector, type FaceBox } from './faces.ts';
 import type { Box, RawImage } from './types.ts';
+import { settingSized } from '../cache/memo.ts';
 
 /** Faces are looked for on a larger copy than saliency needs: small faces vanish at 320 px. */
 const FACE_SIDE = 512;
@@ -56,9 +57,9 @@ interface Entry {
  * An analysis record holds the 320 px pixels (`small`, ~0.2 MB for a 3:2 photo) and one or two
  * saliency results of two Float32 maps each (~0.55 MB per result): 0.8-1.3 MB, up to 2 MB for
  * a square source. Records serve the variants of one source requested close together (sizes,
- * breakpoints, w_auto); 32 of them bound the cache to ~40-60 MB (1,000 could hold 1.3-2 GB).
+ * breakpoints, w_auto); 32 of them (APERTURE_ANALYSIS_MEMO) bound the cache to ~40-60 MB (1,000 could hold 1.3-2 GB).
  */
-const analyses = new LRUCache<string, Promise<Entry>>({ max: 32 });
+const memos = settingSized((max) => new LRUCache<string, Promise<Entry>>({ max }));
 
 function scaleBox(b: Box, sx: number, sy: number): Box {
   return { x: b.x * sx, y: b.y * sy, width: b.width * sx, height: b.height * sy };
@@ -111,6 +112,7 @@ async function detectOn(canvas: Canvas, e: Entry): Promise<{ faces: Box[]; salie
 export async function subjectAnalysis(canvas: Canvas, ctx: RenderContext, need: FaceNeed, stage = 'geometry'): Promise<SubjectAnalysis> {
   const key = `${ctx.sourceIdentity}\n${ctx.prefix}\n${stage}\n${canvas.width}x${canvas.height}`;
   const t0 = performance.now();
+  const analyses = memos.of(ctx.config.analysisMemo);
   try {
     let p = analyses.get(key);
     if (!p) {

@@ -29,7 +29,7 @@ import type { Origin, Source } from './types.ts';
 export interface HttpOriginOptions {
   /** Host name resolver used by the SSRF guard (default: the system's dns.lookup). */
   resolver?: Resolver;
-  /** How long a NOT_FOUND / TOO_LARGE outcome is remembered (default 5000 ms; 0 = never). */
+  /** How long a NOT_FOUND / TOO_LARGE outcome is remembered (default APERTURE_FETCH_NEGATIVE_TTL_MS; 0 = never). */
   negativeTtlMs?: number;
   /** The clock freshness and negative entries are judged by (default Date.now; tests advance their own). */
   now?: () => number;
@@ -38,7 +38,6 @@ export interface HttpOriginOptions {
 export type HttpOrigin = Origin & { close(): Promise<void> };
 
 const USER_AGENT = 'Aperture/0.1 (image transformation; +fetch)';
-const NEGATIVE_TTL_MS = 5_000;
 /** Freshness when the origin says nothing at all: short, since we cannot revalidate cheaply. */
 const DEFAULT_TTL_MS = 5 * 60_000;
 const MAX_HEURISTIC_TTL_MS = 24 * 3600_000;
@@ -184,7 +183,7 @@ type Hop =
 
 export function createHttpOrigin(config: Config, opts: HttpOriginOptions = {}): HttpOrigin {
   const allow = config.fetchAllow;
-  const negativeTtlMs = opts.negativeTtlMs ?? NEGATIVE_TTL_MS;
+  const negativeTtlMs = opts.negativeTtlMs ?? config.fetchNegativeTtlMs;
   const clock = opts.now ?? Date.now;
   const agent = new Agent({
     connect: { timeout: config.fetchTimeoutMs, lookup: guardedLookup(allow, opts.resolver), ...trustedCas(config.fetchCa) },

@@ -1,10 +1,11 @@
 /**
  * Transformation text → typed plan, through the transforms registry. Parsing is pure and
- * memoized by the exact text (SDK URLs repeat the same few strings).
+ * memoized by the exact text (SDK URLs repeat the same few strings); memoized plans are frozen.
  */
-import { LRUCache } from 'lru-cache';
 import { BY_KEY, TRANSFORMS, UNSUPPORTED_BY_KEY, isKnownKey, type Component, type LayerSpec, type Placement, type PlanKey } from '../../transforms/index.ts';
 import { Errors } from '../errors.ts';
+import { defaultOf } from '../config.ts';
+import { deepFreeze, memoizedParse, parseMemo, settingSized } from '../cache/memo.ts';
 
 export interface Plan {
   readonly components: readonly Component[];
@@ -192,7 +193,8 @@ function groupLayers(flat: readonly Component[]): Component[] {
   return build(0, flat.length);
 }
 
-const memo = new LRUCache<string, Plan>({ max: 10_000 });
+/** One memo per process, sized by APERTURE_PLAN_MEMO_BYTES (see cache/memo.ts). */
+const memos = settingSized((bytes) => parseMemo<Plan>(bytes));
 /** Named-transformation tables get a small id so plans parsed under different tables never mix. */
 const tableIds = new WeakMap<object, number>();
 let nextTableId = 0;
@@ -207,22 +209,21 @@ function tableId(named: object): number {
 
 /**
  * Parse the component segments of a URL. `named` is the named-transformation table from config.
- * Throws Errors.* with the offending parameter named.
+ * Throws Errors.* with the offending parameter named. The plan (or the error) is memoized by the
+ * text; the plan is frozen.
  */
 const NO_NAMED: Readonly<Record<string, string>> = Object.freeze({});
 
-export function parsePlan(segments: readonly string[], named: Readonly<Record<string, string>> = NO_NAMED, maxComponents = 1000): Plan {
-  const key = `${tableId(named)}:${maxComponents}:${segments.join('/')}`;
-  const hit = memo.get(key);
-  if (hit) return hit;
-  const components = groupLayers(segments.flatMap((s) => parseComponentText(s, named, 0)));
-  if (components.length > maxComponents) throw new Errors.BAD_URL(`too many components (${components.length} > ${maxComponents})`);
-  const plan: Plan = { components, canonical: components.map(canonicalComponent).join('/') };
-  memo.set(key, plan);
-  return plan;
+export function parsePlan(segments: readonly string[], named: Readonly<Record<string, string>> = NO_NAMED, maxComponents = 1000,
+  memoBytes = defaultOf('planMemoBytes')): Plan {
+  return memoizedParse(memos.of(memoBytes), `${tableId(named)}:${maxComponents}:${segments.join('/')}`, () => {
+    const components = groupLayers(segments.flatMap((s) => parseComponentText(s, named, 0)));
+    if (components.length > maxComponents) throw new Errors.BAD_URL(`too many components (${components.length} > ${maxComponents})`);
+    return deepFreeze({ components, canonical: components.map(canonicalComponent).join('/') });
+  });
 }
 
 /** For tests and benchmarks: forget memoized plans. */
 export function clearPlanMemo(): void {
-  memo.clear();
+  memos.clear();
 }

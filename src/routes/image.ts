@@ -6,7 +6,6 @@
  */
 import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { LRUCache } from 'lru-cache';
 import { parseDeliveryUrl, type DeliveryUrl } from '../url/parse-url.ts';
 import { parsePlan, type Plan } from '../plan/parse.ts';
 import type { Component } from '../../transforms/types.ts';
@@ -28,7 +27,9 @@ import { attachmentDisposition, ifNoneMatchHits } from './http-headers.ts';
 import type { RequestHints } from '../render/context.ts';
 import { Deadline } from '../render/deadline.ts';
 import { checkPlanBounds } from '../render/plan-bounds.ts';
+import { byteMemo, deepFreeze, memoizedParse, parseMemo } from '../cache/memo.ts';
 
+/** A URL's parse, memoized (cache/memo.ts): its url and plan are frozen, shared by every request for it. */
 interface Parsed {
   url: DeliveryUrl;
   plan: Plan;
@@ -110,35 +111,31 @@ export const IMAGE_ROUTE = '/*';
 
 export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
   const { config } = delivery;
-  const parsedMemo = new LRUCache<string, Parsed>({ max: 20_000 });
+  /** Parsed URLs, and the 4xx of refused ones (cache/memo.ts): a repeated URL is parsed once. */
+  const parsedMemo = parseMemo<Parsed>(config.urlMemoBytes);
 
-  function parse(path: string): Parsed {
-    const hit = parsedMemo.get(path);
-    if (hit) return hit;
+  function parseFresh(path: string): Parsed {
     const url = parseDeliveryUrl(path);
     if (!url) throw new Errors.NOT_FOUND(path);
     // A URL that needs a signature it lacks is refused before its transformation is read. The
     // outcome depends on the path and the config only, so a memoized path has passed it.
     delivery.access.check(url);
-    const plan = parsePlan(url.components, config.namedTransformations, config.maxComponents);
-    const p: Parsed = {
-      url,
+    const plan = parsePlan(url.components, config.namedTransformations, config.maxComponents, config.planMemoBytes);
+    return {
+      url: deepFreeze(url),
       plan,
       formatCheck: delivery.access.needsFormatCheck(url, plan),
       immutable: url.version !== undefined || plan.components.some((c) => Boolean(c.flags?.immutableCache)),
       simple: !isDynamic(plan) && imageLayers(plan).length === 0,
     };
-    parsedMemo.set(path, p);
-    return p;
   }
+  const parse = (path: string): Parsed => memoizedParse(parsedMemo, path, parseFresh);
 
   /**
    * Sanitized SVG sources per source identity (security/svg.ts), bounded by bytes, and the
    * sanitizations in flight (concurrent requests for one new SVG share one).
    */
-  const svgMemo = new LRUCache<string, Source>({
-    max: 1_000, maxSize: Math.max(1, config.sourceCacheBytes), sizeCalculation: (s) => Math.max(1, s.buffer.length),
-  });
+  const svgMemo = byteMemo<Source>(config.svgMemoBytes, (s) => 256 + s.buffer.length);
   const svgPending = new Map<string, Promise<Source>>();
   app.addHook('onClose', () => delivery.svg.close());
 
@@ -231,7 +228,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
   }
 
   /** Encoded results refused as larger than APERTURE_MAX_OUTPUT_BYTES, by result key: never rendered again. */
-  const oversize = new LRUCache<string, string>({ max: 10_000 });
+  const oversize = byteMemo<string>(config.oversizeMemoBytes, (reason) => 64 + reason.length);
   const oversizeErrors = new WeakSet<Error>();
 
   async function compute(url: DeliveryUrl, plan: Plan, src: Source, ctx: RenderContext, stage: RenderStage = 'render'): Promise<CachedResult> {
