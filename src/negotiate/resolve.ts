@@ -4,8 +4,13 @@
  * (resolved values in canonical form) goes into the cache key; raw header text never does.
  */
 import { TRANSFORMS, type Component, type PlanKey } from '../../transforms/index.ts';
-import type { ResolveContext } from '../../transforms/types.ts';
+import type { ResolveContext, ResolveServices } from '../../transforms/types.ts';
 import { canonicalComponent, type Plan } from '../plan/parse.ts';
+import { plannedSize } from '../render/plan-bounds.ts';
+import { breakpointSampler } from '../responsive/breakpoints.ts';
+
+/** What resolvers may ask of the planner and the renderer (handed in: transforms/ imports neither). */
+const SERVICES: ResolveServices = { plannedSize, breakpoints: breakpointSampler };
 
 const dynamicMemo = new WeakMap<Plan, boolean>();
 
@@ -27,11 +32,11 @@ export interface Resolved {
   variant: string;
 }
 
-export async function resolvePlan(plan: Plan, rc: Omit<ResolveContext, 'before'>): Promise<Resolved & { json?: unknown }> {
+export async function resolvePlan(plan: Plan, rc: Omit<ResolveContext, 'before' | keyof ResolveServices>): Promise<Resolved & { json?: unknown }> {
   if (!isDynamic(plan)) return { plan, variant: '' };
   const out: Component[] = [];
   const variant: string[] = [];
-  const ctx: ResolveContext = { ...rc, before: out };
+  const ctx: ResolveContext = { ...rc, ...SERVICES, before: out };
   for (const c of plan.components) {
     let copy: Component | undefined;
     for (const t of TRANSFORMS) {

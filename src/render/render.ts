@@ -6,7 +6,7 @@
  */
 import sharp, { type Sharp } from 'sharp';
 import { TRANSFORMS, PHASES, type Component, type PlanKey, type TransformDef } from '../../transforms/index.ts';
-import type { LoadOptions } from '../../transforms/types.ts';
+import type { ApplyContext, LoadOptions } from '../../transforms/types.ts';
 import { type OutputFormat, type FormatRequest } from '../../transforms/format.ts';
 import type { Flags } from '../../transforms/flags.ts';
 import type { Quality } from '../../transforms/quality.ts';
@@ -81,7 +81,7 @@ const BY_PHASE: ReadonlyMap<string, readonly TransformDef<PlanKey>[]> = new Map(
   PHASES.map((p) => [p, TRANSFORMS.filter((t) => t.phase === p && t.apply)]),
 );
 
-async function runComponent(canvas: Canvas, c: Component, ctx: RenderContext): Promise<void> {
+async function runComponent(canvas: Canvas, c: Component, ctx: ApplyContext): Promise<void> {
   canvas.background = undefined;
   for (const phase of PHASES) {
     if (phase === 'geometry') {
@@ -149,14 +149,23 @@ export function openSource(src: Source, meta: SourceMeta, plan: Plan, out: Outpu
 export async function transform(opened: OpenedSource, plan: Plan, ctx: RenderContext): Promise<Canvas> {
   const { canvas } = opened;
   const done: string[] = [];
+  // The request's context (its vary, timing and deadline shared) plus what the renderer lends the transforms.
+  const ac: ApplyContext = { ...ctx, step: '', renderStill };
   for (const c of plan.components) {
     // Per-step analysis caches (g_auto, faces) are keyed by what ran before this component.
-    ctx.prefix = done.join('/');
-    ctx.deadline.check(`component ${done.length + 1}`);
-    await runComponent(canvas, c, ctx);
-    done.push(canonicalComponent(c));
+    ac.prefix = done.join('/');
+    ac.step = canonicalComponent(c);
+    ac.deadline.check(`component ${done.length + 1}`);
+    await runComponent(canvas, c, ac);
+    done.push(ac.step);
   }
   return canvas;
+}
+
+/** RenderServices.renderStill: a layer's own plan on its source, first frame only, whatever the base's format. */
+function renderStill(src: Source, meta: SourceMeta, plan: Plan, ctx: RenderContext): Promise<Canvas> {
+  const out: OutputSettings = { format: { kind: 'fixed', format: 'png' }, flags: {} };
+  return transform(openSource(src, meta, plan, out, ctx), plan, ctx);
 }
 
 /**
