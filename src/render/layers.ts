@@ -10,9 +10,8 @@
 import sharp from 'sharp';
 import type { Canvas } from './canvas.ts';
 import type { RenderContext } from './context.ts';
-import type { ApplyContext, BoundsContext, Component, PlanDims } from '../../transforms/types.ts';
+import type { ApplyContext, BoundsContext, Component, PlanDims, PlanValues } from '../../transforms/types.ts';
 import type { Config } from '../config.ts';
-import type { LayerSpec, LayerSource, Placement, TextStyle } from '../../transforms/layer.ts';
 import type { Rgba } from '../../transforms/args.ts';
 import type { Compass } from '../../transforms/gravity.ts';
 import { resolveOffset } from '../../transforms/args.ts';
@@ -20,6 +19,13 @@ import type { Source } from '../origin/types.ts';
 import { readSourceMeta } from './source-meta.ts';
 import { translate } from './affine.ts';
 import { Errors, isHttpError } from '../errors.ts';
+
+// The layer value as transforms/layer.ts declares it into the plan: read through the contract,
+// because that file imports this one (its apply and bounds hooks).
+type LayerSpec = PlanValues['layer'];
+type LayerSource = LayerSpec['source'];
+type Placement = LayerSpec['placement'];
+type TextStyle = Extract<LayerSource, { kind: 'text' }>['style'];
 
 /** Pixels of a rendered layer. */
 export interface LayerPixels {

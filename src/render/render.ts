@@ -17,16 +17,12 @@ import type { RenderContext } from './context.ts';
 import { Canvas } from './canvas.ts';
 import { applyGeometry, computeGeometry, hasGeometry, refuseOver } from './geometry.ts';
 import { applyEncoder } from './encode.ts';
-import { animatedSettings, encodeStill, plainSettings, type Encoded } from './auto-encode.ts';
+import { animatedSettings, encodeStill, plainSettings, type Encoded, type OutputSettings } from './auto-encode.ts';
 import type { RawImage } from '../analyze/types.ts';
 import { Errors, classifySharpError, isHttpError } from '../errors.ts';
 import type { Region } from './affine.ts';
 
-export interface OutputSettings {
-  format: FormatRequest;
-  quality?: Quality;
-  flags: Flags;
-}
+export type { OutputSettings };
 
 export interface RenderResult {
   body: Buffer;
