@@ -145,8 +145,9 @@ export function openSource(src: Source, meta: SourceMeta, plan: Plan, out: Outpu
 export async function transform(opened: OpenedSource, plan: Plan, ctx: RenderContext): Promise<Canvas> {
   const { canvas } = opened;
   const done: string[] = [];
-  // The request's context (its vary, timing and deadline shared) plus what the renderer lends the transforms.
-  const ac: ApplyContext = { ...ctx, step: '', renderStill };
+  // What the renderer lends the transforms, plus the request's context (its vary, timing and
+  // deadline objects shared). Set per component below: prefix and step.
+  const ac: ApplyContext = { renderStill, ...ctx, step: '' };
   for (const c of plan.components) {
     // Per-step analysis caches (g_auto, faces) are keyed by what ran before this component.
     ac.prefix = done.join('/');
