@@ -6,6 +6,11 @@
  *
  * Each transform file adds its value type to `PlanValues` by declaration merging, so the
  * compiler checks that every plan key has a registered owner.
+ *
+ * transforms/ sits below the planner, the renderer and the resolver, which all import the
+ * registry: a hook reaches them only through the context it is handed (ApplyContext,
+ * BoundsContext, ResolveContext), never by an import, so the import graph has no cycle
+ * (`npx dpdm --no-tree src/main.ts transforms/index.ts`).
  */
 import type { Canvas } from '../src/render/canvas.ts';
 import type { RenderContext, RequestHints } from '../src/render/context.ts';

@@ -182,7 +182,7 @@ export async function breakpointSampler(rc: ResolveContext): Promise<BreakpointS
  * The width the preceding components produce, without running them when there are none
  * (then it is the oriented source width): lets requests that land on an end skip encoding.
  */
-export function knownInputWidth(input: BreakpointInput): number | undefined {
+function knownInputWidth(input: BreakpointInput): number | undefined {
   return input.before.length === 0 ? input.meta.width : undefined;
 }
 
