@@ -25,10 +25,8 @@ import { colourCanonical, own, parseColour, parseIntIn, type Rgba } from './args
 import { Errors } from '../src/errors.ts';
 import type { Canvas } from '../src/render/canvas.ts';
 import { scale, translate } from '../src/render/affine.ts';
-import type { RenderContext } from '../src/render/context.ts';
-import type { Component, PlanDims } from './types.ts';
+import type { ApplyContext, PlanDims } from './types.ts';
 import { facesOn } from '../src/analyze/subject.ts';
-import { canonicalComponent } from '../src/plan/parse.ts';
 import sharp, { type Sharp, type OverlayOptions } from 'sharp';
 
 export type EffectValue = { name: string; args: (number | string)[]; colour?: Rgba };
@@ -36,7 +34,7 @@ export type EffectValue = { name: string; args: (number | string)[]; colour?: Rg
 interface EffectDef {
   parse(args: string[], raw: string): EffectValue['args'];
   colour?: boolean;
-  apply(canvas: Canvas, v: EffectValue, ctx: RenderContext, component: Component): Promise<void>;
+  apply(canvas: Canvas, v: EffectValue, ctx: ApplyContext): Promise<void>;
   /** Size after the effect, from the plan (absent: unchanged). */
   bounds?(d: PlanDims): PlanDims;
 }
@@ -48,9 +46,9 @@ interface EffectDef {
  */
 type RawOut = { data: Buffer; info: { width: number; height: number; channels: number } };
 
-async function obscureFaces(c: Canvas, ctx: RenderContext, component: Component, how: (region: Sharp, w: number, h: number) => Promise<RawOut>): Promise<void> {
+async function obscureFaces(c: Canvas, ctx: ApplyContext, how: (region: Sharp, w: number, h: number) => Promise<RawOut>): Promise<void> {
   await c.ensureDims();
-  const faces = await facesOn(c, ctx, `effect:${canonicalComponent(component)}`);
+  const faces = await facesOn(c, ctx, `effect:${ctx.step}`);
   if (!faces.length) return;
   const m = await c.materialize();
   const raw = { width: m.width, height: m.height, channels: m.channels as 1 | 2 | 3 | 4 };
@@ -230,7 +228,7 @@ const EFFECTS: Record<string, EffectDef> = {
 
 EFFECTS.pixelate_faces = {
   parse: num(1, 200, 5),
-  apply: (c, v, ctx, comp) => obscureFaces(c, ctx, comp, async (region, w, h) => {
+  apply: (c, v, ctx) => obscureFaces(c, ctx, async (region, w, h) => {
     const block = v.args[0] as number;
     const sw = Math.max(1, Math.round(w / block)), sh = Math.max(1, Math.round(h / block));
     // two resizes need two pipelines: shrink to raw, then grow with nearest-neighbour
@@ -241,7 +239,7 @@ EFFECTS.pixelate_faces = {
 };
 EFFECTS.blur_faces = {
   parse: num(1, 2000, 500),
-  apply: (c, v, ctx, comp) => obscureFaces(c, ctx, comp, (region) =>
+  apply: (c, v, ctx) => obscureFaces(c, ctx, (region) =>
     region.blur(Math.max(0.3, (v.args[0] as number) / 25)).raw().toBuffer({ resolveWithObject: true })),
 };
 
@@ -281,5 +279,5 @@ export const effect = defineTransform({
   },
   // The colour keeps its alpha: `e_trim:10:rgb:ff000080` and `e_trim:10:red` trim differently.
   canonical: (v) => [v.name, ...v.args].join(':') + (v.colour ? `:${colourCanonical(v.colour)}` : ''),
-  apply: (canvas, v, component, ctx) => EFFECTS[v.name].apply(canvas, v, ctx, component),
+  apply: (canvas, v, _component, ctx) => EFFECTS[v.name].apply(canvas, v, ctx),
 });

@@ -9,7 +9,8 @@
 import type { Worker } from 'node:worker_threads';
 import { spawnModuleWorker } from './spawn-worker.ts';
 import type { RawImage } from './types.ts';
-import type { MetricReply, MetricRequest, PixelsLike } from './metric-worker.ts';
+import type { PixelsLike } from './metric-math.ts';
+import type { MetricReply, MetricRequest } from './metric-worker.ts';
 
 interface Pending { resolve: (v: number) => void; reject: (e: Error) => void }
 

@@ -50,7 +50,7 @@ export const LEVEL_FLOOR = qAutoTable((t) => t.floor);
 const FIRST_GUESS = qAutoTable((t) => t.firstGuess);
 const LOG_SLOPE = qAutoTable((t) => t.logSlope);
 
-/** Measured / predicted distance of the JPEG model (metric-worker.ts `predictJpeg`) around the
+/** Measured / predicted distance of the JPEG model (jpeg-model.ts `predictJpeg`) around the
  *  budgets: the mean over the 16 corpus photos is 1.03-1.05 across q60-90 at 800 px (spread
  *  ±2-3 %), 1.04-1.05 at 400 px; at 1200 px (metric on a 2× proxy) 1.0-1.05, spread ±8 %. Only
  *  aims the first trial; every answer is measured. */
@@ -106,7 +106,7 @@ function clampQuality(q: number, format: EncodeFormat): number {
  * the level's budget. `encode` is the renderer's encoder at a given quality and chroma
  * subsampling; its output is decoded with sharp and compared in the metric worker.
  *
- * JPEG: a model of quantisation (metric-worker.ts) predicts the distance at every quality from the
+ * JPEG: a model of quantisation (jpeg-model.ts) predicts the distance at every quality from the
  * reference's DCT coefficients, so the first trial is aimed at the predicted answer; the measured
  * distance then calibrates the model for this image and its local slope aims any further trial.
  * Usually one or two encodes. WebP and AVIF: the first trial at the level's typical answer, then

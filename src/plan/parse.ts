@@ -3,15 +3,13 @@
  * memoized by the exact text (SDK URLs repeat the same few strings); memoized plans are frozen.
  */
 import { BY_KEY, TRANSFORMS, UNSUPPORTED_BY_KEY, isKnownKey, type Component, type LayerSpec, type Placement, type PlanKey } from '../../transforms/index.ts';
+import type { Plan } from '../../transforms/types.ts';
 import { Errors } from '../errors.ts';
 import { defaultOf } from '../config.ts';
 import { deepFreeze, memoizedParse, parseMemo, settingSized } from '../cache/memo.ts';
 
-export interface Plan {
-  readonly components: readonly Component[];
-  /** Canonical text: sorted keys, canonical values; equal plans have equal text. */
-  readonly canonical: string;
-}
+// Declared with the transform contract, which hands plans to transforms (layers, resolvers).
+export type { Plan };
 
 /** Split a token into key and raw value: `w_100` → [w, 100]; `$var_1` → [$, …]; `if_w_gt_1` → [if, …]. */
 export function splitToken(token: string): [string, string] {

@@ -23,16 +23,23 @@
 import sharp from 'sharp';
 import { LRUCache } from 'lru-cache';
 import { animates, encoderOf, firstAccepted, formatRow, sourceFormatName, searchesQuality, UNIVERSAL, type EncodeSettings, type OutputFormat } from '../formats.ts';
+import type { FormatRequest } from '../../transforms/format.ts';
 import type { Quality, QualityLevel } from '../../transforms/quality.ts';
 import type { Flags } from '../../transforms/flags.ts';
 import { applyEncoder, encoderSignature } from './encode.ts';
 import type { RenderContext } from './context.ts';
 import type { SourceMeta } from './source-meta.ts';
-import type { OutputSettings } from './render.ts';
 import { classifyContent, type ContentClass } from '../analyze/content-class.ts';
 import { chooseQuality, decodeLike, QUALITY_BUDGETS } from '../analyze/quality.ts';
 import { openMetricSession } from '../analyze/metric.ts';
 import type { RawImage } from '../analyze/types.ts';
+
+/** The output parameters of a plan, merged over its components (render.ts outputSettings). */
+export interface OutputSettings {
+  format: FormatRequest;
+  quality?: Quality;
+  flags: Flags;
+}
 
 /** q_auto on animations: a fixed quality per level (no per-frame search). */
 const ANIMATED_LEVEL_QUALITY: Record<QualityLevel, number> = { best: 90, good: 80, eco: 70, low: 60 };

@@ -10,9 +10,8 @@
 import sharp from 'sharp';
 import type { Canvas } from './canvas.ts';
 import type { RenderContext } from './context.ts';
-import type { BoundsContext, Component, PlanDims } from '../../transforms/types.ts';
+import type { ApplyContext, BoundsContext, Component, PlanDims, PlanValues } from '../../transforms/types.ts';
 import type { Config } from '../config.ts';
-import type { LayerSpec, LayerSource, Placement, TextStyle } from '../../transforms/layer.ts';
 import type { Rgba } from '../../transforms/args.ts';
 import type { Compass } from '../../transforms/gravity.ts';
 import { resolveOffset } from '../../transforms/args.ts';
@@ -20,6 +19,13 @@ import type { Source } from '../origin/types.ts';
 import { readSourceMeta } from './source-meta.ts';
 import { translate } from './affine.ts';
 import { Errors, isHttpError } from '../errors.ts';
+
+// The layer value as transforms/layer.ts declares it into the plan: read through the contract,
+// because that file imports this one (its apply and bounds hooks).
+type LayerSpec = PlanValues['layer'];
+type LayerSource = LayerSpec['source'];
+type Placement = LayerSpec['placement'];
+type TextStyle = Extract<LayerSource, { kind: 'text' }>['style'];
 
 /** Pixels of a rendered layer. */
 export interface LayerPixels {
@@ -180,18 +186,15 @@ function relativeSized(c: Component, W: number, H: number): Component {
 }
 
 /** The layer's pixels after its own components, for a base of W×H. */
-export async function renderLayer(spec: LayerSpec, W: number, H: number, ctx: RenderContext): Promise<LayerPixels> {
+export async function renderLayer(spec: LayerSpec, W: number, H: number, ctx: ApplyContext): Promise<LayerPixels> {
   const components = [...spec.components];
   if (spec.placement.relative && components[0]) components[0] = relativeSized(components[0], W, H);
   const src = await loadSource(spec, components, ctx);
   const meta = await readSourceMeta(src, ctx.config);
-  // render.ts imports the registry, which imports this file: load it when first needed.
-  const { openSource, transform } = await import('./render.ts');
   const plan = { components, canonical: spec.nested };
-  // A layer is a still: its first frame, whatever the base's output format.
-  const out = { format: { kind: 'auto' as const, still: true }, flags: {} };
   const child: RenderContext = { ...ctx, sourceIdentity: src.identity, prefix: '' };
-  const canvas = await transform(openSource(src, meta, plan, out, child), plan, child);
+  // A layer is a still: its first frame, whatever the base's output format.
+  const canvas = await ctx.renderStill(src, meta, plan, child);
   const m = await canvas.materialize();
   return { data: m.data, width: m.width, height: m.height, channels: m.channels as LayerPixels['channels'] };
 }
@@ -228,7 +231,7 @@ export async function layerBounds(spec: LayerSpec, base: PlanDims, bc: BoundsCon
 }
 
 /** Composite the layer onto (or under) the canvas. */
-export async function applyLayer(canvas: Canvas, spec: LayerSpec, ctx: RenderContext): Promise<void> {
+export async function applyLayer(canvas: Canvas, spec: LayerSpec, ctx: ApplyContext): Promise<void> {
   await canvas.ensureDims();
   if (canvas.pages > 1) throw new Errors.UNSUPPORTED(layerName(spec), 'layers on animated images are not supported');
   const W = canvas.width, H = canvas.height;

@@ -6,7 +6,7 @@
  */
 import sharp, { type Sharp } from 'sharp';
 import { TRANSFORMS, PHASES, type Component, type PlanKey, type TransformDef } from '../../transforms/index.ts';
-import type { LoadOptions } from '../../transforms/types.ts';
+import type { ApplyContext, LoadOptions } from '../../transforms/types.ts';
 import type { FormatRequest } from '../../transforms/format.ts';
 import { animates, deliveredFormat, formatRow, searchesQuality, sourceFormatName, type OutputFormat } from '../formats.ts';
 import type { Flags } from '../../transforms/flags.ts';
@@ -18,16 +18,12 @@ import type { RenderContext } from './context.ts';
 import { Canvas } from './canvas.ts';
 import { applyGeometry, computeGeometry, hasGeometry, refuseOver } from './geometry.ts';
 import { applyEncoder } from './encode.ts';
-import { animatedSettings, encodeStill, pickFormat, plainSettings, type Encoded } from './auto-encode.ts';
+import { animatedSettings, encodeStill, pickFormat, plainSettings, type Encoded, type OutputSettings } from './auto-encode.ts';
 import type { RawImage } from '../analyze/types.ts';
 import { Errors, classifySharpError, isHttpError } from '../errors.ts';
 import type { Region } from './affine.ts';
 
-export interface OutputSettings {
-  format: FormatRequest;
-  quality?: Quality;
-  flags: Flags;
-}
+export type { OutputSettings };
 
 export interface RenderResult {
   body: Buffer;
@@ -73,7 +69,7 @@ const BY_PHASE: ReadonlyMap<string, readonly TransformDef<PlanKey>[]> = new Map(
   PHASES.map((p) => [p, TRANSFORMS.filter((t) => t.phase === p && t.apply)]),
 );
 
-async function runComponent(canvas: Canvas, c: Component, ctx: RenderContext): Promise<void> {
+async function runComponent(canvas: Canvas, c: Component, ctx: ApplyContext): Promise<void> {
   canvas.background = undefined;
   for (const phase of PHASES) {
     if (phase === 'geometry') {
@@ -141,14 +137,24 @@ export function openSource(src: Source, meta: SourceMeta, plan: Plan, out: Outpu
 export async function transform(opened: OpenedSource, plan: Plan, ctx: RenderContext): Promise<Canvas> {
   const { canvas } = opened;
   const done: string[] = [];
+  // What the renderer lends the transforms, plus the request's context (its vary, timing and
+  // deadline objects shared). Set per component below: prefix and step.
+  const ac: ApplyContext = { renderStill, ...ctx, step: '' };
   for (const c of plan.components) {
     // Per-step analysis caches (g_auto, faces) are keyed by what ran before this component.
-    ctx.prefix = done.join('/');
-    ctx.deadline.check(`component ${done.length + 1}`);
-    await runComponent(canvas, c, ctx);
-    done.push(canonicalComponent(c));
+    ac.prefix = done.join('/');
+    ac.step = canonicalComponent(c);
+    ac.deadline.check(`component ${done.length + 1}`);
+    await runComponent(canvas, c, ac);
+    done.push(ac.step);
   }
   return canvas;
+}
+
+/** RenderServices.renderStill: a layer's own plan on its source, first frame only, whatever the base's format. */
+function renderStill(src: Source, meta: SourceMeta, plan: Plan, ctx: RenderContext): Promise<Canvas> {
+  const out: OutputSettings = { format: { kind: 'auto', still: true }, flags: {} };
+  return transform(openSource(src, meta, plan, out, ctx), plan, ctx);
 }
 
 /**

@@ -13,13 +13,15 @@
  */
 import sharp from 'sharp';
 import { LRUCache } from 'lru-cache';
-import type { Component } from '../../transforms/types.ts';
+import { TRANSFORMS } from '../../transforms/index.ts';
+import type { BreakpointSampler, Component, ResolveContext } from '../../transforms/types.ts';
+import type { OutputFormat } from '../formats.ts';
 import type { Source } from '../origin/types.ts';
 import type { SourceMeta } from '../render/source-meta.ts';
 import type { RenderContext } from '../render/context.ts';
 import type { Config } from '../config.ts';
 import { canonicalComponent, type Plan } from '../plan/parse.ts';
-import { openSource, transform, type OutputSettings } from '../render/render.ts';
+import { openSource, outputSettings, transform, type OutputSettings } from '../render/render.ts';
 import { applyGeometry } from '../render/geometry.ts';
 import { applyEncoder } from '../render/encode.ts';
 import { plainSettings } from '../render/auto-encode.ts';
@@ -28,6 +30,13 @@ import { classifySharpError, isHttpError } from '../errors.ts';
 import { Deadline } from '../render/deadline.ts';
 import { formatRow } from '../formats.ts';
 import { checkPlanBounds } from '../render/plan-bounds.ts';
+
+declare module '../../transforms/types.ts' {
+  interface ResolveContext {
+    /** The URL extension's format: the output breakpoints are sampled in when no f_ says. */
+    readonly extFormat?: OutputFormat;
+  }
+}
 
 export interface BreakpointSpec {
   readonly min: number;
@@ -157,10 +166,24 @@ export function computeBreakpoints(input: BreakpointInput, spec: BreakpointSpec)
 }
 
 /**
+ * ResolveServices.breakpoints: sampling set up for the output this plan delivers. An automatic
+ * format in this or a later component is not resolved yet: it is resolved here (through its
+ * own transform, which adds its Vary) so that breakpoints are per delivered format.
+ */
+export async function breakpointSampler(rc: ResolveContext): Promise<BreakpointSampler> {
+  const rest = rc.plan ? rc.plan.components.slice(rc.before.length) : [];
+  const out = outputSettings({ components: [...rc.before, ...rest], canonical: '' }, rc.extFormat, rc.meta);
+  const f = TRANSFORMS.find((x) => x.planKey === 'format');
+  if (f?.resolve && f.dynamic?.(out.format as never)) out.format = (await f.resolve(out.format as never, rc)) as typeof out.format;
+  const input: BreakpointInput = { source: rc.source, meta: rc.meta, before: rc.before, out, config: rc.config, ...(rc.admit ? { admit: rc.admit } : {}) };
+  return { inputWidth: knownInputWidth(input), sample: async (spec) => (await computeBreakpoints(input, spec)).breakpoints };
+}
+
+/**
  * The width the preceding components produce, without running them when there are none
  * (then it is the oriented source width): lets requests that land on an end skip encoding.
  */
-export function knownInputWidth(input: BreakpointInput): number | undefined {
+function knownInputWidth(input: BreakpointInput): number | undefined {
   return input.before.length === 0 ? input.meta.width : undefined;
 }
 

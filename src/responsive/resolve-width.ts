@@ -10,37 +10,9 @@
  */
 import type { ResolveContext, Component } from '../../transforms/types.ts';
 import { resolveDim, type Dim } from '../../transforms/args.ts';
-import type { Plan } from '../plan/parse.ts';
-import type { OutputFormat } from '../formats.ts';
 import {
   DPR_AUTO, DPR_VARY, WIDTH_VARY, autoDpr, requiredWidth, roundWidth, snapToBreakpoint, type AutoWidth,
 } from './auto-width.ts';
-import type { BreakpointInput } from './breakpoints.ts';
-import type { Deadline } from '../render/deadline.ts';
-
-declare module '../../transforms/types.ts' {
-  interface ResolveContext {
-    /**
-     * The plan being resolved (unresolved components), so that a resolver can see the rest
-     * of its own component (`w_auto` needs the component's `dpr`) and the output settings.
-     */
-    readonly plan?: Plan;
-    /** The URL extension's format, for resolvers that encode (breakpoints). */
-    readonly extFormat?: OutputFormat;
-    /**
-     * Runs pixel work (breakpoint sampling) as the route runs a transform: in an admission
-     * slot, within the request's deadline. Absent (benchmarks): run directly.
-     */
-    readonly admit?: <T>(work: (deadline: Deadline) => Promise<T>) => Promise<T>;
-  }
-}
-
-// The renderer imports the transforms registry, which imports this module through the `w`
-// transform: load the encoding side on first use so module evaluation has no cycle.
-let encodingSide: Promise<[typeof import('./breakpoints.ts'), typeof import('../render/render.ts'), typeof import('../../transforms/index.ts'), typeof import('../render/plan-bounds.ts')]> | undefined;
-function loadEncodingSide() {
-  return (encodingSide ??= Promise.all([import('./breakpoints.ts'), import('../render/render.ts'), import('../../transforms/index.ts'), import('../render/plan-bounds.ts')]));
-}
 
 type Size = { width: number; height: number };
 
@@ -51,7 +23,7 @@ type Size = { width: number; height: number };
  */
 function inputSize(rc: ResolveContext): Size | Promise<Size | undefined> {
   if (rc.before.length === 0) return { width: rc.meta.width, height: rc.meta.height };
-  return loadEncodingSide().then(([, , , { plannedSize }]) => plannedSize(rc.before, rc.meta, rc.config));
+  return rc.plannedSize(rc.before, rc.meta, rc.config);
 }
 
 /** Chain a value that is usually synchronous (the hot path of hinted cache hits stays sync). */
@@ -113,31 +85,23 @@ async function resolveBreakpointWidth(a: Extract<AutoWidth, { mode: 'breakpoints
   const dpr = componentDpr(rc);
   const cap = rc.config.dprCap;
 
-  const [{ computeBreakpoints, knownInputWidth }, { outputSettings }, { TRANSFORMS }] = await loadEncodingSide();
-  const plan = rc.plan;
-  const rest = plan ? plan.components.slice(rc.before.length) : [];
-  const out = outputSettings({ components: [...rc.before, ...rest], canonical: '' }, rc.extFormat, rc.meta);
-  // An automatic format in this or a later component is not resolved yet: resolve it here
-  // (through its own transform, which adds its Vary) so breakpoints are per delivered format.
-  const f = TRANSFORMS.find((x) => x.planKey === 'format');
-  if (f?.resolve && f.dynamic?.(out.format as never)) out.format = (await f.resolve(out.format as never, rc)) as typeof out.format;
-  const input: BreakpointInput = { source: rc.source, meta: rc.meta, before: rc.before, out, config: rc.config, ...(rc.admit ? { admit: rc.admit } : {}) };
+  const sampler = await rc.breakpoints(rc);
   const spec = { min: a.min, max: a.max, kb: a.kb, count: a.count };
   if (a.json) {
-    rc.json = { breakpoints: (await computeBreakpoints(input, spec)).breakpoints };
+    rc.json = { breakpoints: await sampler.sample(spec) };
     return undefined;
   }
   for (const h of WIDTH_VARY) rc.vary.add(h);
   const need = requiredWidth(rc.hints, cap, a.fallback, dpr);
   // Without any hint or fallback, the largest breakpoint: a breakpoints URL never delivers
   // more than its max, and the variants stay within the breakpoint list.
-  const w0 = knownInputWidth(input);
+  const w0 = sampler.inputWidth;
   const hi = w0 === undefined ? undefined : Math.max(1, Math.min(a.max, w0, rc.config.maxOutputSide));
   let width: number;
   if (hi !== undefined && (need === undefined || need >= hi)) width = hi;
   else if (hi !== undefined && need !== undefined && need <= Math.min(a.min, hi)) width = Math.min(a.min, hi);
   else {
-    const bps = (await computeBreakpoints(input, spec)).breakpoints;
+    const bps = await sampler.sample(spec);
     width = need === undefined ? bps[bps.length - 1] : snapToBreakpoint(bps, need);
   }
   return { kind: 'px', value: width / dpr };

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import sharp, { type Sharp } from 'sharp';
 import type { RawImage } from '../../src/analyze/types.ts';
 import { perceptualDistance, openMetricSession, metricWorkerState, metricWorkerHeld } from '../../src/analyze/metric.ts';
-import { prepare, distancePrepared, proxyFactor, jpegModel, predictJpeg, jpegTable } from '../../src/analyze/metric-worker.ts';
+import { prepare, distancePrepared, proxyFactor } from '../../src/analyze/metric-math.ts';
+import { jpegModel, predictJpeg, jpegTable } from '../../src/analyze/jpeg-model.ts';
 
 const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/astronaut-320.jpg');
 
