@@ -81,6 +81,9 @@ export interface Encoder {
   /** The configuration of a better but slower encoding, when the server is set to refine it
    *  in the background; undefined otherwise. */
   refine?(config: Config): Config | undefined;
+  /** A tighter output bound than APERTURE_MAX_OUTPUT_PIXELS for an encoder whose cost per
+   *  pixel is high: the limit (frames summed) and the setting that holds it. */
+  maxPixels?(config: Config): { readonly limit: number; readonly setting: string };
 }
 
 export interface FormatRow {
@@ -167,6 +170,8 @@ export const FORMATS = {
     extensions: ['gif'], mime: 'image/gif', sharp: 'gif', alpha: true, animation: true, lossy: false,
     output: {
       quality: 100,
+      // GIF quantizes every pixel (libimagequant): about 1 s per megapixel on 2 cores.
+      maxPixels: (config) => ({ limit: config.maxGifPixels, setting: 'APERTURE_MAX_GIF_PIXELS' }),
       encode: (img, s) => img.gif({ effort: 7, ...(s.flags.lossy ? { interFrameMaxError: 8, interPaletteMaxError: 8 } : {}), ...animationOf(s) }),
     },
   },

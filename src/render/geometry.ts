@@ -11,6 +11,7 @@ import { scale, translate, type Region } from './affine.ts';
 import { Errors } from '../errors.ts';
 import type { RenderContext } from './context.ts';
 import type { Config } from '../config.ts';
+import { encoderOf, formatRow, type OutputFormat } from '../formats.ts';
 import { placeBySubject, subjectBox } from '../analyze/subject.ts';
 
 export interface GeometryPlan {
@@ -43,6 +44,14 @@ export function refuseOver(d: { width: number; height: number; pages: number }, 
     const frames = d.pages > 1 ? ` x ${d.pages} frames` : '';
     throw new Errors.OUTPUT_TOO_LARGE(`${d.width}x${d.height}${frames} exceeds ${config.maxOutputPixels} pixels (${what})`);
   }
+}
+
+/** Throws when `d` is over its output format's own pixel bound (Encoder.maxPixels). */
+export function refuseOverEncoder(format: OutputFormat, d: { width: number; height: number; pages: number }, config: Config): void {
+  const bound = encoderOf(format).maxPixels?.(config);
+  if (!bound || d.width * d.height * d.pages <= bound.limit) return;
+  const frames = d.pages > 1 ? `x${d.pages} frames` : '';
+  throw new Errors.OUTPUT_TOO_LARGE(`${formatRow(format).extensions[0].toUpperCase()} of ${d.width}x${d.height}${frames} exceeds ${bound.limit} pixels (${bound.setting})`);
 }
 
 export function hasGeometry(c: Component): boolean {

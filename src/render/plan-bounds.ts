@@ -14,7 +14,8 @@ import type { Config } from '../config.ts';
 import type { Source } from '../origin/types.ts';
 import { canonicalComponent, type Plan } from '../plan/parse.ts';
 import type { SourceMeta } from './source-meta.ts';
-import { geometrySize, hasGeometry, refuseOver } from './geometry.ts';
+import { geometrySize, hasGeometry, refuseOver, refuseOverEncoder } from './geometry.ts';
+import { pickFormat } from './auto-encode.ts';
 import { sourceStart, type OutputSettings } from './render.ts';
 import { Errors } from '../errors.ts';
 
@@ -74,7 +75,12 @@ export async function checkPlanBounds(plan: Plan, meta: SourceMeta, out: OutputS
   const s = sourceStart(meta, plan, out);
   const start: PlanDims = { width: s.width, height: s.height, pages: s.animated ? meta.pages : 1, exact: true };
   const d = await walk(plan.components, start, context(config, 0, { layers: 0, components: 0 }, loadLayer));
-  if (d.exact && d.width * d.height * d.pages > config.maxOutputPixels) refuseOver(d, config, 'the output', false);
+  if (d.exact) {
+    refuseOver(d, config, 'the output', false);
+    // The output format as far as the plan tells it (alpha is known only from the pixels; it
+    // never decides between formats that carry a pixel bound).
+    refuseOverEncoder(pickFormat(out, meta, s.animated, false, 'photo'), d, config);
+  }
   return d;
 }
 

@@ -16,7 +16,7 @@ import type { Source } from '../origin/types.ts';
 import type { SourceMeta } from './source-meta.ts';
 import type { RenderContext } from './context.ts';
 import { Canvas } from './canvas.ts';
-import { applyGeometry, computeGeometry, hasGeometry, refuseOver } from './geometry.ts';
+import { applyGeometry, computeGeometry, hasGeometry, refuseOver, refuseOverEncoder } from './geometry.ts';
 import { applyEncoder } from './encode.ts';
 import { animatedSettings, encodeStill, pickFormat, plainSettings, type Encoded, type OutputSettings } from './auto-encode.ts';
 import type { RawImage } from '../analyze/types.ts';
@@ -206,10 +206,9 @@ export async function render(src: Source, meta: SourceMeta, plan: Plan, out: Out
     const t1 = now();
     const outW = canvas.width, outH = canvas.height;
     refuseOver({ width: outW, height: outH, pages: canvas.pages }, ctx.config, 'the output', false);
-    if (outW * outH * canvas.pages > ctx.config.maxGifPixels && pickFormat(out, meta, opened.animated, canvas.hasAlpha, 'photo') === 'gif') {
-      const frames = canvas.pages > 1 ? `x${canvas.pages} frames` : '';
-      throw new Errors.OUTPUT_TOO_LARGE(`GIF of ${outW}x${outH}${frames} exceeds ${ctx.config.maxGifPixels} pixels (APERTURE_MAX_GIF_PIXELS)`);
-    }
+    // The plan walk refused what it could size; sizes that depended on the pixels (e_trim) and
+    // the format chosen with the real alpha are checked here.
+    refuseOverEncoder(pickFormat(out, meta, opened.animated, canvas.hasAlpha, 'photo'), { width: outW, height: outH, pages: canvas.pages }, ctx.config);
     const bg = canvas.background ? { r: canvas.background.r, g: canvas.background.g, b: canvas.background.b } : undefined;
     let enc: Encoded;
     if (raw) {

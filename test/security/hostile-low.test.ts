@@ -4,6 +4,7 @@
  * e_pixelate on animated input, folder names longer than a file name can be, and the GIF
  * output bound (APERTURE_MAX_GIF_PIXELS).
  */
+import { sourcesOpened } from '../../src/render/render.ts';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -110,12 +111,14 @@ t.test('a folder or file name longer than the filesystem allows is a 404', async
 
 t.test('GIF output is bounded by APERTURE_MAX_GIF_PIXELS', async (t) => {
   const live = await startLive(t, testConfig({ storageDir: dir, maxGifPixels: 100 * 100 * 3 }));
+  const opened = sourcesOpened();
   const over = await live.get('/image/upload/w_300/f_gif/cat.png');
   t.equal(over.status, 400, `a 300 px wide GIF over a 30,000 px bound → 400 (got ${over.status})`);
   t.match(String(over.headers['x-cld-error']), /GIF of 300x\d+ exceeds 30000 pixels \(APERTURE_MAX_GIF_PIXELS\)/, 'the error names the size and the setting');
   const animated = await live.get('/image/upload/w_101/stripes.gif');
   t.equal(animated.status, 400, `3 frames of 101×101 (30,603 px) → 400 (got ${animated.status})`);
   t.match(String(animated.headers['x-cld-error']), /x3 frames/, 'frames are counted');
+  t.equal(sourcesOpened(), opened, 'both refused from the plan, before any source was opened for rendering');
   const under = await live.get('/image/upload/w_100/f_gif/cat.png');
   t.equal(under.status, 200, 'a GIF under the bound is served');
   t.equal((await sharp(under.body).metadata()).format, 'gif');
