@@ -1,0 +1,88 @@
+/**
+ * Filters and shape-keeping texture effects: convolutions, pixelation, vignette, trim.
+ *
+ * | effect | args (default) |
+ * |---|---|
+ * | blur | strength 1-2000 (100) → Gaussian sigma strength/25 |
+ * | sharpen | strength 1-2000 (100) → sigma 0.5-10 (linear; 10 is sharp's maximum) |
+ * | unsharp_mask | strength 1-2000 (100) → sigma 1-10 (linear) |
+ * | pixelate | block size 1-200 (5) |
+ * | vignette | strength 0-100 (20) |
+ * | trim | tolerance 0-100 (10), optional colour; the only effect here that changes the size |
+ */
+import { Errors } from '../../src/errors.ts';
+import { scale, translate } from '../../src/render/affine.ts';
+import { intArg, num, type EffectFamily } from './types.ts';
+
+/** sharp's largest sharpen sigma (it refuses more). */
+const MAX_SHARPEN_SIGMA = 10;
+
+/** Strength 1-2000 mapped linearly onto sigma (from, 10]: 2000 is sharp's largest sigma. */
+function sharpenSigma(strength: number, from: number): number {
+  return from + ((MAX_SHARPEN_SIGMA - from) * strength) / 2000;
+}
+
+export const FILTER_EFFECTS: EffectFamily = {
+  blur: {
+    parse: num(1, 2000, 100),
+    apply: (c, v) => c.op('blur', 'convolve', (img) => img.blur(Math.max(0.3, (v.args[0] as number) / 25))),
+  },
+  sharpen: {
+    parse: num(1, 2000, 100),
+    apply: (c, v) => c.op('sharpen', 'convolve', (img) => img.sharpen({ sigma: sharpenSigma(v.args[0] as number, 0.5) })),
+  },
+  unsharp_mask: {
+    parse: num(1, 2000, 100),
+    apply: (c, v) => c.op('sharpen', 'convolve', (img) => img.sharpen({ sigma: sharpenSigma(v.args[0] as number, 1), m1: 0.5, m2: 2 })),
+  },
+  vignette: {
+    parse: num(0, 100, 20),
+    async apply(c, v) {
+      await c.ensureDims();
+      const { width: w, height: h } = c;
+      const strength = (v.args[0] as number) / 100;
+      const inner = Math.round(100 - 60 * strength);
+      const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}"><defs><radialGradient id="v" cx="50%" cy="50%" r="75%"><stop offset="${inner}%" stop-color="#fff"/><stop offset="100%" stop-color="#000"/></radialGradient></defs><rect width="100%" height="100%" fill="url(#v)"/></svg>`);
+      await c.op('composite', 'composite', (img) => img.composite([{ input: svg, blend: 'multiply' }]));
+    },
+  },
+  pixelate: {
+    parse: num(1, 200, 5),
+    async apply(c, v) {
+      const block = v.args[0] as number;
+      await c.ensureDims();
+      const { width, height } = c;
+      const sw = Math.max(1, Math.round(width / block)), sh = Math.max(1, Math.round(height / block));
+      await c.op('resize', 'resize', (img) => img.resize(sw, sh, { fit: 'fill', kernel: 'linear' }));
+      c.mapThrough(scale(width / sw, height / sh), sw, sh);
+      await c.materialize();
+      await c.op('resize', 'resize', (img) => img.resize(width, height, { fit: 'fill', kernel: 'nearest' }));
+      c.mapThrough(scale(sw / width, sh / height), width, height);
+    },
+  },
+  trim: {
+    colour: true,
+    // what is left depends on the pixels
+    bounds: (d) => ({ ...d, exact: false }),
+    parse(args, raw) {
+      if (args.length > 2) throw new Errors.INVALID_PARAM('effect', raw);
+      return [args[0] ? intArg(args[0], raw, 0, 100) : 10];
+    },
+    async apply(c, v) {
+      const threshold = Math.round(((v.args[0] as number) / 100) * 255) || 1;
+      await c.op('trim', 'trim', (img) => img.trim({ threshold, ...(v.colour ? { background: v.colour } : {}) }));
+      const before = { w: c.width, h: c.height };
+      let info;
+      try {
+        info = await c.materialize();
+      } catch (e) {
+        // libvips refuses to trim an image that is all background: keep it whole.
+        if (/trim|bad extract area|empty/i.test(String(e))) throw new Errors.UNPROCESSABLE('trim left nothing of the image');
+        throw e;
+      }
+      const dx = -(info.trimOffsetLeft ?? 0), dy = -(info.trimOffsetTop ?? 0);
+      c.width = before.w; c.height = before.h;
+      c.mapThrough(translate(dx, dy), info.width, info.height);
+    },
+  },
+};

@@ -1,0 +1,38 @@
+/**
+ * The effect families, one file each. `e_<name>` looks its name up here; a name in no family
+ * is answered 400 "unsupported" (Cloudinary has many effects we do not perform: video, AI,
+ * add-ons). Adding a family = one file + one line below.
+ */
+import type { EffectDef } from './types.ts';
+import { COLOUR_EFFECTS } from './colour.ts';
+import { FILTER_EFFECTS } from './filter.ts';
+import { FACE_EFFECTS } from './faces.ts';
+
+export const EFFECT_FAMILIES = [
+  COLOUR_EFFECTS,
+  FILTER_EFFECTS,
+  FACE_EFFECTS,
+] as const;
+
+const BY_NAME: ReadonlyMap<string, EffectDef> = (() => {
+  const m = new Map<string, EffectDef>();
+  for (const family of EFFECT_FAMILIES) {
+    for (const [name, def] of Object.entries(family)) {
+      if (m.has(name)) throw new Error(`effect ${name} is defined by two families`);
+      m.set(name, def);
+    }
+  }
+  return m;
+})();
+
+/** The effect called `name`, if any family performs it. */
+export function effectDef(name: string): EffectDef | undefined {
+  return BY_NAME.get(name);
+}
+
+/** Every effect name we perform (for the gallery and docs). */
+export function effectNames(): string[] {
+  return [...BY_NAME.keys()].sort();
+}
+
+export type { EffectDef, EffectValue, EffectFamily } from './types.ts';

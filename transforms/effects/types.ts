@@ -1,0 +1,46 @@
+/**
+ * What an effect family file holds: a table of effect name → EffectDef. The `e_` transform
+ * (transforms/effect.ts) parses `e_<name>[:<args>]`, finds the name in the families
+ * (transforms/effects/index.ts) and calls the entry. Adding an effect is one entry in a family
+ * table; adding a family is one file here plus one line in index.ts.
+ */
+import { parseIntIn, type Rgba } from '../args.ts';
+import { Errors } from '../../src/errors.ts';
+import type { Canvas } from '../../src/render/canvas.ts';
+import type { ApplyContext, BoundsContext, Component, PlanDims } from '../types.ts';
+
+export type EffectArg = number | string;
+export type EffectValue = { name: string; args: EffectArg[]; colour?: Rgba };
+
+export interface EffectDef {
+  /** Raw `:`-separated arguments after the name → typed arguments; throws INVALID_PARAM. */
+  parse(args: string[], raw: string): EffectArg[];
+  /** The last arguments may be a colour (`e_trim:10:red`): parsed into `colour`. */
+  colour?: boolean;
+  apply(canvas: Canvas, v: EffectValue, ctx: ApplyContext, component: Component): Promise<void>;
+  /** Size after the effect, from the plan (absent: unchanged). */
+  bounds?(d: PlanDims, v: EffectValue, bc: BoundsContext): PlanDims | Promise<PlanDims>;
+}
+
+export type EffectFamily = Readonly<Record<string, EffectDef>>;
+
+/** An integer argument in range; the error names the whole value (`blur:abc`). */
+export function intArg(arg: string, raw: string, lo: number, hi: number): number {
+  try {
+    return parseIntIn('effect', arg, lo, hi);
+  } catch {
+    throw new Errors.INVALID_PARAM('effect', raw);
+  }
+}
+
+/** Parser of one optional integer argument in [lo, hi], `def` when absent. */
+export const num = (lo: number, hi: number, def: number) => (args: string[], raw: string): EffectArg[] => {
+  if (args.length > 1) throw new Errors.INVALID_PARAM('effect', raw);
+  return [args.length ? intArg(args[0], raw, lo, hi) : def];
+};
+
+/** Parser of an effect that takes no argument. */
+export const none = (args: string[], raw: string): EffectArg[] => {
+  if (args.length) throw new Errors.INVALID_PARAM('effect', raw);
+  return [];
+};
