@@ -226,7 +226,7 @@ const SPEC = {
     doc: 'source bytes cache bound, all origins together (local folders, `fetch` and remote mappings)',
   }),
   originMemoBytes: setting({
-    env: 'APERTURE_ORIGIN_MEMO_BYTES', kind: int(0, TB, 'bytes'), default: 8 * MB,
+    env: 'APERTURE_ORIGIN_MEMO_BYTES', kind: int(0, TB, 'bytes'), default: 16 * MB,
     doc: 'memo of local folder listings and of which file a public id names, all storage folders together',
   }),
   maxSourcePixels: setting({ env: 'APERTURE_MAX_SOURCE_PIXELS', kind: int(1, TB), default: 50_000_000, doc: 'refuse larger sources (frames summed), checked from the header' }),
@@ -318,7 +318,7 @@ const SPEC = {
     doc: 'memo of results refused as larger than `APERTURE_MAX_OUTPUT_BYTES`, by result key',
   }),
   sourceMetaMemoBytes: setting({
-    env: 'APERTURE_SOURCE_META_MEMO_BYTES', kind: int(0, TB, 'bytes'), default: 4 * MB,
+    env: 'APERTURE_SOURCE_META_MEMO_BYTES', kind: int(0, TB, 'bytes'), default: 2 * MB,
     doc: 'memo of source headers (format, size, frames, alpha) by source identity',
   }),
   breakpointMemoBytes: setting({

@@ -22,7 +22,7 @@ import { httpOrigins } from './http.ts';
 import { localOrigins } from './local.ts';
 
 /** The storage backends, in the order they are asked. */
-const BACKENDS: readonly OriginFactory[] = [
+export const BACKENDS: readonly OriginFactory[] = [
   httpOrigins,
   localOrigins,
 ];
@@ -45,24 +45,25 @@ export interface Origins {
 /** Test and embedding hooks of the origins (DeliveryOptions.http). */
 export type OriginOptions = Partial<Pick<OriginServices, 'now' | 'resolver' | 'negativeTtlMs'>>;
 
-export function createOrigins(config: Config, opts: OriginOptions = {}): Origins {
+/** `backends` replaces BACKENDS (an embedder's own storage; tests of the contract). */
+export function createOrigins(config: Config, opts: OriginOptions = {}, backends: readonly OriginFactory[] = BACKENDS): Origins {
   const cache = createSourceCache(config.sourceCacheBytes);
   const services: OriginServices = { ...opts, config, cache, now: opts.now ?? Date.now };
-  const origins: readonly Origin[] = BACKENDS.flatMap((make) => make(services));
+  const origins: readonly Origin[] = backends.flatMap((make) => make(services));
   const names = new Set(origins.map((o) => o.name));
   if (names.size !== origins.length) throw new Error('two origins share a name');
 
+  const matching = (ref: SourceRef): Origin | undefined => origins.find((o) => o.matches(ref));
   function originOf(ref: SourceRef): Origin {
-    for (const o of origins) if (o.matches(ref)) return o;
-    throw new Errors.NOT_FOUND(ref.publicId);
+    const origin = matching(ref);
+    if (!origin) throw new Errors.NOT_FOUND(ref.publicId);
+    return origin;
   }
 
   return {
     cache,
     load: async (ref) => originOf(ref).load(ref),
-    peek(ref) {
-      return originOf(ref).peek?.(ref);
-    },
+    peek: (ref) => matching(ref)?.peek?.(ref),
     async stat(ref) {
       const origin = originOf(ref);
       if (origin.stat) return origin.stat(ref);
