@@ -345,10 +345,11 @@ export function createHttpOrigin(config: Config, opts: HttpOriginOptions = {}): 
     const shown = id.length > 200 ? id.slice(0, 200) + '…' : id;
     // Not normalizeFetchUrl again: a second decoding round would change a normalised URL.
     const url = parseRemote(id, shown).href;
-    const known = cache.peek(url);
+    const key = cache.key(url);
+    const known = cache.peek(key);
     let entry: Entry | undefined;
     try {
-      entry = await cache.fetch(url, loaderOf(url), { forceRefresh: known !== undefined && known.expiresAt <= clock() });
+      entry = await cache.fetch(key, loaderOf(url), { forceRefresh: known !== undefined && known.expiresAt <= clock() });
     } catch (e) {
       // lru-cache rejects with its own abort reason when close() cancels a load.
       if (isHttpError(e)) throw e;

@@ -28,7 +28,7 @@ import type { LRUCache } from 'lru-cache';
 import { Errors } from '../errors.ts';
 import type { DeliveryType } from '../url/parse-url.ts';
 import type { Origin, OriginFactory, Source, SourceRef, SourceStat } from './types.ts';
-import { createSourceCache, type SourceCache } from './source-cache.ts';
+import { createSourceCache, type ScopedKey, type SourceCache } from './source-cache.ts';
 import { byteMemo } from '../cache/memo.ts';
 import { EXTENSIONS } from '../formats.ts';
 
@@ -41,27 +41,29 @@ const MAX_WATCHED = 4096;
 interface Listing { readonly mtimeMs: number; readonly byStem: Map<string, string[]>; readonly names: Set<string>; readonly bytes: number }
 /** A file's cached bytes, and the Source handed out while the file is unchanged. */
 interface CachedBytes { mtimeMs: number; size: number; source: Source }
-/** Which file a (public id, extension) names, validated at a watch generation (-1: not watched). */
-interface Resolution { readonly file: string; readonly generation: number }
+/** Which file a (public id, extension) names, validated at a watch generation, and its bytes' cache key. */
+interface Resolution { readonly file: string; readonly key: ScopedKey; readonly generation: number }
 
 /**
  * Estimated heap bytes (heapUsed after gc over 20,000 entries, Node 20): a listing is ~430
  * bytes plus ~270 per file name and 2 per character of it (a name is in the set, a stem and an
- * array: 3,610 bytes for 10 names of 25 characters, 32,490 for 100 of 22); a resolution is
- * ~80 bytes plus 2 per character of its file path (194 for 60 characters). The memo counts
- * the key besides.
+ * array: 3,610 bytes for 10 names of 25 characters, 32,490 for 100 of 22); a resolution of a
+ * 60-character path was 194 bytes, and its cache key (the path again, after the scope's name)
+ * adds about as much: ~100 plus 3 per character of the path. The memo counts the key besides.
  */
-const LISTING_BYTES = 430, LISTING_NAME_BYTES = 270, RESOLUTION_BYTES = 80;
+const LISTING_BYTES = 430, LISTING_NAME_BYTES = 270, RESOLUTION_BYTES = 100;
 
 /**
  * Folder listings and resolutions of every local folder together, bounded in bytes
  * (APERTURE_ORIGIN_MEMO_BYTES). Keys: `L<folder>` for listings (absolute paths: folders of
- * different roots never share one), `R<root>\n<public id>[\n<ext>]` for resolutions.
+ * different roots never share one), `<origin number>:<ext>:<public id>` for resolutions (the
+ * public id last: it may hold any character). A resolution key is made on every cache hit,
+ * and a long string made anew costs a hash of all of it, so it does not hold the root's path.
  */
 export type LocalMemo = LRUCache<string, Listing | Resolution>;
 
 export function createLocalMemo(maxBytes: number): LocalMemo {
-  return byteMemo<Listing | Resolution>(maxBytes, (v) => ('names' in v ? v.bytes : RESOLUTION_BYTES + 2 * v.file.length));
+  return byteMemo<Listing | Resolution>(maxBytes, (v) => ('names' in v ? v.bytes : RESOLUTION_BYTES + 3 * v.file.length));
 }
 
 type StoredType = Exclude<DeliveryType, 'fetch'>;
@@ -104,6 +106,8 @@ function nameFits(full: string): boolean {
 const extRank = (name: string) => EXT_RANK.get(name.slice(name.lastIndexOf('.') + 1).toLowerCase()) ?? -1;
 
 const DEFAULT_OWN_BYTES = 16 * 1024 * 1024;
+/** Numbers the local origins of the process: their resolution keys in a shared memo. */
+let originCount = 0;
 
 export function createLocalOrigin(root: string, opts: LocalOriginOptions): LocalOrigin {
   const base = path.resolve(root);
@@ -112,7 +116,8 @@ export function createLocalOrigin(root: string, opts: LocalOriginOptions): Local
   const memo = opts.memo ?? createLocalMemo(opts.memoBytes ?? DEFAULT_OWN_BYTES);
   const bytes = (opts.cache ?? createSourceCache(opts.cacheBytes ?? DEFAULT_OWN_BYTES))
     .scope<CachedBytes>(name, (v) => v.size);
-  const resolutionKey = (publicId: string, ext: string | undefined) => (ext ? `R${base}\n${publicId}\n${ext}` : `R${base}\n${publicId}`);
+  const number = originCount++;
+  const resolutionKey = (publicId: string, ext: string | undefined) => `${number}:${ext ?? ''}:${publicId}`;
 
   // --- watching -------------------------------------------------------------------------------
   let generation = 0;
@@ -225,14 +230,14 @@ export function createLocalOrigin(root: string, opts: LocalOriginOptions): Local
     return st;
   }
 
-  async function read(file: string, name: string): Promise<{ source: Source; cached: boolean }> {
+  async function read(file: string, key: ScopedKey, name: string): Promise<{ source: Source; cached: boolean }> {
     const st = statFile(file, name);
     const current = (v: CachedBytes | undefined) => v !== undefined && v.mtimeMs === st.mtimeMs && v.size === st.size;
-    const hit = bytes.get(file);
+    const hit = bytes.get(key);
     if (hit && current(hit)) return { source: named(hit.source, name), cached: true };
     // Concurrent loads of the file share one read (the source cache's fetch).
-    const got = await bytes.fetch(file, () => readVersion(file, st, name), { forceRefresh: hit !== undefined });
-    if (current(got)) return { source: named(got.source, name), cached: bytes.peek(file) === got };
+    const got = await bytes.fetch(key, () => readVersion(file, st, name), { forceRefresh: hit !== undefined });
+    if (current(got)) return { source: named(got.source, name), cached: bytes.peek(key) === got };
     // A read of another version was in flight (the file changed meanwhile): read this one alone.
     const own = await readVersion(file, st, name);
     return { source: own.value.source, cached: false };
@@ -252,7 +257,7 @@ export function createLocalOrigin(root: string, opts: LocalOriginOptions): Local
   function peekEntry(ref: SourceRef): CachedBytes | undefined {
     const r = memo.get(resolutionKey(ref.publicId, ref.ext)) as Resolution | undefined;
     if (!r || r.generation !== generation) return undefined;
-    return bytes.get(r.file);
+    return bytes.get(r.key);
   }
 
   function peek(ref: SourceRef): Source | undefined {
@@ -279,8 +284,9 @@ export function createLocalOrigin(root: string, opts: LocalOriginOptions): Local
         memo.delete(key);
         throw new Errors.NOT_FOUND(publicId);
       }
-      const { source, cached } = await read(file, publicId);
-      if (isWatched && cached) memo.set(key, { file, generation: gen });
+      const cacheKey = bytes.key(file);
+      const { source, cached } = await read(file, cacheKey, publicId);
+      if (isWatched && cached) memo.set(key, { file, key: cacheKey, generation: gen });
       else memo.delete(key);
       return source;
     },

@@ -102,7 +102,7 @@ t.test('the first origin that matches serves a ref; a backend is one factory', a
       matches: (ref) => ref.type === 'upload' && ref.publicId.startsWith('mem/'),
       async load(ref) {
         served.push(ref.publicId);
-        const buffer = await scope.fetch(ref.publicId, async () => {
+        const buffer = await scope.fetch(scope.key(ref.publicId), async () => {
           loads++;
           await new Promise((resolve) => setImmediate(resolve));
           return { value: memoryBytes, keep: true };
