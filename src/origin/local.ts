@@ -243,14 +243,16 @@ export function createLocalOrigin(root: string, opts: LocalOriginOptions): Local
     return { source: own.value.source, cached: false };
   }
 
-  /** The file `ref` names (its resolution is not remembered: only a load vouches for one). */
-  function fileOf(ref: SourceRef): string {
+  /**
+   * The file `ref` names (undefined: none), and the watch generation it was found at (-1 when
+   * its folders are not all watched). Throws NOT_FOUND for a path outside the folder.
+   */
+  function locate(ref: SourceRef): { file: string | undefined; generation: number } {
     const full = path.resolve(base, ref.publicId);
     if (!inside(full) || full === base || !nameFits(full)) throw new Errors.NOT_FOUND(ref.publicId);
-    watched(path.dirname(full));
-    const file = resolveFile(full, ref.ext);
-    if (!file) throw new Errors.NOT_FOUND(ref.publicId);
-    return file;
+    // Watch first, then look: a change after this point bumps the generation.
+    const gen = watched(path.dirname(full)) ? generation : -1;
+    return { file: resolveFile(full, ref.ext), generation: gen };
   }
 
   /** The cached bytes `ref` names, if its resolution was validated at the current generation. */
@@ -272,28 +274,24 @@ export function createLocalOrigin(root: string, opts: LocalOriginOptions): Local
     async load(ref) {
       const known = peek(ref);
       if (known) return known;
-      const { publicId, ext } = ref;
-      const key = resolutionKey(publicId, ext);
-      const full = path.resolve(base, publicId);
-      if (!inside(full) || full === base || !nameFits(full)) throw new Errors.NOT_FOUND(publicId);
-      // Watch first, then look: a change after this point bumps the generation.
-      const isWatched = watched(path.dirname(full));
-      const gen = generation;
-      const file = resolveFile(full, ext);
+      const key = resolutionKey(ref.publicId, ref.ext);
+      const { file, generation: gen } = locate(ref);
       if (!file) {
         memo.delete(key);
-        throw new Errors.NOT_FOUND(publicId);
+        throw new Errors.NOT_FOUND(ref.publicId);
       }
       const cacheKey = bytes.key(file);
-      const { source, cached } = await read(file, cacheKey, publicId);
-      if (isWatched && cached) memo.set(key, { file, key: cacheKey, generation: gen });
+      const { source, cached } = await read(file, cacheKey, ref.publicId);
+      if (gen >= 0 && cached) memo.set(key, { file, key: cacheKey, generation: gen });
       else memo.delete(key);
       return source;
     },
     async stat(ref) {
       const known = peekEntry(ref);
       if (known) return { identity: known.source.identity, size: known.size, mtimeMs: known.mtimeMs };
-      const file = fileOf(ref);
+      // Not remembered as a resolution: only a load, which keeps the bytes, vouches for one.
+      const { file } = locate(ref);
+      if (!file) throw new Errors.NOT_FOUND(ref.publicId);
       const st = statFile(file, ref.publicId);
       return { identity: identityOf(file, st.mtimeMs, st.size), size: st.size, mtimeMs: st.mtimeMs };
     },
