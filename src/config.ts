@@ -325,6 +325,10 @@ const SPEC = {
     env: 'APERTURE_BREAKPOINT_MEMO_BYTES', kind: int(0, TB, 'bytes'), default: 4 * MB,
     doc: 'memo of computed `w_auto:breakpoints` widths, by source, preceding transformation and output',
   }),
+  qualityMemoBytes: setting({
+    env: 'APERTURE_QUALITY_MEMO_BYTES', kind: int(0, TB, 'bytes'), default: 8 * MB,
+    doc: 'memo of the qualities `q_auto` chose, by result, so a re-render (refinement, eviction) skips the search',
+  }),
   analysisMemo: setting({ env: 'APERTURE_ANALYSIS_MEMO', kind: int(1, 1_000_000), default: 32, doc: 'content analyses (`g_auto`, faces) kept, per source and step; a record holds 0.8-2 MB (320 px pixels and saliency maps)' }),
   facesIdleMs: setting({
     env: 'APERTURE_FACES_IDLE_MS', kind: int(0, 86_400_000), default: DEFAULT_FACES_IDLE_MS,

@@ -19,6 +19,7 @@ import { createLocalMemo, createLocalOrigin } from '../../src/origin/local.ts';
 import { readSourceMeta, sourceMetaMemo } from '../../src/render/source-meta.ts';
 import { breakpointStats, clearBreakpointCache, computeBreakpoints } from '../../src/responsive/breakpoints.ts';
 import { outputSettings } from '../../src/render/render.ts';
+import { qualityMemo } from '../../src/render/auto-encode.ts';
 
 t.test('the byte bound holds with 8 KB keys', async (t) => {
   const bound = 4 * 1024 * 1024;
@@ -188,4 +189,19 @@ t.test('the breakpoint memo is bounded in bytes', async (t) => {
   t.equal(breakpointStats().computed - before, 40, 'the latest is a hit');
   await computeBreakpoints(await inputOf(0), spec);
   t.equal(breakpointStats().computed - before, 41, 'the first was evicted: 40 entries of ~2 KB do not fit 16 KB');
+});
+
+t.test('the q_auto quality memo is bounded in bytes', async (t) => {
+  const bound = 2048;
+  const config = { storageDir: path.join(repoRoot, 'images'), qualityMemoBytes: bound };
+  const app = await buildServer(testConfig(config), { defaultMetrics: false });
+  t.teardown(() => app.close());
+  const memo = qualityMemo(app.delivery.config);
+  memo.clear();
+  for (let w = 16; w < 28; w++) {
+    const r = await app.inject(`/image/upload/q_auto,w_${w}/cat.jpg`);
+    t.equal(r.statusCode, 200);
+    t.ok(memo.calculatedSize <= bound, `${memo.calculatedSize} <= ${bound}`);
+  }
+  t.ok(memo.size > 0 && memo.size < 12, `${memo.size} of 12 choices kept`);
 });
