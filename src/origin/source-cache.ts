@@ -94,12 +94,13 @@ export function createSourceCache(maxBytes: number): SourceCache {
       scopes.add(name);
       const prefix = `${name}\n`;
       const context: Pick<FetchContext, 'sizeOf'> = { sizeOf: sizeOf as (value: {}) => number };
+      /** This scope's kept keys (lru-cache's keys() skips loads in flight: those are in `inFlight`). */
       const mine = (): string[] => {
-        // keys() skips loads in flight; they are found by their stored placeholder below.
         const out: string[] = [];
         for (const k of lru.keys()) if (k.startsWith(prefix)) out.push(k);
         return out;
       };
+      /** Keys this scope is loading now, so that clear() aborts them too. */
       const inFlight = new Set<string>();
       return {
         key: (key) => (prefix + key) as ScopedKey,
