@@ -21,7 +21,7 @@
  * same rule.
  */
 import sharp from 'sharp';
-import { LRUCache } from 'lru-cache';
+import { byteMemo, settingSized } from '../cache/memo.ts';
 import { animates, encoderOf, firstAccepted, formatRow, sourceFormatName, searchesQuality, UNIVERSAL, type EncodeSettings, type OutputFormat } from '../formats.ts';
 import type { FormatRequest } from '../../transforms/format.ts';
 import type { Quality, QualityLevel } from '../../transforms/quality.ts';
@@ -44,8 +44,15 @@ export interface OutputSettings {
 /** q_auto on animations: a fixed quality per level (no per-frame search). */
 const ANIMATED_LEVEL_QUALITY: Record<QualityLevel, number> = { best: 90, good: 80, eco: 70, low: 60 };
 
-/** Chosen quality per source + transformation + format + level, so a re-render skips the search. */
-const qualityMemo = new LRUCache<string, { quality: number; distance: number; chroma?: '4:2:0' | '4:4:4' }>({ max: 20_000 });
+interface QualityChoice { quality: number; distance: number; chroma?: '4:2:0' | '4:4:4' }
+/**
+ * Chosen quality per source + transformation + format + level, so a re-render skips the search.
+ * Keys hold the result key (up to 8 KB): bounded in bytes by APERTURE_QUALITY_MEMO_BYTES, each
+ * choice counting ~100 bytes besides its key (cache/memo.ts).
+ */
+const qualityMemos = settingSized((bytes) => byteMemo<QualityChoice>(bytes, () => 100));
+/** For tests: the memo as sized by `config`. */
+export const qualityMemo = (config: RenderContext['config']) => qualityMemos.of(config.qualityMemoBytes);
 
 export interface Encoded {
   body: Buffer;
@@ -132,7 +139,8 @@ export async function encodeStill(pixels: RawImage, out: OutputSettings, meta: S
   let lossyDistance: number | undefined;
   if (q?.kind === 'auto' && searchesQuality(format) && !out.flags.lossless) {
     const mkey = `${key}\n${format}\n${q.level}\n${encoderSignature(format, ctx.config)}`;
-    const known = qualityMemo.get(mkey);
+    const memo = qualityMemo(ctx.config);
+    const known = memo.get(mkey);
     if (known) {
       lossy = { format, quality: known.quality, body: await encodeRaw(raw, settings(format, out.flags, { quality: known.quality, chroma: known.chroma }), background, ctx) };
       lossyDistance = known.distance;
@@ -141,7 +149,7 @@ export async function encodeStill(pixels: RawImage, out: OutputSettings, meta: S
       const ref = !formatRow(format).alpha && alpha ? await flattenRaw(raw, background) : raw;
       const choice = await chooseQuality(ref, format, q.level, (quality, chroma) =>
         encodeRaw(ref, settings(format, out.flags, { quality, chroma }), background, ctx));
-      qualityMemo.set(mkey, { quality: choice.quality, distance: choice.distance, ...(choice.chromaSubsampling ? { chroma: choice.chromaSubsampling } : {}) });
+      memo.set(mkey, { quality: choice.quality, distance: choice.distance, ...(choice.chromaSubsampling ? { chroma: choice.chromaSubsampling } : {}) });
       lossy = { format, quality: choice.quality, body: choice.buffer };
       lossyDistance = choice.distance;
     }
