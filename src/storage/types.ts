@@ -25,7 +25,11 @@ export interface AssetMeta {
   readonly createdAt: string;
   /** Content hash (hex MD5, as S3 and Cloudinary report it). */
   readonly etag: string;
+  /** Derived results made by `eager` (their transformation and format). */
+  readonly derived?: readonly DerivedMeta[];
 }
+
+export interface DerivedMeta { readonly transformation: string; readonly format: string; readonly bytes: number; readonly width: number; readonly height: number }
 
 export interface StoredAsset { readonly meta: AssetMeta; readonly body: Buffer }
 
