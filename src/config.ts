@@ -249,7 +249,14 @@ const SPEC = {
     doc: 'revalidate stored files by filesystem events (inotify), so a cache hit makes no system call; every change (rewrite, rename, delete, new file or folder) is seen on the next request. Set `0` on network filesystems (NFS, SMB, FUSE), where changes made by other machines raise no events: each request then stats the folder and the file',
   }),
   cacheBytes: setting({ env: 'APERTURE_CACHE_BYTES', kind: int(0, TB, 'bytes'), default: 256 * MB, doc: 'in-process result cache bound' }),
-  sourceCacheBytes: setting({ env: 'APERTURE_SOURCE_CACHE_BYTES', kind: int(0, TB, 'bytes'), default: 128 * MB, doc: 'source bytes cache bound' }),
+  sourceCacheBytes: setting({
+    env: 'APERTURE_SOURCE_CACHE_BYTES', kind: int(0, TB, 'bytes'), default: 128 * MB,
+    doc: 'source bytes cache bound, all origins together (local folders, `fetch` and remote mappings)',
+  }),
+  originMemoBytes: setting({
+    env: 'APERTURE_ORIGIN_MEMO_BYTES', kind: int(0, TB, 'bytes'), default: 16 * MB,
+    doc: 'memo of local folder listings and of which file a public id names, all storage folders together',
+  }),
   maxSourcePixels: setting({ env: 'APERTURE_MAX_SOURCE_PIXELS', kind: int(1, TB), default: 50_000_000, doc: 'refuse larger sources (frames summed), checked from the header' }),
   maxSourceBytes: setting({ env: 'APERTURE_MAX_SOURCE_BYTES', kind: int(1, TB, 'bytes'), default: 50 * MB, doc: 'refuse larger source files' }),
   maxSvgBytes: setting({
@@ -337,6 +344,14 @@ const SPEC = {
   oversizeMemoBytes: setting({
     env: 'APERTURE_OVERSIZE_MEMO_BYTES', kind: int(0, TB, 'bytes'), default: 4 * MB,
     doc: 'memo of results refused as larger than `APERTURE_MAX_OUTPUT_BYTES`, by result key',
+  }),
+  sourceMetaMemoBytes: setting({
+    env: 'APERTURE_SOURCE_META_MEMO_BYTES', kind: int(0, TB, 'bytes'), default: 2 * MB,
+    doc: 'memo of source headers (format, size, frames, alpha) by source identity',
+  }),
+  breakpointMemoBytes: setting({
+    env: 'APERTURE_BREAKPOINT_MEMO_BYTES', kind: int(0, TB, 'bytes'), default: 4 * MB,
+    doc: 'memo of computed `w_auto:breakpoints` widths, by source, preceding transformation and output',
   }),
   analysisMemo: setting({ env: 'APERTURE_ANALYSIS_MEMO', kind: int(1, 1_000_000), default: 32, doc: 'content analyses (`g_auto`, faces) kept, per source and step; a record holds 0.8-2 MB (320 px pixels and saliency maps)' }),
   facesIdleMs: setting({

@@ -3,8 +3,7 @@ import type { Config } from './config.ts';
 import { ResultCache } from './cache/result-cache.ts';
 import { Admission } from './admission.ts';
 import { createAccess, type Access } from './security/access.ts';
-import { createOrigins, type Origins } from './origin/index.ts';
-import type { HttpOriginOptions } from './origin/http.ts';
+import { createOrigins, type OriginOptions, type Origins } from './origin/index.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createNoopTier, createRedisTier, type SharedTier, type TierLog } from './cache/redis-tier.ts';
 import { Refiner } from './cache/refiner.ts';
@@ -38,8 +37,8 @@ export type RenderStage = 'render' | 'refine';
 export type RenderLatch = (stage: RenderStage) => Promise<void>;
 
 export interface DeliveryOptions {
-  /** For tests: a DNS stub for the SSRF guard. */
-  http?: HttpOriginOptions;
+  /** For tests: a DNS stub for the SSRF guard, the negative TTL of remote sources. */
+  http?: OriginOptions;
   /** Where the shared tier reports going down/up (default: console). */
   log?: TierLog;
   /** Process-level metrics (RSS, GC, ...); off in most tests. Default true. */

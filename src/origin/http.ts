@@ -7,9 +7,13 @@
  * verified against Node's CAs, plus APERTURE_FETCH_CA when set (an internal or self-signed CA). Bodies are read
  * against a byte cap and three timeouts (connect, headers, idle body) plus an overall deadline.
  *
- * Caching: a byte-bounded LRU of source bytes whose `fetch()` makes identical concurrent loads
- * share one origin request. Freshness follows the origin's Cache-Control; a stale entry with a
- * validator is revalidated (If-None-Match / If-Modified-Since) and a 304 keeps the bytes.
+ * It serves two kinds of source: `fetch` URLs, and `upload` ids under a folder mapped to a
+ * remote base URL (remote-mapping.ts). Both share one HTTP client and one set of entries.
+ *
+ * Caching: entries live in the shared source cache (source-cache.ts), whose `fetch()` makes
+ * identical concurrent loads share one origin request. Freshness follows the origin's
+ * Cache-Control; a stale entry with a validator is revalidated (If-None-Match /
+ * If-Modified-Since) and a 304 keeps the bytes.
  *
  * Status mapping (decided here, see url-api.md §5): 404 and 410 → NOT_FOUND, as do the other
  * 4xx except 408/429, because Cloudinary answers 404 for any fetch source it cannot load and
@@ -19,12 +23,13 @@
 import { createHash } from 'node:crypto';
 import tls from 'node:tls';
 import type { IncomingHttpHeaders } from 'node:http';
-import { LRUCache } from 'lru-cache';
 import { Agent } from 'undici';
 import type { Config } from '../config.ts';
 import { Errors, isHttpError, type HttpError } from '../errors.ts';
 import { guardedLookup, isHostAllowed, refuseLiteral, type Resolver } from '../security/ssrf.ts';
-import type { Origin, Source } from './types.ts';
+import type { Origin, OriginFactory, Source, SourceRef } from './types.ts';
+import { createSourceCache, type SourceCache } from './source-cache.ts';
+import { resolveRemoteMapping } from './remote-mapping.ts';
 
 export interface HttpOriginOptions {
   /** Host name resolver used by the SSRF guard (default: the system's dns.lookup). */
@@ -33,9 +38,15 @@ export interface HttpOriginOptions {
   negativeTtlMs?: number;
   /** The clock freshness and negative entries are judged by (default Date.now; tests advance their own). */
   now?: () => number;
+  /** The shared source cache (default: one of its own of APERTURE_SOURCE_CACHE_BYTES). */
+  cache?: SourceCache;
 }
 
-export type HttpOrigin = Origin & { close(): Promise<void> };
+export interface HttpOrigin extends Origin {
+  /** Load an absolute URL already normalised (normalizeFetchUrl, resolveRemoteMapping). */
+  loadUrl(url: string): Promise<Source>;
+  close(): Promise<void>;
+}
 
 const USER_AGENT = 'Aperture/0.1 (image transformation; +fetch)';
 /** Freshness when the origin says nothing at all: short, since we cannot revalidate cheaply. */
@@ -43,7 +54,6 @@ const DEFAULT_TTL_MS = 5 * 60_000;
 const MAX_HEURISTIC_TTL_MS = 24 * 3600_000;
 /** A slow-drip body never trips the idle body timeout; this caps the whole load. */
 const DEADLINE_FACTOR = 3;
-const ENTRY_OVERHEAD = 256;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
@@ -191,21 +201,16 @@ export function createHttpOrigin(config: Config, opts: HttpOriginOptions = {}): 
     bodyTimeout: config.fetchTimeoutMs,
   });
 
-  const cache: LRUCache<string, Entry> = new LRUCache<string, Entry>({
-    // lru-cache needs a positive bound; with 0 every entry is over it and nothing is kept.
-    maxSize: Math.max(1, config.sourceCacheBytes),
-    sizeCalculation: (e, key) => key.length + ENTRY_OVERHEAD + (e.kind === 'ok' ? e.buffer.length : 0),
-    fetchMethod: async (url, stale, { signal, options }) => {
-      const entry = await fetchEntry(url, stale?.kind === 'ok' ? stale : undefined, signal);
-      // An entry above maxEntrySize is handed to the waiting callers but never stored: the
-      // only way to keep an answer out of the cache without racing a later delete().
-      const keep = entry.kind === 'ok'
-        ? entry.store && (entry.lifetimeMs > 0 || entry.etag !== undefined || entry.lastModified !== undefined)
-        : negativeTtlMs > 0;
-      if (!keep) options.size = cache.maxEntrySize + 1;
-      return entry;
-    },
-  });
+  const cache = (opts.cache ?? createSourceCache(config.sourceCacheBytes))
+    .scope<Entry>('http', (e) => (e.kind === 'ok' ? e.buffer.length : 0));
+  /** The load of one URL's entry, and whether the cache may keep what it gives. */
+  const loaderOf = (url: string) => async (stale: Entry | undefined, signal: AbortSignal) => {
+    const entry = await fetchEntry(url, stale?.kind === 'ok' ? stale : undefined, signal);
+    const keep = entry.kind === 'ok'
+      ? entry.store && (entry.lifetimeMs > 0 || entry.etag !== undefined || entry.lastModified !== undefined)
+      : negativeTtlMs > 0;
+    return { value: entry, keep };
+  };
 
   function checkTarget(href: string, redirect: boolean): URL {
     let u: URL;
@@ -336,33 +341,57 @@ export function createHttpOrigin(config: Config, opts: HttpOriginOptions = {}): 
     return entry;
   }
 
+  async function loadUrl(id: string): Promise<Source> {
+    const shown = id.length > 200 ? id.slice(0, 200) + '…' : id;
+    // Not normalizeFetchUrl again: a second decoding round would change a normalised URL.
+    const url = parseRemote(id, shown).href;
+    const key = cache.key(url);
+    const known = cache.peek(key);
+    let entry: Entry | undefined;
+    try {
+      entry = await cache.fetch(key, loaderOf(url), { forceRefresh: known !== undefined && known.expiresAt <= clock() });
+    } catch (e) {
+      // lru-cache rejects with its own abort reason when close() cancels a load.
+      if (isHttpError(e)) throw e;
+      entry = undefined;
+    }
+    if (entry === undefined) throw new Errors.ORIGIN_FAILED(`load of ${new URL(url).host} was cancelled`);
+    if (entry.kind === 'failed') throw entry.error();
+    return {
+      buffer: entry.buffer,
+      identity: entry.identity,
+      name: url,
+      maxAgeMs: entry.store ? Math.max(0, entry.expiresAt - clock()) : 0,
+    };
+  }
+
+  /** The remote URL of an `upload` id under a mapped folder (throws BAD_URL for dot segments). */
+  const mapped = (ref: SourceRef) => (ref.type === 'upload'
+    ? resolveRemoteMapping(ref.ext ? `${ref.publicId}.${ref.ext}` : ref.publicId, config.remoteMappings)
+    : undefined);
+
   return {
-    /** `id` is an absolute URL already normalised (normalizeFetchUrl, resolveRemoteMapping). */
-    async load(id: string): Promise<Source> {
-      const shown = id.length > 200 ? id.slice(0, 200) + '…' : id;
-      // Not normalizeFetchUrl again: a second decoding round would change a normalised URL.
-      const url = parseRemote(id, shown).href;
-      const known = cache.peek(url);
-      let entry: Entry | undefined;
-      try {
-        entry = await cache.fetch(url, { forceRefresh: known !== undefined && known.expiresAt <= clock() });
-      } catch (e) {
-        // lru-cache rejects with its own abort reason when close() cancels a load.
-        if (isHttpError(e)) throw e;
-        entry = undefined;
-      }
-      if (entry === undefined) throw new Errors.ORIGIN_FAILED(`load of ${new URL(url).host} was cancelled`);
-      if (entry.kind === 'failed') throw entry.error();
-      return {
-        buffer: entry.buffer,
-        identity: entry.identity,
-        name: url,
-        maxAgeMs: entry.store ? Math.max(0, entry.expiresAt - clock()) : 0,
-      };
+    name: 'http',
+    matches: (ref) => ref.type === 'fetch' || mapped(ref) !== undefined,
+    async load(ref) {
+      if (ref.type === 'fetch') return loadUrl(normalizeFetchUrl(ref.publicId));
+      const remote = mapped(ref);
+      if (remote === undefined) throw new Errors.NOT_FOUND(ref.publicId);
+      return loadUrl(remote);
     },
+    loadUrl,
     async close(): Promise<void> {
+      // Aborts the loads in flight: their callers get ORIGIN_FAILED at once.
       cache.clear();
       await agent.close();
     },
   };
 }
+
+/** `fetch` sources and remote-mapped `upload` folders: one HTTP origin serves both. */
+export const httpOrigins: OriginFactory = (s) => [createHttpOrigin(s.config, {
+  cache: s.cache,
+  now: s.now,
+  ...(s.resolver ? { resolver: s.resolver } : {}),
+  ...(s.negativeTtlMs !== undefined ? { negativeTtlMs: s.negativeTtlMs } : {}),
+})];

@@ -1,59 +1,78 @@
 /**
- * Which origin serves a delivery URL. Each stored delivery type reads its own local folder:
- * `upload` the storage folder, `private` and `authenticated` theirs (APERTURE_PRIVATE_DIR,
- * APERTURE_AUTHENTICATED_DIR). Cloudinary stores the delivery type with the asset, so an
- * asset uploaded as `upload` is not found as `private` and the other way round; the folders
- * play that part until storage records the type. Only `upload` ids may be mapped to a remote
- * base URL (auto-upload mapping, as in Cloudinary); `fetch` takes the remote URL from the path.
- * Remote loads go through the SSRF-guarded HTTP origin.
+ * Which origin serves a source, and the parts all origins share. The backends are listed in
+ * BACKENDS; the first origin whose `matches()` is true serves a ref, so a new backend (an S3
+ * bucket) is one file exporting an OriginFactory and one line here, above the one it replaces.
+ *
+ * - `fetch` takes the remote URL from the path, and `upload` ids under a folder mapped to a
+ *   remote base URL (auto-upload mapping, as in Cloudinary) are loaded from there: both through
+ *   the SSRF-guarded HTTP origin (http.ts).
+ * - Each stored delivery type reads its own local folder: `upload` the storage folder,
+ *   `private` and `authenticated` theirs (APERTURE_PRIVATE_DIR, APERTURE_AUTHENTICATED_DIR).
+ *   Cloudinary stores the delivery type with the asset, so an asset uploaded as `upload` is not
+ *   found as `private` and the other way round; the folders play that part until storage
+ *   records the type.
+ *
+ * All origins keep their bytes in one source cache of APERTURE_SOURCE_CACHE_BYTES, made here.
  */
 import type { Config } from '../config.ts';
-import type { DeliveryType, DeliveryUrl } from '../url/parse-url.ts';
-import type { Source } from './types.ts';
-import { createLocalOrigin, createSourceBytes, type LocalOrigin } from './local.ts';
-import { createHttpOrigin, normalizeFetchUrl, type HttpOriginOptions } from './http.ts';
-import { resolveRemoteMapping } from './remote-mapping.ts';
+import { Errors } from '../errors.ts';
+import type { Origin, OriginFactory, OriginServices, Source, SourceRef, SourceStat } from './types.ts';
+import { createSourceCache, type SourceCache } from './source-cache.ts';
+import { httpOrigins } from './http.ts';
+import { localOrigins } from './local.ts';
+
+/** The storage backends, in the order they are asked. */
+export const BACKENDS: readonly OriginFactory[] = [
+  httpOrigins,
+  localOrigins,
+];
 
 export interface Origins {
-  load(url: DeliveryUrl): Promise<Source>;
+  load(ref: SourceRef): Promise<Source>;
   /**
-   * The source `load` would return, when it is known to be current without any I/O (a local
-   * file validated at the current watch generation); undefined otherwise. Lets a cache hit be
-   * answered synchronously.
+   * The source `load` would return, when its origin knows it is current without any I/O (a
+   * local file validated at the current watch generation); undefined otherwise. Lets a cache
+   * hit be answered synchronously.
    */
-  peek(url: DeliveryUrl): Source | undefined;
+  peek(ref: SourceRef): Source | undefined;
+  /** The identity `load` would give; without reading the bytes where the origin has `stat`. */
+  stat(ref: SourceRef): Promise<SourceStat>;
+  /** The one source cache of every origin (for metrics and tests). */
+  readonly cache: SourceCache;
   close(): Promise<void>;
 }
 
-type StoredType = Exclude<DeliveryType, 'fetch'>;
+/** Test and embedding hooks of the origins (DeliveryOptions.http). */
+export type OriginOptions = Partial<Pick<OriginServices, 'now' | 'resolver' | 'negativeTtlMs'>>;
 
-/** The local folder of each stored delivery type, sharing one source byte budget. */
-function createStores(config: Config): Record<StoredType, LocalOrigin> {
-  const bytes = createSourceBytes(config.sourceCacheBytes);
-  const store = (root: string) => createLocalOrigin(root, { cacheBytes: config.sourceCacheBytes, bytes, maxSourceBytes: config.maxSourceBytes, watch: config.storageWatch });
-  return { upload: store(config.storageDir), private: store(config.privateDir), authenticated: store(config.authenticatedDir) };
-}
+/** `backends` replaces BACKENDS (an embedder's own storage; tests of the contract). */
+export function createOrigins(config: Config, opts: OriginOptions = {}, backends: readonly OriginFactory[] = BACKENDS): Origins {
+  const cache = createSourceCache(config.sourceCacheBytes);
+  const services: OriginServices = { ...opts, config, cache, now: opts.now ?? Date.now };
+  const origins: readonly Origin[] = backends.flatMap((make) => make(services));
+  const names = new Set(origins.map((o) => o.name));
+  if (names.size !== origins.length) throw new Error('two origins share a name');
 
-export function createOrigins(config: Config, httpOptions: HttpOriginOptions = {}): Origins {
-  const stores = createStores(config);
-  const http = createHttpOrigin(config, httpOptions);
-  const remoteOf = (url: DeliveryUrl) => (url.type === 'upload'
-    ? resolveRemoteMapping(url.ext ? `${url.publicId}.${url.ext}` : url.publicId, config.remoteMappings)
-    : undefined);
+  const matching = (ref: SourceRef): Origin | undefined => origins.find((o) => o.matches(ref));
+  function originOf(ref: SourceRef): Origin {
+    const origin = matching(ref);
+    if (!origin) throw new Errors.NOT_FOUND(ref.publicId);
+    return origin;
+  }
+
   return {
-    load(url) {
-      if (url.type === 'fetch') return http.load(normalizeFetchUrl(url.publicId));
-      const remote = remoteOf(url);
-      if (remote) return http.load(remote);
-      return stores[url.type].loadWithExt(url.publicId, url.ext);
+    cache,
+    load: async (ref) => originOf(ref).load(ref),
+    peek: (ref) => matching(ref)?.peek?.(ref),
+    async stat(ref) {
+      const origin = originOf(ref);
+      if (origin.stat) return origin.stat(ref);
+      const source = await origin.load(ref);
+      return { identity: source.identity, size: source.buffer.length };
     },
-    peek(url) {
-      if (url.type === 'fetch' || remoteOf(url)) return undefined;
-      return stores[url.type].peek(url.publicId, url.ext);
-    },
-    close: async () => {
-      for (const s of Object.values(stores)) s.close();
-      await http.close();
+    async close() {
+      await Promise.all(origins.map((o) => o.close()));
+      cache.clear();
     },
   };
 }

@@ -2,8 +2,9 @@
  * Local storage: public id → file under the storage folder. `shoes/red` serves
  * `shoes/red.<any image ext>`; an exact `<id>.<ext>` file wins (so `shoes/red.webp` serves
  * `shoes/red.webp` if it exists, else `shoes/red.jpg` converted). Paths can never leave the
- * folder. Bytes are cached (bounded), keyed by path, and a changed, replaced, added or deleted
- * file is never served stale.
+ * folder. Bytes are kept in the shared source cache (source-cache.ts), keyed by path, and a
+ * changed, replaced, added or deleted file is never served stale. Each stored delivery type
+ * (`upload`, `private`, `authenticated`) is a local origin of its own folder.
  *
  * Validation. Without watching, every request stats the folder (its listing decides which file
  * an extension-less id names) and the file (mtime + size). With `watch` (the default), each
@@ -21,11 +22,14 @@
  * cache hits as slow as the busiest transform.
  */
 import fs from 'node:fs/promises';
-import { statSync, readdirSync, watch, type FSWatcher } from 'node:fs';
+import { statSync, readdirSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import path from 'node:path';
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
 import { Errors } from '../errors.ts';
-import type { Origin, Source } from './types.ts';
+import type { DeliveryType } from '../url/parse-url.ts';
+import type { Origin, OriginFactory, Source, SourceRef, SourceStat } from './types.ts';
+import { createSourceCache, type ScopedKey, type SourceCache } from './source-cache.ts';
+import { byteMemo } from '../cache/memo.ts';
 import { EXTENSIONS } from '../formats.ts';
 
 /** A file is an image of its stem when its extension is in the format table, which ranks them. */
@@ -33,36 +37,54 @@ const EXT_RANK: ReadonlyMap<string, number> = new Map(EXTENSIONS.map((e, i) => [
 /** Most folders watched at once; beyond it, folders are validated by stats. */
 const MAX_WATCHED = 4096;
 
-interface Listing { mtimeMs: number; byStem: Map<string, string[]>; names: Set<string> }
+/** A folder's image files by stem, as of the folder's mtime; `bytes` is its estimated heap size. */
+interface Listing { readonly mtimeMs: number; readonly byStem: Map<string, string[]>; readonly names: Set<string>; readonly bytes: number }
 /** A file's cached bytes, and the Source handed out while the file is unchanged. */
 interface CachedBytes { mtimeMs: number; size: number; source: Source }
-/** Which file a (public id, extension) names, validated at a watch generation (-1: not watched). */
-interface Resolution { file: string; generation: number }
+/** Which file a (public id, extension) names, validated at a watch generation, and its bytes' cache key. */
+interface Resolution { readonly file: string; readonly key: ScopedKey; readonly generation: number }
 
-/** Cached file bytes keyed by absolute path; several roots may share one (one budget for all). */
-export type SourceBytes = LRUCache<string, CachedBytes>;
+/**
+ * Estimated heap bytes (heapUsed after gc over 20,000 entries, Node 20): a listing is ~430
+ * bytes plus ~270 per file name and 2 per character of it (a name is in the set, a stem and an
+ * array: 3,610 bytes for 10 names of 25 characters, 32,490 for 100 of 22); a resolution of a
+ * 60-character path was 194 bytes, and its cache key (the path again, after the scope's name)
+ * adds about as much: ~100 plus 3 per character of the path. The memo counts the key besides.
+ */
+const LISTING_BYTES = 430, LISTING_NAME_BYTES = 270, RESOLUTION_BYTES = 100;
 
-export function createSourceBytes(cacheBytes: number): SourceBytes {
-  return new LRUCache<string, CachedBytes>({
-    maxSize: Math.max(1, cacheBytes),
-    sizeCalculation: (v) => Math.max(1, v.size),
-  });
+/**
+ * Folder listings and resolutions of every local folder together, bounded in bytes
+ * (APERTURE_ORIGIN_MEMO_BYTES). Keys: `L<folder>` for listings (absolute paths: folders of
+ * different roots never share one), `<origin number>:<ext>:<public id>` for resolutions (the
+ * public id last: it may hold any character). A resolution key is made on every cache hit,
+ * and a long string made anew costs a hash of all of it, so it does not hold the root's path.
+ */
+export type LocalMemo = LRUCache<string, Listing | Resolution>;
+
+export function createLocalMemo(maxBytes: number): LocalMemo {
+  return byteMemo<Listing | Resolution>(maxBytes, (v) => ('names' in v ? v.bytes : RESOLUTION_BYTES + 3 * v.file.length));
 }
 
+type StoredType = Exclude<DeliveryType, 'fetch'>;
+
 export interface LocalOriginOptions {
-  cacheBytes: number;
-  /** A byte cache shared with other roots (default: a cache of its own of `cacheBytes`). */
-  bytes?: SourceBytes;
+  /** The delivery type this folder stores (default `upload`); the origin serves refs of that type. */
+  type?: StoredType;
+  /** The shared source cache (default: one of its own of `cacheBytes`). */
+  cache?: SourceCache;
+  cacheBytes?: number;
+  /** The shared memo of listings and resolutions (default: one of its own of `memoBytes`). */
+  memo?: LocalMemo;
+  memoBytes?: number;
   maxSourceBytes: number;
   /** Validate by filesystem events instead of a stat per request (default true). */
   watch?: boolean;
 }
 
 export interface LocalOrigin extends Origin {
-  /** `ext` is the URL's extension (it may name an exact file). */
-  loadWithExt(publicId: string, ext: string | undefined): Promise<Source>;
-  /** The Source `loadWithExt` would return, if it is validated at the current generation. */
-  peek(publicId: string, ext: string | undefined): Source | undefined;
+  peek(ref: SourceRef): Source | undefined;
+  stat(ref: SourceRef): Promise<SourceStat>;
   /** Stop watching. */
   close(): void;
 }
@@ -83,11 +105,19 @@ function nameFits(full: string): boolean {
 
 const extRank = (name: string) => EXT_RANK.get(name.slice(name.lastIndexOf('.') + 1).toLowerCase()) ?? -1;
 
+const DEFAULT_OWN_BYTES = 16 * 1024 * 1024;
+/** Numbers the local origins of the process: their resolution keys in a shared memo. */
+let originCount = 0;
+
 export function createLocalOrigin(root: string, opts: LocalOriginOptions): LocalOrigin {
   const base = path.resolve(root);
-  const listings = new LRUCache<string, Listing>({ max: 10_000 });
-  const resolutions = new LRUCache<string, Resolution>({ max: 50_000 });
-  const bytes = opts.bytes ?? createSourceBytes(opts.cacheBytes);
+  const type = opts.type ?? 'upload';
+  const name = `local:${type}`;
+  const memo = opts.memo ?? createLocalMemo(opts.memoBytes ?? DEFAULT_OWN_BYTES);
+  const bytes = (opts.cache ?? createSourceCache(opts.cacheBytes ?? DEFAULT_OWN_BYTES))
+    .scope<CachedBytes>(name, (v) => v.size);
+  const number = originCount++;
+  const resolutionKey = (publicId: string, ext: string | undefined) => `${number}:${ext ?? ''}:${publicId}`;
 
   // --- watching -------------------------------------------------------------------------------
   let generation = 0;
@@ -137,7 +167,7 @@ export function createLocalOrigin(root: string, opts: LocalOriginOptions): Local
   function listing(dir: string): Listing | undefined {
     const st = statSync(dir, { throwIfNoEntry: false });
     if (!st) return undefined;
-    const hit = listings.get(dir);
+    const hit = memo.get(`L${dir}`) as Listing | undefined;
     if (hit && hit.mtimeMs === st.mtimeMs) return hit;
     let names: string[];
     try {
@@ -146,7 +176,9 @@ export function createLocalOrigin(root: string, opts: LocalOriginOptions): Local
       names = [];
     }
     const byStem = new Map<string, string[]>();
+    let size = LISTING_BYTES;
     for (const n of names) {
+      size += LISTING_NAME_BYTES + 2 * n.length;
       const dot = n.lastIndexOf('.');
       if (dot <= 0) continue;
       if (!EXT_RANK.has(n.slice(dot + 1).toLowerCase())) continue;
@@ -157,8 +189,8 @@ export function createLocalOrigin(root: string, opts: LocalOriginOptions): Local
     }
     // Prefer a stable order: the table's (src/formats.ts).
     for (const arr of byStem.values()) arr.sort((a, b) => extRank(a) - extRank(b));
-    const l = { mtimeMs: st.mtimeMs, byStem, names: new Set(names) };
-    listings.set(dir, l);
+    const l: Listing = { mtimeMs: st.mtimeMs, byStem, names: new Set(names), bytes: size };
+    memo.set(`L${dir}`, l);
     return l;
   }
 
@@ -177,61 +209,112 @@ export function createLocalOrigin(root: string, opts: LocalOriginOptions): Local
 
   const named = (source: Source, name: string): Source => (source.name === name ? source : { ...source, name });
 
-  async function read(file: string, name: string): Promise<{ source: Source; cached: boolean }> {
-    const st = statSync(file, { throwIfNoEntry: false });
-    if (!st || !st.isFile()) throw new Errors.NOT_FOUND(name);
-    if (st.size > opts.maxSourceBytes) throw new Errors.TOO_LARGE(`source is ${st.size} bytes, limit ${opts.maxSourceBytes}`);
-    const hit = bytes.get(file);
-    if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return { source: named(hit.source, name), cached: true };
+  /** The file's bytes, if they are still the ones `st` describes (no write meanwhile). */
+  async function readVersion(file: string, st: Stats, name: string): Promise<{ value: CachedBytes; keep: boolean }> {
     let buffer: Buffer;
     try {
       buffer = await fs.readFile(file);
     } catch {
       throw new Errors.NOT_FOUND(name);
     }
-    const source = { buffer, identity: `file:${file}:${st.mtimeMs}:${buffer.length}`, name };
+    const source = { buffer, identity: identityOf(file, st.mtimeMs, buffer.length), name };
     // Keep the bytes only if they are the ones the stat described (no write meanwhile).
-    const same = buffer.length === st.size;
-    if (same) bytes.set(file, { mtimeMs: st.mtimeMs, size: st.size, source });
-    return { source, cached: same };
+    return { value: { mtimeMs: st.mtimeMs, size: st.size, source }, keep: buffer.length === st.size };
   }
 
-  function peek(publicId: string, ext: string | undefined): Source | undefined {
-    const r = resolutions.get(ext ? `${publicId}\n${ext}` : publicId);
+  /** The file's stats, or the reason it cannot be served. */
+  function statFile(file: string, name: string): Stats {
+    const st = statSync(file, { throwIfNoEntry: false });
+    if (!st || !st.isFile()) throw new Errors.NOT_FOUND(name);
+    if (st.size > opts.maxSourceBytes) throw new Errors.TOO_LARGE(`source is ${st.size} bytes, limit ${opts.maxSourceBytes}`);
+    return st;
+  }
+
+  async function read(file: string, key: ScopedKey, name: string): Promise<{ source: Source; cached: boolean }> {
+    const st = statFile(file, name);
+    const current = (v: CachedBytes | undefined) => v !== undefined && v.mtimeMs === st.mtimeMs && v.size === st.size;
+    const hit = bytes.get(key);
+    if (hit && current(hit)) return { source: named(hit.source, name), cached: true };
+    // Concurrent loads of the file share one read (the source cache's fetch).
+    const got = await bytes.fetch(key, () => readVersion(file, st, name), { forceRefresh: hit !== undefined });
+    if (current(got)) return { source: named(got.source, name), cached: bytes.peek(key) === got };
+    // A read of another version was in flight (the file changed meanwhile): read this one alone.
+    const own = await readVersion(file, st, name);
+    return { source: own.value.source, cached: false };
+  }
+
+  /**
+   * The file `ref` names (undefined: none), and the watch generation it was found at (-1 when
+   * its folders are not all watched). Throws NOT_FOUND for a path outside the folder.
+   */
+  function locate(ref: SourceRef): { file: string | undefined; generation: number } {
+    const full = path.resolve(base, ref.publicId);
+    if (!inside(full) || full === base || !nameFits(full)) throw new Errors.NOT_FOUND(ref.publicId);
+    // Watch first, then look: a change after this point bumps the generation.
+    const gen = watched(path.dirname(full)) ? generation : -1;
+    return { file: resolveFile(full, ref.ext), generation: gen };
+  }
+
+  /** The cached bytes `ref` names, if its resolution was validated at the current generation. */
+  function peekEntry(ref: SourceRef): CachedBytes | undefined {
+    const r = memo.get(resolutionKey(ref.publicId, ref.ext)) as Resolution | undefined;
     if (!r || r.generation !== generation) return undefined;
-    const hit = bytes.get(r.file);
-    return hit && named(hit.source, publicId);
+    return bytes.get(r.key);
+  }
+
+  function peek(ref: SourceRef): Source | undefined {
+    const hit = peekEntry(ref);
+    return hit && named(hit.source, ref.publicId);
   }
 
   return {
+    name,
+    matches: (ref) => ref.type === type,
     peek,
-    async loadWithExt(publicId, ext) {
-      const known = peek(publicId, ext);
+    async load(ref) {
+      const known = peek(ref);
       if (known) return known;
-      const key = ext ? `${publicId}\n${ext}` : publicId;
-      const full = path.resolve(base, publicId);
-      if (!inside(full) || full === base || !nameFits(full)) throw new Errors.NOT_FOUND(publicId);
-      // Watch first, then look: a change after this point bumps the generation.
-      const isWatched = watched(path.dirname(full));
-      const gen = generation;
-      const file = resolveFile(full, ext);
+      const key = resolutionKey(ref.publicId, ref.ext);
+      const { file, generation: gen } = locate(ref);
       if (!file) {
-        resolutions.delete(key);
-        throw new Errors.NOT_FOUND(publicId);
+        memo.delete(key);
+        throw new Errors.NOT_FOUND(ref.publicId);
       }
-      const { source, cached } = await read(file, publicId);
-      if (isWatched && cached) resolutions.set(key, { file, generation: gen });
-      else resolutions.delete(key);
+      const cacheKey = bytes.key(file);
+      const { source, cached } = await read(file, cacheKey, ref.publicId);
+      if (gen >= 0 && cached) memo.set(key, { file, key: cacheKey, generation: gen });
+      else memo.delete(key);
       return source;
     },
-    load(publicId) {
-      return this.loadWithExt(publicId, undefined);
+    async stat(ref) {
+      const known = peekEntry(ref);
+      if (known) return { identity: known.source.identity, size: known.size, mtimeMs: known.mtimeMs };
+      // Not remembered as a resolution: only a load, which keeps the bytes, vouches for one.
+      const { file } = locate(ref);
+      if (!file) throw new Errors.NOT_FOUND(ref.publicId);
+      const st = statFile(file, ref.publicId);
+      return { identity: identityOf(file, st.mtimeMs, st.size), size: st.size, mtimeMs: st.mtimeMs };
     },
     close() {
       closed = true;
       for (const w of watchers.values()) w?.close();
       watchers.clear();
       generation++;
+      bytes.clear();
     },
   };
 }
+
+/** A local file's identity: path, mtime and size (the bytes' length when read). */
+function identityOf(file: string, mtimeMs: number, size: number): string {
+  return `file:${file}:${mtimeMs}:${size}`;
+}
+
+/** The local folder of each stored delivery type, sharing the source cache and one memo. */
+export const localOrigins: OriginFactory = ({ config, cache }) => {
+  const memo = createLocalMemo(config.originMemoBytes);
+  const store = (type: StoredType, root: string) => createLocalOrigin(root, {
+    type, cache, memo, maxSourceBytes: config.maxSourceBytes, watch: config.storageWatch,
+  });
+  return [store('upload', config.storageDir), store('private', config.privateDir), store('authenticated', config.authenticatedDir)];
+};

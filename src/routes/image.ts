@@ -171,7 +171,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
 
   /** `l_`/`u_` image layers: stored uploads, through the same origins (and sanitizer) as the base. */
   async function loadLayer(publicId: string, ext?: string): Promise<Source> {
-    return sanitized(await delivery.origins.load({ type: 'upload', publicId, ...(ext ? { ext } : {}), components: [], signedText: '' }));
+    return sanitized(await delivery.origins.load({ type: 'upload', publicId, ...(ext ? { ext } : {}) }));
   }
 
   /** Image layers a plan draws (nested ones included), memoized per plan. */

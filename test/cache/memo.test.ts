@@ -1,6 +1,8 @@
 /**
  * Memos of parsed request text (src/cache/memo.ts): bounded in bytes whatever the key length,
- * failures remembered, and the plans they share between requests frozen.
+ * failures remembered, and the plans they share between requests frozen. The memos of what was
+ * derived from sources (local listings and resolutions, source headers, breakpoints) are
+ * bounded in bytes too.
  */
 import t from 'tap';
 import { byteMemo, memoizedParse, parseMemo, settingSized } from '../../src/cache/memo.ts';
@@ -10,6 +12,13 @@ import path from 'node:path';
 import { buildServer } from '../../src/server.ts';
 import { testConfig } from '../../src/config.ts';
 import { repoRoot } from '../helpers/core-fixtures.ts';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import sharp from 'sharp';
+import { createLocalMemo, createLocalOrigin } from '../../src/origin/local.ts';
+import { readSourceMeta, sourceMetaMemo } from '../../src/render/source-meta.ts';
+import { breakpointStats, clearBreakpointCache, computeBreakpoints } from '../../src/responsive/breakpoints.ts';
+import { outputSettings } from '../../src/render/render.ts';
 
 t.test('the byte bound holds with 8 KB keys', async (t) => {
   const bound = 4 * 1024 * 1024;
@@ -111,4 +120,72 @@ t.test('the route parses a repeated URL once, a refused one included', async (t)
   t.equal(parses, 1, 'the bad URL was parsed once, then answered from the failure memo');
   for (let i = 0; i < 3; i++) t.equal((await app.inject('/image/upload/w_20/cat.png')).statusCode, 200);
   t.equal(parses, 2, 'a good URL likewise');
+});
+
+t.test('the local origin memo (listings, resolutions) is bounded in bytes for all folders together', async (t) => {
+  const dirs = await Promise.all([0, 1].map(() => fs.mkdtemp(path.join(os.tmpdir(), 'aperture-memo-'))));
+  t.teardown(() => Promise.all(dirs.map((d) => fs.rm(d, { recursive: true, force: true }))));
+  const png = await sharp({ create: { width: 2, height: 2, channels: 3, background: '#fff' } }).png().toBuffer();
+  const N = 150;
+  for (const d of dirs) await Promise.all(Array.from({ length: N }, (_, i) => fs.writeFile(path.join(d, `picture-${i}.png`), png)));
+  const bound = 48 * 1024;
+  const memo = createLocalMemo(bound);
+  const origins = dirs.map((d, i) => createLocalOrigin(d, { type: i ? 'private' : 'upload', memo, maxSourceBytes: 1 << 20 }));
+  t.teardown(() => origins.forEach((o) => o.close()));
+  let most = 0;
+  for (let i = 0; i < N; i++) {
+    for (const [k, o] of origins.entries()) {
+      const s = await o.load({ type: k ? 'private' : 'upload', publicId: `picture-${i}` });
+      t.equal(s.buffer.length, png.length);
+      most = Math.max(most, memo.calculatedSize);
+    }
+  }
+  t.ok(most <= bound, `${most} bytes at most, bound ${bound}`);
+  t.ok(memo.size < 2 * N, `${memo.size} entries kept of ${2 * N} resolutions and 2 listings`);
+  t.ok(memo.has(`L${dirs[1]}`), 'the folder last listed is kept');
+
+  // A bound of 0 keeps nothing, and every file is still served.
+  const none = createLocalMemo(0);
+  const bare = createLocalOrigin(dirs[0], { memo: none, maxSourceBytes: 1 << 20 });
+  t.teardown(() => bare.close());
+  t.equal((await bare.load({ type: 'upload', publicId: 'picture-7' })).buffer.length, png.length);
+  t.equal(none.size, 0);
+});
+
+t.test('the source-meta memo is bounded in bytes', async (t) => {
+  const png = await sharp({ create: { width: 3, height: 2, channels: 3, background: '#f00' } }).png().toBuffer();
+  const bound = 8 * 1024;
+  const config = testConfig({ sourceMetaMemoBytes: bound });
+  const memo = sourceMetaMemo(config);
+  memo.clear();
+  // Identities as long as a fetch URL can make them.
+  const identity = (i: number) => `http://img.example.com/${'p'.repeat(2000)}/${i}.png#etag:"x"`;
+  for (let i = 0; i < 50; i++) {
+    const meta = await readSourceMeta({ buffer: png, identity: identity(i), name: 'x' }, config);
+    t.equal(meta.width, 3);
+    t.ok(memo.calculatedSize <= bound, `${memo.calculatedSize} <= ${bound}`);
+  }
+  t.ok(memo.size > 0 && memo.size < 10, `${memo.size} of 50 long-keyed entries kept`);
+  t.ok(memo.has(identity(49)), 'the latest is kept');
+});
+
+t.test('the breakpoint memo is bounded in bytes', async (t) => {
+  const png = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#0f0' } }).png().toBuffer();
+  const bound = 16 * 1024;
+  const config = testConfig({ breakpointMemoBytes: bound });
+  clearBreakpointCache();
+  const spec = { min: 10, max: 40, kb: 1, count: 1 };
+  const before = breakpointStats().computed;
+  const inputOf = async (i: number) => {
+    const source = { buffer: png, identity: `file:/srv/${'d'.repeat(1500)}/${i}.png:1:${png.length}`, name: 'x' };
+    const meta = await readSourceMeta(source, config);
+    return { source, meta, before: [], out: outputSettings({ components: [], canonical: '' }, 'png', meta), config };
+  };
+  for (let i = 0; i < 40; i++) t.same((await computeBreakpoints(await inputOf(i), spec)).breakpoints, [40]);
+  t.equal(breakpointStats().computed - before, 40);
+  // The latest few are remembered (no new computation), the first ones were let go.
+  await computeBreakpoints(await inputOf(39), spec);
+  t.equal(breakpointStats().computed - before, 40, 'the latest is a hit');
+  await computeBreakpoints(await inputOf(0), spec);
+  t.equal(breakpointStats().computed - before, 41, 'the first was evicted: 40 entries of ~2 KB do not fit 16 KB');
 });

@@ -118,7 +118,7 @@ async function failure(p: Promise<unknown>): Promise<{ statusCode: number; messa
 
 t.test('loads an image, with identity from the ETag and sensible request headers', async (t) => {
   const origin = makeOrigin(t);
-  const src = await origin.load(server.url('/img.png'));
+  const src = await origin.loadUrl(server.url('/img.png'));
   t.ok(src.buffer.equals(png), 'same bytes');
   t.equal(src.name, server.url('/img.png'));
   t.equal(src.identity, `${server.url('/img.png')}#etag:"img"`);
@@ -132,31 +132,31 @@ t.test('loads an image, with identity from the ETag and sensible request headers
 
 t.test('without validators the identity is a content hash', async (t) => {
   const origin = makeOrigin(t);
-  const src = await origin.load(server.url('/plain.png'));
+  const src = await origin.loadUrl(server.url('/plain.png'));
   t.match(src.identity, /#sha1:[0-9a-f]{40}$/);
 });
 
 t.test('Cache-Control max-age is honoured: the second load does not reach the origin', async (t) => {
   const origin = makeOrigin(t);
   const before = server.hits('/img.png');
-  const a = await origin.load(server.url('/img.png'));
-  const b = await origin.load(server.url('/img.png'));
+  const a = await origin.loadUrl(server.url('/img.png'));
+  const b = await origin.loadUrl(server.url('/img.png'));
   t.equal(server.hits('/img.png') - before, 1);
   t.equal(a.buffer, b.buffer, 'the cached buffer itself');
 });
 
 t.test('Age is taken off max-age', async (t) => {
   const origin = makeOrigin(t);
-  const src = await origin.load(server.url('/age.png'));
+  const src = await origin.loadUrl(server.url('/age.png'));
   t.equal(src.maxAgeMs, 60_000, 'maxAgeMs: max-age=100 less Age: 40');
 });
 
 t.test('ETag + max-age=0 revalidates with If-None-Match; 304 reuses the bytes', async (t) => {
   const origin = makeOrigin(t);
   etagVersion = '"v1"';
-  const a = await origin.load(server.url('/etag.png'));
-  const b = await origin.load(server.url('/etag.png'));
-  const c = await origin.load(server.url('/etag.png'));
+  const a = await origin.loadUrl(server.url('/etag.png'));
+  const b = await origin.loadUrl(server.url('/etag.png'));
+  const c = await origin.loadUrl(server.url('/etag.png'));
   const seen = server.headers('/etag.png');
   t.equal(seen.length, 3, 'every load asked the origin');
   t.equal(seen[0]['if-none-match'], undefined);
@@ -167,15 +167,15 @@ t.test('ETag + max-age=0 revalidates with If-None-Match; 304 reuses the bytes', 
   t.equal(b.identity, a.identity);
   t.equal(b.maxAgeMs, 0);
   etagVersion = '"v2"';
-  const d = await origin.load(server.url('/etag.png'));
+  const d = await origin.loadUrl(server.url('/etag.png'));
   t.equal(d.identity, `${server.url('/etag.png')}#etag:"v2"`, 'a changed resource gets a new identity');
   t.not(d.buffer, a.buffer, 'and fresh bytes');
 });
 
 t.test('no-cache + Last-Modified revalidates with If-Modified-Since', async (t) => {
   const origin = makeOrigin(t);
-  const a = await origin.load(server.url('/lm.png'));
-  const b = await origin.load(server.url('/lm.png'));
+  const a = await origin.loadUrl(server.url('/lm.png'));
+  const b = await origin.loadUrl(server.url('/lm.png'));
   const seen = server.headers('/lm.png');
   t.equal(seen.length, 2);
   t.equal(seen[1]['if-modified-since'], lastModified);
@@ -187,8 +187,8 @@ t.test('no-store and private are never kept', async (t) => {
   const origin = makeOrigin(t);
   for (const path of ['/nostore.png', '/private.png']) {
     const before = server.hits(path);
-    const a = await origin.load(server.url(path));
-    await origin.load(server.url(path));
+    const a = await origin.loadUrl(server.url(path));
+    await origin.loadUrl(server.url(path));
     t.equal(server.hits(path) - before, 2, `${path} fetched twice`);
     t.equal(a.maxAgeMs, 0);
     t.notOk(server.headers(path).at(-1)?.['if-none-match'], 'and not revalidated either');
@@ -198,14 +198,14 @@ t.test('no-store and private are never kept', async (t) => {
 t.test('a source bigger than the whole cache is served but not kept', async (t) => {
   const origin = makeOrigin(t, { sourceCacheBytes: 100 });
   const before = server.hits('/img.png');
-  await origin.load(server.url('/img.png'));
-  await origin.load(server.url('/img.png'));
+  await origin.loadUrl(server.url('/img.png'));
+  await origin.loadUrl(server.url('/img.png'));
   t.equal(server.hits('/img.png') - before, 2);
 });
 
 t.test('10 concurrent loads of one URL make exactly one origin request', async (t) => {
   const origin = makeOrigin(t);
-  const pending = Array.from({ length: 10 }, () => origin.load(server.url('/concurrent.png')));
+  const pending = Array.from({ length: 10 }, () => origin.loadUrl(server.url('/concurrent.png')));
   await waitFor(() => concurrent.waiting === 1, 'the origin request');
   concurrent.release();
   const loads = await Promise.all(pending);
@@ -217,7 +217,7 @@ t.test('sequential loads reuse one keep-alive connection', async (t) => {
   const local = await startOriginServer({ '/a': (_q, r) => image(r, { 'cache-control': 'no-store' }) });
   t.teardown(() => local.close());
   const origin = makeOrigin(t);
-  for (let i = 0; i < 6; i++) await origin.load(local.url('/a'));
+  for (let i = 0; i < 6; i++) await origin.loadUrl(local.url('/a'));
   t.equal(local.hits('/a'), 6);
   // A load returns on the body's last byte, a moment before undici frees the socket, so the
   // very next load may open a second one; from then on they are reused.
@@ -228,7 +228,7 @@ t.test('timeouts → 504', async (t) => {
   const origin = makeOrigin(t, { fetchTimeoutMs: TIMEOUT_MS });
   // The drip never idles long enough for the body timeout and is stopped by the overall deadline.
   for (const path of ['/slow-headers', '/stall-body', '/drip']) {
-    const err = await failure(origin.load(server.url(path)));
+    const err = await failure(origin.loadUrl(server.url(path)));
     t.equal(err.statusCode, 504, `${path} → 504`);
     t.match(err.message, /^Timed out: origin 127\.0\.0\.1:\d+ too slow$/);
   }
@@ -238,24 +238,24 @@ t.test('oversized bodies → 413, read no further than the cap', async (t) => {
   const origin = makeOrigin(t);
   // /big-chunked never ends: a 413 rather than a 504 shows reading stopped at the cap.
   for (const path of ['/big-cl', '/big-chunked']) {
-    const err = await failure(origin.load(server.url(path)));
+    const err = await failure(origin.loadUrl(server.url(path)));
     t.equal(err.statusCode, 413, `${path} → 413`);
     t.match(err.message, new RegExp(`over the ${MAX_BYTES} byte limit`));
   }
-  t.equal((await failure(origin.load(server.url('/big-cl')))).statusCode, 413, 'asked again');
+  t.equal((await failure(origin.loadUrl(server.url('/big-cl')))).statusCode, 413, 'asked again');
   t.equal(server.hits('/big-cl'), 1, 'a too-large source is remembered briefly like a 404');
-  const exact = await origin.load(server.url('/exact'));
+  const exact = await origin.loadUrl(server.url('/exact'));
   t.equal(exact.buffer.length, MAX_BYTES, 'exactly the cap is fine');
 });
 
 t.test('redirects: followed within the limit, loops and refused hops fail', async (t) => {
   const origin = makeOrigin(t);
-  const src = await origin.load(server.url('/r1'));
+  const src = await origin.loadUrl(server.url('/r1'));
   t.ok(src.buffer.equals(png), '301 → 307 → relative Location');
   t.equal(src.name, server.url('/r1'), 'named by the URL asked for');
 
   const before = server.hits('/loop');
-  const loop = await failure(origin.load(server.url('/loop')));
+  const loop = await failure(origin.loadUrl(server.url('/loop')));
   t.equal(loop.statusCode, 502);
   t.match(loop.message, /more than 3 redirects/);
   t.equal(server.hits('/loop') - before, 4, 'the first request plus 3 redirects');
@@ -268,7 +268,7 @@ t.test('redirects: followed within the limit, loops and refused hops fail', asyn
     ['/no-location', 502, /without Location/],
   ];
   for (const [path, status, message] of cases) {
-    const err = await failure(origin.load(server.url(path)));
+    const err = await failure(origin.loadUrl(server.url(path)));
     t.equal(err.statusCode, status, `${path} → ${status}`);
     t.match(err.message, message);
   }
@@ -281,7 +281,7 @@ t.test('origin error statuses', async (t) => {
     ['/500', 502], ['/503', 502], ['/429', 502], ['/missing', 404], ['/410', 404], ['/403', 404],
   ];
   for (const [path, status] of table) {
-    const err = await failure(origin.load(server.url(path)));
+    const err = await failure(origin.loadUrl(server.url(path)));
     t.equal(err.statusCode, status, `${path} → ${status}`);
     if (status === 404) t.equal(err.message, `Resource not found - ${server.url(path)}`);
   }
@@ -292,13 +292,13 @@ t.test('404 is remembered briefly, 5xx is not', async (t) => {
   const b404 = server.hits('/gone-for-now');
   const b500 = server.hits('/500');
   for (let i = 0; i < 3; i++) {
-    t.equal((await failure(origin.load(server.url('/gone-for-now')))).statusCode, 404);
-    t.equal((await failure(origin.load(server.url('/500')))).statusCode, 502);
+    t.equal((await failure(origin.loadUrl(server.url('/gone-for-now')))).statusCode, 404);
+    t.equal((await failure(origin.loadUrl(server.url('/500')))).statusCode, 502);
   }
   t.equal(server.hits('/gone-for-now') - b404, 1, '404 asked once');
   t.equal(server.hits('/500') - b500, 3, '500 asked every time');
   clock.advance(1_001);
-  await failure(origin.load(server.url('/gone-for-now')));
+  await failure(origin.loadUrl(server.url('/gone-for-now')));
   t.equal(server.hits('/gone-for-now') - b404, 2, 'asked again once the negative entry expired');
 });
 
@@ -354,19 +354,19 @@ t.test('normalizeFetchUrl inverts the official SDK escaping of fetch URLs', asyn
 
 t.test('load() takes normalised URLs: no second decoding, bad schemes 400', async (t) => {
   const origin = makeOrigin(t);
-  const src = await origin.load(`http:/127.0.0.1:${server.port}/img.png`);
+  const src = await origin.loadUrl(`http:/127.0.0.1:${server.port}/img.png`);
   t.ok(src.buffer.equals(png), 'WHATWG URL already mends a collapsed scheme');
-  t.equal((await failure(origin.load(server.url('/a%2526b.png')))).statusCode, 404);
+  t.equal((await failure(origin.loadUrl(server.url('/a%2526b.png')))).statusCode, 404);
   t.equal(server.hits('/a%2526b.png'), 1, 'the path went out exactly as given');
   t.equal(server.hits('/a%26b.png'), 0, 'not decoded a second time');
   for (const bad of ['file:///etc/passwd', 'ftp://127.0.0.1/a', `http://u:p@127.0.0.1:${server.port}/img.png`, 'nope']) {
-    t.equal((await failure(origin.load(bad))).statusCode, 400, bad);
+    t.equal((await failure(origin.loadUrl(bad))).statusCode, 400, bad);
   }
 });
 
 t.test('close() cancels loads in flight and returns promptly', async (t) => {
   const origin = createHttpOrigin(testConfig({ ...base, fetchTimeoutMs: 5_000 }));
-  const pending = failure(origin.load(server.url('/never')));
+  const pending = failure(origin.loadUrl(server.url('/never')));
   await waitFor(() => neverAnswers.waiting === 1, 'the load at the origin');
   // An origin that never answers: close() returning at all shows it did not wait for it.
   await origin.close();

@@ -110,12 +110,12 @@ t.test('a folder that cannot be watched falls back to stats', async (t) => {
   t.teardown(() => fs.rm(store, { recursive: true, force: true }));
   await fs.writeFile(path.join(store, 'a.png'), await solid(8, 8, 255, 0, 0).png().toBuffer());
   const origin = createLocalOrigin(store, { cacheBytes: 1 << 20, maxSourceBytes: 1 << 20, watch: true });
-  const first = await origin.loadWithExt('a', undefined);
+  const first = await origin.load({ type: 'upload', publicId: 'a' });
   origin.close(); // watchers gone: every later load must stat
   await fs.writeFile(path.join(store, 'a.png'), await solid(8, 8, 0, 0, 255).png().toBuffer());
   const later = new Date(Date.now() + 5000);
   await fs.utimes(path.join(store, 'a.png'), later, later);
-  const second = await origin.loadWithExt('a', undefined);
+  const second = await origin.load({ type: 'upload', publicId: 'a' });
   t.not(second.identity, first.identity, 'the change is seen without a watcher');
   t.equal(await dominant(second.buffer), 'blue');
 });
@@ -132,10 +132,10 @@ t.test('a public id names files of every extension in the format table, ranked b
   await fs.writeFile(path.join(store, 'c.pdf'), '%PDF-1.4\n');
   const origin = createLocalOrigin(store, { cacheBytes: 1 << 20, maxSourceBytes: 1 << 20, watch: false });
   t.teardown(() => origin.close());
-  t.match((await origin.loadWithExt('a', undefined)).identity, /a\.jpe:/);
-  t.match((await origin.loadWithExt('b', undefined)).identity, /b\.jpe:/, 'JPEG ranks before PNG');
-  t.match((await origin.loadWithExt('b', 'png')).identity, /b\.png:/, 'an exact extension still wins');
-  t.match((await origin.loadWithExt('c', undefined)).identity, /c\.pdf:/);
+  t.match((await origin.load({ type: 'upload', publicId: 'a' })).identity, /a\.jpe:/);
+  t.match((await origin.load({ type: 'upload', publicId: 'b' })).identity, /b\.jpe:/, 'JPEG ranks before PNG');
+  t.match((await origin.load({ type: 'upload', publicId: 'b', ext: 'png' })).identity, /b\.png:/, 'an exact extension still wins');
+  t.match((await origin.load({ type: 'upload', publicId: 'c' })).identity, /c\.pdf:/);
 
   // Through the route, the PDF is an unsupported source (this libvips reads no PDF), not a missing one.
   const app = await buildServer(testConfig({ storageDir: store }), { defaultMetrics: false });

@@ -205,14 +205,14 @@ t.test('http origin refuses private targets without connecting', async (t) => {
     [`http://[::1]:${p}/a.png`, /address ::1 is loopback/],
   ];
   for (const [url, message] of cases) {
-    const err = await origin.load(url).then(() => undefined, (e: unknown) => e);
+    const err = await origin.loadUrl(url).then(() => undefined, (e: unknown) => e);
     t.ok(isHttpError(err) && err.statusCode === 403, `${url} → 403`);
     t.match((err as Error).message, message, url);
   }
   t.equal(server.connections(), 0, 'the loopback server never saw a connection');
   t.same(resolver.calls, ['evil.test', 'rebind.test'], 'names went through the guarded lookup; literals never did');
 
-  const err = await origin.load(`http://nothing.test:${p}/a.png`).then(() => undefined, (e: unknown) => e);
+  const err = await origin.loadUrl(`http://nothing.test:${p}/a.png`).then(() => undefined, (e: unknown) => e);
   t.ok(isHttpError(err) && err.statusCode === 502, 'unresolvable name → 502');
 });
 
@@ -223,9 +223,9 @@ t.test('allow-listed name may resolve to loopback (operator opt-in)', async (t) 
     resolver: stub({ 'img.internal.test': ['127.0.0.1'], 'evil.test': ['127.0.0.1'] }),
   });
   t.teardown(() => origin.close());
-  const src = await origin.load(`http://img.internal.test:${server.port}/a.png`);
+  const src = await origin.loadUrl(`http://img.internal.test:${server.port}/a.png`);
   t.equal(src.buffer.toString(), 'bytes');
-  const err = await origin.load(`http://evil.test:${server.port}/a.png`).then(() => undefined, (e: unknown) => e);
+  const err = await origin.loadUrl(`http://evil.test:${server.port}/a.png`).then(() => undefined, (e: unknown) => e);
   t.match(err, { statusCode: 403, message: /not in the fetch allow-list/ });
   t.equal(server.connections(), 1, 'only the allow-listed load connected');
 });
