@@ -363,6 +363,10 @@ const SPEC = {
     doc: 'where `upload` originals live and where the Upload API writes: `file:///abs/path` or `s3://bucket[/prefix]` (credentials and region from the AWS SDK chain)',
   }),
   s3Endpoint: setting({ env: 'APERTURE_S3_ENDPOINT', kind: text, default: '', shown: '— (AWS)', doc: 'S3-compatible server URL (MinIO, s3rver, R2…), addressed path-style' }),
+  storageRevalidateMs: setting({
+    env: 'APERTURE_STORAGE_REVALIDATE_MS', kind: int(0, 86_400_000), default: 1000,
+    doc: 'how long an S3 original is served from the source cache before its metadata is read again (changes made through another instance show within this)',
+  }),
   cloudName: setting({ env: 'APERTURE_CLOUD_NAME', kind: text, default: 'aperture', doc: 'the `<cloud>` of Upload/Admin API paths (`/v1_1/<cloud>/…`)' }),
   apiKey: setting({ env: 'APERTURE_API_KEY', kind: text, default: '', shown: '— (API off)', doc: 'Upload/Admin API key; with `APERTURE_SECRET` it signs API calls (Cloudinary `api_key`/`api_secret`); empty = every API call is 401' }),
   maxUploadBytes: setting({ env: 'APERTURE_MAX_UPLOAD_BYTES', kind: int(1, TB, 'bytes'), default: 50 * MB, doc: 'largest upload body (413 beyond it)' }),

@@ -131,9 +131,9 @@ export async function buildServer(config: Config, opts: DeliveryOptions = {}): P
       const error = r.headers['x-cld-error'];
       return { status: r.statusCode, body: r.rawPayload, ...(error ? { error: String(error) } : {}) };
     },
-    // Local folders are watched by the delivery origin, and result keys hold the source's
-    // identity, so a changed original is never served from a cache here.
-    invalidate: async () => {},
+    // Result keys hold the source's identity, so forgetting the source is enough; local
+    // folders are also watched by their origin.
+    invalidate: async (publicId) => delivery.origins.invalidate({ type: 'upload', publicId }),
     log: (msg, err) => app.log.warn({ err }, msg),
   }));
   let idleSweep: NodeJS.Timeout | undefined;

@@ -59,7 +59,7 @@ export function createApi(deps: ApiDeps) {
       return { bytes };
     }
     if (/^https?:\/\//i.test(f)) {
-      const src = await delivery.origins.load({ type: 'fetch', publicId: f, components: [], signedText: '' });
+      const src = await delivery.origins.load({ type: 'fetch', publicId: f });
       if (src.buffer.length > config.maxUploadBytes) throw new Errors.TOO_LARGE(`the file is ${src.buffer.length} bytes, the upload limit is ${config.maxUploadBytes} (APERTURE_MAX_UPLOAD_BYTES)`);
       return { bytes: src.buffer, filename: path.posix.basename(new URL(f).pathname) || undefined };
     }
