@@ -68,7 +68,7 @@ export function createApi(deps: ApiDeps) {
 
   /** Decodes the whole image within the source limits; returns what is stored about it. */
   async function validate(bytes: Buffer): Promise<{ bytes: Buffer; format: string; width: number; height: number }> {
-    if (bytes.length === 0) throw new Errors.CORRUPT_SOURCE('the file is empty');
+    if (bytes.length === 0) throw bad('Invalid image file: the file is empty');
     let body = bytes;
     try {
       if (maybeSvg(bytes)) body = await delivery.svg.sanitize(bytes);
