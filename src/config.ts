@@ -11,6 +11,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 
 type Env = Record<string, string | undefined>;
@@ -193,6 +194,33 @@ const transformations: Kind<Readonly<Record<string, string>>> = {
   show: () => '—',
 };
 
+/** A JSON object of preset name → upload parameters (strings, numbers, booleans). */
+const presets: Kind<Readonly<Record<string, Readonly<Record<string, string | number | boolean>>>>> = {
+  parse(raw, name) {
+    try { return JSON.parse(raw) as Record<string, Record<string, string>>; } catch { throw new ConfigError(`${name} must be a JSON object`); }
+  },
+  check(v, name) {
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${name} must be a JSON object`);
+    for (const [k, p] of Object.entries(v)) {
+      if (!p || typeof p !== 'object' || Array.isArray(p)) throw new ConfigError(`${name}.${k} must be an object of upload parameters`);
+      for (const [pk, pv] of Object.entries(p)) if (!['string', 'number', 'boolean'].includes(typeof pv)) throw new ConfigError(`${name}.${k}.${pk} must be a string, number or boolean`);
+    }
+    return v as Record<string, Record<string, string | number | boolean>>;
+  },
+  show: () => '—',
+};
+
+/** Where originals are kept: `file:///abs/path` or `s3://bucket[/prefix]` ('' = APERTURE_STORAGE_DIR). */
+const storageUrl: Kind<string> = {
+  parse: (raw) => raw,
+  check(v, name) {
+    const s = checkString(v, name);
+    if (s && !/^file:\/\/\//.test(s) && !/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(s)) throw new ConfigError(`${name} must be file:///abs/path or s3://bucket[/prefix], got "${s}"`);
+    return s;
+  },
+  show: (v) => v || '—',
+};
+
 // --- the settings -------------------------------------------------------------------------------
 
 const TB = 2 ** 40;
@@ -334,6 +362,20 @@ const SPEC = {
     env: 'APERTURE_FACES_IDLE_MS', kind: int(0, 86_400_000), default: DEFAULT_FACES_IDLE_MS,
     doc: 'the face detector worker starts on the first request that needs faces and stops after this long without one, giving back its memory (~100 MB); 0 keeps it once started',
   }),
+  storageUrl: setting({
+    env: 'APERTURE_STORAGE_URL', kind: storageUrl, default: '', shown: '`file://` + `APERTURE_STORAGE_DIR`',
+    doc: 'where `upload` originals live and where the Upload API writes: `file:///abs/path` or `s3://bucket[/prefix]` (credentials and region from the AWS SDK chain)',
+  }),
+  s3Endpoint: setting({ env: 'APERTURE_S3_ENDPOINT', kind: text, default: '', shown: '— (AWS)', doc: 'S3-compatible server URL (MinIO, s3rver, R2…), addressed path-style' }),
+  storageRevalidateMs: setting({
+    env: 'APERTURE_STORAGE_REVALIDATE_MS', kind: int(0, 86_400_000), default: 1000,
+    doc: 'how long an S3 original is served from the source cache before its metadata is read again (changes made through another instance show within this)',
+  }),
+  cloudName: setting({ env: 'APERTURE_CLOUD_NAME', kind: text, default: 'aperture', doc: 'the `<cloud>` of Upload/Admin API paths (`/v1_1/<cloud>/…`)' }),
+  apiKey: setting({ env: 'APERTURE_API_KEY', kind: text, default: '', shown: '— (API off)', doc: 'Upload/Admin API key; with `APERTURE_SECRET` it signs API calls (Cloudinary `api_key`/`api_secret`); empty = every API call is 401' }),
+  maxUploadBytes: setting({ env: 'APERTURE_MAX_UPLOAD_BYTES', kind: int(1, TB, 'bytes'), default: 50 * MB, doc: 'largest upload body (413 beyond it)' }),
+  uploadPresets: setting({ env: 'APERTURE_UPLOAD_PRESETS', kind: presets, default: {}, doc: 'JSON `{"name":{"unsigned":true,"folder":"x","tags":"a,b"}}`: `upload_preset` values; only presets with `unsigned: true` accept unsigned uploads' }),
+  publicUrl: setting({ env: 'APERTURE_PUBLIC_URL', kind: text, default: '', shown: '— (the request\'s origin)', doc: 'origin (`https://img.example.com`) of the `url`/`secure_url` in API answers' }),
   logLevel: setting({ env: 'APERTURE_LOG_LEVEL', kind: text, default: 'info', doc: 'pino level (`silent` in tests)' }),
   shutdownTimeoutMs: setting({ env: 'APERTURE_SHUTDOWN_MS', kind: int(0, 600_000), default: 10_000, doc: 'graceful drain bound on SIGTERM' }),
 };
@@ -383,6 +425,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   for (const [key, s] of Object.entries(SPEC) as [keyof Config, Setting<unknown>][]) {
     cfg[key] = settle(s, env[s.env], overrides[key], cfg as Config);
   }
+  // A file:// storage URL names the folder delivery reads `upload` originals from.
+  if (typeof cfg.storageUrl === 'string' && cfg.storageUrl.startsWith('file://')) cfg.storageDir = fileURLToPath(cfg.storageUrl);
   const c = cfg as Config;
   if (c.strict && !c.secret) throw new ConfigError('APERTURE_STRICT=1 needs APERTURE_SECRET');
   checkRoots({ APERTURE_STORAGE_DIR: c.storageDir, APERTURE_PRIVATE_DIR: c.privateDir, APERTURE_AUTHENTICATED_DIR: c.authenticatedDir });

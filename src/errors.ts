@@ -24,6 +24,15 @@ export const Errors = {
   /** Signature missing or wrong. Arg: reason. */
   BAD_SIGNATURE: createError<'APERTURE_BAD_SIGNATURE', 401, [string]>(
     'APERTURE_BAD_SIGNATURE', 'Invalid signature: %s', 401),
+  /** Upload/Admin API credentials missing or wrong. Arg: reason. */
+  UNAUTHORIZED: createError<'APERTURE_UNAUTHORIZED', 401, [string]>(
+    'APERTURE_UNAUTHORIZED', '%s', 401),
+  /** The API call would replace something it was told not to. Arg: reason. */
+  CONFLICT: createError<'APERTURE_CONFLICT', 409, [string]>(
+    'APERTURE_CONFLICT', '%s', 409),
+  /** An Upload/Admin API parameter is missing, unknown or invalid. Arg: reason. */
+  BAD_API_PARAM: createError<'APERTURE_BAD_API_PARAM', 400, [string]>(
+    'APERTURE_BAD_API_PARAM', '%s', 400),
   /** Source refused by policy (SSRF guard, allow-list). Arg: reason. */
   FORBIDDEN: createError<'APERTURE_FORBIDDEN', 403, [string]>(
     'APERTURE_FORBIDDEN', 'Forbidden: %s', 403),

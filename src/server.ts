@@ -9,6 +9,9 @@ import { createDelivery, type Delivery, type DeliveryOptions } from './delivery.
 import { imageRoutes, IMAGE_ROUTE } from './routes/image.ts';
 import { healthRoutes } from './routes/health.ts';
 import { demoRoutes } from './routes/demo.ts';
+import { apiRoutes } from './routes/api.ts';
+import { createStore } from './storage/index.ts';
+import { createApi } from './upload/service.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -120,6 +123,19 @@ export async function buildServer(config: Config, opts: DeliveryOptions = {}): P
     return delivery.metrics.registry.metrics();
   });
   imageRoutes(app, delivery);
+  const store = createStore(config);
+  apiRoutes(app, createApi({
+    config, store, delivery,
+    async deliver(path) {
+      const r = await app.inject({ url: path });
+      const error = r.headers['x-cld-error'];
+      return { status: r.statusCode, body: r.rawPayload, ...(error ? { error: String(error) } : {}) };
+    },
+    // Result keys hold the source's identity, so forgetting the source is enough; local
+    // folders are also watched by their origin.
+    invalidate: async (publicId) => delivery.origins.invalidate({ type: 'upload', publicId }),
+    log: (msg, err) => app.log.warn({ err }, msg),
+  }));
   let idleSweep: NodeJS.Timeout | undefined;
   app.addHook('preClose', (done) => {
     draining.value = true;
@@ -134,6 +150,7 @@ export async function buildServer(config: Config, opts: DeliveryOptions = {}): P
     await delivery.refiner.close();
     await delivery.origins.close();
     await delivery.tier.close();
+    await store.close();
   });
   return app;
 }

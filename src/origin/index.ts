@@ -20,10 +20,12 @@ import type { Origin, OriginFactory, OriginServices, Source, SourceRef, SourceSt
 import { createSourceCache, type SourceCache } from './source-cache.ts';
 import { httpOrigins } from './http.ts';
 import { localOrigins } from './local.ts';
+import { s3Origins } from './s3.ts';
 
 /** The storage backends, in the order they are asked. */
 export const BACKENDS: readonly OriginFactory[] = [
   httpOrigins,
+  s3Origins,
   localOrigins,
 ];
 
@@ -37,6 +39,8 @@ export interface Origins {
   peek(ref: SourceRef): Source | undefined;
   /** The identity `load` would give; without reading the bytes where the origin has `stat`. */
   stat(ref: SourceRef): Promise<SourceStat>;
+  /** Forget what any origin keeps about `ref` (the Upload API changed it). */
+  invalidate(ref: SourceRef): void;
   /** The one source cache of every origin (for metrics and tests). */
   readonly cache: SourceCache;
   close(): Promise<void>;
@@ -64,6 +68,7 @@ export function createOrigins(config: Config, opts: OriginOptions = {}, backends
     cache,
     load: async (ref) => originOf(ref).load(ref),
     peek: (ref) => matching(ref)?.peek?.(ref),
+    invalidate: (ref) => matching(ref)?.invalidate?.(ref),
     async stat(ref) {
       const origin = originOf(ref);
       if (origin.stat) return origin.stat(ref);

@@ -64,6 +64,8 @@ export interface Origin {
   peek?(ref: SourceRef): Source | undefined;
   /** The identity `load` would give, without reading the bytes where the backend can (stat, HEAD). */
   stat?(ref: SourceRef): Promise<SourceStat>;
+  /** Forget what is kept about `ref` (its original was overwritten, renamed or deleted here). */
+  invalidate?(ref: SourceRef): void;
   /** Stop watching, cancel loads in flight, drop this origin's cache entries. */
   close(): void | Promise<void>;
 }

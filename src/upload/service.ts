@@ -1,0 +1,327 @@
+/**
+ * The Upload and Admin API calls (upload-api.md), on the asset store. Each call validates
+ * everything before it writes anything: a refused upload stores nothing. Uploads hold an
+ * admission slot while they decode and store (a burst of uploads queues like transforms and
+ * cannot starve delivery of every slot); derived results (eager, breakpoints) are rendered by
+ * the delivery route itself, so they use the same renderer, limits and caches as any URL.
+ */
+import crypto from 'node:crypto';
+import path from 'node:path';
+import sharp from 'sharp';
+import type { Config } from '../config.ts';
+import type { Delivery } from '../delivery.ts';
+import { Errors, classifySharpError, isHttpError } from '../errors.ts';
+import { sourceFormatName, FORMATS, type FormatName } from '../formats.ts';
+import { maybeSvg } from '../security/svg.ts';
+import type { AssetMeta, AssetStore, DerivedMeta } from '../storage/types.ts';
+import { apiSignature, checkSignedParams, type Params } from './auth.ts';
+import { bool, breakpointsOf, checkParamNames, checkPublicId, contextOf, eagerOf, tagsOf, type BreakpointRequest, type EagerSpec } from './params.ts';
+
+export interface UploadedFile { readonly bytes: Buffer; readonly filename?: string }
+
+/** A delivery URL path rendered through the server (status, body, headers). */
+export type Deliver = (path: string) => Promise<{ status: number; body: Buffer; error?: string }>;
+
+export interface ApiDeps {
+  readonly config: Config;
+  readonly store: AssetStore;
+  readonly delivery: Delivery;
+  readonly deliver: Deliver;
+  /** Drop every cached copy of this public id, here and on the other instances. */
+  readonly invalidate: (publicId: string) => Promise<void>;
+  readonly log: (msg: string, err?: unknown) => void;
+}
+
+type Json = Record<string, unknown>;
+
+const bad = (m: string) => new Errors.BAD_API_PARAM(m);
+const randomId = (n: number) => crypto.randomBytes(n).toString('base64url').replace(/[-_]/g, '').toLowerCase().slice(0, n);
+
+/** The extension a decoded source is stored under (`jpeg` → `jpg`, as Cloudinary reports it). */
+function extensionOf(format: FormatName): string {
+  return (FORMATS[format] as { extensions: readonly string[] }).extensions[0];
+}
+
+export function createApi(deps: ApiDeps) {
+  const { config, store, delivery } = deps;
+  const creds = { apiKey: config.apiKey, secret: config.secret };
+
+  /** Bytes of `file`: the multipart part, a `data:` URI, or an http(s) URL through the SSRF guard. */
+  async function fileBytes(params: Params, part: UploadedFile | undefined): Promise<UploadedFile> {
+    if (part) return part;
+    const f = params.file;
+    if (!f) throw bad('Missing required parameter - file');
+    const data = /^data:([a-z0-9.+/-]*)(;base64)?,/i.exec(f.slice(0, 200));
+    if (data) {
+      const body = f.slice(data[0].length);
+      const bytes = data[2] ? Buffer.from(body, 'base64') : Buffer.from(decodeURIComponent(body));
+      if (bytes.length > config.maxUploadBytes) throw new Errors.TOO_LARGE(`the file is ${bytes.length} bytes, the upload limit is ${config.maxUploadBytes} (APERTURE_MAX_UPLOAD_BYTES)`);
+      return { bytes };
+    }
+    if (/^https?:\/\//i.test(f)) {
+      const src = await delivery.origins.load({ type: 'fetch', publicId: f });
+      if (src.buffer.length > config.maxUploadBytes) throw new Errors.TOO_LARGE(`the file is ${src.buffer.length} bytes, the upload limit is ${config.maxUploadBytes} (APERTURE_MAX_UPLOAD_BYTES)`);
+      return { bytes: src.buffer, filename: path.posix.basename(new URL(f).pathname) || undefined };
+    }
+    throw bad('Invalid file: expected a file part, a data: URI or an http(s) URL');
+  }
+
+  /** Decodes the whole image within the source limits; returns what is stored about it. */
+  async function validate(bytes: Buffer): Promise<{ bytes: Buffer; format: string; width: number; height: number }> {
+    if (bytes.length === 0) throw bad('Invalid image file: the file is empty');
+    let body = bytes;
+    try {
+      if (maybeSvg(bytes)) body = await delivery.svg.sanitize(bytes);
+      const img = sharp(body, { limitInputPixels: config.maxSourcePixels, failOn: 'error', animated: true });
+      const m = await img.metadata();
+      const format = m.format && sourceFormatName(m.format);
+      if (!format || !m.width || !m.height) throw bad(`Invalid image file: ` + `format ${m.format ?? 'unknown'} is not supported`);
+      const pixels = m.width * (m.height ?? 0);
+      if (pixels > config.maxSourcePixels) throw new Errors.TOO_LARGE(`${m.width}x${m.height} is over ${config.maxSourcePixels} pixels (APERTURE_MAX_SOURCE_PIXELS)`);
+      // Every pixel decoded once (shrunk as it streams), so a truncated or corrupt file is refused here.
+      await img.resize(64, 64, { fit: 'inside' }).raw().toBuffer();
+      const height = m.pages && m.pages > 1 && m.pageHeight ? m.pageHeight : m.height;
+      return { bytes: body, format: extensionOf(format), width: m.width, height };
+    } catch (e) {
+      const err = classifySharpError(e);
+      // The Upload API answers a bad file with 400 (upload-api.md); too large stays 413.
+      if (err.statusCode === 413) throw err;
+      if (err.statusCode === 415 || err.statusCode === 422 || err.statusCode >= 500) throw bad(`Invalid image file: ${err.statusCode >= 500 ? 'not a recognised image' : err.message}`);
+      throw err;
+    }
+  }
+
+  function urlsOf(origin: string, rel: string): { url: string; secure_url: string } {
+    const base = (config.publicUrl || origin).replace(/\/+$/, '');
+    return { url: `${base}${rel}`, secure_url: `${base.replace(/^http:/, 'https:')}${rel}` };
+  }
+
+  function deliveryPath(meta: AssetMeta, transformation: string, format = meta.format): string {
+    const t = transformation ? `${transformation}/` : '';
+    return `/image/upload/${t}v${meta.version}/${meta.publicId.split('/').map(encodeURIComponent).join('/')}.${format}`;
+  }
+
+  async function derive(meta: AssetMeta, transformation: string, format: string | undefined): Promise<DerivedMeta & { path: string }> {
+    const p = deliveryPath(meta, transformation, format);
+    const r = await deps.deliver(p);
+    if (r.status !== 200) throw bad(`eager transformation ${transformation} failed: ${r.error ?? `status ${r.status}`}`);
+    const m = await sharp(r.body, { limitInputPixels: false }).metadata();
+    return { transformation, format: format ?? meta.format, bytes: r.body.length, width: m.width ?? 0, height: m.pageHeight ?? m.height ?? 0, path: p };
+  }
+
+  async function eager(meta: AssetMeta, specs: readonly EagerSpec[], origin: string): Promise<{ answer: Json[]; derived: DerivedMeta[] }> {
+    const answer: Json[] = [], derived: DerivedMeta[] = [];
+    for (const s of specs) {
+      const d = await derive(meta, s.transformation, s.format);
+      derived.push({ transformation: d.transformation, format: d.format, bytes: d.bytes, width: d.width, height: d.height });
+      answer.push({ transformation: d.transformation, width: d.width, height: d.height, bytes: d.bytes, format: d.format, ...urlsOf(origin, d.path) });
+    }
+    return { answer, derived };
+  }
+
+  /** Same algorithm as `w_auto:breakpoints…:json`, asked of the delivery route. */
+  async function breakpoints(meta: AssetMeta, reqs: readonly BreakpointRequest[], origin: string): Promise<Json[]> {
+    const out: Json[] = [];
+    for (const r of reqs) {
+      const kb = Math.max(1, Math.round(r.bytesStep / 1000));
+      const prefix = r.transformation ? `${r.transformation}/` : '';
+      const probe = await deps.deliver(deliveryPath(meta, `${prefix}c_scale,w_auto:breakpoints_${r.minWidth}_${r.maxWidth}_${kb}_${r.maxImages}:json`, r.format));
+      if (probe.status !== 200) throw bad(`responsive_breakpoints failed: ${probe.error ?? `status ${probe.status}`}`);
+      const widths = (JSON.parse(probe.body.toString()) as { breakpoints: number[] }).breakpoints;
+      const list: Json[] = [];
+      for (const w of [...widths].sort((a, b) => b - a)) {
+        if (r.createDerived) {
+          const d = await derive(meta, `${prefix}c_scale,w_${w}`, r.format);
+          list.push({ width: d.width, height: d.height, bytes: d.bytes, ...urlsOf(origin, d.path) });
+        } else {
+          list.push({ width: w, height: Math.round((w * meta.height) / meta.width), ...urlsOf(origin, deliveryPath(meta, `${prefix}c_scale,w_${w}`, r.format)) });
+        }
+      }
+      out.push({ transformation: r.transformation, breakpoints: list });
+    }
+    return out;
+  }
+
+  function answer(meta: AssetMeta, origin: string, extra: Json = {}): Json {
+    const rel = `/image/upload/v${meta.version}/${meta.publicId.split('/').map(encodeURIComponent).join('/')}.${meta.format}`;
+    return {
+      asset_id: crypto.createHash('md5').update(`${meta.publicId}\n${meta.createdAt}`).digest('hex'),
+      public_id: meta.publicId, version: meta.version, version_id: crypto.createHash('md5').update(`${meta.publicId}\n${meta.version}\n${meta.etag}`).digest('hex'),
+      signature: config.secret ? apiSignature({ public_id: meta.publicId, version: String(meta.version) }, config.secret) : '',
+      width: meta.width, height: meta.height, format: meta.format, resource_type: 'image', created_at: meta.createdAt,
+      tags: meta.tags, context: { custom: meta.context }, bytes: meta.bytes, type: 'upload', etag: meta.etag, placeholder: false,
+      ...urlsOf(origin, rel), original_filename: meta.originalFilename ?? path.posix.basename(meta.publicId), ...extra,
+    };
+  }
+
+  /** Signed, or unsigned through a preset marked unsigned; the preset's parameters fill the gaps. */
+  function authorize(params: Params): Params {
+    const presetName = params.upload_preset;
+    const preset = presetName !== undefined ? config.uploadPresets[presetName] : undefined;
+    if (presetName !== undefined && !preset) throw bad(`Upload preset not found: ${presetName.slice(0, 64)}`);
+    const signed = params.signature !== undefined || params.api_key !== undefined;
+    if (signed || !preset?.unsigned) checkSignedParams(params, creds, Date.now());
+    const merged: Record<string, string> = {};
+    for (const [k, v] of Object.entries(preset ?? {})) if (k !== 'unsigned') merged[k] = String(v);
+    return { ...merged, ...params };
+  }
+
+  async function runDerived(meta: AssetMeta, p: Params, origin: string): Promise<{ meta: AssetMeta; extra: Json }> {
+    const specs = eagerOf(p.eager), bps = breakpointsOf(p.responsive_breakpoints);
+    if (bool(p, 'eager_async', false)) {
+      if (specs.length) {
+        setImmediate(() => {
+          eager(meta, specs, origin).then(({ derived }) => store.putMeta({ ...meta, derived }))
+            .catch((e) => deps.log(`eager_async for ${meta.publicId} failed`, e));
+        });
+      }
+      return { meta, extra: { status: 'pending', ...(bps.length ? { responsive_breakpoints: await breakpoints(meta, bps, origin) } : {}) } };
+    }
+    const extra: Json = {};
+    let m = meta;
+    if (specs.length) {
+      const e = await eager(meta, specs, origin);
+      extra.eager = e.answer;
+      m = { ...meta, derived: e.derived };
+      await store.putMeta(m);
+    }
+    if (bps.length) extra.responsive_breakpoints = await breakpoints(meta, bps, origin);
+    return { meta: m, extra };
+  }
+
+  return {
+    async upload(raw: Params, part: UploadedFile | undefined, origin: string): Promise<Json> {
+      const p = authorize(raw);
+      checkParamNames('upload', p);
+      if (p.transformation) throw new Errors.UNSUPPORTED(`transformation=${p.transformation.slice(0, 64)}`, 'incoming transformations on upload are not supported yet; store the original and deliver it transformed');
+      // Everything that can be refused is checked before the first byte is written.
+      eagerOf(p.eager); breakpointsOf(p.responsive_breakpoints);
+      const tags = tagsOf(p.tags), context = contextOf(p.context);
+      const file = await fileBytes(p, part);
+      const release = await delivery.admission.acquire();
+      let meta: AssetMeta;
+      try {
+        const v = await validate(file.bytes);
+        if (p.format && p.format !== v.format && !(p.format === 'jpeg' && v.format === 'jpg')) {
+          throw new Errors.UNSUPPORTED(`format=${p.format.slice(0, 16)}`, `converting on upload is not supported yet; the file is ${v.format}, deliver it as .${p.format} instead`);
+        }
+        const original = (p.filename_override || file.filename || '').replace(/\.[^./]*$/, '');
+        const folder = p.folder ? p.folder.replace(/^\/+|\/+$/g, '') : '';
+        let id = p.public_id;
+        if (!id) {
+          const stem = bool(p, 'use_filename', false) && original ? original.replace(/[^\p{L}\p{N}_-]+/gu, '_').slice(0, 100) : '';
+          id = stem ? (bool(p, 'unique_filename', true) ? `${stem}_${randomId(6)}` : stem) : randomId(20);
+        }
+        const publicId = checkPublicId(folder ? `${folder}/${id}` : id);
+        const prev = await store.head(publicId);
+        if (prev && !bool(p, 'overwrite', true)) throw new Errors.CONFLICT(`Resource already exists - ${publicId}`);
+        const now = new Date();
+        meta = {
+          publicId, format: v.format, version: Math.max(Math.floor(now.getTime() / 1000), (prev?.version ?? 0) + 1),
+          width: v.width, height: v.height, bytes: v.bytes.length, tags, context,
+          ...(original ? { originalFilename: original } : {}), createdAt: prev?.createdAt ?? now.toISOString(), etag: '',
+        };
+        await store.put(meta, v.bytes);
+        meta = (await store.head(publicId)) ?? meta;
+      } finally {
+        release();
+      }
+      await deps.invalidate(meta.publicId);
+      const d = await runDerived(meta, p, origin);
+      return answer(d.meta, origin, d.extra);
+    },
+
+    async explicit(raw: Params, origin: string): Promise<Json> {
+      const p = authorize(raw);
+      checkParamNames('explicit', p);
+      const id = checkPublicId(p.public_id ?? '');
+      let meta = await store.head(id);
+      if (!meta) throw new Errors.NOT_FOUND(id);
+      if (p.tags !== undefined || p.context !== undefined) {
+        meta = { ...meta, ...(p.tags !== undefined ? { tags: tagsOf(p.tags) } : {}), ...(p.context !== undefined ? { context: contextOf(p.context) } : {}) };
+        await store.putMeta(meta);
+      }
+      const d = await runDerived(meta, p, origin);
+      return answer(d.meta, origin, d.extra);
+    },
+
+    async rename(raw: Params, origin: string): Promise<Json> {
+      const p = authorize(raw);
+      checkParamNames('rename', p);
+      const from = checkPublicId(p.from_public_id ?? '', 'from_public_id'), to = checkPublicId(p.to_public_id ?? '', 'to_public_id');
+      const src = await store.get(from);
+      if (!src) throw new Errors.NOT_FOUND(from);
+      if (from === to) return answer(src.meta, origin);
+      const existing = await store.head(to);
+      if (existing && !bool(p, 'overwrite', false)) throw new Errors.CONFLICT(`to_public_id ${to} already exists`);
+      const meta: AssetMeta = { ...src.meta, publicId: to, version: Math.max(Math.floor(Date.now() / 1000), (existing?.version ?? 0) + 1, src.meta.version), derived: [] };
+      await store.put(meta, src.body);
+      await store.delete(from);
+      await deps.invalidate(from);
+      await deps.invalidate(to);
+      return answer((await store.head(to)) ?? meta, origin);
+    },
+
+    async destroy(raw: Params): Promise<Json> {
+      const p = authorize(raw);
+      checkParamNames('destroy', p);
+      const id = checkPublicId(p.public_id ?? '');
+      const gone = await store.delete(id);
+      if (gone) await deps.invalidate(id);
+      return { result: gone ? 'ok' : 'not found' };
+    },
+
+    async list(q: { prefix?: string; max_results?: string; next_cursor?: string; tags?: string; context?: string; tag?: string }, origin: string): Promise<Json> {
+      const max = q.max_results === undefined ? 10 : Number(q.max_results);
+      if (!Number.isInteger(max) || max < 1 || max > 500) throw bad(`Invalid max_results: ${String(q.max_results).slice(0, 16)} (1-500)`);
+      let page;
+      try {
+        page = await store.list({ max, ...(q.prefix ? { prefix: q.prefix } : {}), ...(q.next_cursor ? { cursor: q.next_cursor } : {}), ...(q.tag ? { tag: q.tag } : {}) });
+      } catch (e) {
+        if (e instanceof RangeError) throw bad(e.message);
+        throw e;
+      }
+      const withTags = q.tags === 'true', withContext = q.context === 'true';
+      return {
+        resources: page.assets.map((m) => {
+          const { tags, context, ...a } = answer(m, origin);
+          return { ...a, ...(withTags ? { tags } : {}), ...(withContext ? { context } : {}) };
+        }),
+        ...(page.nextCursor ? { next_cursor: page.nextCursor } : {}),
+      };
+    },
+
+    async resource(publicId: string, origin: string): Promise<Json> {
+      const meta = await store.head(checkPublicId(publicId));
+      if (!meta) throw new Errors.NOT_FOUND(publicId);
+      return answer(meta, origin, {
+        derived: (meta.derived ?? []).map((d) => ({ transformation: d.transformation, format: d.format, bytes: d.bytes, id: crypto.createHash('md5').update(`${d.transformation}/${d.format}`).digest('hex'), ...urlsOf(origin, deliveryPath(meta, d.transformation, d.format)) })),
+      });
+    },
+
+    async deleteResources(ids: readonly string[], prefix: string | undefined): Promise<Json> {
+      const targets = [...ids];
+      if (prefix !== undefined) {
+        if (!prefix) throw bad('prefix must not be empty');
+        let cursor: string | undefined;
+        do {
+          const page = await store.list({ prefix, max: 500, ...(cursor ? { cursor } : {}) });
+          targets.push(...page.assets.map((a) => a.publicId));
+          cursor = page.nextCursor;
+        } while (cursor && targets.length < 10_000);
+      }
+      if (!targets.length) throw bad('Missing required parameter - public_ids or prefix');
+      const deleted: Record<string, string> = {};
+      for (const id of targets) {
+        checkPublicId(id);
+        const gone = await store.delete(id);
+        if (gone) await deps.invalidate(id);
+        deleted[id] = gone ? 'deleted' : 'not_found';
+      }
+      return { deleted, partial: false };
+    },
+  };
+}
+
+export type Api = ReturnType<typeof createApi>;
+export { isHttpError };
