@@ -8,7 +8,7 @@
  * it are documented in QUALITY.md.
  */
 import type { Worker } from 'node:worker_threads';
-import { spawnModuleWorker } from './spawn-worker.ts';
+import { ANALYSIS_WORKER_LIMITS, spawnModuleWorker } from './spawn-worker.ts';
 import type { RawImage } from './types.ts';
 import type { PixelsLike } from './metric-math.ts';
 import type { MetricReply, MetricRequest } from './metric-worker.ts';
@@ -23,7 +23,7 @@ let nextKey = 1;
 
 /** The worker's code is its .ts source under tsx/tap and its compiled .js after a build. */
 function spawnWorker(): Worker {
-  return spawnModuleWorker(import.meta.url, 'metric-worker', { role: 'aperture-metric' });
+  return spawnModuleWorker(import.meta.url, 'metric-worker', { role: 'aperture-metric' }, ANALYSIS_WORKER_LIMITS);
 }
 
 function failAll(err: Error): void {
