@@ -310,7 +310,7 @@ const SPEC = {
     env: 'APERTURE_OVERSIZE_MEMO_BYTES', kind: int(0, TB, 'bytes'), default: 4 * MB,
     doc: 'memo of results refused as larger than `APERTURE_MAX_OUTPUT_BYTES`, by result key',
   }),
-  analysisMemo: setting({ env: 'APERTURE_ANALYSIS_MEMO', kind: int(1, 1_000_000), default: 32, doc: 'content analyses (`g_auto`, faces) kept, per source and step; a record holds 0.5-1.2 MB (saliency maps of a 320 px copy; no pixels)' }),
+  analysisMemo: setting({ env: 'APERTURE_ANALYSIS_MEMO', kind: int(1, 1_000_000), default: 12, doc: 'content analyses (`g_auto`, faces) kept, per source and step; a record holds 0.5-1.2 MB (saliency maps of a 320 px copy; no pixels). A background refinement reuses its first render\'s decisions and needs none' }),
   facesIdleMs: setting({
     env: 'APERTURE_FACES_IDLE_MS', kind: int(0, 86_400_000), default: DEFAULT_FACES_IDLE_MS,
     doc: 'the face detector worker starts on the first request that needs faces and stops after this long without one, giving back its memory (~100 MB); 0 keeps it once started',

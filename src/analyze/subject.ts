@@ -60,8 +60,10 @@ interface Entry {
  * An analysis record holds no pixels: one saliency result of two Float32 maps (~0.55 MB for a
  * 3:2 photo at 320 px, 0.8 MB square) and, with faces, a second subject map sharing the first
  * result's map (~0.27-0.4 MB): 0.55-1.2 MB. Records serve the variants of one source requested
- * close together (sizes, breakpoints, w_auto); 32 of them (APERTURE_ANALYSIS_MEMO) bound the
- * cache to ~20-40 MB (1,000 could hold 0.5-1.2 GB).
+ * close together (sizes, breakpoints, w_auto); the background refinement of a result does not
+ * need one (it replays the first render's decisions). 12 of them (APERTURE_ANALYSIS_MEMO) bound
+ * the cache to ~7-15 MB; 32 held 11 MB more after 160 cold g_auto renders of different photos
+ * (BENCHMARKS.md, "Footprint").
  */
 const memos = settingSized((max) => new LRUCache<string, Promise<Entry>>({ max }));
 
