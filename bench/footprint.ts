@@ -184,7 +184,7 @@ const mb = (b: number): string => (b / MB).toFixed(0);
 async function inside(): Promise<string> {
   const text = await (await fetch(`${base}/metrics`)).text();
   const v = (re: RegExp): string => { const m = re.exec(text); return m ? mb(Number(m[1])) : '?'; };
-  return `V8 heap used ${v(/^nodejs_heap_size_used_bytes (\S+)/m)} MB, external ${v(/^nodejs_external_memory_bytes (\S+)/m)} MB, ` +
+  return `V8 heap used ${v(/^nodejs_heap_size_used_bytes (\S+)/m)} MB of ${v(/^nodejs_heap_size_total_bytes (\S+)/m)}, external ${v(/^nodejs_external_memory_bytes (\S+)/m)} MB, ` +
     `libvips ${v(/^aperture_libvips_memory_bytes\{kind="current"\} (\S+)/m)} MB, refinements pending ${/^aperture_refinements_pending (\S+)/m.exec(text)?.[1] ?? '?'}`;
 }
 const rows: string[] = [];

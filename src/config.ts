@@ -357,7 +357,7 @@ const SPEC = {
     env: 'APERTURE_QUALITY_MEMO_BYTES', kind: int(0, TB, 'bytes'), default: 8 * MB,
     doc: 'memo of the qualities `q_auto` chose, by result, so a re-render (refinement, eviction) skips the search',
   }),
-  analysisMemo: setting({ env: 'APERTURE_ANALYSIS_MEMO', kind: int(1, 1_000_000), default: 32, doc: 'content analyses (`g_auto`, faces) kept, per source and step; a record holds 0.8-2 MB (320 px pixels and saliency maps)' }),
+  analysisMemo: setting({ env: 'APERTURE_ANALYSIS_MEMO', kind: int(1, 1_000_000), default: 12, doc: 'content analyses (`g_auto`, faces) kept, per source and step; a record holds 0.5-1.2 MB (saliency maps of a 320 px copy; no pixels). A background refinement reuses its first render\'s decisions and needs none' }),
   facesIdleMs: setting({
     env: 'APERTURE_FACES_IDLE_MS', kind: int(0, 86_400_000), default: DEFAULT_FACES_IDLE_MS,
     doc: 'the face detector worker starts on the first request that needs faces and stops after this long without one, giving back its memory (~100 MB); 0 keeps it once started',

@@ -2,6 +2,13 @@
 import { loadConfig, ConfigError } from './config.ts';
 import { buildServer } from './server.ts';
 import { configureFaces } from './analyze/faces.ts';
+import sharp from 'sharp';
+
+// No libvips operation cache (sharp's default keeps up to 100 operations and 50 MB): a CDN's
+// renders rarely repeat an operation on the same input (the result cache answers repeats), and
+// the cached operations keep their images' memory in the allocator. Measured with
+// bench/footprint.ts: peak during 160 cold g_auto renders 572 -> 479 MB (BENCHMARKS.md).
+sharp.cache(false);
 
 async function main(): Promise<void> {
   let config;

@@ -27,7 +27,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { DEFAULT_FACES_IDLE_MS } from '../config.ts';
-import { spawnModuleWorker } from './spawn-worker.ts';
+import { ANALYSIS_WORKER_LIMITS, spawnModuleWorker } from './spawn-worker.ts';
 import sharp from 'sharp';
 import type { DetectOptions, ScoredBox, WorkerReply, WorkerRequest } from './faces-worker.ts';
 import type { Box, RawImage } from './types.ts';
@@ -105,7 +105,7 @@ function warnOnce(message: string): void {
 
 /** Where the worker's code is: its .ts source under tsx/tap, its compiled .js after `npm run build`. */
 function spawnWorker(): Worker {
-  return spawnModuleWorker(import.meta.url, 'faces-worker', FACE_DETECT_OPTIONS);
+  return spawnModuleWorker(import.meta.url, 'faces-worker', FACE_DETECT_OPTIONS, ANALYSIS_WORKER_LIMITS);
 }
 
 interface Job {

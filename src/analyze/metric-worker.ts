@@ -1,13 +1,16 @@
 /**
- * The worker_threads entry of the perceptual metric: holds prepared references for open
+ * The worker_threads entry of the analysis worker: holds prepared references for open metric
  * sessions (metric.ts) and answers their requests with the metric (metric-math.ts) and the
- * JPEG model (jpeg-model.ts).
+ * JPEG model (jpeg-model.ts); it also computes g_auto saliency maps (saliency.ts) for subject.ts.
  *
- * Why a worker: a comparison is a few ms of synchronous float math on an 800×533 pair; on the
- * main thread it would stall every other request.
+ * Why a worker: a comparison is a few ms of synchronous float math on an 800×533 pair, a
+ * saliency map 20-25 ms on a 320 px copy; on the main thread they would stall every other
+ * request. One worker for both: a second thread would cost its own V8 heap (RSS).
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { distancePrepared, prepare, subsamplingCost, type PixelsLike, type Prepared } from './metric-math.ts';
+import { saliencyOf, type SaliencyAnalysis } from './saliency.ts';
+import type { RawImage } from './types.ts';
 import { jpegModel, predictJpeg, predictedQuality, type JpegChroma, type JpegModel } from './jpeg-model.ts';
 
 export type MetricRequest =
@@ -19,9 +22,10 @@ export type MetricRequest =
   | { id: number; op: 'jpegSlope'; key: number; quality: number; chroma: JpegChroma; up: boolean }
   | { id: number; op: 'release'; key: number }
   | { id: number; op: 'held' }
-  | { id: number; op: 'compare'; image: PixelsLike; test: PixelsLike };
+  | { id: number; op: 'compare'; image: PixelsLike; test: PixelsLike }
+  | { id: number; op: 'saliency'; image: RawImage };
 
-export type MetricReply = { id: number; value: number } | { id: number; error: string };
+export type MetricReply = { id: number; value: number } | { id: number; saliency: SaliencyAnalysis } | { id: number; error: string };
 
 /** Prepared references held for open sessions. Callers release in `finally`; the bound is a
  *  backstop against a caller that never does (oldest evicted first), set well above the
@@ -70,6 +74,12 @@ function serve(port: NonNullable<typeof parentPort>): void {
   port.on('message', (req: MetricRequest) => {
     try {
       let value = 0;
+      if (req.op === 'saliency') {
+        const saliency = saliencyOf(req.image);
+        // The two maps are the answer's bulk: moved, not copied.
+        port.postMessage({ id: req.id, saliency } satisfies MetricReply, [saliency.map.buffer as ArrayBuffer, saliency.subjectMap.buffer as ArrayBuffer]);
+        return;
+      }
       if (req.op === 'prepare') {
         // A JPEG search asks for the model's prediction first (`lazy`): the planes wait until
         // that answer is out. Otherwise prepared now, while the first trial encodes.

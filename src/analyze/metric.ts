@@ -1,18 +1,20 @@
 /**
- * Perceptual distance between two renderings of the same pixels, computed off the event loop.
+ * Perceptual distance between two renderings of the same pixels, and g_auto saliency maps,
+ * computed off the event loop in the analysis worker (metric-worker.ts).
  *
- * One worker thread serves all requests (the math is ~10-15 ms a call; a pool would fight the
- * encoders for our two cores). It is started lazily, holds the process open only while calls
+ * One worker thread serves all requests (the math is ~10-25 ms a call; a pool would fight the
+ * encoders for our two cores, and each thread has a V8 heap of its own). It is started lazily, holds the process open only while calls
  * are pending, and is restarted if it dies. The scale of the distance and the budgets that use
  * it are documented in QUALITY.md.
  */
 import type { Worker } from 'node:worker_threads';
-import { spawnModuleWorker } from './spawn-worker.ts';
+import { ANALYSIS_WORKER_LIMITS, spawnModuleWorker } from './spawn-worker.ts';
 import type { RawImage } from './types.ts';
 import type { PixelsLike } from './metric-math.ts';
 import type { MetricReply, MetricRequest } from './metric-worker.ts';
+import type { SaliencyAnalysis } from './saliency.ts';
 
-interface Pending { resolve: (v: number) => void; reject: (e: Error) => void }
+interface Pending { resolve: (v: never) => void; reject: (e: Error) => void }
 
 let worker: Worker | undefined;
 const pending = new Map<number, Pending>();
@@ -21,7 +23,7 @@ let nextKey = 1;
 
 /** The worker's code is its .ts source under tsx/tap and its compiled .js after a build. */
 function spawnWorker(): Worker {
-  return spawnModuleWorker(import.meta.url, 'metric-worker', { role: 'aperture-metric' });
+  return spawnModuleWorker(import.meta.url, 'metric-worker', { role: 'aperture-metric' }, ANALYSIS_WORKER_LIMITS);
 }
 
 function failAll(err: Error): void {
@@ -37,8 +39,8 @@ function getWorker(): Worker {
     if (!p) return;
     pending.delete(reply.id);
     if (pending.size === 0) w.unref();
-    if ('error' in reply) p.reject(new Error(`perceptual metric: ${reply.error}`));
-    else p.resolve(reply.value);
+    if ('error' in reply) p.reject(new Error(`analysis worker: ${reply.error}`));
+    else (p.resolve as (v: unknown) => void)('saliency' in reply ? reply.saliency : reply.value);
   });
   w.on('error', (err) => {
     if (worker === w) worker = undefined;
@@ -55,10 +57,10 @@ function getWorker(): Worker {
 
 type Request = MetricRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
-function call(req: Request, transfer: ArrayBuffer[] = []): Promise<number> {
+function call<T = number>(req: Request, transfer: ArrayBuffer[] = []): Promise<T> {
   const w = getWorker();
   const id = nextId++;
-  return new Promise<number>((resolve, reject) => {
+  return new Promise<T>((resolve, reject) => {
     pending.set(id, { resolve, reject });
     // A pending call must keep the process alive (a script awaiting only us would otherwise exit).
     w.ref();
@@ -147,6 +149,15 @@ export async function perceptualDistance(ref: RawImage, test: RawImage): Promise
   const a = pixels(ref), b = pixels(test);
   // One message, nothing held: concurrent one-shot calls cannot pile up references.
   return call({ op: 'compare', image: a.image, test: b.image }, [...a.transfer, ...b.transfer]);
+}
+
+/**
+ * The g_auto saliency of `img` without faces (saliency.ts `saliencyOf`), computed in the worker:
+ * the same code on the same pixels, so the same floats as on the main thread.
+ */
+export function workerSaliency(img: RawImage): Promise<SaliencyAnalysis> {
+  const { image, transfer } = pixels(img);
+  return call<SaliencyAnalysis>({ op: 'saliency', image: { ...image, channels: img.channels } }, transfer);
 }
 
 /** Stop the worker (tests, graceful shutdown). Pending calls are rejected. */

@@ -15,7 +15,8 @@ import type { Component } from '../../transforms/types.ts';
 import type { Canvas } from '../render/canvas.ts';
 import type { RenderContext } from '../render/context.ts';
 import type { Region } from '../render/affine.ts';
-import { analyzeSaliency, type SaliencyAnalysis } from './saliency.ts';
+import { withFaces, type SaliencyAnalysis } from './saliency.ts';
+import { workerSaliency } from './metric.ts';
 import { chooseCrop, subjectRegion, ANALYSIS_SIDE } from './crop.ts';
 import { getFaceDetector, type FaceBox } from './faces.ts';
 import type { Box, RawImage } from './types.ts';
@@ -47,17 +48,22 @@ export interface SubjectAnalysis {
 interface Entry {
   width: number;
   height: number;
-  small: RawImage;
+  /** Size of the analysis copy (the saliency grid); its pixels are not kept. */
+  smallWidth: number;
+  smallHeight: number;
   skin: number;
   saliencyNoFaces: SaliencyAnalysis;
   withFaces?: Promise<{ faces: Box[]; saliency: SaliencyAnalysis; complete: boolean }>;
 }
 
 /**
- * An analysis record holds the 320 px pixels (`small`, ~0.2 MB for a 3:2 photo) and one or two
- * saliency results of two Float32 maps each (~0.55 MB per result): 0.8-1.3 MB, up to 2 MB for
- * a square source. Records serve the variants of one source requested close together (sizes,
- * breakpoints, w_auto); 32 of them (APERTURE_ANALYSIS_MEMO) bound the cache to ~40-60 MB (1,000 could hold 1.3-2 GB).
+ * An analysis record holds no pixels: one saliency result of two Float32 maps (~0.55 MB for a
+ * 3:2 photo at 320 px, 0.8 MB square) and, with faces, a second subject map sharing the first
+ * result's map (~0.27-0.4 MB): 0.55-1.2 MB. Records serve the variants of one source requested
+ * close together (sizes, breakpoints, w_auto); the background refinement of a result does not
+ * need one (it replays the first render's decisions). 12 of them (APERTURE_ANALYSIS_MEMO) bound
+ * the cache to ~7-15 MB; 32 held 11 MB more after 160 cold g_auto renders of different photos
+ * (BENCHMARKS.md, "Footprint").
  */
 const memos = settingSized((max) => new LRUCache<string, Promise<Entry>>({ max }));
 
@@ -91,7 +97,11 @@ export function skinShare(img: RawImage): number {
 
 async function baseAnalysis(canvas: Canvas): Promise<Entry> {
   const small = await rawOf(canvas.pipeline().clone(), ANALYSIS_SIDE);
-  return { width: canvas.width, height: canvas.height, small, skin: skinShare(small), saliencyNoFaces: analyzeSaliency(small) };
+  // The saliency map (~20-25 ms of float math) is made in the analysis worker, off the event
+  // loop; the skin share (~1 ms) meanwhile here.
+  const pending = workerSaliency(small);
+  const skin = skinShare(small);
+  return { width: canvas.width, height: canvas.height, smallWidth: small.width, smallHeight: small.height, skin, saliencyNoFaces: await pending };
 }
 
 async function detectOn(canvas: Canvas, e: Entry): Promise<{ faces: Box[]; saliency: SaliencyAnalysis; complete: boolean }> {
@@ -100,17 +110,37 @@ async function detectOn(canvas: Canvas, e: Entry): Promise<{ faces: Box[]; salie
   const big = await rawOf(canvas.pipeline().clone(), FACE_SIDE);
   const found: FaceBox[] = await detector.detect(big);
   if (!found.length) return { faces: [], saliency: e.saliencyNoFaces, complete: true };
-  const facesSmall = found.map((f) => scaleBox(f, e.small.width / big.width, e.small.height / big.height));
+  const facesSmall = found.map((f) => scaleBox(f, e.smallWidth / big.width, e.smallHeight / big.height));
   return {
     faces: found.map((f) => scaleBox(f, e.width / big.width, e.height / big.height)),
-    saliency: analyzeSaliency(e.small, { faces: facesSmall }),
+    // Faces replace the subject, not the map: no pixel is looked at again.
+    saliency: withFaces(e.saliencyNoFaces, facesSmall),
     complete: true,
   };
 }
 
+function analysisKey(canvas: Canvas, ctx: RenderContext, stage: string): string {
+  return `${ctx.sourceIdentity}\n${ctx.prefix}\n${stage}\n${canvas.width}x${canvas.height}`;
+}
+
+/**
+ * A content decision (crop position, subject box, faces) asked at `key` of this render. With
+ * `ctx.decisions`, the first render of a request records its answers there and a second render
+ * of the same request (the background refinement: same source, same resolved plan) replays
+ * them instead of analysing the pixels again: no saliency, no face detection, the same crop.
+ */
+async function decided<T>(ctx: RenderContext, key: string, decide: () => Promise<T>): Promise<T> {
+  const d = ctx.decisions;
+  if (!d) return decide();
+  if (d.has(key)) return d.get(key) as T;
+  const v = await decide();
+  d.set(key, v);
+  return v;
+}
+
 /** The cached analysis of the canvas as it is at this point of the plan. */
 export async function subjectAnalysis(canvas: Canvas, ctx: RenderContext, need: FaceNeed, stage = 'geometry'): Promise<SubjectAnalysis> {
-  const key = `${ctx.sourceIdentity}\n${ctx.prefix}\n${stage}\n${canvas.width}x${canvas.height}`;
+  const key = analysisKey(canvas, ctx, stage);
   const t0 = performance.now();
   const analyses = memos.of(ctx.config.analysisMemo);
   try {
@@ -167,7 +197,12 @@ function centreOn(box: Box, W: number, H: number, rw: number, rh: number) {
 }
 
 /** Top-left of an `rw×rh` region of the canvas chosen by the component's content gravity. */
-export async function placeBySubject(canvas: Canvas, c: Component, ctx: RenderContext, rw: number, rh: number): Promise<{ left: number; top: number }> {
+export function placeBySubject(canvas: Canvas, c: Component, ctx: RenderContext, rw: number, rh: number): Promise<{ left: number; top: number }> {
+  const key = `place\n${analysisKey(canvas, ctx, 'geometry')}\n${JSON.stringify(c.gravity)}\n${rw}x${rh}`;
+  return decided(ctx, key, () => place(canvas, c, ctx, rw, rh));
+}
+
+async function place(canvas: Canvas, c: Component, ctx: RenderContext, rw: number, rh: number): Promise<{ left: number; top: number }> {
   const a = await subjectAnalysis(canvas, ctx, faceNeed(c));
   const W = a.width, H = a.height;
   const target = faceTarget(c, a);
@@ -179,7 +214,12 @@ export async function placeBySubject(canvas: Canvas, c: Component, ctx: RenderCo
 }
 
 /** The subject (faces for face gravities, else the salient object) in canvas pixels. */
-export async function subjectBox(canvas: Canvas, c: Component, ctx: RenderContext): Promise<Region | undefined> {
+export function subjectBox(canvas: Canvas, c: Component, ctx: RenderContext): Promise<Region | undefined> {
+  const key = `subject\n${analysisKey(canvas, ctx, 'geometry')}\n${JSON.stringify(c.gravity)}`;
+  return decided(ctx, key, () => subjectOf(canvas, c, ctx));
+}
+
+async function subjectOf(canvas: Canvas, c: Component, ctx: RenderContext): Promise<Region | undefined> {
   const a = await subjectAnalysis(canvas, ctx, faceNeed(c));
   const target = faceTarget(c, a);
   if (target) return { x: Math.round(target.x), y: Math.round(target.y), width: Math.max(1, Math.round(target.width)), height: Math.max(1, Math.round(target.height)) };
@@ -191,6 +231,6 @@ export async function subjectBox(canvas: Canvas, c: Component, ctx: RenderContex
 }
 
 /** Faces on the canvas as it is now (for e_pixelate_faces / e_blur_faces). */
-export async function facesOn(canvas: Canvas, ctx: RenderContext, stage: string): Promise<Box[]> {
-  return (await subjectAnalysis(canvas, ctx, 'always', stage)).faces;
+export function facesOn(canvas: Canvas, ctx: RenderContext, stage: string): Promise<Box[]> {
+  return decided(ctx, `faces\n${analysisKey(canvas, ctx, stage)}`, async () => (await subjectAnalysis(canvas, ctx, 'always', stage)).faces);
 }

@@ -33,4 +33,11 @@ export interface RenderContext {
    * origins; absent where no origin is at hand (layers are then refused).
    */
   readonly loadLayer?: (publicId: string, ext?: string) => Promise<Source>;
+  /**
+   * Content decisions (g_auto/face crop positions, subject boxes, faces) of this request's
+   * render, by where they were asked (analyze/subject.ts). A render that is handed the map of
+   * an earlier render of the same source and resolved plan (the background refinement) replays
+   * them instead of analysing again. Absent: every decision is made afresh.
+   */
+  readonly decisions?: Map<string, unknown>;
 }

@@ -284,13 +284,14 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
   function scheduleRefinement(key: string, url: DeliveryUrl, plan: Plan, first: RenderContext, format: OutputFormat): void {
     const refined = refinedConfig(format, config);
     if (!refined) return;
-    const { hints, sourceIdentity, loadLayer } = first;
+    const { hints, sourceIdentity, loadLayer, decisions } = first;
     const vary = [...first.vary];
     delivery.refiner.schedule(key, async () => {
       if (!delivery.results.get(key)?.meta.provisional) return;
       const src = await loadSource(url);
       if (src.identity !== sourceIdentity) return;
-      const ctx: RenderContext = { config: refined, hints, vary: new Set(vary), sourceIdentity, prefix: '', timing: {}, deadline: new Deadline(config.processTimeoutMs), ...(loadLayer ? { loadLayer } : {}) };
+      // The first render's content decisions are replayed (no second g_auto analysis or face detection).
+      const ctx: RenderContext = { config: refined, hints, vary: new Set(vary), sourceIdentity, prefix: '', timing: {}, deadline: new Deadline(config.processTimeoutMs), ...(loadLayer ? { loadLayer } : {}), ...(decisions ? { decisions } : {}) };
       let next = await compute(url, plan, src, ctx, 'refine');
       const provisional = delivery.results.get(key);
       if (!provisional?.meta.provisional) return;
@@ -418,7 +419,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       metrics.cacheLookups.inc(L1_MISS);
       const refused = oversize.get(key);
       if (refused) throw new Errors.OUTPUT_TOO_LARGE(refused);
-      const ctx: RenderContext = { config, hints: hints ?? parseHints(request.headers), vary: vary ?? new Set<string>(), sourceIdentity: src.identity, prefix: '', timing: {}, deadline, loadLayer };
+      const ctx: RenderContext = { config, hints: hints ?? parseHints(request.headers), vary: vary ?? new Set<string>(), sourceIdentity: src.identity, prefix: '', timing: {}, deadline, loadLayer, decisions: new Map() };
       // L1 miss: one computation per key in this process; across instances the shared tier
       // serves a result another instance made, or lets exactly one of them make it.
       let from = 'computed' as 'l2' | 'computed';

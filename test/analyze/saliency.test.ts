@@ -1,6 +1,7 @@
 import t from 'tap';
 import sharp from 'sharp';
-import { analyzeSaliency, saliencyCues } from '../../src/analyze/saliency.ts';
+import { analyzeSaliency, saliencyCues, saliencyOf, withFaces } from '../../src/analyze/saliency.ts';
+import { closeMetricWorker, workerSaliency } from '../../src/analyze/metric.ts';
 import type { Box, RawImage } from '../../src/analyze/types.ts';
 
 /** Deterministic PRNG so the synthetic scenes are the same on every run. */
@@ -115,4 +116,25 @@ t.test('degenerate inputs: flat, tiny, grey and alpha images', async (t) => {
   for (let y = 10; y < 30; y++) for (let x = 10; x < 30; x++) rgba.set([20, 20, 120, 255], (y * 80 + x) * 4);
   const al = analyzeSaliency({ data: rgba, width: 80, height: 60, channels: 4 });
   t.ok(overlapShare(al.subject, { x: 10, y: 10, width: 20, height: 20 }) > 0.7, 'alpha image: opaque square found');
+});
+
+t.test('the analysis worker computes the same saliency as the main thread, to the bit', async (t) => {
+  t.teardown(closeMetricWorker);
+  const w = 320, h = 200;
+  const data = greenField(w, h, 7);
+  paintDisc(data, w, 90, 120, 20, [230, 200, 40]);
+  const img: RawImage = { data, width: w, height: h, channels: 3 };
+  const here = saliencyOf(img);
+  const there = await workerSaliency(img);
+  const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  t.ok(bits(there.map).equals(bits(here.map)), 'same map');
+  t.ok(bits(there.subjectMap).equals(bits(here.subjectMap)), 'same subject map');
+  t.same({ ...there, map: 0, subjectMap: 0 }, { ...here, map: 0, subjectMap: 0 }, 'same subject, centroid and confidence');
+  // Faces replace the subject of the analysis without them; the map is that analysis' map.
+  const face: Box = { x: 200.5, y: 30, width: 40, height: 50 };
+  const withF = analyzeSaliency(img, { faces: [face] });
+  t.ok(bits(withF.map).equals(bits(here.map)), 'faces do not change the map');
+  t.same(withF.subject, withFaces(here, [face]).subject);
+  t.equal(withF.confidence, 1);
+  t.same(withF.faces, [face]);
 });

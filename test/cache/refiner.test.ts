@@ -87,6 +87,25 @@ t.test('a cold AVIF is provisional, then replaced by the refined encoding', asyn
   t.equal(jpeg.headers.get('cache-control'), 'public, max-age=2592000');
 });
 
+t.test('the refinement of a g_auto result replays the first render\'s crop: no second analysis or face detection', async (t) => {
+  const s = await serve(t, {});
+  await fs.copyFile(new URL('../../images/astronaut.png', import.meta.url), `${s.dir}/astronaut.png`);
+  const url = '/image/upload/c_fill,g_auto,w_240,h_180/f_auto/astronaut.png';
+  const count = async (re: RegExp) => Number(re.exec(await (await fetch(`${s.base}/metrics`)).text())?.[1]);
+  const analyses = /aperture_transform_phase_seconds_count\{phase="analyze"\} (\d+)/;
+  const first = await s.get(url);
+  t.equal(first.headers.get('content-type'), 'image/avif');
+  t.equal(await count(analyses), 1, 'the first render analysed the picture (saliency, faces)');
+  await s.app.delivery.refiner.settled();
+  t.equal(await count(/aperture_refinements_total\{result="done"\} (\d+)/), 1, 'refined');
+  t.equal(await count(/aperture_transforms_total (\d+)/), 2, 'rendered twice');
+  t.equal(await count(analyses), 1, 'the refinement made no analysis of its own');
+  const last = await s.get(url);
+  t.equal(last.headers.get('cache-control'), 'public, max-age=2592000');
+  const a = await sharp(first.body).metadata(), b = await sharp(last.body).metadata();
+  t.same([b.format, b.width, b.height], [a.format, 240, 180], 'same size');
+});
+
 t.test('APERTURE_AVIF_REFINE_EFFORT=0: no refinement, the long max-age at once', async (t) => {
   const s = await serve(t, { avifRefineEffort: 0 });
   const r = await s.get('/image/upload/c_scale,w_300/f_auto/rocket.jpg');
