@@ -98,6 +98,7 @@ const NAMED: Record<string, string> = {
   slategray: '708090', slategrey: '708090', dimgray: '696969', dimgrey: '696969', gainsboro: 'dcdcdc',
   hotpink: 'ff69b4', deeppink: 'ff1493', firebrick: 'b22222', forestgreen: '228b22', seagreen: '2e8b57',
   royalblue: '4169e1', midnightblue: '191970', mintcream: 'f5fffa', azure: 'f0ffff', linen: 'faf0e6',
+  saddlebrown: '8b4513', darkslategray: '2f4f4f', darkslategrey: '2f4f4f', darkorange: 'ff8c00', goldenrod: 'daa520',
 };
 
 /** `red`, `rgb:ff0000`, `rgb:ff000080`, `rgb:f00`, `#ff0000`, `transparent`. */

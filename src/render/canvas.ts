@@ -113,6 +113,35 @@ export class Canvas {
     return { ...info, data };
   }
 
+  /**
+   * Run the queued operations into raw 8-bit pixels and hand them to `edit` (per-pixel work
+   * sharp has no operation for). `edit` changes `data` in place, or returns new pixels of the
+   * same size with `channels` channels (e.g. an alpha channel added); the canvas continues
+   * from them.
+   */
+  async editPixels(edit: (data: Buffer, info: { width: number; height: number; channels: number }) => { data: Buffer; channels: number } | void): Promise<void> {
+    const m = await this.materialize();
+    const out = edit(m.data, { width: m.width, height: m.height, channels: m.channels });
+    if (!out) return;
+    this.fromRaw(out.data, m.width, m.height, out.channels);
+  }
+
+  /** Continue from raw pixels `width`×`height` (all frames stacked). */
+  private fromRaw(data: Buffer, width: number, height: number, channels: number): void {
+    const pageHeight = this.pages > 1 ? Math.round(height / this.pages) : height;
+    this.img = sharp(data, {
+      raw: { width, height, channels: channels as 1 | 2 | 3 | 4, ...(this.pages > 1 ? { pageHeight } : {}) },
+      ...(this.pages > 1 ? { pages: -1 } : {}),
+      limitInputPixels: false,
+    });
+    this.width = width;
+    this.height = pageHeight;
+    this.channels = channels;
+    this.used.clear();
+    this.maxRank = -1;
+    this.dimsKnown = true;
+  }
+
   /** The pipeline as it stands, for the encoder. */
   pipeline(): Sharp {
     return this.img;
