@@ -26,6 +26,9 @@ export const RANK = {
 } as const;
 export type OpRank = keyof typeof RANK;
 
+/** Pixels added on each side by padding. */
+export interface PadExtend { top: number; left: number; bottom: number; right: number }
+
 export class Canvas {
   private img: Sharp;
   private used = new Set<string>();
@@ -46,6 +49,12 @@ export class Canvas {
   deadline: Deadline | undefined;
   /** Background for padding/flattening set by `b_` in the current component. */
   background: Rgba | undefined;
+  /**
+   * What fills padding in the current component when it is not one colour (b_blurred, gradient
+   * b_auto): set by the background's `apply`, called by geometry instead of a colour extend.
+   * It leaves the canvas grown by `x` (its mapping is geometry's business).
+   */
+  padWith: ((x: PadExtend) => Promise<void>) | undefined;
 
   constructor(img: Sharp, width: number, height: number, pages: number, channels: number) {
     this.img = img;
@@ -124,6 +133,11 @@ export class Canvas {
     const out = edit(m.data, { width: m.width, height: m.height, channels: m.channels });
     if (!out) return;
     this.fromRaw(out.data, m.width, m.height, out.channels);
+  }
+
+  /** Continue from raw pixels `width`×`height` (all frames stacked), e.g. a new size built by hand. */
+  replacePixels(data: Buffer, width: number, height: number, channels: number): void {
+    this.fromRaw(data, width, height, channels);
   }
 
   /** Continue from raw pixels `width`×`height` (all frames stacked). */

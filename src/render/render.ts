@@ -71,6 +71,7 @@ const BY_PHASE: ReadonlyMap<string, readonly TransformDef<PlanKey>[]> = new Map(
 
 async function runComponent(canvas: Canvas, c: Component, ctx: ApplyContext): Promise<void> {
   canvas.background = undefined;
+  canvas.padWith = undefined;
   for (const phase of PHASES) {
     if (phase === 'geometry') {
       if (hasGeometry(c)) {
