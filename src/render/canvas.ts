@@ -135,6 +135,16 @@ export class Canvas {
     this.fromRaw(out.data, m.width, m.height, out.channels);
   }
 
+  /** Keep only these frames of an animation (zero-based, in this order). */
+  async keepFrames(frames: readonly number[]): Promise<void> {
+    const m = await this.materialize();
+    const frame = m.width * this.height * m.channels;
+    const out = Buffer.alloc(frame * frames.length);
+    frames.forEach((f, i) => m.data.copy(out, i * frame, f * frame, (f + 1) * frame));
+    this.pages = frames.length;
+    this.fromRaw(out, m.width, this.height * frames.length, m.channels);
+  }
+
   /** Continue from raw pixels `width`×`height` (all frames stacked), e.g. a new size built by hand. */
   replacePixels(data: Buffer, width: number, height: number, channels: number): void {
     this.fromRaw(data, width, height, channels);
