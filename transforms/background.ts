@@ -12,7 +12,7 @@
  *   colours, evenly spaced along the direction (default horizontal: left to right;
  *   diagonal_desc: top left to bottom right; diagonal_asc: bottom left to top right), in the
  *   order the colours sit in the image along that direction.
- * - `b_blurred[:intensity 1-2000 (100)[:brightness -300..100 (0)]]`: the padding shows the
+ * - `b_blurred[:intensity 1-2000 (100)[:brightness -300..1000 (0)]]`: the padding shows the
  *   image itself stretched to the padded canvas, blurred (Gaussian sigma intensity/100 × the
  *   padded canvas's longer side / 10, at most 1000) and its brightness multiplied by
  *   1 + brightness/300.
@@ -85,7 +85,8 @@ function parseBlurred(raw: string): ImageBackground {
     if (s === undefined) return def;
     try { return parseIntIn('background', s, lo, hi); } catch { throw new Errors.INVALID_PARAM('background', raw); }
   };
-  return { kind: 'blurred', intensity: int(parts[0], 1, 2000, 100), brightness: int(parts[1], -300, 100, 0) };
+  // Cloudinary's SDKs say -300..100, its own docs use 500: brightness goes up to 1000.
+  return { kind: 'blurred', intensity: int(parts[0], 1, 2000, 100), brightness: int(parts[1], -300, 1000, 0) };
 }
 
 const hex = (c: Rgba) => colourCanonical({ ...c, alpha: 1 }).slice(4);

@@ -66,6 +66,7 @@ t.test('b_blurred pads with a blurred copy of the image', async (t) => {
   t.ok(mid[0] > 40 && mid[2] > 40, `blurred: red and blue mix at the seam (${mid})`);
   const dark = await get('c_pad,w_40,h_60,b_blurred:100:-300/rb.png');
   t.ok(dark.at(3, 3)[0] < 10, 'brightness -300: black padding');
+  t.ok((await get('c_pad,w_40,h_60,b_blurred:100:500/rb.png')).at(3, 3)[1] > px.at(3, 3)[1], 'the docs\' brightness 500');
   const bright = await get('c_pad,w_40,h_60,b_blurred:100:100/rb.png');
   t.ok(bright.at(3, 3)[0] > px.at(3, 3)[0] || bright.at(3, 3)[0] === 255, 'brightness 100: brighter');
   const sharpish = await get('c_pad,w_40,h_60,b_blurred:1/rb.png');
@@ -145,7 +146,8 @@ t.test('canonical round trips and 400s', async (t) => {
     ['b_auto:border:2', '400 Invalid background in transformation: auto:border:2'],
     ['b_auto:border:palette_red_nocolour', '400 Invalid background in transformation: auto:border:palette_red_nocolour'],
     ['b_blurred:0', '400 Invalid background in transformation: blurred:0'],
-    ['b_blurred:100:101', '400 Invalid background in transformation: blurred:100:101'],
+    ['b_blurred:100:1001', '400 Invalid background in transformation: blurred:100:1001'],
+    ['b_blurred:100:-301', '400 Invalid background in transformation: blurred:100:-301'],
     ['b_blurred:1:2:3', '400 Invalid background in transformation: blurred:1:2:3'],
   ]) t.equal(await error(`c_pad,w_10,h_10,${v}`), want, v);
 });

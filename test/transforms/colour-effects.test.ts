@@ -146,6 +146,10 @@ t.test('e_recolor: 3×3 and 4×4 matrices', async (t) => {
   const alpha = await get('e_recolor:1:0:0:0:0:1:0:0:0:0:1:0:0:0:0:0.5/split.png');
   t.equal(alpha.channels, 4, 'a 4×4 matrix adds alpha');
   t.ok(Math.abs(mean(alpha)[3] - 127.5) < 2, 'and its last row halves it');
+  const opaque = await get('e_recolor:0.3:0.7:0.1:0.2:0.3:0.6:0.1:0.2:0.2:0.5:0.1:0.2:0.2:0.2:0.2:0.2/photo.png');
+  t.equal(opaque.channels, 4, 'the docs\' 4×4 matrix on an image without alpha');
+  const jpeg = await app.inject({ url: '/image/upload/e_recolor:0.3:0.7:0.1:0.2:0.3:0.6:0.1:0.2:0.2:0.5:0.1:0.2:0.2:0.2:0.2:0.2/photo.jpg' });
+  t.equal(jpeg.statusCode, 200, 'and delivered as JPEG');
   const docs = mean(await get('e_recolor:0.3:0.7:0.1:0.3:0.6:0.1:0.2:0.5:0.1/photo.png'));
   t.ok(docs[2] < docs[0], 'the docs\' matrix: blue from a smaller mix');
 });
@@ -254,7 +258,7 @@ t.test('opacity_threshold, make_transparent, replace_color', async (t) => {
 
 t.test('canonical round trips', async (t) => {
   for (const s of [
-    'e_red:60', 'e_green', 'e_blue:-30', 'e_brightness_hsb', 'e_hue:40', 'e_vibrance:70', 'co_red,e_colorize:35',
+    'e_red:60', 'e_green', 'e_blue:-30', 'e_brightness_hsb', 'e_hue:40', 'e_vibrance:70', 'co_red,e_colorize:35', 'co_darkviolet,e_colorize:35',
     'e_tint', 'e_tint:equalize:80:red:50p:blue:60p:yellow:40p', 'e_tint:100:red_0p:rgb:00ff00:20p', 'e_tint:30:rgb:ff0000',
     'e_recolor:0.3:0.7:0.1:0.3:0.6:0.1:0.2:0.5:0.1', 'e_art:sonnet', 'e_fill_light:70:20', 'e_auto_color:80', 'e_auto_brightness:10',
     'e_auto_contrast', 'e_improve:indoor:50', 'e_improve:50', 'e_improve:auto', 'e_assist_colorblind:xray', 'e_assist_colorblind:20',

@@ -231,6 +231,8 @@ export const COLOUR_EFFECTS: EffectFamily = {
       if (n === 4 && !c.hasAlpha) {
         await c.op('ensureAlpha', 'colour', (img) => img.ensureAlpha());
         c.markAlpha();
+        // sharp adds the alpha band after its recomb: the matrix must see four bands
+        await c.materialize();
       }
       const rows = Array.from({ length: n }, (_, i) => m.slice(i * n, i * n + n));
       if (n === 3 && c.hasAlpha) {
