@@ -179,11 +179,16 @@ function blurredFill(a: { intensity: number; brightness: number }): Fill {
   return async (frame, W, H) => {
     const k = 1 + a.brightness / 300;
     const sigma = Math.min(1000, Math.max(0.3, (a.intensity / 100) * (Math.max(W, H) / 10)));
-    const ch = frame.channels;
-    return sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: ch as 3 | 4 } })
-      .resize(W, H, { fit: 'fill' }).blur(sigma)
+    const ch = frame.channels as 3 | 4;
+    // A wide blur is done on a smaller copy (sigma 4 there), then stretched: the same look,
+    // without a Gaussian of hundreds of pixels over the whole canvas.
+    const s = Math.max(1, sigma / 4);
+    const w = Math.max(1, Math.round(W / s)), h = Math.max(1, Math.round(H / s));
+    const small = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: ch } })
+      .resize(w, h, { fit: 'fill' }).blur(Math.max(0.3, sigma / s))
       .linear(ch === 4 ? [k, k, k, 0] : k, ch === 4 ? [0, 0, 0, 255] : 0)
       .raw().toBuffer();
+    return sharp(small, { raw: { width: w, height: h, channels: ch } }).resize(W, H, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
   };
 }
 

@@ -66,10 +66,12 @@ export function lumaPercentiles(data: Buffer, ch: number, lo: number, hi: number
   return b > a ? [a, b] : [0, 255];
 }
 
+/** sRGB 8-bit value → linear light. */
+const LINEAR = Float64Array.from({ length: 256 }, (_, i) => { const v = i / 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+
 /** sRGB 8-bit → CIE Lab (D65). */
 export function toLab(r: number, g: number, b: number): [number, number, number] {
-  const lin = (v: number) => { v /= 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
-  const R = lin(r), G = lin(g), B = lin(b);
+  const R = LINEAR[r], G = LINEAR[g], B = LINEAR[b];
   const X = (0.4124 * R + 0.3576 * G + 0.1805 * B) / 0.95047;
   const Y = 0.2126 * R + 0.7152 * G + 0.0722 * B;
   const Z = (0.0193 * R + 0.1192 * G + 0.9505 * B) / 1.08883;

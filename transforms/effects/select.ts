@@ -83,13 +83,25 @@ export const SELECT_EFFECTS: EffectFamily = {
         const F = from ? toLab(from.r, from.g, from.b) : predominant(d, ch);
         const dL = T[0] - F[0], da = T[1] - F[1], db = T[2] - F[2];
         const out = [0, 0, 0];
+        // photos repeat colours: one Lab round trip per distinct colour (-1: left alone)
+        const seen = new Map<number, number>();
         for (let i = 0; i < d.length; i += ch) {
-          const [L, a, b] = toLab(d[i], d[i + 1], d[i + 2]);
-          const e = Math.hypot(L - F[0], a - F[1], b - F[2]);
-          if (e > tol) continue;
-          const w = e <= 0.8 * tol ? 1 : (tol - e) / (0.2 * tol);
-          fromLab(L + dL * w, a + da * w, b + db * w, out);
-          for (let j = 0; j < 3; j++) d[i + j] = Math.max(0, Math.min(255, Math.round(out[j])));
+          const key = (d[i] << 16) | (d[i + 1] << 8) | d[i + 2];
+          let v = seen.get(key);
+          if (v === undefined) {
+            const [L, a, b] = toLab(d[i], d[i + 1], d[i + 2]);
+            const e = Math.hypot(L - F[0], a - F[1], b - F[2]);
+            if (e > tol) v = -1;
+            else {
+              const w = e <= 0.8 * tol ? 1 : (tol - e) / (0.2 * tol);
+              fromLab(L + dL * w, a + da * w, b + db * w, out);
+              const c = (j: number) => Math.max(0, Math.min(255, Math.round(out[j])));
+              v = (c(0) << 16) | (c(1) << 8) | c(2);
+            }
+            if (seen.size < 1 << 20) seen.set(key, v);
+          }
+          if (v < 0) continue;
+          d[i] = v >> 16; d[i + 1] = (v >> 8) & 255; d[i + 2] = v & 255;
         }
       });
     },
