@@ -16,6 +16,8 @@ const COLOURS = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [255, 255
 const frames = Buffer.concat(COLOURS.map((c) => Buffer.alloc(10 * 10 * 3, Buffer.from(c))));
 await fs.writeFile(path.join(storage, 'anim.gif'), await sharp(frames, { raw: { width: 10, height: 50, channels: 3, pageHeight: 10 } })
   .gif({ delay: [100, 200, 300, 400, 500], loop: 0 }).toBuffer());
+// a 3-page TIFF (pages, not an animation): red, green, blue
+await fs.writeFile(path.join(storage, 'multi.tif'), await sharp(frames.subarray(0, 900), { raw: { width: 10, height: 30, channels: 3, pageHeight: 10 } }).tiff().toBuffer());
 await fs.writeFile(path.join(storage, 'still.png'), await sharp({ create: { width: 10, height: 10, channels: 3, background: '#808080' } }).png().toBuffer());
 
 const app = await buildServer(testConfig({ storageDir: storage }), { defaultMetrics: false });
@@ -66,6 +68,9 @@ t.test('a still output takes the first page of the selection', async (t) => {
   t.equal(r.format, 'png');
   t.same((await get('pg_-1/anim.png')).frames, [4]);
   t.same((await get('pg_3;1/anim.png')).frames, [2]);
+  t.same((await get('pg_2-3/multi.tif')).frames, [1], 'a multi-page TIFF does not animate: page 2');
+  t.same((await get('pg_-1/multi.png')).frames, [2], 'its last page');
+  t.equal(await error('pg_4/multi.tif'), '400 Invalid page in transformation: 4 (the source has 3)');
 });
 
 t.test('errors', async (t) => {
