@@ -19,7 +19,7 @@
  *
  * These fill the padding of c_pad/lpad/mpad/fill_pad (Canvas.padWith) and, outside pad modes,
  * the image's transparent areas; rotation corners and the encoder's flattening take the
- * first colour (blurred: the image's mean colour).
+ * first colour (blurred: their defaults).
  */
 import sharp from 'sharp';
 import { defineTransform } from './types.ts';
@@ -225,13 +225,12 @@ export const background = defineTransform({
   canonical: (v) => ('auto' in v ? autoCanonical(v.auto) : colourCanonical(v)),
   async apply(canvas, value, component) {
     const padding = PAD_MODES.has(component.crop ?? '');
-    let colour: Rgba;
+    let colour: Rgba | undefined;
     let fill: Fill | undefined;
     if ('auto' in value) {
       const a = value.auto;
       if (a.kind === 'blurred') {
-        const s = await canvas.pipeline().clone().toColourspace('srgb').stats();
-        colour = { r: Math.round(s.channels[0].mean), g: Math.round(s.channels[1]?.mean ?? s.channels[0].mean), b: Math.round(s.channels[2]?.mean ?? s.channels[0].mean), alpha: 1 };
+        // no one colour: rotation corners and the encoder keep their defaults
         fill = blurredFill(a);
       } else {
         const found = await commonColours(canvas, a.from, a.kind === 'gradient' ? a.colours : 1, a.palette);
@@ -249,13 +248,14 @@ export const background = defineTransform({
       const f = fill;
       canvas.padWith = (x) => placeOnFill(canvas, x, f);
       if (!padding && canvas.hasAlpha) {
+        // the fill is opaque: the image over it has no transparency left
         await placeOnFill(canvas, { top: 0, left: 0, bottom: 0, right: 0 }, f);
-        await canvas.op('flatten', 'flatten', (img) => img.flatten({ background: colour }));
+        await canvas.op('removeAlpha', 'flatten', (img) => img.removeAlpha());
         canvas.channels = 3;
       }
       return;
     }
-    if (!padding && colour.alpha === 1 && canvas.hasAlpha) {
+    if (colour && !padding && colour.alpha === 1 && canvas.hasAlpha) {
       await canvas.op('flatten', 'flatten', (img) => img.flatten({ background: colour }));
       canvas.channels = canvas.channels === 4 ? 3 : 1;
     }
