@@ -8,7 +8,7 @@
  * | `no_cmyk` | a CMYK source delivered as sRGB (also what happens without `cs_`) |
  * | `keep_cmyk` | a CMYK source stays CMYK when the output format can hold it (JPEG, TIFF); otherwise as `no_cmyk` |
  * | `cmyk` | CMYK in JPEG/TIFF output, whatever the source; sRGB in other formats |
- * | `icc:<public_id>` | pixels converted to the ICC profile stored as `<public_id>` (`.icc`/`.icm` file, or the id's own extension) and the profile attached |
+ * | `icc:<public_id>` | pixels converted to the ICC profile stored as `<public_id>` (a `.icc`/`.icm` file, the id's own extension, or a file named just the id) and the profile attached |
  *
  * `tinysrgb` and `copy` are answered 400 unsupported. The profile file is loaded in the
  * output phase (`apply`, through the delivery's origins like an image layer), checked to be
@@ -61,7 +61,7 @@ export const colourSpace = defineTransform({
     if (v.kind !== 'icc') return;
     if (!ctx.loadLayer) throw new Errors.UNSUPPORTED(`cs_icc:${v.publicId}`, 'ICC profiles from storage are not available in this context');
     const m = /^(.*)\.(icc|icm)$/i.exec(v.publicId);
-    const tries: [string, string | undefined][] = m ? [[m[1], m[2].toLowerCase()], [v.publicId, undefined]] : [[v.publicId, 'icc'], [v.publicId, 'icm']];
+    const tries: [string, string | undefined][] = m ? [[m[1], m[2].toLowerCase()], [v.publicId, undefined]] : [[v.publicId, 'icc'], [v.publicId, 'icm'], [v.publicId, undefined]];
     let bytes: Buffer | undefined;
     for (const [id, ext] of tries) {
       try {

@@ -19,6 +19,7 @@ await fs.writeFile(path.join(storage, 'print.jpg'), await red.clone().toColoursp
 const p3 = (await sharp(await red.clone().withIccProfile('p3').png().toBuffer()).metadata()).icc!;
 await fs.mkdir(path.join(storage, 'profiles'));
 await fs.writeFile(path.join(storage, 'profiles', 'display.icc'), p3);
+await fs.writeFile(path.join(storage, 'bare_profile'), p3);
 await fs.writeFile(path.join(storage, 'bogus.icc'), Buffer.from('not a profile at all, just text that is long enough '.repeat(4)));
 
 const app = await buildServer(testConfig({ storageDir: storage }), { defaultMetrics: false });
@@ -64,7 +65,7 @@ t.test('cs_srgb attaches an sRGB profile', async (t) => {
 });
 
 t.test('cs_icc converts to a stored profile and attaches it', async (t) => {
-  for (const url of ['cs_icc:profiles:display/red.png', 'cs_icc:profiles:display.icc/red.png', 'cs_icc:profiles:display/red.jpg', 'cs_icc:profiles:display/f_auto/red.png']) {
+  for (const url of ['cs_icc:profiles:display/red.png', 'cs_icc:profiles:display.icc/red.png', 'cs_icc:profiles:display/red.jpg', 'cs_icc:profiles:display/f_auto/red.png', 'cs_icc:bare_profile/red.png']) {
     const r = await get(url);
     t.ok(r.meta.icc?.equals(p3), `${url}: the stored profile is attached`);
     t.ok(r.px[0] < 250 && r.px[1] > 20, `and the pixels are in its space: sRGB red is (${r.px}) in P3`);
