@@ -256,6 +256,20 @@ t.test('opacity_threshold, make_transparent, replace_color', async (t) => {
   t.same(tight.slice(0, 3), [20, 40, 220], 'a from colour that is not there replaces nothing');
 });
 
+t.test('grey and transparent inputs, effects after grayscale', async (t) => {
+  await put('bw.png', sharp({ create: { width: 12, height: 8, channels: 3, background: '#777777' } }).toColourspace('b-w'));
+  await put('bwa.png', solid(12, 8, 90, 90, 90, 0.5).toColourspace('b-w'));
+  const red = mean(await get('e_red:50/bw.png'));
+  t.ok(red[0] > red[1] + 40, `a grey image gains colour channels for e_red (${red.map((v) => v.toFixed(0))})`);
+  const blue = mean(await get('co_blue,e_colorize:50/bwa.png'));
+  t.ok(blue[2] > blue[0] + 60 && Math.abs(blue[3] - 127.5) < 2, 'colorize on grey + alpha keeps the alpha');
+  const after = mean(await get('e_grayscale/e_red:40/photo.png'));
+  t.ok(after[0] > after[1] + 5, 'e_red after e_grayscale colours the grey picture');
+  const hsb = mean(await get('e_brightness_hsb:50/semi.png'));
+  const semi = mean(await get('semi.png'));
+  t.ok(hsb[0] > semi[0] && Math.abs(hsb[3] - semi[3]) < 1, 'brightness_hsb leaves alpha alone');
+});
+
 t.test('canonical round trips', async (t) => {
   for (const s of [
     'e_red:60', 'e_green', 'e_blue:-30', 'e_brightness_hsb', 'e_hue:40', 'e_vibrance:70', 'co_red,e_colorize:35', 'co_darkviolet,e_colorize:35',

@@ -156,7 +156,8 @@ export const COLOUR_EFFECTS: EffectFamily = {
     parse: num(-99, 100, 80),
     async apply(c, v) {
       const k = 1 + (v.args[0] as number) / 100;
-      await c.op('linear', 'colour', (img) => img.linear(c.hasAlpha ? [...Array(c.channels - 1).fill(k), 1] : k, 0));
+      const n = c.hasAlpha ? c.channels - 1 : c.channels;
+      await c.op('linear', 'colour', (img) => img.linear([...Array(n).fill(k), ...(c.hasAlpha ? [1] : [])], Array(c.channels).fill(0)));
     },
   },
   saturation: {

@@ -16,8 +16,13 @@ export const clamp8 = (v: number): number => (v < 0 ? 0 : v > 255 ? 255 : Math.r
 /** Make sure the canvas is sRGB (a grey image gains colour channels; alpha is kept). */
 export async function toRgb(c: Canvas): Promise<void> {
   if (c.channels >= 3) return;
+  // a queued grayscale() would win over the conversion: settle it first
+  await c.materialize();
+  if (c.channels >= 3) return;
   await c.op('colourspace', 'colour', (img) => img.toColourspace('srgb'));
-  c.channels = c.hasAlpha ? 4 : 3;
+  // sharp converts the colour space after its other colour operations: the next ones must
+  // see three bands
+  await c.materialize();
 }
 
 /**
