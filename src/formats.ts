@@ -36,6 +36,8 @@ export interface EncodeSettings {
   animated: boolean;
   loop?: number;
   delay?: number[];
+  /** The plan's encode hooks (TransformDef.encode), run on the pipeline before the encoder. */
+  finish?: readonly ((img: Sharp, format: OutputFormat) => Sharp)[];
 }
 
 /**

@@ -83,7 +83,7 @@ export function resolveOffset(d: Dim | undefined, inputSize: number): number {
 /** RGBA 0-255 (alpha 0-1 as sharp expects). */
 export interface Rgba { r: number; g: number; b: number; alpha: number }
 
-// CSS named colours Cloudinary accepts most often; anything else goes through rgb:/hex.
+// CSS named colours (all of them); anything else goes through rgb:/hex.
 const NAMED: Record<string, string> = {
   black: '000000', white: 'ffffff', red: 'ff0000', green: '008000', blue: '0000ff', yellow: 'ffff00',
   cyan: '00ffff', aqua: '00ffff', magenta: 'ff00ff', fuchsia: 'ff00ff', gray: '808080', grey: '808080',
@@ -98,6 +98,27 @@ const NAMED: Record<string, string> = {
   slategray: '708090', slategrey: '708090', dimgray: '696969', dimgrey: '696969', gainsboro: 'dcdcdc',
   hotpink: 'ff69b4', deeppink: 'ff1493', firebrick: 'b22222', forestgreen: '228b22', seagreen: '2e8b57',
   royalblue: '4169e1', midnightblue: '191970', mintcream: 'f5fffa', azure: 'f0ffff', linen: 'faf0e6',
+  saddlebrown: '8b4513', darkslategray: '2f4f4f', darkslategrey: '2f4f4f', darkorange: 'ff8c00', goldenrod: 'daa520',
+  // the rest of the CSS named colours (Cloudinary accepts them all)
+  aliceblue: 'f0f8ff', antiquewhite: 'faebd7', aquamarine: '7fffd4', bisque: 'ffe4c4',
+  blanchedalmond: 'ffebcd', blueviolet: '8a2be2', burlywood: 'deb887', cadetblue: '5f9ea0',
+  chartreuse: '7fff00', cornflowerblue: '6495ed', cornsilk: 'fff8dc', darkcyan: '008b8b',
+  darkgoldenrod: 'b8860b', darkkhaki: 'bdb76b', darkmagenta: '8b008b', darkolivegreen: '556b2f',
+  darkorchid: '9932cc', darksalmon: 'e9967a', darkseagreen: '8fbc8f', darkslateblue: '483d8b',
+  darkturquoise: '00ced1', darkviolet: '9400d3', deepskyblue: '00bfff', dodgerblue: '1e90ff',
+  floralwhite: 'fffaf0', ghostwhite: 'f8f8ff', greenyellow: 'adff2f', honeydew: 'f0fff0',
+  indianred: 'cd5c5c', lavenderblush: 'fff0f5', lawngreen: '7cfc00', lemonchiffon: 'fffacd',
+  lightcoral: 'f08080', lightcyan: 'e0ffff', lightgoldenrodyellow: 'fafad2', lightpink: 'ffb6c1',
+  lightsalmon: 'ffa07a', lightseagreen: '20b2aa', lightskyblue: '87cefa', lightslategray: '778899',
+  lightslategrey: '778899', lightsteelblue: 'b0c4de', lightyellow: 'ffffe0', limegreen: '32cd32',
+  mediumaquamarine: '66cdaa', mediumblue: '0000cd', mediumorchid: 'ba55d3', mediumpurple: '9370db',
+  mediumseagreen: '3cb371', mediumslateblue: '7b68ee', mediumspringgreen: '00fa9a',
+  mediumturquoise: '48d1cc', mediumvioletred: 'c71585', mistyrose: 'ffe4e1', moccasin: 'ffe4b5',
+  navajowhite: 'ffdead', oldlace: 'fdf5e6', olivedrab: '6b8e23', orangered: 'ff4500',
+  palegoldenrod: 'eee8aa', palegreen: '98fb98', paleturquoise: 'afeeee', palevioletred: 'db7093',
+  papayawhip: 'ffefd5', peachpuff: 'ffdab9', powderblue: 'b0e0e6', rebeccapurple: '663399',
+  rosybrown: 'bc8f8f', sandybrown: 'f4a460', seashell: 'fff5ee', slateblue: '6a5acd', springgreen: '00ff7f',
+  thistle: 'd8bfd8', yellowgreen: '9acd32',
 };
 
 /** `red`, `rgb:ff0000`, `rgb:ff000080`, `rgb:f00`, `#ff0000`, `transparent`. */

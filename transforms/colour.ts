@@ -1,7 +1,8 @@
 /**
  * `co_<colour>` — colour (Cloudinary `color`): named colour, `rgb:RRGGBB[AA]`, `#RRGGBB`.
- * Default black. Read by text layers (`l_text:…,co_red`) as the text colour; it has no effect
- * of its own on an image, so it has no `apply`: the reader takes it from the component.
+ * Default black. Read by text layers (`l_text:…,co_red`) as the text colour and by the effects
+ * of the same component that take a colour (`e_colorize`, `e_make_transparent`); it has no
+ * effect of its own on an image, so it has no `apply`: the reader takes it from the component.
  */
 import { defineTransform } from './types.ts';
 import { colourCanonical, parseColour, type Rgba } from './args.ts';

@@ -34,6 +34,6 @@ export const effect = defineTransform({
     return { name, args: def.parse(args, raw), ...(colour ? { colour } : {}) };
   },
   // The colour keeps its alpha: `e_trim:10:rgb:ff000080` and `e_trim:10:red` trim differently.
-  canonical: (v) => [v.name, ...v.args].join(':') + (v.colour ? `:${colourCanonical(v.colour)}` : ''),
+  canonical: (v) => [v.name, ...(effectDef(v.name)?.canonical?.(v.args) ?? v.args)].join(':') + (v.colour ? `:${colourCanonical(v.colour)}` : ''),
   apply: (canvas, v, component, ctx) => effectDef(v.name)!.apply(canvas, v, ctx, component),
 });

@@ -13,6 +13,8 @@ import { aspectRatio } from './aspect-ratio.ts';
 import { zoom } from './zoom.ts';
 import { dpr } from './dpr.ts';
 import { page } from './page.ts';
+import { density } from './density.ts';
+import { colourSpace } from './colour-space.ts';
 import { named } from './named.ts';
 import { background } from './background.ts';
 import { angle } from './angle.ts';
@@ -30,13 +32,13 @@ import { UNSUPPORTED_KEYS } from './unsupported.ts';
 
 // Widened to the base type: each entry keeps its own value type inside its file.
 export const TRANSFORMS: readonly TransformDef<PlanKey>[] = [
-  named, page, background,
+  named, page, density, background,
   width, height, crop, gravity, x, y, aspectRatio, zoom, dpr,
   angle,
   effect,
   colour,
   radius, opacity, layer, underlay,
-  border, quality, format, flags,
+  border, quality, format, flags, colourSpace,
 ] as unknown as readonly TransformDef<PlanKey>[];
 
 export const BY_KEY: ReadonlyMap<string, TransformDef<PlanKey>> = new Map(

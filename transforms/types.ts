@@ -12,6 +12,7 @@
  * BoundsContext, ResolveContext), never by an import, so the import graph has no cycle
  * (`npx dpdm --no-tree src/main.ts transforms/index.ts`).
  */
+import type { Sharp } from 'sharp';
 import type { Canvas } from '../src/render/canvas.ts';
 import type { RenderContext, RequestHints } from '../src/render/context.ts';
 import type { Config } from '../src/config.ts';
@@ -55,6 +56,12 @@ export interface TransformDef<K extends PlanKey = PlanKey> {
   apply?(canvas: Canvas, value: PlanValues[K], component: Component, ctx: ApplyContext): void | Promise<void>;
   /** Plan-time hook: replace this token by other components (named transformations). */
   expand?(value: PlanValues[K], named: Readonly<Record<string, string>>): string[];
+  /**
+   * Encode-time hook: adjust the encoder's pipeline just before the output format's encoder
+   * runs (colour space, ICC profile, density metadata). Every encoding of the plan (q_auto's
+   * trials, f_auto's alternatives, breakpoint samples) goes through it.
+   */
+  encode?(value: PlanValues[K], img: Sharp, info: EncodeInfo): Sharp;
   /** Load-time hook: adjust how the source is opened (page choice, EXIF orientation). */
   load?(value: PlanValues[K], options: LoadOptions): void;
   /**
@@ -168,11 +175,27 @@ export interface ApplyContext extends RenderContext, RenderServices {
   step: string;
 }
 
+/** What an `encode` hook knows about the encoding. */
+export interface EncodeInfo {
+  /** The output format (src/formats.ts name: jpg, png, webp, …). */
+  readonly format: string;
+  /** The source's colour space as libvips names it (srgb, cmyk, b-w, …). */
+  readonly sourceSpace: string | undefined;
+}
+
 /** What input-phase transforms may change about how the source is decoded. */
 export interface LoadOptions {
   autoOrient: boolean;
   /** Zero-based page/frame to take from a multi-page or animated source (undefined = all/first). */
   page?: number;
+  /**
+   * Pages/frames to take, resolved against the source's page count (zero-based, in order;
+   * throws a 400 naming the count). One page opens as `page`; several keep those frames of an
+   * animation, or the first of them when the output is a still.
+   */
+  pages?: (count: number) => number[];
+  /** Rendering density (DPI) of vector input (SVG, PDF); the decoded size scales with it. */
+  density?: number;
 }
 
 /** A key Cloudinary has that Aperture recognises but does not perform: always a 400 naming it. */

@@ -8,8 +8,6 @@ const VIDEO = 'video-only parameter, not valid for images';
 
 export const UNSUPPORTED_KEYS: readonly UnsupportedKey[] = [
   { key: 'd', reason: 'default images are not supported yet' },
-  { key: 'cs', reason: 'colour space selection is not supported' },
-  { key: 'dn', reason: 'density (vector/PDF input) is not supported' },
   { key: 'dl', reason: 'animation delay is not supported' },
   { key: 'fn', reason: 'custom functions are not supported' },
   { key: 'if', reason: 'conditional transformations are not supported' },

@@ -39,6 +39,8 @@ export interface OutputSettings {
   format: FormatRequest;
   quality?: Quality;
   flags: Flags;
+  /** The plan's encode hooks (EncodeSettings.finish). */
+  finish?: EncodeSettings['finish'];
 }
 
 /** q_auto on animations: a fixed quality per level (no per-frame search). */
@@ -84,21 +86,21 @@ function lossySource(sharpName: string): boolean {
   return f !== undefined && formatRow(f).lossy;
 }
 
-function settings(format: OutputFormat, flags: Flags, extra: Partial<EncodeSettings> = {}): EncodeSettings {
-  return { format, flags, animated: false, ...extra };
+function settings(format: OutputFormat, out: OutputSettings, extra: Partial<EncodeSettings> = {}): EncodeSettings {
+  return { format, flags: out.flags, animated: false, ...(out.finish ? { finish: out.finish } : {}), ...extra };
 }
 
 /** Encodings that compete with the first one (see the rules above). */
 function alternatives(out: OutputSettings, format: OutputFormat, content: ContentClass | undefined): EncodeSettings[] {
   const flags = out.flags;
-  const palette = settings(UNIVERSAL.lossless, flags, { palette: true });
+  const palette = settings(UNIVERSAL.lossless, out, { palette: true });
   const hasPalette = encoderOf(format).palette === true;
   const isPalette = hasPalette && (flags.png8 || flags.lossy);
   if (out.format.kind === 'auto' && content?.kind === 'graphic') {
     const lossless = out.format.accept && firstAccepted(out.format.accept, losslessForGraphics);
-    if (lossless) return flags.lossless ? [] : [settings(lossless, flags, { lossless: true })];
+    if (lossless) return flags.lossless ? [] : [settings(lossless, out, { lossless: true })];
     if (format === UNIVERSAL.lossless) return isPalette ? [] : [palette];
-    return [palette, settings(UNIVERSAL.lossless, flags)];
+    return [palette, settings(UNIVERSAL.lossless, out)];
   }
   return hasPalette && flags.anyFormat && !isPalette ? [palette] : [];
 }
@@ -142,20 +144,20 @@ export async function encodeStill(pixels: RawImage, out: OutputSettings, meta: S
     const memo = qualityMemo(ctx.config);
     const known = memo.get(mkey);
     if (known) {
-      lossy = { format, quality: known.quality, body: await encodeRaw(raw, settings(format, out.flags, { quality: known.quality, chroma: known.chroma }), background, ctx) };
+      lossy = { format, quality: known.quality, body: await encodeRaw(raw, settings(format, out, { quality: known.quality, chroma: known.chroma }), background, ctx) };
       lossyDistance = known.distance;
     } else {
       // JPEG cannot carry alpha: judge the flattened pixels the viewer will see.
       const ref = !formatRow(format).alpha && alpha ? await flattenRaw(raw, background) : raw;
       const choice = await chooseQuality(ref, format, q.level, (quality, chroma) =>
-        encodeRaw(ref, settings(format, out.flags, { quality, chroma }), background, ctx));
+        encodeRaw(ref, settings(format, out, { quality, chroma }), background, ctx));
       memo.set(mkey, { quality: choice.quality, distance: choice.distance, ...(choice.chromaSubsampling ? { chroma: choice.chromaSubsampling } : {}) });
       lossy = { format, quality: choice.quality, body: choice.buffer };
       lossyDistance = choice.distance;
     }
   } else {
     const fixed = q?.kind === 'fixed' ? q : undefined;
-    lossy = { format, body: await encodeRaw(raw, settings(format, out.flags, { quality: fixed?.value, chroma: fixed?.chroma }), background, ctx) };
+    lossy = { format, body: await encodeRaw(raw, settings(format, out, { quality: fixed?.value, chroma: fixed?.chroma }), background, ctx) };
   }
 
   // How far a palette alternative may stray: nowhere without q_auto; with it, no further than
@@ -222,7 +224,7 @@ export function plainSettings(out: OutputSettings, meta: SourceMeta, animated: b
   const format = pickFormat(out, meta, false, alpha, kind);
   const q = out.quality;
   const quality = q?.kind === 'auto' ? ANIMATED_LEVEL_QUALITY[q.level] : q?.value;
-  return { format, flags: out.flags, animated: false, ...(quality !== undefined ? { quality } : {}), ...(q?.kind === 'fixed' && q.chroma ? { chroma: q.chroma } : {}) };
+  return { format, flags: out.flags, ...(out.finish ? { finish: out.finish } : {}), animated: false, ...(quality !== undefined ? { quality } : {}), ...(q?.kind === 'fixed' && q.chroma ? { chroma: q.chroma } : {}) };
 }
 
 /** Animated output: format from f_auto or fixed; q_auto maps to a fixed quality per level. */
@@ -231,7 +233,7 @@ export function animatedSettings(out: OutputSettings, meta: SourceMeta): EncodeS
   const q = out.quality;
   const quality = q?.kind === 'auto' ? ANIMATED_LEVEL_QUALITY[q.level] : q?.value;
   return {
-    format, flags: out.flags, animated: true, ...(quality !== undefined ? { quality } : {}),
+    format, flags: out.flags, ...(out.finish ? { finish: out.finish } : {}), animated: true, ...(quality !== undefined ? { quality } : {}),
     ...(meta.loop !== undefined ? { loop: meta.loop } : {}), ...(meta.delay ? { delay: meta.delay } : {}),
   };
 }

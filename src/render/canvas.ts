@@ -26,6 +26,9 @@ export const RANK = {
 } as const;
 export type OpRank = keyof typeof RANK;
 
+/** Pixels added on each side by padding. */
+export interface PadExtend { top: number; left: number; bottom: number; right: number }
+
 export class Canvas {
   private img: Sharp;
   private used = new Set<string>();
@@ -46,6 +49,12 @@ export class Canvas {
   deadline: Deadline | undefined;
   /** Background for padding/flattening set by `b_` in the current component. */
   background: Rgba | undefined;
+  /**
+   * What fills padding in the current component when it is not one colour (b_blurred, gradient
+   * b_auto): set by the background's `apply`, called by geometry instead of a colour extend.
+   * It leaves the canvas grown by `x` (its mapping is geometry's business).
+   */
+  padWith: ((x: PadExtend) => Promise<void>) | undefined;
 
   constructor(img: Sharp, width: number, height: number, pages: number, channels: number) {
     this.img = img;
@@ -111,6 +120,50 @@ export class Canvas {
     this.maxRank = -1;
     this.dimsKnown = true;
     return { ...info, data };
+  }
+
+  /**
+   * Run the queued operations into raw 8-bit pixels and hand them to `edit` (per-pixel work
+   * sharp has no operation for). `edit` changes `data` in place, or returns new pixels of the
+   * same size with `channels` channels (e.g. an alpha channel added); the canvas continues
+   * from them.
+   */
+  async editPixels(edit: (data: Buffer, info: { width: number; height: number; channels: number }) => { data: Buffer; channels: number } | void): Promise<void> {
+    const m = await this.materialize();
+    const out = edit(m.data, { width: m.width, height: m.height, channels: m.channels });
+    if (!out) return;
+    this.fromRaw(out.data, m.width, m.height, out.channels);
+  }
+
+  /** Keep only these frames of an animation (zero-based, in this order). */
+  async keepFrames(frames: readonly number[]): Promise<void> {
+    const m = await this.materialize();
+    const frame = m.width * this.height * m.channels;
+    const out = Buffer.alloc(frame * frames.length);
+    frames.forEach((f, i) => m.data.copy(out, i * frame, f * frame, (f + 1) * frame));
+    this.pages = frames.length;
+    this.fromRaw(out, m.width, this.height * frames.length, m.channels);
+  }
+
+  /** Continue from raw pixels `width`×`height` (all frames stacked), e.g. a new size built by hand. */
+  replacePixels(data: Buffer, width: number, height: number, channels: number): void {
+    this.fromRaw(data, width, height, channels);
+  }
+
+  /** Continue from raw pixels `width`×`height` (all frames stacked). */
+  private fromRaw(data: Buffer, width: number, height: number, channels: number): void {
+    const pageHeight = this.pages > 1 ? Math.round(height / this.pages) : height;
+    this.img = sharp(data, {
+      raw: { width, height, channels: channels as 1 | 2 | 3 | 4, ...(this.pages > 1 ? { pageHeight } : {}) },
+      ...(this.pages > 1 ? { pages: -1 } : {}),
+      limitInputPixels: false,
+    });
+    this.width = width;
+    this.height = pageHeight;
+    this.channels = channels;
+    this.used.clear();
+    this.maxRank = -1;
+    this.dimsKnown = true;
   }
 
   /** The pipeline as it stands, for the encoder. */

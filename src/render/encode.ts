@@ -24,5 +24,6 @@ export function encoderSignature(format: OutputFormat, config: Config): string {
 export function applyEncoder(img: Sharp, s: EncodeSettings, config: Config): Sharp {
   const encoder = encoderOf(s.format);
   if (s.flags.keepIptc && !s.flags.stripProfile) img = img.keepMetadata();
+  for (const f of s.finish ?? []) img = f(img, s.format);
   return encoder.encode(img, s, s.quality ?? encoder.quality, config);
 }

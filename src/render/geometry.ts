@@ -318,10 +318,16 @@ export async function applyGeometry(canvas: Canvas, plan: GeometryPlan, backgrou
   }
   if (plan.extend) {
     const x = plan.extend;
-    // Default pad colour: transparent when the image has alpha, else white (Cloudinary's).
-    const bg = background ?? (canvas.hasAlpha ? { r: 0, g: 0, b: 0, alpha: 0 } : { r: 255, g: 255, b: 255, alpha: 1 });
-    await canvas.op('extend', 'extend', (img) => img.extend({ ...x, background: bg }));
-    if (bg.alpha < 1) canvas.markAlpha();
-    canvas.mapThrough(translate(-x.left, -x.top), canvas.width + x.left + x.right, canvas.height + x.top + x.bottom);
+    const grown = { width: canvas.width + x.left + x.right, height: canvas.height + x.top + x.bottom };
+    if (canvas.padWith) {
+      // a background that is not one colour (b_blurred, gradient b_auto) fills the padding
+      await canvas.padWith(x);
+    } else {
+      // Default pad colour: transparent when the image has alpha, else white (Cloudinary's).
+      const bg = background ?? (canvas.hasAlpha ? { r: 0, g: 0, b: 0, alpha: 0 } : { r: 255, g: 255, b: 255, alpha: 1 });
+      await canvas.op('extend', 'extend', (img) => img.extend({ ...x, background: bg }));
+      if (bg.alpha < 1) canvas.markAlpha();
+    }
+    canvas.mapThrough(translate(-x.left, -x.top), grown.width, grown.height);
   }
 }

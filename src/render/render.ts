@@ -51,8 +51,18 @@ export function outputSettings(plan: Plan, extFormat: OutputFormat | undefined, 
     if (c.quality) quality = c.quality;
     if (c.flags) flags = { ...flags, ...c.flags };
   }
-  return { format: format ?? { kind: 'fixed', format: extFormat ?? sourceFormat(meta) }, quality, flags };
+  // Encode hooks (cs_, dn_ …), in plan order.
+  const finish: ((img: Sharp, f: OutputFormat) => Sharp)[] = [];
+  for (const c of plan.components) {
+    for (const t of ENCODE_HOOKS) {
+      const v = (c as Record<string, unknown>)[t.planKey];
+      if (v !== undefined) finish.push((img, f) => t.encode!(v as never, img, { format: f, sourceSpace: meta.space }));
+    }
+  }
+  return { format: format ?? { kind: 'fixed', format: extFormat ?? sourceFormat(meta) }, quality, flags, ...(finish.length ? { finish } : {}) };
 }
+
+const ENCODE_HOOKS = TRANSFORMS.filter((t) => t.encode);
 
 function loadOptions(plan: Plan): LoadOptions {
   const o: LoadOptions = { autoOrient: true };
@@ -71,6 +81,7 @@ const BY_PHASE: ReadonlyMap<string, readonly TransformDef<PlanKey>[]> = new Map(
 
 async function runComponent(canvas: Canvas, c: Component, ctx: ApplyContext): Promise<void> {
   canvas.background = undefined;
+  canvas.padWith = undefined;
   for (const phase of PHASES) {
     if (phase === 'geometry') {
       if (hasGeometry(c)) {
@@ -97,17 +108,26 @@ async function runComponent(canvas: Canvas, c: Component, ctx: ApplyContext): Pr
 export interface OpenedSource {
   canvas: Canvas;
   animated: boolean;
+  /** Frames of the animation to keep (LoadOptions.pages), zero-based, in order. */
+  frames?: readonly number[];
 }
 
 /** How the source opens for this plan: load options, whether animated, and its size. */
-export function sourceStart(meta: SourceMeta, plan: Plan, out: OutputSettings): { lo: LoadOptions; animated: boolean; width: number; height: number } {
+export function sourceStart(meta: SourceMeta, plan: Plan, out: OutputSettings): { lo: LoadOptions; animated: boolean; width: number; height: number; frames?: number[] } {
   const lo = loadOptions(plan);
-  if (lo.page !== undefined && lo.page >= meta.pages) throw new Errors.INVALID_PARAM('page', `${lo.page + 1} (the source has ${meta.pages})`);
   const f = out.format;
-  const animated = meta.pages > 1 && animates(sourceFormatName(meta.format)) && lo.page === undefined
-    && (f.kind === 'fixed' ? animates(f.format) : !f.still);
+  const animatable = meta.pages > 1 && animates(sourceFormatName(meta.format)) && (f.kind === 'fixed' ? animates(f.format) : !f.still);
+  let frames: number[] | undefined;
+  if (lo.pages) {
+    // Several pages stay an animation when source and output animate; else the first of them.
+    const sel = lo.pages(meta.pages);
+    if (sel.length > 1 && animatable) frames = sel.length === meta.pages && sel.every((p, i) => p === i) ? undefined : sel;
+    else lo.page = sel[0];
+  }
+  if (lo.page !== undefined && lo.page >= meta.pages) throw new Errors.INVALID_PARAM('page', `${lo.page + 1} (the source has ${meta.pages})`);
+  const animated = animatable && lo.page === undefined;
   const swap = lo.autoOrient && meta.orientation >= 5;
-  return { lo, animated, width: swap ? meta.rawHeight : meta.rawWidth, height: swap ? meta.rawWidth : meta.rawHeight };
+  return { lo, animated, width: swap ? meta.rawHeight : meta.rawWidth, height: swap ? meta.rawWidth : meta.rawHeight, ...(frames ? { frames } : {}) };
 }
 
 /** Sources opened for rendering so far (bases, layers, breakpoint bases): tests assert that a refused plan opened none. */
@@ -119,23 +139,27 @@ export function sourcesOpened(): number {
 /** Open the source as a Canvas with the plan's load options. */
 export function openSource(src: Source, meta: SourceMeta, plan: Plan, out: OutputSettings, ctx: RenderContext): OpenedSource {
   ctx.deadline.check('opening the source');
-  const { lo, animated, width: w, height: h } = sourceStart(meta, plan, out);
+  const { lo, animated, width: w, height: h, frames } = sourceStart(meta, plan, out);
   opened++;
   const img = sharp(src.buffer, {
     autoOrient: lo.autoOrient,
     animated,
     ...(lo.page !== undefined ? { page: lo.page } : {}),
+    ...(lo.density !== undefined ? { density: lo.density } : {}),
     limitInputPixels: ctx.config.maxSourcePixels,
     sequentialRead: true,
   });
   const canvas = new Canvas(img, w, h, animated ? meta.pages : 1, meta.channels);
   canvas.deadline = ctx.deadline;
-  return { canvas, animated };
+  // A vector source rendered at another density has another size: known once decoded.
+  if (lo.density !== undefined) canvas.markDimsUnknown();
+  return { canvas, animated, ...(frames ? { frames } : {}) };
 }
 
 /** Run every component; returns the canvas ready to encode. */
 export async function transform(opened: OpenedSource, plan: Plan, ctx: RenderContext): Promise<Canvas> {
   const { canvas } = opened;
+  if (opened.frames) await canvas.keepFrames(opened.frames);
   const done: string[] = [];
   // What the renderer lends the transforms, plus the request's context (its vary, timing and
   // deadline objects shared). Set per component below: prefix and step.
@@ -214,7 +238,10 @@ export async function render(src: Source, meta: SourceMeta, plan: Plan, out: Out
     if (raw) {
       enc = await encodeStill(raw, out, meta, `${src.identity}\n${plan.canonical}`, bg, ctx);
     } else {
-      const s = opened.animated ? animatedSettings(out, meta) : plainSettings(out, meta, false, canvas.hasAlpha);
+      // kept frames (pg_ selection) keep their own delays
+      const frames = opened.frames;
+      const m = frames ? { ...meta, pages: frames.length, ...(meta.delay ? { delay: frames.map((i) => meta.delay![i] ?? meta.delay![0]) } : {}) } : meta;
+      const s = opened.animated ? animatedSettings(out, m) : plainSettings(out, meta, false, canvas.hasAlpha);
       const body = await applyEncoder(canvas.pipeline(), s, ctx.config).timeout({ seconds: ctx.deadline.seconds('encoding') }).toBuffer();
       enc = { body, format: s.format };
     }

@@ -24,6 +24,8 @@ export interface SourceMeta {
   pageHeight: number;
   hasAlpha: boolean;
   channels: number;
+  /** libvips colour space name (srgb, cmyk, b-w, …). */
+  space?: string;
   loop?: number;
   delay?: number[];
   bytes: number;
@@ -77,6 +79,7 @@ export async function readSourceMeta(src: Source, config: Config): Promise<Sourc
     pageHeight,
     hasAlpha: !!m.hasAlpha,
     channels: m.channels ?? 3,
+    ...(m.space ? { space: m.space } : {}),
     ...(m.loop !== undefined ? { loop: m.loop } : {}),
     ...(m.delay ? { delay: m.delay } : {}),
     bytes: src.buffer.length,

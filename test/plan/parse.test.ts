@@ -69,6 +69,8 @@ t.test('accepted tokens → canonical values', async (t) => {
     ['e_sepia', 'e_sepia:80'],
     ['e_trim:5:white', 'e_trim:5:rgb:ffffff'],
     ['pg_2', 'pg_2'],
+    ['pg_2-4;6;8-', 'pg_2-4;6;8-'],
+    ['pg_-1', 'pg_-1'],
     ['fl_attachment:my-file', 'fl_attachment:my-file'],
     // parameter order inside a component never matters; component order does
     ['w_100,h_50,c_fill', 'c_fill,h_50,w_100'],
@@ -121,7 +123,8 @@ t.test('rejected tokens → status and exact message', async (t) => {
     ['e_blur:3000', 400, 'Invalid effect in transformation: blur:3000'],
     ['e_cartoonify', 400, 'Unsupported transformation e_cartoonify: this effect is not supported'],
     ['pg_0', 400, 'Invalid page in transformation: 0'],
-    ['pg_2-4', 400, 'Unsupported transformation pg_2-4: page ranges are not supported'],
+    ['pg_4-2', 400, 'Invalid page in transformation: 4-2'],
+    ['pg_name:record_cover', 400, 'Unsupported transformation pg_name:record_cover: named layers need PSD input, which this server cannot read (and TIFF page names are not exposed)'],
     ['w_100,zz_1', 400, 'Unknown transformation zz_1'],
     ['zz_1', 400, 'Unknown transformation zz_1'],
     ['so_2', 400, `Unsupported transformation so_2: ${VIDEO}`],

@@ -7,11 +7,19 @@ import type { EffectDef } from './types.ts';
 import { COLOUR_EFFECTS } from './colour.ts';
 import { FILTER_EFFECTS } from './filter.ts';
 import { FACE_EFFECTS } from './faces.ts';
+import { TONE_EFFECTS } from './tone.ts';
+import { ART_EFFECTS } from './art.ts';
+import { SELECT_EFFECTS } from './select.ts';
+import { COLORBLIND_EFFECTS } from './colorblind.ts';
 
 export const EFFECT_FAMILIES = [
   COLOUR_EFFECTS,
   FILTER_EFFECTS,
   FACE_EFFECTS,
+  TONE_EFFECTS,
+  ART_EFFECTS,
+  SELECT_EFFECTS,
+  COLORBLIND_EFFECTS,
 ] as const;
 
 const BY_NAME: ReadonlyMap<string, EffectDef> = (() => {

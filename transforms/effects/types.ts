@@ -17,6 +17,8 @@ export interface EffectDef {
   parse(args: string[], raw: string): EffectArg[];
   /** The last arguments may be a colour (`e_trim:10:red`): parsed into `colour`. */
   colour?: boolean;
+  /** Canonical text of the parsed arguments, when joining them with `:` would not parse back. */
+  canonical?(args: EffectArg[]): string[];
   apply(canvas: Canvas, v: EffectValue, ctx: ApplyContext, component: Component): Promise<void>;
   /** Size after the effect, from the plan (absent: unchanged). */
   bounds?(d: PlanDims, v: EffectValue, bc: BoundsContext): PlanDims | Promise<PlanDims>;
