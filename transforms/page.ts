@@ -13,6 +13,7 @@ declare module './types.ts' {
 
 export const page = defineTransform({
   key: 'pg', planKey: 'page', name: 'page', phase: 'input',
+  computes: 'value',
   parse(raw) {
     if (/^[\d;-]+$/.test(raw) && /[-;]/.test(raw)) throw new Errors.UNSUPPORTED(`pg_${raw}`, 'page ranges are not supported');
     if (raw.startsWith('name:') || raw.startsWith('embedded:')) throw new Errors.UNSUPPORTED(`pg_${raw}`, 'named pages are not supported');

@@ -7,6 +7,7 @@ import type { Plan } from '../../transforms/types.ts';
 import { Errors } from '../errors.ts';
 import { defaultOf } from '../config.ts';
 import { deepFreeze, memoizedParse, parseMemo, settingSized } from '../cache/memo.ts';
+import { Computed, computedOf } from './expr.ts';
 
 // Declared with the transform contract, which hands plans to transforms (layers, resolvers).
 export type { Plan };
@@ -40,7 +41,13 @@ export function looksLikeComponent(segment: string): boolean {
   return known;
 }
 
-function parseComponentText(text: string, named: Readonly<Record<string, string>>, depth: number): Component[] {
+/** What parsing learns about the whole plan. */
+interface ParseState {
+  /** Some value is computed, or a variable or condition appears (url-api.md §8). */
+  computed: boolean;
+}
+
+function parseComponentText(text: string, named: Readonly<Record<string, string>>, depth: number, state: ParseState): Component[] {
   const comp: Component = {};
   const before: Component[] = [];
   let any = false;
@@ -54,13 +61,22 @@ function parseComponentText(text: string, named: Readonly<Record<string, string>
       throw new Errors.UNKNOWN_TRANSFORMATION(token);
     }
     if (raw === '') throw new Errors.INVALID_PARAM(def.name, raw);
-    const value = def.parse(raw);
+    // Computed values (url-api.md §8) stay expressions until the source is known; `$` anywhere
+    // (a variable read, `$(name)` in a text) or a language key makes the plan one to resolve.
+    const computed = def.computes ? computedOf(raw, def.computes) : undefined;
+    if (computed || def.flow || raw.includes('$')) state.computed = true;
+    const value = computed ?? def.parse(raw);
     if (def.expand) {
       if (depth > 5) throw new Errors.INVALID_PARAM(def.name, `${raw} (named transformations nest too deep)`);
-      for (const sub of def.expand(value as never, named)) before.push(...parseComponentText(sub, named, depth + 1));
+      for (const sub of def.expand(value as never, named)) before.push(...parseComponentText(sub, named, depth + 1, state));
       continue;
     }
     const k = def.planKey as PlanKey;
+    if (comp[k] !== undefined && def.merge) {
+      (comp as Record<string, unknown>)[k] = def.merge(comp[k] as never, value as never);
+      any = true;
+      continue;
+    }
     if (comp[k] !== undefined && key !== 'fl') throw new Errors.INVALID_PARAM(def.name, `${raw} (given twice in one component)`);
     if (key === 'fl' && comp.flags) {
       (comp as Record<string, unknown>)[k] = { ...comp.flags, ...(value as object) };
@@ -79,6 +95,7 @@ export function canonicalComponent(c: Component): string {
     if (def.key !== key) continue;
     const v = (c as Record<string, unknown>)[def.planKey];
     if (v === undefined) continue;
+    if (v instanceof Computed) { parts.push(`${key}_${v.raw}`); continue; }
     parts.push(`${key}_${def.canonical ? def.canonical(v as never) : JSON.stringify(v)}`);
   }
   return parts.sort().join(',');
@@ -215,9 +232,11 @@ const NO_NAMED: Readonly<Record<string, string>> = Object.freeze({});
 export function parsePlan(segments: readonly string[], named: Readonly<Record<string, string>> = NO_NAMED, maxComponents = 1000,
   memoBytes = defaultOf('planMemoBytes')): Plan {
   return memoizedParse(memos.of(memoBytes), `${tableId(named)}:${maxComponents}:${segments.join('/')}`, () => {
-    const components = groupLayers(segments.flatMap((s) => parseComponentText(s, named, 0)));
+    const state: ParseState = { computed: false };
+    const components = groupLayers(segments.flatMap((s) => parseComponentText(s, named, 0, state)));
     if (components.length > maxComponents) throw new Errors.BAD_URL(`too many components (${components.length} > ${maxComponents})`);
-    return deepFreeze({ components, canonical: components.map(canonicalComponent).join('/') });
+    const canonical = components.map(canonicalComponent).join('/');
+    return deepFreeze(state.computed ? { components, canonical, computed: true } : { components, canonical });
   });
 }
 

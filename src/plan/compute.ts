@@ -1,0 +1,181 @@
+/**
+ * Resolution of computed values (url-api.md §8) once the source is known: walks the plan's
+ * components in order, runs the language keys' `flow` hooks (variables bind, conditions keep
+ * or skip components), evaluates every computed value against the predefined names and the
+ * variables and hands the resulting text to its parameter's parser, and runs `compute` hooks
+ * (layers). The result holds concrete values only, so the cache key built from it is the same
+ * for every URL that computes the same plan.
+ *
+ * Names: `iw ih iar` the oriented source; `w h ar` (and `cw ch`, the canvas the component
+ * draws on) the size after the components before, from the plan alone (plan-bounds.ts);
+ * `pc` the source's pages, `cp` 1; `fc` faces and `ils` illustration score from the source's
+ * analysis (ResolveServices.analysis); `tags ctx md` the asset's metadata (empty until storage
+ * provides it).
+ */
+import { TRANSFORMS, type Component, type PlanKey, type TransformDef } from '../../transforms/index.ts';
+import type { AssetMetadata, ComputeContext, FlowContext, ResolveContext } from '../../transforms/types.ts';
+import { Errors } from '../errors.ts';
+import { Computed, evaluate, test, valueText, type Env, type Expr, type Value } from './expr.ts';
+import { canonicalComponent } from './parse.ts';
+
+const BY_PLAN_KEY: ReadonlyMap<string, TransformDef<PlanKey>> = new Map(TRANSFORMS.map((t) => [t.planKey, t]));
+const FLOW = TRANSFORMS.filter((t) => t.flow);
+const COMPUTE = TRANSFORMS.filter((t) => t.compute);
+const EMPTY_ASSET: AssetMetadata = { tags: [], context: {}, metadata: {} };
+/** `$(name)` in text. */
+const TEXT_REF = /\$\(([a-zA-Z][a-zA-Z0-9]*)\)/g;
+
+/** What resolution reads besides the plan. */
+export type ComputeInput = Pick<ResolveContext, 'meta' | 'config' | 'plannedSize' | 'asset'> & {
+  /** Face count and illustration score of the source (only asked when `fc`/`ils` are used). */
+  analysis?: () => Promise<{ faces: number; illustration: number }>;
+};
+
+interface Block { ok: boolean; inElse: boolean; text: string }
+
+class Resolver {
+  readonly vars = new Map<string, Value>();
+  private analysisP?: Promise<{ faces: number; illustration: number }>;
+
+  constructor(private readonly input: ComputeInput) {}
+
+  private async size(before: readonly Component[]): Promise<{ width: number; height: number }> {
+    const { meta, config } = this.input;
+    if (!before.length) return { width: meta.width, height: meta.height };
+    const s = await this.input.plannedSize(before, meta, config);
+    if (!s) throw new Errors.UNSUPPORTED('w', 'the current size is not known from the plan here (after e_trim, an image layer, or over the limits)');
+    return s;
+  }
+
+  private analysis(): Promise<{ faces: number; illustration: number }> {
+    if (!this.input.analysis) return Promise.reject(new Errors.UNSUPPORTED('fc', 'image analysis is not available here'));
+    this.analysisP ??= this.input.analysis();
+    return this.analysisP;
+  }
+
+  /** The environment for expressions reading `names`, with the canvas after `before`. */
+  async env(names: readonly string[], before: readonly Component[]): Promise<Env> {
+    const { meta } = this.input;
+    const asset = this.input.asset ?? EMPTY_ASSET;
+    const values = new Map<string, Value>();
+    for (const n of names) {
+      switch (n) {
+        case 'iw': values.set(n, meta.width); break;
+        case 'ih': values.set(n, meta.height); break;
+        case 'iar': values.set(n, meta.width / meta.height); break;
+        case 'w': case 'cw': values.set(n, (await this.size(before)).width); break;
+        case 'h': case 'ch': values.set(n, (await this.size(before)).height); break;
+        case 'ar': { const s = await this.size(before); values.set(n, s.width / s.height); break; }
+        case 'pc': values.set(n, meta.pages); break;
+        case 'cp': values.set(n, 1); break;
+        case 'fc': values.set(n, (await this.analysis()).faces); break;
+        case 'ils': values.set(n, (await this.analysis()).illustration); break;
+        case 'tags': values.set(n, asset.tags); break;
+        case 'ctx': values.set(n, Object.keys(asset.context)); break;
+        case 'md': values.set(n, Object.keys(asset.metadata)); break;
+      }
+    }
+    return {
+      name: (n) => values.get(n) ?? 0,
+      variable: (n) => this.vars.get(n),
+      context: (k) => (Object.hasOwn(asset.context, k) ? asset.context[k] : ''),
+      metadata: (k) => (Object.hasOwn(asset.metadata, k) ? asset.metadata[k] : ''),
+    };
+  }
+
+  async evaluate(e: Expr, before: readonly Component[]): Promise<Value> {
+    return evaluate(e, await this.env(e.names, before));
+  }
+
+  text(s: string): string {
+    if (!s.includes('$(')) return s;
+    return s.replace(TEXT_REF, (_m, name: string) => {
+      const v = this.vars.get(name);
+      if (v === undefined) throw new Errors.INVALID_PARAM('text', `$(${name}) (variable $${name} is used before it is defined)`);
+      return valueText(v);
+    });
+  }
+
+  /** A computed value made concrete by its parameter's parser. */
+  async concrete(def: TransformDef<PlanKey>, v: Computed, before: readonly Component[]): Promise<unknown> {
+    const texts: string[] = [];
+    for (const p of v.parts) texts.push(typeof p === 'string' ? p : valueText(await this.evaluate(p, before)));
+    const text = texts.join('');
+    try {
+      return def.parse(text);
+    } catch (e) {
+      if ((e as { statusCode?: number }).statusCode !== 400) throw e;
+      // A computed number for a parameter that takes integers is rounded (iw_div_3 → 167).
+      const rounded = texts.map((t, i) => (typeof v.parts[i] !== 'string' && /^-?\d*\.\d+$/.test(t) ? String(Math.round(Number(t))) : t)).join('');
+      if (rounded !== text) {
+        try { return def.parse(rounded); } catch { /* the first error names the value */ }
+      }
+      throw new Errors.INVALID_PARAM(def.name, `${text} (computed from ${def.key}_${v.raw})`);
+    }
+  }
+
+  /** Resolve `components` in order; `outer` are the resolved components before them (a layer's base). */
+  async components(list: readonly Component[], outer: readonly Component[] = []): Promise<Component[]> {
+    const out: Component[] = [];
+    let block: Block | undefined;
+    for (const c of list) {
+      let only = true;
+      const f: FlowContext = {
+        get active() { return only && (!block || (block.inElse ? !block.ok : block.ok)); },
+        evaluate: (e) => this.evaluate(e, [...outer, ...out]),
+        test: async (cond) => test(cond, await this.env(cond.names, [...outer, ...out])),
+        bind: (name, value) => { this.vars.set(name, value); },
+        open: (ok, text) => {
+          if (block) throw new Errors.INVALID_PARAM('condition', `if_${text} (conditions do not nest: if_${block.text} is still open)`);
+          block = { ok, inElse: false, text };
+        },
+        only: (ok) => { only = ok; },
+        otherwise: () => {
+          if (!block || block.inElse) throw new Errors.INVALID_PARAM('condition', 'if_else (no open if_ block)');
+          block.inElse = true;
+        },
+        close: () => {
+          if (!block) throw new Errors.INVALID_PARAM('condition', 'if_end (no open if_ block)');
+          block = undefined;
+        },
+      };
+      for (const t of FLOW) {
+        const v = (c as Record<string, unknown>)[t.planKey];
+        if (v !== undefined) await t.flow!(v as never, c, f);
+      }
+      if (!f.active) continue;
+      const copy: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(c)) {
+        const def = BY_PLAN_KEY.get(k);
+        if (def?.flow) continue;
+        copy[k] = v instanceof Computed && def ? await this.concrete(def, v, [...outer, ...out]) : v;
+      }
+      for (const t of COMPUTE) {
+        const v = copy[t.planKey];
+        if (v !== undefined) copy[t.planKey] = await t.compute!(v as never, this.context([...outer, ...out]));
+      }
+      if (Object.keys(copy).length) out.push(copy as Component);
+    }
+    if (block) throw new Errors.INVALID_PARAM('condition', `if_${block.text} (no if_end)`);
+    return out;
+  }
+
+  context(before: readonly Component[]): ComputeContext {
+    return {
+      text: (s) => this.text(s),
+      value: async <T>(key: string, v: T): Promise<T> => {
+        if (!(v instanceof Computed)) return v;
+        const def = TRANSFORMS.find((t) => t.key === key);
+        if (!def) throw new Errors.UNKNOWN_TRANSFORMATION(key);
+        return (await this.concrete(def, v, before)) as T;
+      },
+      components: (list) => this.components(list, before),
+      canonical: (list) => list.map(canonicalComponent).join('/'),
+    };
+  }
+}
+
+/** The plan's components with everything computed made concrete (a 400 naming what fails). */
+export function computeComponents(components: readonly Component[], input: ComputeInput): Promise<Component[]> {
+  return new Resolver(input).components(components);
+}
