@@ -95,8 +95,10 @@ export function canonicalComponent(c: Component): string {
     if (def.key !== key) continue;
     const v = (c as Record<string, unknown>)[def.planKey];
     if (v === undefined) continue;
-    if (v instanceof Computed) { parts.push(`${key}_${v.raw}`); continue; }
-    parts.push(`${key}_${def.canonical ? def.canonical(v as never) : JSON.stringify(v)}`);
+    // A symbol key (`$name_…`) is written without the `_` that follows a word key.
+    const head = KEY_SHAPE.test(key) ? `${key}_` : key;
+    if (v instanceof Computed) { parts.push(`${head}${v.raw}`); continue; }
+    parts.push(`${head}${def.canonical ? def.canonical(v as never) : JSON.stringify(v)}`);
   }
   return parts.sort().join(',');
 }

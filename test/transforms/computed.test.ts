@@ -1,0 +1,166 @@
+/**
+ * Computed values (url-api.md §8) through the real server on real (generated) images:
+ * arithmetic with predefined names, user variables (numbers, strings, conversions, in text
+ * layers and named transformations), inline and block conditions, fl_ignore_aspect_ratio; the
+ * 400s with their X-Cld-Error; the resolved plan is the cache key (one render for two URLs that
+ * compute the same plan); canonical text round-trips.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import t from 'tap';
+import { startServer, renderGate } from '../helpers/harness.ts';
+import { parsePlan } from '../../src/plan/parse.ts';
+
+const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'aperture-computed-'));
+t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
+// 400×200 landscape photo-like gradient, 150×300 portrait, 300×300 two-colour drawing.
+const gradient = Buffer.alloc(400 * 200 * 3);
+for (let y = 0; y < 200; y++) for (let x = 0; x < 400; x++) {
+  const i = (y * 400 + x) * 3;
+  gradient[i] = (x * 255) / 399; gradient[i + 1] = (y * 255) / 199; gradient[i + 2] = ((x + y) * 97) % 256;
+}
+await fs.writeFile(path.join(dir, 'wide.png'), await sharp(gradient, { raw: { width: 400, height: 200, channels: 3 } }).png().toBuffer());
+await fs.writeFile(path.join(dir, 'tall.png'), await sharp({ create: { width: 150, height: 300, channels: 3, background: '#3366aa' } }).png().toBuffer());
+await fs.writeFile(path.join(dir, 'drawing.png'), await sharp({ create: { width: 300, height: 300, channels: 3, background: '#ffffff' } })
+  .composite([{ input: { create: { width: 120, height: 120, channels: 3, background: '#ff0000' } }, left: 90, top: 90 }]).png().toBuffer());
+
+const gate = renderGate({ open: true });
+const s = await startServer(t, { gate, config: { storageDir: dir, namedTransformations: { wv: 'c_scale,w_$w' } } });
+
+async function size(url: string): Promise<{ width: number; height: number }> {
+  const r = await s.get(url);
+  if (r.status !== 200) throw new Error(`${url}: ${r.status} ${r.headers.get('x-cld-error')}`);
+  const m = await sharp(r.body).metadata();
+  return { width: m.width!, height: m.height! };
+}
+
+async function refused(url: string): Promise<string> {
+  const r = await s.get(url);
+  return `${r.status} ${r.headers.get('x-cld-error')}`;
+}
+
+t.test('arithmetic with predefined names', async (t) => {
+  t.same(await size('/image/upload/w_iw_div_2/wide.png'), { width: 200, height: 100 }, 'w_iw_div_2 halves the width');
+  t.same(await size('/image/upload/h_ih_mul_0.25/wide.png'), { width: 100, height: 50 }, 'h_ih_mul_0.25');
+  t.same(await size('/image/upload/w_iw%2F4/wide.png'), { width: 100, height: 50 }, 'percent-encoded `/` is div');
+  t.same(await size('/image/upload/w_iw_sub_100_div_2/wide.png'), { width: 350, height: 175 }, 'div before sub: 400 - 50');
+  t.same(await size('/image/upload/w_10_add_2_mul_3_pow_2/wide.png'), { width: 46, height: 23 }, '(2*3)^2 left to right, then +10');
+  t.same(await size('/image/upload/w_200/w_w_div_2/wide.png'), { width: 100, height: 50 }, 'w is the size after the previous components');
+  t.same(await size('/image/upload/c_scale,h_ih,w_iw_div_3/wide.png'), { width: 133, height: 200 }, 'a fraction of a pixel is rounded');
+  t.same(await size('/image/upload/c_crop,h_ih_div_2,w_iw_div_2,x_w_div_4,y_0/wide.png'), { width: 200, height: 100 }, 'x computed too');
+});
+
+t.test('computed crop offsets move the crop: pixels', async (t) => {
+  const r = await s.get('/image/upload/c_crop,g_north_west,h_10,w_10,x_iw_sub_10,y_0/wide.png');
+  t.equal(r.status, 200);
+  const { data } = await sharp(r.body).raw().toBuffer({ resolveWithObject: true });
+  t.ok(data[0] > 240, `the crop sits at the right edge (red ${data[0]})`);
+});
+
+t.test('two URLs computing the same plan share one result', async (t) => {
+  const before = gate.passed;
+  const a = await s.get('/image/upload/c_scale,w_iw_div_4/tall.png');
+  const b = await s.get('/image/upload/c_scale,w_ih_div_8/tall.png');
+  const c = await s.get('/image/upload/c_scale,w_37.5/tall.png');
+  t.equal(a.status, 200);
+  t.equal(a.headers.get('etag'), b.headers.get('etag'), 'same ETag');
+  t.equal(a.headers.get('etag'), c.headers.get('etag'), 'same ETag as the literal value');
+  t.equal(gate.passed - before, 1, 'one render');
+  t.match(b.headers.get('server-timing'), /cache;desc="l1"/);
+});
+
+t.test('user variables', async (t) => {
+  t.same(await size('/image/upload/$s_iw_div_4/c_scale,w_$s/wide.png'), { width: 100, height: 50 });
+  t.same(await size('/image/upload/$a_10/$b_$a_mul_3/w_$b/wide.png'), { width: 30, height: 15 }, 'a variable from a variable');
+  t.same(await size('/image/upload/$a_10,$b_$a_add_5/w_$b/wide.png'), { width: 15, height: 8 }, 'two in one component, left to right');
+  t.same(await size('/image/upload/$a_!120!_to_i/w_$a/wide.png'), { width: 120, height: 60 }, 'a string converted to a number');
+  t.same(await size('/image/upload/$a_iw_div_3_to_i/w_$a/wide.png'), { width: 133, height: 67 }, '_to_i truncates');
+  t.same(await size('/image/upload/$w_120/t_wv/wide.png'), { width: 120, height: 60 }, 'visible inside a named transformation');
+  t.same(await size('/image/upload/$w_50/$w_$w_mul_2/w_$w/wide.png'), { width: 100, height: 50 }, 'redefined from itself');
+});
+
+t.test('a variable in a text layer renders its text', async (t) => {
+  const viaVar = await s.get('/image/upload/$label_!Hi%20there!/l_text:arial_40:$(label),co_black/tall.png');
+  const literal = await s.get('/image/upload/l_text:arial_40:Hi%20there,co_black/tall.png');
+  const plain = await s.get('/image/upload/tall.png');
+  t.equal(viaVar.status, 200, String(viaVar.headers.get('x-cld-error')));
+  const raw = async (b: Buffer) => (await sharp(b).raw().toBuffer());
+  t.ok((await raw(viaVar.body)).equals(await raw(literal.body)), 'the same pixels as the literal text');
+  t.notOk((await raw(viaVar.body)).equals(await raw(plain.body)), 'text was drawn');
+  const num = await s.get('/image/upload/$n_iw_add_1/l_text:arial_40:$(n),co_black/tall.png');
+  const numLit = await s.get('/image/upload/l_text:arial_40:151,co_black/tall.png');
+  t.ok((await raw(num.body)).equals(await raw(numLit.body)), 'a number prints as its value');
+});
+
+t.test('inline conditions pick by the real image size', async (t) => {
+  t.same(await size('/image/upload/if_w_gt_300,c_scale,w_100/wide.png'), { width: 100, height: 50 }, 'wide: applied');
+  t.same(await size('/image/upload/if_w_gt_300,c_scale,w_100/tall.png'), { width: 150, height: 300 }, 'tall: skipped');
+  t.same(await size('/image/upload/if_ar_gt_3:4_and_w_gt_100,w_40/wide.png'), { width: 40, height: 20 }, 'and, ratio literal');
+  t.same(await size('/image/upload/if_w_lt_10_or_h_eq_300,w_30/tall.png'), { width: 30, height: 60 }, 'or');
+  t.same(await size('/image/upload/if_w_ne_h,w_30/drawing.png'), { width: 300, height: 300 }, 'names on both sides');
+  t.same(await size('/image/upload/if_iw_gt_300,$v_50/w_$v_add_0/wide.png'), { width: 50, height: 25 }, 'an inline condition gates variables');
+  t.equal(await refused('/image/upload/if_iw_lt_300,$v_50/w_$v_add_0/wide.png'), '400 Invalid expression in transformation: $v_add_0 (variable $v is used before it is defined)');
+});
+
+t.test('condition blocks with if_else', async (t) => {
+  const url = (img: string) => `/image/upload/if_ar_gt_1/c_scale,w_50/e_grayscale/if_else/c_scale,h_60/if_end/${img}`;
+  const wide = await s.get(url('wide.png'));
+  const st = await sharp(wide.body).stats();
+  t.same(await size(url('wide.png')), { width: 50, height: 25 }, 'landscape: the if branch');
+  t.ok(st.channels.length === 1 || (st.channels[0].mean === st.channels[1].mean && st.channels[1].mean === st.channels[2].mean), 'the whole branch ran (grayscale)');
+  t.same(await size(url('tall.png')), { width: 30, height: 60 }, 'portrait: the else branch');
+  t.same(await size('/image/upload/if_w_gt_1000/w_10/if_end/w_iw_div_2/wide.png'), { width: 200, height: 100 }, 'after if_end everything applies');
+});
+
+t.test('tags and context are empty until storage provides them', async (t) => {
+  t.same(await size('/image/upload/if_!sale!_in_tags,w_50/wide.png'), { width: 400, height: 200 }, 'in: no tags');
+  t.same(await size('/image/upload/if_!sale!_nin_tags,w_50/wide.png'), { width: 50, height: 25 }, 'nin: no tags');
+  t.same(await size('/image/upload/if_ctx:!kind!_eq_!!,w_60/wide.png'), { width: 60, height: 30 }, 'a missing context key is empty');
+});
+
+t.test('ils and fc from the source analysis', async (t) => {
+  t.same(await size('/image/upload/if_ils_gt_0.5,w_70/drawing.png'), { width: 70, height: 70 }, 'a drawing scores 1');
+  t.same(await size('/image/upload/if_ils_gt_0.5,w_70/wide.png'), { width: 400, height: 200 }, 'a gradient scores 0');
+  t.same(await size('/image/upload/if_fc_eq_0,w_80/drawing.png'), { width: 80, height: 80 }, 'no faces in a drawing');
+});
+
+t.test('fl_ignore_aspect_ratio', async (t) => {
+  t.same(await size('/image/upload/c_scale,fl_ignore_aspect_ratio,w_100/wide.png'), { width: 100, height: 200 }, 'the height stays');
+  t.same(await size('/image/upload/c_scale,fl_ignore_aspect_ratio,h_50/wide.png'), { width: 400, height: 50 }, 'the width stays');
+  t.same(await size('/image/upload/c_scale,w_100/wide.png'), { width: 100, height: 50 }, 'without it the ratio is kept');
+});
+
+t.test('bad expressions are 400s naming them', async (t) => {
+  t.equal(await refused('/image/upload/w_iw_div_0/wide.png'), '400 Invalid expression in transformation: iw_div_0 (division by zero)');
+  t.equal(await refused('/image/upload/w_iw_mod_0/wide.png'), '400 Invalid expression in transformation: iw_mod_0 (division by zero)');
+  t.equal(await refused('/image/upload/w_10_pow_400/wide.png'), '400 Invalid expression in transformation: 10_pow_400 (the result is not a finite number)');
+  t.equal(await refused('/image/upload/w_$nope/wide.png'), '400 Invalid expression in transformation: $nope (variable $nope is used before it is defined)');
+  t.equal(await refused('/image/upload/w_$x/$x_10/wide.png'), '400 Invalid expression in transformation: $x (variable $x is used before it is defined)');
+  t.equal(await refused('/image/upload/w_iw_sub_iw/wide.png'), '400 Invalid width in transformation: 0 (computed from w_iw_sub_iw)');
+  t.equal(await refused('/image/upload/$t_!abc!/w_$t/wide.png'), '400 Invalid width in transformation: abc (computed from w_$t)');
+  t.equal(await refused('/image/upload/$t_!abc!/w_$t_add_1/wide.png'), '400 Invalid expression in transformation: $t_add_1 ("abc" is not a number)');
+  t.equal(await refused('/image/upload/l_text:arial_20:$(who)/wide.png'), '400 Invalid text in transformation: $(who) (variable $who is used before it is defined)');
+  t.equal(await refused('/image/upload/if_w_gt_1/w_10/wide.png'), '400 Invalid condition in transformation: if_w_gt_1 (no if_end)');
+  t.equal(await refused('/image/upload/if_w_gt_1/if_h_gt_1/if_end/if_end/wide.png'), '400 Invalid condition in transformation: if_h_gt_1 (conditions do not nest: if_w_gt_1 is still open)');
+  t.equal(await refused('/image/upload/w_10/if_end/wide.png'), '400 Invalid condition in transformation: if_end (no open if_ block)');
+  t.equal(await refused('/image/upload/if_else/wide.png'), '400 Invalid condition in transformation: if_else (no open if_ block)');
+  t.equal(await refused('/image/upload/if_end,w_10/wide.png'), '400 Invalid condition in transformation: if_end (takes a component of its own)');
+  t.equal(await refused('/image/upload/if_w_zz_3,w_10/wide.png'), '400 Invalid condition in transformation: w_zz_3 (a condition is <value>_<eq|ne|lt|gt|lte|gte|in|nin>_<value>)');
+  t.equal(await refused('/image/upload/$1a_3/wide.png'), '400 Invalid variable in transformation: $1a_3 (a name is letters and digits, starting with a letter)');
+  t.equal(await refused('/image/upload/$a/wide.png'), '400 Invalid variable in transformation: $a (no value)');
+  t.equal(await refused('/image/upload/$a_iw_div/wide.png'), '400 Invalid variable in transformation: $a_iw_div');
+  t.equal(await refused('/image/upload/e_trim/w_w_div_2/wide.png'), '400 Unsupported transformation w: the current size is not known from the plan here (after e_trim, an image layer, or over the limits)');
+});
+
+t.test('canonical text round-trips', async (t) => {
+  for (const text of ['w_iw_div_2', '$w_200/w_$w', '$a_1,$b_$a_add_1/h_$b', 'c_scale,if_w_gt_1000,w_500', 'if_ar_gt_3:4_and_w_gt_300/w_10/if_else/w_20/if_end',
+    'e_blur:$b', 'x_w_div_50,y_h_div_50', '$label_!Sale!/l_text:arial_40:$(label)']) {
+    const p = parsePlan(text.split('/'));
+    const again = parsePlan(p.canonical.split('/'));
+    t.equal(again.canonical, p.canonical, text);
+    t.equal(p.computed, true, `${text}: computed`);
+  }
+  t.equal(parsePlan(['w_400']).computed, undefined, 'a plain plan is not computed');
+});
