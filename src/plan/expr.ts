@@ -202,6 +202,17 @@ function exprWithConversions(tokens: string[], text: string, ratios: boolean): E
   return { text, items, names: [...names], vars: [...vars] };
 }
 
+const SPECIAL = new Uint8Array(128);
+for (const ch of '$_%+*/^!') SPECIAL[ch.charCodeAt(0)] = 1;
+/** Holds a character only expressions use (`$ _ % + * / ^ !`). */
+function hasSpecial(raw: string): boolean {
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c < 128 && SPECIAL[c] === 1) return true;
+  }
+  return false;
+}
+
 /** Does this raw value need computing? Plain numbers never do (checked first, without a regex). */
 export function isPlainNumber(raw: string): boolean {
   for (let i = 0; i < raw.length; i++) {
@@ -412,6 +423,12 @@ export class Computed {
 
 /** The computed form of `raw` for a parameter that `computes` in `mode`, or undefined when nothing in it is computed. */
 export function computedOf(raw: string, mode: 'value' | 'parts'): Computed | undefined {
+  // Fast path (plan parse speed): no expression character, and no part that is a name alone.
+  if (!hasSpecial(raw)) {
+    if (mode === 'value' || raw.indexOf(':') < 0) {
+      if (!PREDEFINED.has(raw)) return undefined;
+    } else if (!raw.split(':').some((p) => PREDEFINED.has(p))) return undefined;
+  }
   if (isPlainNumber(raw)) return undefined;
   if (mode === 'value') {
     const e = parseValueExpr(raw);

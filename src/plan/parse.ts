@@ -88,15 +88,18 @@ function parseComponentText(text: string, named: Readonly<Record<string, string>
   return any ? [...before, comp] : before;
 }
 
-/** Canonical text of one component: registry order, canonical values. */
+const DEF_BY_PLAN_KEY: ReadonlyMap<string, (typeof TRANSFORMS)[number]> = new Map(TRANSFORMS.map((t) => [t.planKey, t]));
+
+/** Canonical text of one component: canonical values, sorted (walks the component's own keys only). */
 export function canonicalComponent(c: Component): string {
   const parts: string[] = [];
-  for (const [key, def] of BY_KEY) {
-    if (def.key !== key) continue;
-    const v = (c as Record<string, unknown>)[def.planKey];
-    if (v === undefined) continue;
+  for (const k in c) {
+    const v = (c as Record<string, unknown>)[k];
+    const def = DEF_BY_PLAN_KEY.get(k);
+    if (v === undefined || !def) continue;
+    const key = def.key;
     // A symbol key (`$name_…`) is written without the `_` that follows a word key.
-    const head = KEY_SHAPE.test(key) ? `${key}_` : key;
+    const head = key.charCodeAt(0) === 36 ? key : `${key}_`;
     if (v instanceof Computed) { parts.push(`${head}${v.raw}`); continue; }
     parts.push(`${head}${def.canonical ? def.canonical(v as never) : JSON.stringify(v)}`);
   }
