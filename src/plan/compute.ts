@@ -39,12 +39,25 @@ class Resolver {
 
   constructor(private readonly input: ComputeInput) {}
 
+  /** Sizes after the first n components of the list last asked about (walked once, step by step). */
+  private sizes: { list: readonly Component[]; at: { width: number; height: number }[] } | undefined;
+
   private async size(before: readonly Component[]): Promise<{ width: number; height: number }> {
     const { meta, config } = this.input;
     if (!before.length) return { width: meta.width, height: meta.height };
-    const s = await this.input.plannedSize(before, meta, config);
-    if (!s) throw new Errors.UNSUPPORTED('w', 'the current size is not known from the plan here (after e_trim, an image layer, or over the limits)');
-    return s;
+    // `before` only grows while one list is resolved: continue the walk from the last size known.
+    if (!this.sizes || this.sizes.at.length > before.length || before.slice(0, this.sizes.at.length).some((c, i) => c !== this.sizes!.list[i])) {
+      this.sizes = { list: before, at: [] };
+    }
+    const at = this.sizes.at;
+    this.sizes.list = before;
+    while (at.length < before.length) {
+      const from = at.length ? at[at.length - 1] : { width: meta.width, height: meta.height };
+      const s = await this.input.plannedSize([before[at.length]], { ...meta, width: from.width, height: from.height }, config);
+      if (!s) throw new Errors.UNSUPPORTED('w', 'the current size is not known from the plan here (after e_trim, an image layer, or over the limits)');
+      at.push(s);
+    }
+    return at[before.length - 1];
   }
 
   private analysis(): Promise<{ faces: number; illustration: number }> {
@@ -114,16 +127,20 @@ class Resolver {
     }
   }
 
-  /** Resolve `components` in order; `outer` are the resolved components before them (a layer's base). */
-  async components(list: readonly Component[], outer: readonly Component[] = []): Promise<Component[]> {
+  /**
+   * Resolve `components` in order. A layer's own components (`outer` given: the resolved base
+   * components before the layer) read `w h cw ch ar` as the base canvas the layer is placed on.
+   */
+  async components(list: readonly Component[], outer?: readonly Component[]): Promise<Component[]> {
     const out: Component[] = [];
+    const canvas = () => outer ?? out;
     let block: Block | undefined;
     for (const c of list) {
       let only = true;
       const f: FlowContext = {
         get active() { return only && (!block || (block.inElse ? !block.ok : block.ok)); },
-        evaluate: (e) => this.evaluate(e, [...outer, ...out]),
-        test: async (cond) => test(cond, await this.env(cond.names, [...outer, ...out])),
+        evaluate: (e) => this.evaluate(e, canvas()),
+        test: async (cond) => test(cond, await this.env(cond.names, canvas())),
         bind: (name, value) => { this.vars.set(name, value); },
         open: (ok, text) => {
           if (block) throw new Errors.INVALID_PARAM('condition', `if_${text} (conditions do not nest: if_${block.text} is still open)`);
@@ -148,11 +165,11 @@ class Resolver {
       for (const [k, v] of Object.entries(c)) {
         const def = BY_PLAN_KEY.get(k);
         if (def?.flow) continue;
-        copy[k] = v instanceof Computed && def ? await this.concrete(def, v, [...outer, ...out]) : v;
+        copy[k] = v instanceof Computed && def ? await this.concrete(def, v, canvas()) : v;
       }
       for (const t of COMPUTE) {
         const v = copy[t.planKey];
-        if (v !== undefined) copy[t.planKey] = await t.compute!(v as never, this.context([...outer, ...out]));
+        if (v !== undefined) copy[t.planKey] = await t.compute!(v as never, this.context(canvas()));
       }
       if (Object.keys(copy).length) out.push(copy as Component);
     }

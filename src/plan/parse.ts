@@ -181,6 +181,13 @@ function groupLayers(flat: readonly Component[]): Component[] {
       }
       const end = closes.get(i);
       const { layer: _l, underlay: _u, ...rest } = withoutLayerFlags(c);
+      // The language's own keys (a condition, variables) in the opener apply to the layer as a
+      // whole, not to its first transformation: they stay beside it.
+      const lifted: Component = {};
+      const restRec = rest as Record<string, unknown>;
+      for (const k of Object.keys(restRec)) {
+        if (DEF_BY_PLAN_KEY.get(k)?.flow) { (lifted as Record<string, unknown>)[k] = restRec[k]; delete restRec[k]; }
+      }
       let own: Component, inner: Component[], placeFrom: Component;
       if (end === undefined) {
         // Self-contained: this component's g/x/y place the layer instead of cropping it.
@@ -201,7 +208,7 @@ function groupLayers(flat: readonly Component[]): Component[] {
       const grouped: LayerSpec = {
         ...spec, components, placement: placementOf(placeFrom, c), nested: components.map(canonicalComponent).join('/'),
       };
-      out.push(spec.under ? { underlay: grouped } : { layer: grouped });
+      out.push(spec.under ? { ...lifted, underlay: grouped } : { ...lifted, layer: grouped });
       // An fl_layer_apply component's other flags (e.g. fl_getinfo) still apply to the base.
       if (end !== undefined) {
         const rem = withoutLayerFlags({ flags: placeFrom.flags });

@@ -94,6 +94,22 @@ t.test('a variable in a text layer renders its text', async (t) => {
   t.ok((await raw(num.body)).equals(await raw(numLit.body)), 'a number prints as its value');
 });
 
+t.test('layers: conditions, computed sizes and placement', async (t) => {
+  const raw = async (url: string) => {
+    const r = await s.get(url);
+    if (r.status !== 200) throw new Error(`${url}: ${r.status} ${r.headers.get('x-cld-error')}`);
+    return sharp(r.body).raw().toBuffer();
+  };
+  const same = async (a: string, b: string, what: string) => t.ok((await raw(a)).equals(await raw(b)), what);
+  const u = (tx: string, img = 'wide.png') => `/image/upload/${tx}/${img}`;
+  await same(u('if_w_gt_300,l_text:arial_40:Hi,co_black'), u('l_text:arial_40:Hi,co_black'), 'a condition in the opener gates the whole layer: applied');
+  await same(u('if_w_gt_300,l_text:arial_40:Hi,co_black', 'tall.png'), u('e_grayscale:0', 'tall.png').replace('e_grayscale:0/', ''), 'skipped on a narrow image');
+  t.notOk((await raw(u('l_text:arial_40:Hi,co_black', 'tall.png'))).equals(await raw('/image/upload/tall.png')), 'the text would show');
+  await same(u('l_tall,w_w_div_4/fl_layer_apply'), u('l_tall,w_100/fl_layer_apply'), 'w inside a layer is the base canvas (400 / 4)');
+  await same(u('l_tall,w_20/fl_layer_apply,g_north_west,x_w_sub_20,y_h_div_2'), u('l_tall,w_20/fl_layer_apply,g_north_west,x_380,y_100'), 'computed placement');
+  await same(u('$p_30/l_tall,w_$p/fl_layer_apply,g_south_east,x_$p'), u('l_tall,w_30/fl_layer_apply,g_south_east,x_30'), 'variables inside the layer and in its placement');
+});
+
 t.test('inline conditions pick by the real image size', async (t) => {
   t.same(await size('/image/upload/if_w_gt_300,c_scale,w_100/wide.png'), { width: 100, height: 50 }, 'wide: applied');
   t.same(await size('/image/upload/if_w_gt_300,c_scale,w_100/tall.png'), { width: 150, height: 300 }, 'tall: skipped');
@@ -156,7 +172,7 @@ t.test('bad expressions are 400s naming them', async (t) => {
 
 t.test('canonical text round-trips', async (t) => {
   for (const text of ['w_iw_div_2', '$w_200/w_$w', '$a_1,$b_$a_add_1/h_$b', 'c_scale,if_w_gt_1000,w_500', 'if_ar_gt_3:4_and_w_gt_300/w_10/if_else/w_20/if_end',
-    'e_blur:$b', 'x_w_div_50,y_h_div_50', '$label_!Sale!/l_text:arial_40:$(label)']) {
+    'e_blur:$b', 'x_w_div_50,y_h_div_50', '$label_!Sale!/w_$label_to_i']) {
     const p = parsePlan(text.split('/'));
     const again = parsePlan(p.canonical.split('/'));
     t.equal(again.canonical, p.canonical, text);
