@@ -48,6 +48,7 @@ async function autoColour(canvas: Canvas, which: 'border' | 'predominant'): Prom
 
 export const background = defineTransform({
   key: 'b', planKey: 'background', name: 'background', phase: 'input',
+  computes: 'value',
   parse(raw): Background {
     if (raw.startsWith('auto')) {
       const m = AUTO.exec(raw);

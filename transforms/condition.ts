@@ -3,6 +3,8 @@
  * `if_ar_gt_3:4_and_w_gt_300`, `if_!sale!_in_tags`, `if_ctx:!kind!_eq_!shoes!`. Among other
  * parameters the condition applies to its own component only (`if_w_gt_1000,c_scale,w_500`);
  * alone it opens a block up to `if_end`, with an optional `if_else` branch. Blocks do not nest.
+ * `if_else` among other parameters right after an inline condition is that condition's else
+ * (`if_ar_gt_1.2,c_pad,w_480/if_else,c_pad,w_480,b_blurred`: Cloudinary's own example).
  * Consumed by src/plan/compute.ts through the `flow` hook: the resolved plan never holds it.
  */
 import { defineTransform } from './types.ts';
@@ -28,9 +30,9 @@ export const condition = defineTransform({
   async flow(c, component, f) {
     const alone = Object.keys(component).length === 1;
     if ('branch' in c) {
-      if (!alone) throw new Errors.INVALID_PARAM('condition', `if_${c.branch} (takes a component of its own)`);
-      if (c.branch === 'else') f.otherwise(); else f.close();
-      return;
+      if (c.branch === 'else') return f.otherwise(!alone);
+      if (!alone) throw new Errors.INVALID_PARAM('condition', 'if_end (takes a component of its own)');
+      return f.close();
     }
     if (alone) {
       f.open(f.active ? await f.test(c) : false, c.text);

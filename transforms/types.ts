@@ -80,11 +80,12 @@ export interface TransformDef<K extends PlanKey = PlanKey> {
   bounds?(value: PlanValues[K], dims: PlanDims, component: Component, bc: BoundsContext): PlanDims | Promise<PlanDims>;
   /**
    * Where computed numbers (url-api.md §8: `iw_div_2`, `$w`) may stand in the raw value:
-   * `value`, the whole value; `parts`, each `:`-separated part. The plan parser keeps such a
+   * `value`, the whole value; `parts`, each `:`-separated part; `words`, a `_`-separated word
+   * that is a `$variable` (`bo_5px_solid_$colour`). The plan parser keeps such a
    * value as its expression, and src/plan/compute.ts evaluates it once the source is known and
    * hands the resulting text to `parse`. Absent: the value is never computed.
    */
-  readonly computes?: 'value' | 'parts';
+  readonly computes?: 'value' | 'parts' | 'words';
   /** The key given twice in one component: the combined value (flags, variables). Absent: a 400. */
   merge?(a: PlanValues[K], b: PlanValues[K]): PlanValues[K];
   /**
@@ -114,8 +115,11 @@ export interface FlowContext {
   open(ok: boolean, text: string): void;
   /** A condition among the component's other parameters: applies to this component only. */
   only(ok: boolean): void;
-  /** `if_else`. */
-  otherwise(): void;
+  /**
+   * `if_else`: switches an open block to its else branch; among other parameters (`inline`)
+   * without a block, this component applies when the previous component's inline condition did not.
+   */
+  otherwise(inline: boolean): void;
   /** `if_end`. */
   close(): void;
 }

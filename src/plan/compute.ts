@@ -135,8 +135,11 @@ class Resolver {
     const out: Component[] = [];
     const canvas = () => outer ?? out;
     let block: Block | undefined;
+    /** The inline condition of the previous component, for an inline `if_else` after it. */
+    let previous: boolean | undefined;
     for (const c of list) {
       let only = true;
+      let inline: boolean | undefined;
       const f: FlowContext = {
         get active() { return only && (!block || (block.inElse ? !block.ok : block.ok)); },
         evaluate: (e) => this.evaluate(e, canvas()),
@@ -146,10 +149,11 @@ class Resolver {
           if (block) throw new Errors.INVALID_PARAM('condition', `if_${text} (conditions do not nest: if_${block.text} is still open)`);
           block = { ok, inElse: false, text };
         },
-        only: (ok) => { only = ok; },
-        otherwise: () => {
-          if (!block || block.inElse) throw new Errors.INVALID_PARAM('condition', 'if_else (no open if_ block)');
-          block.inElse = true;
+        only: (ok) => { only = ok; inline = ok; },
+        otherwise: (inlineElse) => {
+          if (block && !block.inElse) { block.inElse = true; return; }
+          if (inlineElse && !block && previous !== undefined) { only = !previous; return; }
+          throw new Errors.INVALID_PARAM('condition', 'if_else (no open if_ block or inline condition before it)');
         },
         close: () => {
           if (!block) throw new Errors.INVALID_PARAM('condition', 'if_end (no open if_ block)');
@@ -160,6 +164,7 @@ class Resolver {
         const v = (c as Record<string, unknown>)[t.planKey];
         if (v !== undefined) await t.flow!(v as never, c, f);
       }
+      previous = inline;
       if (!f.active) continue;
       const copy: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(c)) {

@@ -239,6 +239,9 @@ export function parseValueExpr(raw: string): Expr | undefined {
 
 /** A variable's value (`$name_<value>`): an expression, a string, or a 400. */
 export function parseVariableValue(name: string, raw: string): Expr {
+  if (raw.startsWith('ref:') || raw === 'current') {
+    throw new Errors.UNSUPPORTED(`$${name}_${raw}`, 'asset-reference variables are not supported');
+  }
   const tokens = tokenize(raw);
   const e = tokens && exprWithConversions(tokens, raw, false);
   if (!e) throw new Errors.INVALID_PARAM('variable', `$${name}_${raw}`);
@@ -422,7 +425,18 @@ export class Computed {
 }
 
 /** The computed form of `raw` for a parameter that `computes` in `mode`, or undefined when nothing in it is computed. */
-export function computedOf(raw: string, mode: 'value' | 'parts'): Computed | undefined {
+export function computedOf(raw: string, mode: 'value' | 'parts' | 'words'): Computed | undefined {
+  if (mode === 'words') {
+    // `bo_5px_solid_$colour`: a `_`-separated word that is a variable is replaced by its value.
+    if (raw.indexOf('$') < 0) return undefined;
+    const parts: (string | Expr)[] = [];
+    raw.split('_').forEach((w, i) => {
+      if (i > 0) parts.push('_');
+      const e = w[0] === '$' ? parseValueExpr(w) : undefined;
+      parts.push(e ?? w);
+    });
+    return parts.some((p) => typeof p !== 'string') ? new Computed(raw, parts) : undefined;
+  }
   // Fast path (plan parse speed): no expression character, and no part that is a name alone.
   if (!hasSpecial(raw)) {
     if (mode === 'value' || raw.indexOf(':') < 0) {

@@ -130,6 +130,24 @@ t.test('condition blocks with if_else', async (t) => {
   t.same(await size('/image/upload/if_w_gt_1000/w_10/if_end/w_iw_div_2/wide.png'), { width: 200, height: 100 }, 'after if_end everything applies');
 });
 
+t.test('an inline if_else after an inline condition (Cloudinary\'s own example shape)', async (t) => {
+  const url = (img: string) => `/image/upload/if_ar_gt_1.2,c_scale,w_100/if_else,c_scale,h_60/${img}`;
+  t.same(await size(url('wide.png')), { width: 100, height: 50 }, 'landscape: the condition');
+  t.same(await size(url('tall.png')), { width: 30, height: 60 }, 'portrait: the else');
+});
+
+t.test('string variables in colours', async (t) => {
+  const bo = await s.get('/image/upload/$c_!red!/bo_4px_solid_$c/tall.png');
+  t.equal(bo.status, 200, String(bo.headers.get('x-cld-error')));
+  const px = await sharp(bo.body).raw().toBuffer();
+  t.same([...px.subarray(0, 3)], [255, 0, 0], 'bo_4px_solid_$c draws a red border');
+  const pad = await s.get('/image/upload/$c_!rgb:0000ff!/b_$c,c_pad,h_300,w_300/tall.png');
+  const pp = await sharp(pad.body).raw().toBuffer();
+  t.same([...pp.subarray(0, 3)], [0, 0, 255], 'b_$c pads blue');
+  const lit = await s.get('/image/upload/b_rgb:0000ff,c_pad,h_300,w_300/tall.png');
+  t.equal(pad.headers.get('etag'), lit.headers.get('etag'), 'the same result as the literal colour');
+});
+
 t.test('tags and context are empty until storage provides them', async (t) => {
   t.same(await size('/image/upload/if_!sale!_in_tags,w_50/wide.png'), { width: 400, height: 200 }, 'in: no tags');
   t.same(await size('/image/upload/if_!sale!_nin_tags,w_50/wide.png'), { width: 50, height: 25 }, 'nin: no tags');
@@ -161,7 +179,9 @@ t.test('bad expressions are 400s naming them', async (t) => {
   t.equal(await refused('/image/upload/if_w_gt_1/w_10/wide.png'), '400 Invalid condition in transformation: if_w_gt_1 (no if_end)');
   t.equal(await refused('/image/upload/if_w_gt_1/if_h_gt_1/if_end/if_end/wide.png'), '400 Invalid condition in transformation: if_h_gt_1 (conditions do not nest: if_w_gt_1 is still open)');
   t.equal(await refused('/image/upload/w_10/if_end/wide.png'), '400 Invalid condition in transformation: if_end (no open if_ block)');
-  t.equal(await refused('/image/upload/if_else/wide.png'), '400 Invalid condition in transformation: if_else (no open if_ block)');
+  t.equal(await refused('/image/upload/if_else/wide.png'), '400 Invalid condition in transformation: if_else (no open if_ block or inline condition before it)');
+  t.equal(await refused('/image/upload/w_10/if_else,w_20/wide.png'), '400 Invalid condition in transformation: if_else (no open if_ block or inline condition before it)');
+  t.equal(await refused('/image/upload/$bestpic_ref:!file.png!/wide.png'), '400 Unsupported transformation $bestpic_ref:!file.png!: asset-reference variables are not supported');
   t.equal(await refused('/image/upload/if_end,w_10/wide.png'), '400 Invalid condition in transformation: if_end (takes a component of its own)');
   t.equal(await refused('/image/upload/if_w_zz_3,w_10/wide.png'), '400 Invalid condition in transformation: w_zz_3 (a condition is <value>_<eq|ne|lt|gt|lte|gte|in|nin>_<value>)');
   t.equal(await refused('/image/upload/$1a_3/wide.png'), '400 Invalid variable in transformation: $1a_3 (a name is letters and digits, starting with a letter)');
