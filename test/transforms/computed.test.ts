@@ -52,6 +52,15 @@ t.test('arithmetic with predefined names', async (t) => {
   t.same(await size('/image/upload/c_crop,h_ih_div_2,w_iw_div_2,x_w_div_4,y_0/wide.png'), { width: 200, height: 100 }, 'x computed too');
 });
 
+t.test('the front-end SDKs\' predominant-colour placeholder', async (t) => {
+  const r = await s.get('/image/upload/ar_1,b_auto,c_pad,w_iw_div_2/c_crop,g_north_east,h_1,w_1/c_fill,h_ih,w_iw/wide.png');
+  t.equal(r.status, 200, String(r.headers.get('x-cld-error')));
+  const st = await sharp(r.body).stats();
+  const m = await sharp(r.body).metadata();
+  t.same({ width: m.width, height: m.height }, { width: 400, height: 200 }, 'back to the initial size');
+  t.ok(st.channels.slice(0, 3).every((c) => c.min === c.max), 'one colour everywhere');
+});
+
 t.test('computed crop offsets move the crop: pixels', async (t) => {
   const r = await s.get('/image/upload/c_crop,g_north_west,h_10,w_10,x_iw_sub_10,y_0/wide.png');
   t.equal(r.status, 200);
