@@ -9,7 +9,7 @@ import { canonicalComponent, type Plan } from '../plan/parse.ts';
 import { plannedSize } from '../render/plan-bounds.ts';
 import { breakpointSampler } from '../responsive/breakpoints.ts';
 import { computeComponents } from '../plan/compute.ts';
-import { sourceAnalysis } from '../plan/source-analysis.ts';
+import { cachedSourceAnalysis, sourceAnalysis } from '../plan/source-analysis.ts';
 import { Deadline } from '../render/deadline.ts';
 
 const dynamicMemo = new WeakMap<Plan, boolean>();
@@ -38,9 +38,9 @@ export async function resolvePlan(plan: Plan, rc: Omit<ResolveContext, 'before' 
   if (plan.computed) {
     // Everything computed first: automatic values below then see concrete components, and the
     // cache key holds concrete values only.
-    const analysis = () => (rc.admit
+    const analysis = () => cachedSourceAnalysis(rc.source.identity, () => (rc.admit
       ? rc.admit((d) => sourceAnalysis(rc.source, rc.meta, rc.config, d))
-      : sourceAnalysis(rc.source, rc.meta, rc.config, new Deadline(rc.config.processTimeoutMs)));
+      : sourceAnalysis(rc.source, rc.meta, rc.config, new Deadline(rc.config.processTimeoutMs))));
     const components = await computeComponents(plan.components, { meta: rc.meta, config: rc.config, plannedSize, asset: rc.asset, analysis });
     plan = { components, canonical: components.map(canonicalComponent).join('/') };
     rc = { ...rc, plan };

@@ -5,6 +5,7 @@
  * f_auto uses (1 for a drawing, 0 for a photograph).
  */
 import sharp from 'sharp';
+import { LRUCache } from 'lru-cache';
 import type { Source } from '../origin/types.ts';
 import type { SourceMeta } from '../render/source-meta.ts';
 import type { Config } from '../config.ts';
@@ -16,7 +17,23 @@ import { classifyContent } from '../analyze/content-class.ts';
 
 const EMPTY = { components: [], canonical: '' };
 
-export async function sourceAnalysis(src: Source, meta: SourceMeta, config: Config, deadline: Deadline): Promise<{ faces: number; illustration: number }> {
+export interface SourceFacts { faces: number; illustration: number }
+
+/** Answers per source identity (a few numbers each), so a repeated URL decodes nothing. */
+const facts = new LRUCache<string, Promise<SourceFacts>>({ max: 5_000 });
+
+/** `compute` once per source identity (concurrent requests share it; a failure is not kept). */
+export function cachedSourceAnalysis(identity: string, compute: () => Promise<SourceFacts>): Promise<SourceFacts> {
+  let p = facts.get(identity);
+  if (!p) {
+    p = compute();
+    facts.set(identity, p);
+    p.catch(() => facts.delete(identity));
+  }
+  return p;
+}
+
+export async function sourceAnalysis(src: Source, meta: SourceMeta, config: Config, deadline: Deadline): Promise<SourceFacts> {
   const ctx: RenderContext = { config, hints: {}, vary: new Set(), sourceIdentity: src.identity, prefix: '', timing: {}, deadline };
   const { canvas } = openSource(src, meta, EMPTY, { ...outputSettings(EMPTY, undefined, meta), format: { kind: 'auto', still: true } }, ctx);
   const faces = (await facesOn(canvas, ctx, 'geometry')).length;

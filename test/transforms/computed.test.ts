@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import t from 'tap';
 import { startServer, renderGate } from '../helpers/harness.ts';
 import { parsePlan } from '../../src/plan/parse.ts';
+import { sourcesOpened } from '../../src/render/render.ts';
 
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'aperture-computed-'));
 t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
@@ -167,6 +168,9 @@ t.test('ils and fc from the source analysis', async (t) => {
   t.same(await size('/image/upload/if_ils_gt_0.5,w_70/drawing.png'), { width: 70, height: 70 }, 'a drawing scores 1');
   t.same(await size('/image/upload/if_ils_gt_0.5,w_70/wide.png'), { width: 400, height: 200 }, 'a gradient scores 0');
   t.same(await size('/image/upload/if_fc_eq_0,w_80/drawing.png'), { width: 80, height: 80 }, 'no faces in a drawing');
+  const opened = sourcesOpened();
+  t.same(await size('/image/upload/if_fc_eq_0,w_80/drawing.png'), { width: 80, height: 80 }, 'again');
+  t.equal(sourcesOpened(), opened, 'a repeated URL opens no source: the analysis is kept per source');
 });
 
 t.test('fl_ignore_aspect_ratio', async (t) => {
