@@ -8,12 +8,12 @@
  *
  * Names: `iw ih iar` the oriented source; `w h ar` (and `cw ch`, the canvas the component
  * draws on) the size after the components before, from the plan alone (plan-bounds.ts);
- * `pc` the source's pages, `cp` 1; `fc` faces and `ils` illustration score from the source's
+ * `pc` the source's pages, `cp` the 1-based page the components before select (`pg_`), else 1; `fc` faces and `ils` illustration score from the source's
  * analysis (ResolveServices.analysis); `tags ctx md` the asset's metadata (empty until storage
  * provides it).
  */
 import { TRANSFORMS, type Component, type PlanKey, type TransformDef } from '../../transforms/index.ts';
-import type { AssetMetadata, ComputeContext, FlowContext, ResolveContext } from '../../transforms/types.ts';
+import type { AssetMetadata, ComputeContext, FlowContext, LoadOptions, ResolveContext } from '../../transforms/types.ts';
 import { Errors } from '../errors.ts';
 import { Computed, evaluate, test, valueText, type Env, type Expr, type Value } from './expr.ts';
 import { canonicalComponent } from './parse.ts';
@@ -21,6 +21,7 @@ import { canonicalComponent } from './parse.ts';
 const BY_PLAN_KEY: ReadonlyMap<string, TransformDef<PlanKey>> = new Map(TRANSFORMS.map((t) => [t.planKey, t]));
 const FLOW = TRANSFORMS.filter((t) => t.flow);
 const COMPUTE = TRANSFORMS.filter((t) => t.compute);
+const LOADS = TRANSFORMS.filter((t) => t.load);
 const EMPTY_ASSET: AssetMetadata = { tags: [], context: {}, metadata: {} };
 /** `$(name)` in text. */
 const TEXT_REF = /\$\(([a-zA-Z][a-zA-Z0-9]*)\)/g;
@@ -66,6 +67,18 @@ class Resolver {
     return this.analysisP;
   }
 
+  /** 1-based page the components so far select (their `load` hooks, as the renderer opens the source); 1 when none does. */
+  private page(before: readonly Component[]): number {
+    const o: LoadOptions = { autoOrient: true };
+    for (const c of before) {
+      for (const t of LOADS) {
+        const v = (c as Record<string, unknown>)[t.planKey];
+        if (v !== undefined) t.load!(v as never, o);
+      }
+    }
+    return (o.page ?? 0) + 1;
+  }
+
   /** The environment for expressions reading `names`, with the canvas after `before`. */
   async env(names: readonly string[], before: readonly Component[]): Promise<Env> {
     const { meta } = this.input;
@@ -80,7 +93,7 @@ class Resolver {
         case 'h': case 'ch': values.set(n, (await this.size(before)).height); break;
         case 'ar': { const s = await this.size(before); values.set(n, s.width / s.height); break; }
         case 'pc': values.set(n, meta.pages); break;
-        case 'cp': values.set(n, 1); break;
+        case 'cp': values.set(n, this.page(before)); break;
         case 'fc': values.set(n, (await this.analysis()).faces); break;
         case 'ils': values.set(n, (await this.analysis()).illustration); break;
         case 'tags': values.set(n, asset.tags); break;

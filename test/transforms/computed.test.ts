@@ -27,6 +27,12 @@ await fs.writeFile(path.join(dir, 'tall.png'), await sharp({ create: { width: 15
 await fs.writeFile(path.join(dir, 'drawing.png'), await sharp({ create: { width: 300, height: 300, channels: 3, background: '#ffffff' } })
   .composite([{ input: { create: { width: 120, height: 120, channels: 3, background: '#ff0000' } }, left: 90, top: 90 }]).png().toBuffer());
 
+{
+  // 3-frame 12×8 animated GIF.
+  const frames = await Promise.all(['#f00', '#0f0', '#00f'].map((c) => sharp({ create: { width: 12, height: 8, channels: 3, background: c } }).raw().toBuffer()));
+  await fs.writeFile(path.join(dir, 'anim.gif'), await sharp(Buffer.concat(frames), { raw: { width: 12, height: 24, channels: 3, pageHeight: 8 } as never }).gif({ loop: 0 }).toBuffer());
+}
+
 const gate = renderGate({ open: true });
 const s = await startServer(t, { gate, config: { storageDir: dir, namedTransformations: { wv: 'c_scale,w_$w' } } });
 
@@ -156,6 +162,11 @@ t.test('string variables in colours', async (t) => {
   t.same([...pp.subarray(0, 3)], [0, 0, 255], 'b_$c pads blue');
   const lit = await s.get('/image/upload/b_rgb:0000ff,c_pad,h_300,w_300/tall.png');
   t.equal(pad.headers.get('etag'), lit.headers.get('etag'), 'the same result as the literal colour');
+});
+
+t.test('pc and cp on an animated source', async (t) => {
+  t.same(await size('/image/upload/pg_2/if_cp_eq_2_and_pc_eq_3,w_6/f_png/anim.gif'), { width: 6, height: 4 }, 'page 2 of 3');
+  t.same(await size('/image/upload/if_cp_eq_2,w_6/f_png/anim.gif'), { width: 12, height: 8 }, 'without pg_ the current page is 1');
 });
 
 t.test('tags and context are empty until storage provides them', async (t) => {
