@@ -87,6 +87,30 @@ t.test('two URLs computing the same plan share one result', async (t) => {
   t.match(b.headers.get('server-timing'), /cache;desc="l1"/);
 });
 
+t.test('every numeric parameter takes a computed value: the same result as the literal', async (t) => {
+  // [computed, literal] on tall.png (150×300): each pair must deliver the same bytes.
+  const pairs: [string, string][] = [
+    ['$b_iw_div_50/e_blur:$b', 'e_blur:3'],
+    ['e_brightness:ih_div_10', 'e_brightness:30'],
+    ['$o_100_div_3/o_$o', 'o_33'],
+    ['a_iw_sub_60', 'a_90'],
+    ['r_ih_div_10', 'r_30'],
+    ['r_10:iw_div_15', 'r_10:10'],
+    ['q_iw_div_3', 'q_50'],
+    ['c_fill,ar_iar_mul_2,w_100', 'c_fill,ar_1.0,w_100'],
+    ['c_scale,dpr_iw_div_75,w_50', 'c_scale,dpr_2.0,w_50'],
+    ['c_crop,g_face,w_100,h_100,z_ih_div_200', 'c_crop,g_face,w_100,h_100,z_1.5'],
+    ['c_crop,h_ch_div_3,w_cw_div_3,x_w_div_3,y_h_div_3', 'c_crop,h_100,w_50,x_50,y_100'],
+    ['$c_!green!/l_text:arial_30:x,co_$c', 'l_text:arial_30:x,co_green'],
+  ];
+  for (const [computed, literal] of pairs) {
+    const a = await s.get(`/image/upload/${computed}/tall.jpg`);
+    const b = await s.get(`/image/upload/${literal}/tall.jpg`);
+    t.equal(a.status, 200, `${computed}: ${a.headers.get('x-cld-error')}`);
+    t.equal(a.headers.get('etag'), b.headers.get('etag'), `${computed} = ${literal}`);
+  }
+});
+
 t.test('user variables', async (t) => {
   t.same(await size('/image/upload/$s_iw_div_4/c_scale,w_$s/wide.png'), { width: 100, height: 50 });
   t.same(await size('/image/upload/$a_10/$b_$a_mul_3/w_$b/wide.png'), { width: 30, height: 15 }, 'a variable from a variable');
