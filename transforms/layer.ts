@@ -123,7 +123,7 @@ function parseTextStyle(name: string, raw: string, whole: string): TextStyle {
 /** The source part of `l_…` / `u_…`; shared by both keys. */
 export function parseLayerSource(name: 'overlay' | 'underlay', raw: string): LayerSource {
   const key = name === 'overlay' ? 'l' : 'u';
-  if (raw.startsWith('$')) throw new Errors.UNSUPPORTED(`${key}_${raw}`, 'user-defined variables are not supported');
+  if (raw.startsWith('$')) throw new Errors.UNSUPPORTED(`${key}_${raw}`, 'layers named by a variable (asset references) are not supported');
   const colon = raw.indexOf(':');
   const prefix = colon > 0 ? raw.slice(0, colon) : '';
   if (UNSUPPORTED_SOURCES[prefix]) throw new Errors.UNSUPPORTED(`${key}_${prefix}`, UNSUPPORTED_SOURCES[prefix]);
