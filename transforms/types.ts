@@ -107,6 +107,8 @@ export interface TransformDef<K extends PlanKey = PlanKey> {
 export interface FlowContext {
   /** False while a condition skips the component being resolved. */
   readonly active: boolean;
+  /** The component holds nothing but language keys (a condition, variables): it can open a block. */
+  readonly bare: boolean;
   evaluate(e: Expr): Promise<Value>;
   test(c: Condition): Promise<boolean>;
   /** Define (or redefine) a user variable for the components that follow. */

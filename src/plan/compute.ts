@@ -155,6 +155,7 @@ class Resolver {
       let inline: boolean | undefined;
       const f: FlowContext = {
         get active() { return only && (!block || (block.inElse ? !block.ok : block.ok)); },
+        bare: Object.keys(c).every((k) => BY_PLAN_KEY.get(k)?.flow !== undefined),
         evaluate: (e) => this.evaluate(e, canvas()),
         test: async (cond) => test(cond, await this.env(cond.names, canvas())),
         bind: (name, value) => { this.vars.set(name, value); },

@@ -13,6 +13,7 @@ import t from 'tap';
 import { startServer, renderGate } from '../helpers/harness.ts';
 import { parsePlan } from '../../src/plan/parse.ts';
 import { sourcesOpened } from '../../src/render/render.ts';
+import { cld } from '../helpers/cloudinary.ts';
 
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'aperture-computed-'));
 t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
@@ -156,8 +157,11 @@ t.test('inline conditions pick by the real image size', async (t) => {
   t.same(await size('/image/upload/if_ar_gt_3:4_and_w_gt_100,w_40/wide.png'), { width: 40, height: 20 }, 'and, ratio literal');
   t.same(await size('/image/upload/if_w_lt_10_or_h_eq_300,w_30/tall.png'), { width: 30, height: 60 }, 'or');
   t.same(await size('/image/upload/if_w_ne_h,w_30/drawing.png'), { width: 300, height: 300 }, 'names on both sides');
-  t.same(await size('/image/upload/if_iw_gt_300,$v_50/w_$v_add_0/wide.png'), { width: 50, height: 25 }, 'an inline condition gates variables');
-  t.equal(await refused('/image/upload/if_iw_lt_300,$v_50/w_$v_add_0/wide.png'), '400 Invalid expression in transformation: $v_add_0 (variable $v is used before it is defined)');
+  t.same(await size('/image/upload/if_iw_gt_300,$v_50,e_grayscale/w_$v_add_0/wide.png'), { width: 50, height: 25 }, 'an inline condition gates variables');
+  t.equal(await refused('/image/upload/if_iw_lt_300,$v_50,e_grayscale/w_$v_add_0/wide.png'), '400 Invalid expression in transformation: $v_add_0 (variable $v is used before it is defined)');
+  t.same(await size('/image/upload/if_iw_gt_300,$v_50/if_end/w_$v_add_0/wide.png'), { width: 50, height: 25 }, 'beside variables only, a condition opens a block they belong to');
+  t.equal(await refused('/image/upload/if_iw_lt_300,$v_50/if_end/w_$v_add_0/wide.png'), '400 Invalid expression in transformation: $v_add_0 (variable $v is used before it is defined)');
+  t.equal(await refused('/image/upload/if_iw_gt_300,$v_50/w_$v/wide.png'), '400 Invalid condition in transformation: if_iw_gt_300 (no if_end)');
 });
 
 t.test('condition blocks with if_else', async (t) => {
@@ -212,6 +216,25 @@ t.test('fl_ignore_aspect_ratio', async (t) => {
   t.same(await size('/image/upload/c_scale,fl_ignore_aspect_ratio,w_100/wide.png'), { width: 100, height: 200 }, 'the height stays');
   t.same(await size('/image/upload/c_scale,fl_ignore_aspect_ratio,h_50/wide.png'), { width: 400, height: 50 }, 'the width stays');
   t.same(await size('/image/upload/c_scale,w_100/wide.png'), { width: 100, height: 50 }, 'without it the ratio is kept');
+});
+
+t.test('URLs the official Cloudinary SDK builds', async (t) => {
+  const sdk = (transformation: Record<string, unknown>[]) => new URL(cld.url('wide.png', {
+    transformation, urlAnalytics: false, cloud_name: 'demo', private_cdn: true, secure_distribution: 'localhost', secure: true,
+  })).pathname;
+  const cases: [Record<string, unknown>[], { width: number; height: number }][] = [
+    [[{ variables: [['$small', 150], ['$big', '$small * 2']] }, { width: '$big', crop: 'scale' }], { width: 300, height: 150 }],
+    [[{ if: 'w > 300', width: 100, crop: 'scale' }], { width: 100, height: 50 }],
+    [[{ if: 'ar >= 1.0' }, { width: 'iw / 2', crop: 'scale' }, { if: 'else' }, { height: 'ih * 0.25', crop: 'scale' }, { if: 'end' }], { width: 200, height: 100 }],
+    [[{ if: 'initial_width > 300 && initial_height < 500', width: 'initial_width - 10', crop: 'scale' }], { width: 390, height: 195 }],
+    [[{ width: 'iw + 10', crop: 'scale' }], { width: 410, height: 205 }],
+    [[{ variables: [['$w', 'iw / 4']] }, { if: '$w > 50', variables: [['$h', '$w / 2']] }, { width: '$w', height: '$h', crop: 'scale' }, { if: 'end' }], { width: 100, height: 50 }],
+    [[{ flags: 'ignore_aspect_ratio', width: 100, crop: 'scale' }], { width: 100, height: 200 }],
+  ];
+  for (const [tr, want] of cases) {
+    const p = sdk(tr);
+    t.same(await size(p), want, p);
+  }
 });
 
 t.test('bad expressions are 400s naming them', async (t) => {
