@@ -18,6 +18,7 @@ declare module './types.ts' {
 
 export const angle = defineTransform({
   key: 'a', planKey: 'angle', name: 'angle', phase: 'orient',
+  computes: 'value',
   parse(raw) {
     return raw.split('.').map((p): AngleOp => {
       if (p === 'hflip') return { kind: 'hflip' };

@@ -12,6 +12,7 @@ declare module './types.ts' {
 
 export const aspectRatio = defineTransform({
   key: 'ar', planKey: 'aspectRatio', name: 'aspect ratio', phase: 'geometry',
+  computes: 'value',
   parse(raw) {
     let v: number;
     const m = /^(\d+(?:\.\d+)?):(\d+(?:\.\d+)?)$/.exec(raw);

@@ -216,6 +216,7 @@ async function placeOnFill(c: Canvas, x: PadExtend, fill: Fill): Promise<void> {
 
 export const background = defineTransform({
   key: 'b', planKey: 'background', name: 'background', phase: 'input',
+  computes: 'value',
   parse(raw): Background {
     if (raw === 'auto' || raw.startsWith('auto:')) return { auto: parseAuto(raw) };
     if (raw === 'blurred' || raw.startsWith('blurred:')) return { auto: parseBlurred(raw) };

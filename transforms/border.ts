@@ -10,6 +10,7 @@ declare module './types.ts' {
 
 export const border = defineTransform({
   key: 'bo', planKey: 'border', name: 'border', phase: 'output',
+  computes: 'words',
   parse(raw) {
     const m = /^(\d+)px_solid_(.+)$/.exec(raw);
     if (!m) throw new Errors.INVALID_PARAM('border', raw);

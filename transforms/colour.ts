@@ -13,6 +13,7 @@ declare module './types.ts' {
 
 export const colour = defineTransform({
   key: 'co', planKey: 'colour', name: 'color', phase: 'effect',
+  computes: 'value',
   parse: (raw) => parseColour('color', raw),
   canonical: colourCanonical,
 });

@@ -16,6 +16,7 @@ declare module './types.ts' {
 
 export const dpr = defineTransform({
   key: 'dpr', planKey: 'dpr', name: 'dpr', phase: 'geometry',
+  computes: 'value',
   parse(raw) {
     if (raw === 'auto') return DPR_AUTO;
     return parseNumberIn('dpr', raw, 0.1, 10);

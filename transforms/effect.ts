@@ -17,6 +17,7 @@ declare module './types.ts' {
 
 export const effect = defineTransform({
   key: 'e', planKey: 'effect', name: 'effect', phase: 'effect',
+  computes: 'parts',
   bounds: (v, d, _component, bc) => effectDef(v.name)?.bounds?.(d, v, bc) ?? d,
   parse(raw) {
     const [name, ...rest] = raw.split(':');

@@ -28,6 +28,8 @@ export interface Flags {
   awebp?: boolean;
   preserveTransparency?: boolean;
   anyFormat?: boolean;
+  /** `fl_ignore_aspect_ratio`: a width or height given alone leaves the other side as it is (read by the geometry owner). */
+  ignoreAspectRatio?: boolean;
   layerApply?: boolean;
   relative?: boolean;
   noOverflow?: boolean;
@@ -37,14 +39,14 @@ export interface Flags {
 const SIMPLE: Record<string, keyof Flags> = {
   progressive: 'progressive', lossy: 'lossy', lossless: 'lossless', png8: 'png8', strip_profile: 'stripProfile',
   keep_iptc: 'keepIptc', keep_attribution: 'keepIptc', immutable_cache: 'immutableCache', getinfo: 'getinfo',
-  animated: 'animated', awebp: 'awebp', preserve_transparency: 'preserveTransparency', any_format: 'anyFormat',
+  animated: 'animated', awebp: 'awebp', preserve_transparency: 'preserveTransparency', any_format: 'anyFormat', ignore_aspect_ratio: 'ignoreAspectRatio',
   layer_apply: 'layerApply', relative: 'relative', no_overflow: 'noOverflow', tiled: 'tiled',
 };
 const UNSUPPORTED: Record<string, string> = {
   region_relative: 'layers relative to detected regions are not supported', cutter: 'cutter layers are not supported',
   text_no_trim: 'untrimmed text layers are not supported', text_disallow_overflow: 'text overflow checks are not supported',
   clip: 'clipping paths are not supported', clip_evenodd: 'clipping paths are not supported', rasterize: 'vector output is not supported',
-  ignore_aspect_ratio: 'not supported', force_strip: 'not supported', force_icc: 'not supported', alternate: 'not supported',
+  force_strip: 'not supported', force_icc: 'not supported', alternate: 'not supported',
   apng: 'animated PNG output is not supported', mono: 'audio is not supported', splice: 'video is not supported',
   streaming_attachment: 'video is not supported', truncate_ts: 'video is not supported', waveform: 'video is not supported',
   hlsv3: 'video is not supported', keyframe_interval: 'video is not supported', sanitize: 'SVG output is not supported',

@@ -14,6 +14,7 @@ export const height = defineTransform({
   planKey: 'height',
   name: 'height',
   phase: 'geometry',
+  computes: 'value',
   parse: (raw) => parseDim('height', raw, 65535),
   canonical: dimCanonical,
 });

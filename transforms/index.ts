@@ -3,6 +3,8 @@
  * Order matters only within a phase (see types.ts). Adding a parameter = one file + one line.
  */
 import type { PlanKey, TransformDef, UnsupportedKey } from './types.ts';
+import { condition } from './condition.ts';
+import { variable } from './variable.ts';
 import { width } from './width.ts';
 import { height } from './height.ts';
 import { crop } from './crop.ts';
@@ -31,7 +33,9 @@ import { underlay } from './underlay.ts';
 import { UNSUPPORTED_KEYS } from './unsupported.ts';
 
 // Widened to the base type: each entry keeps its own value type inside its file.
+// `condition` before `variable`: a false inline condition skips the component's variables too.
 export const TRANSFORMS: readonly TransformDef<PlanKey>[] = [
+  condition, variable,
   named, page, density, background,
   width, height, crop, gravity, x, y, aspectRatio, zoom, dpr,
   angle,

@@ -18,7 +18,7 @@
  * `fl_layer_apply` component, or of its own component when there is none) into this value, in
  * a component of its own. The renderer (src/render/layers.ts) composites it in the overlay phase.
  */
-import { defineTransform, type Component } from './types.ts';
+import { defineTransform, type Component, type ComputeContext } from './types.ts';
 import { colourCanonical, dimCanonical, parseIntIn, type Dim, type Rgba } from './args.ts';
 import type { Gravity } from './gravity.ts';
 import { Errors } from '../src/errors.ts';
@@ -123,7 +123,7 @@ function parseTextStyle(name: string, raw: string, whole: string): TextStyle {
 /** The source part of `l_…` / `u_…`; shared by both keys. */
 export function parseLayerSource(name: 'overlay' | 'underlay', raw: string): LayerSource {
   const key = name === 'overlay' ? 'l' : 'u';
-  if (raw.startsWith('$')) throw new Errors.UNSUPPORTED(`${key}_${raw}`, 'user-defined variables are not supported');
+  if (raw.startsWith('$')) throw new Errors.UNSUPPORTED(`${key}_${raw}`, 'layers named by a variable (asset references) are not supported');
   const colon = raw.indexOf(':');
   const prefix = colon > 0 ? raw.slice(0, colon) : '';
   if (UNSUPPORTED_SOURCES[prefix]) throw new Errors.UNSUPPORTED(`${key}_${prefix}`, UNSUPPORTED_SOURCES[prefix]);
@@ -189,6 +189,24 @@ export function layerCanonical(v: LayerSpec): string {
   return `${sourceCanonical(v.source)}(${v.nested})@${placementCanonical(v.placement)}`;
 }
 
+/**
+ * Computed values in a layer (url-api.md §8): `$(name)` in its text, and computed values in
+ * its own components and its placement, made concrete (src/plan/compute.ts).
+ */
+export async function layerCompute(v: LayerSpec, cc: ComputeContext): Promise<LayerSpec> {
+  const s = v.source;
+  const source: LayerSource = s.kind === 'text' && s.text.includes('$(') ? { ...s, text: cc.text(s.text) } : s;
+  if (source.kind === 'text' && (!source.text || source.text.length > 1000)) throw new Errors.INVALID_PARAM(v.under ? 'underlay' : 'overlay', source.text.slice(0, 100));
+  const components = await cc.components(v.components);
+  const p = v.placement;
+  const placement: Placement = {
+    ...p,
+    ...(p.x ? { x: await cc.value('x', p.x) } : {}),
+    ...(p.y ? { y: await cc.value('y', p.y) } : {}),
+  };
+  return { ...v, source, components, placement, nested: cc.canonical(components) };
+}
+
 /** A bare parsed token: the plan's layer grouping fills components and placement. */
 export function bareLayer(under: boolean, source: LayerSource): LayerSpec {
   return { under, source, components: [], placement: {}, nested: '' };
@@ -198,6 +216,7 @@ export const layer = defineTransform({
   key: 'l', planKey: 'layer', name: 'overlay', phase: 'overlay',
   parse: (raw) => bareLayer(false, parseLayerSource('overlay', raw)),
   canonical: layerCanonical,
+  compute: layerCompute,
   apply: (canvas, value, _component, ctx) => applyLayer(canvas, value, ctx),
   bounds: (value, dims, _component, bc) => layerBounds(value, dims, bc),
 });

@@ -8,6 +8,7 @@ declare module './types.ts' {
 
 export const opacity = defineTransform({
   key: 'o', planKey: 'opacity', name: 'opacity', phase: 'overlay',
+  computes: 'value',
   parse: (raw) => parseIntIn('opacity', raw, 0, 100),
   canonical: String,
   async apply(canvas, value) {

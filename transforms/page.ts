@@ -40,6 +40,7 @@ function itemText(it: PageItem): string {
 
 export const page = defineTransform({
   key: 'pg', planKey: 'page', name: 'page', phase: 'input',
+  computes: 'value',
   parse(raw) {
     if (raw.startsWith('name:')) throw new Errors.UNSUPPORTED(`pg_${raw}`, 'named layers need PSD input, which this server cannot read (and TIFF page names are not exposed)');
     if (raw.startsWith('embedded:')) throw new Errors.UNSUPPORTED(`pg_${raw}`, 'embedded images need PSD input, which this server cannot read');

@@ -24,6 +24,7 @@ declare module './types.ts' {
 
 export const quality = defineTransform({
   key: 'q', planKey: 'quality', name: 'quality', phase: 'output',
+  computes: 'value',
   parse(raw): Quality {
     if (raw === 'auto') return { kind: 'auto', level: 'good' };
     if (raw.startsWith('auto:')) {

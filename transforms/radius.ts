@@ -15,6 +15,7 @@ declare module './types.ts' {
 
 export const radius = defineTransform({
   key: 'r', planKey: 'radius', name: 'radius', phase: 'overlay',
+  computes: 'parts',
   parse(raw): Radius {
     if (raw === 'max') return { kind: 'max' };
     const p = raw.split(':');

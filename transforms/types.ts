@@ -19,6 +19,7 @@ import type { Config } from '../src/config.ts';
 import type { SourceMeta } from '../src/render/source-meta.ts';
 import type { Source } from '../src/origin/types.ts';
 import type { Deadline } from '../src/render/deadline.ts';
+import type { Condition, Expr, Value } from '../src/plan/expr.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface PlanValues {}
@@ -32,6 +33,11 @@ export interface Plan {
   readonly components: readonly Component[];
   /** Canonical text: sorted keys, canonical values; equal plans have equal text. */
   readonly canonical: string;
+  /**
+   * The plan holds computed values, variables or conditions (url-api.md §8): it is resolved per
+   * source (src/plan/compute.ts) before its cache key is built.
+   */
+  readonly computed?: boolean;
 }
 
 /** Run order inside a component; within a phase, registry order. */
@@ -79,6 +85,71 @@ export interface TransformDef<K extends PlanKey = PlanKey> {
    * unchanged (geometry keys are sized by the geometry owner).
    */
   bounds?(value: PlanValues[K], dims: PlanDims, component: Component, bc: BoundsContext): PlanDims | Promise<PlanDims>;
+  /**
+   * Where computed numbers (url-api.md §8: `iw_div_2`, `$w`) may stand in the raw value:
+   * `value`, the whole value; `parts`, each `:`-separated part; `words`, a `_`-separated word
+   * that is a `$variable` (`bo_5px_solid_$colour`). The plan parser keeps such a
+   * value as its expression, and src/plan/compute.ts evaluates it once the source is known and
+   * hands the resulting text to `parse`. Absent: the value is never computed.
+   */
+  readonly computes?: 'value' | 'parts' | 'words';
+  /** The key given twice in one component: the combined value (flags, variables). Absent: a 400. */
+  merge?(a: PlanValues[K], b: PlanValues[K]): PlanValues[K];
+  /**
+   * Resolve-time hook of the language's own keys (`$` variables, `if` conditions): runs for
+   * each component in order, before its computed values, and may bind variables or decide
+   * whether the component (or a block of components) applies. Its key is consumed: the
+   * resolved plan no longer holds it.
+   */
+  flow?(value: PlanValues[K], component: Component, f: FlowContext): void | Promise<void>;
+  /**
+   * Resolve-time hook for a value that holds variable references or components of its own
+   * (a layer's text `$(name)`, its transformations, its placement): the value with everything
+   * computed made concrete. Runs on plans that hold computed values only.
+   */
+  compute?(value: PlanValues[K], cc: ComputeContext): PlanValues[K] | Promise<PlanValues[K]>;
+}
+
+/** What a `flow` hook may do (src/plan/compute.ts implements it). */
+export interface FlowContext {
+  /** False while a condition skips the component being resolved. */
+  readonly active: boolean;
+  /** The component holds nothing but language keys (a condition, variables): it can open a block. */
+  readonly bare: boolean;
+  evaluate(e: Expr): Promise<Value>;
+  test(c: Condition): Promise<boolean>;
+  /** Define (or redefine) a user variable for the components that follow. */
+  bind(name: string, value: Value): void;
+  /** A condition in a component of its own: opens a block up to `if_else`/`if_end`. */
+  open(ok: boolean, text: string): void;
+  /** A condition among the component's other parameters: applies to this component only. */
+  only(ok: boolean): void;
+  /**
+   * `if_else`: switches an open block to its else branch; among other parameters (`inline`)
+   * without a block, this component applies when the previous component's inline condition did not.
+   */
+  otherwise(inline: boolean): void;
+  /** `if_end`. */
+  close(): void;
+}
+
+/** What a `compute` hook may ask (src/plan/compute.ts implements it). */
+export interface ComputeContext {
+  /** `$(name)` references in text replaced by the variables' values (a 400 for an undefined one). */
+  text(s: string): string;
+  /** A value that may be computed, made concrete by the parser of URL key `key`. */
+  value<T>(key: string, v: T): Promise<T>;
+  /** Nested components (a layer's own) with their computed values made concrete. */
+  components(list: readonly Component[]): Promise<Component[]>;
+  /** Canonical text of components (the plan printer's). */
+  canonical(list: readonly Component[]): string;
+}
+
+/** Tags, context and structured metadata of the requested asset (empty until storage provides them). */
+export interface AssetMetadata {
+  readonly tags: readonly string[];
+  readonly context: Readonly<Record<string, string>>;
+  readonly metadata: Readonly<Record<string, string>>;
 }
 
 /** A canvas size known from the plan. */
@@ -141,6 +212,8 @@ export interface ResolveContext extends ResolveServices {
   readonly config: Config;
   readonly source: Source;
   readonly meta: SourceMeta;
+  /** Tags, context and metadata of the asset, for `tags`, `ctx`, `md` in expressions (absent: empty). */
+  readonly asset?: AssetMetadata;
   /** Components before the one being resolved (already resolved), for per-step analysis. */
   readonly before: readonly Component[];
   /**

@@ -10,8 +10,6 @@ export const UNSUPPORTED_KEYS: readonly UnsupportedKey[] = [
   { key: 'd', reason: 'default images are not supported yet' },
   { key: 'dl', reason: 'animation delay is not supported' },
   { key: 'fn', reason: 'custom functions are not supported' },
-  { key: 'if', reason: 'conditional transformations are not supported' },
-  { key: '$', reason: 'user-defined variables are not supported' },
   { key: 'ki', reason: 'keyframe interval is not supported' },
   ...['so', 'eo', 'du', 'vc', 'ac', 'af', 'br', 'fps', 'sp', 'vs', 'ap', 'sg'].map((key) => ({ key, reason: VIDEO })),
 ];

@@ -30,6 +30,7 @@ export const width = defineTransform({
   planKey: 'width',
   name: 'width',
   phase: 'geometry',
+  computes: 'value',
   parse(raw): Dim {
     if (raw.startsWith('auto')) {
       const auto: AutoDim = { kind: 'px', value: 0, auto: parseAutoWidth(raw) };

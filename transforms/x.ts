@@ -8,6 +8,7 @@ declare module './types.ts' {
 
 export const x = defineTransform({
   key: 'x', planKey: 'x', name: 'x', phase: 'geometry',
+  computes: 'value',
   parse: (raw) => parseOffset('x', raw),
   canonical: dimCanonical,
 });

@@ -8,6 +8,7 @@ declare module './types.ts' {
 
 export const y = defineTransform({
   key: 'y', planKey: 'y', name: 'y', phase: 'geometry',
+  computes: 'value',
   parse: (raw) => parseOffset('y', raw),
   canonical: dimCanonical,
 });

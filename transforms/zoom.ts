@@ -11,6 +11,7 @@ declare module './types.ts' {
 
 export const zoom = defineTransform({
   key: 'z', planKey: 'zoom', name: 'zoom', phase: 'geometry',
+  computes: 'value',
   parse: (raw) => parseNumberIn('zoom', raw, 0.01, 100),
   canonical: String,
 });

@@ -8,13 +8,17 @@ import type { ResolveContext, ResolveServices } from '../../transforms/types.ts'
 import { canonicalComponent, type Plan } from '../plan/parse.ts';
 import { plannedSize } from '../render/plan-bounds.ts';
 import { breakpointSampler } from '../responsive/breakpoints.ts';
+import { computeComponents } from '../plan/compute.ts';
+import { cachedSourceAnalysis, sourceAnalysis } from '../plan/source-analysis.ts';
+import { Deadline } from '../render/deadline.ts';
 
 const dynamicMemo = new WeakMap<Plan, boolean>();
 
 export function isDynamic(plan: Plan): boolean {
   let d = dynamicMemo.get(plan);
   if (d === undefined) {
-    d = plan.components.some((c) => TRANSFORMS.some((t) => {
+    // Computed values, variables and conditions (url-api.md §8) resolve per source too.
+    d = plan.computed === true || plan.components.some((c) => TRANSFORMS.some((t) => {
       const v = (c as Record<string, unknown>)[t.planKey];
       return v !== undefined && t.resolve !== undefined && (t.dynamic ? t.dynamic(v as never) : true);
     }));
@@ -31,6 +35,17 @@ export interface Resolved {
 
 export async function resolvePlan(plan: Plan, rc: Omit<ResolveContext, 'before' | keyof ResolveServices>): Promise<Resolved & { json?: unknown }> {
   if (!isDynamic(plan)) return { plan, variant: '' };
+  if (plan.computed) {
+    // Everything computed first: automatic values below then see concrete components, and the
+    // cache key holds concrete values only.
+    const analysis = () => cachedSourceAnalysis(rc.source.identity, () => (rc.admit
+      ? rc.admit((d) => sourceAnalysis(rc.source, rc.meta, rc.config, d))
+      : sourceAnalysis(rc.source, rc.meta, rc.config, new Deadline(rc.config.processTimeoutMs))));
+    const components = await computeComponents(plan.components, { meta: rc.meta, config: rc.config, plannedSize, asset: rc.asset, analysis });
+    plan = { components, canonical: components.map(canonicalComponent).join('/') };
+    rc = { ...rc, plan };
+    if (!isDynamic(plan)) return { plan, variant: '' };
+  }
   const out: Component[] = [];
   const variant: string[] = [];
   // What resolvers may ask of the planner and the renderer is handed in here (transforms/ imports

@@ -7,6 +7,7 @@ import type { Plan } from '../../transforms/types.ts';
 import { Errors } from '../errors.ts';
 import { defaultOf } from '../config.ts';
 import { deepFreeze, memoizedParse, parseMemo, settingSized } from '../cache/memo.ts';
+import { Computed, computedOf } from './expr.ts';
 
 // Declared with the transform contract, which hands plans to transforms (layers, resolvers).
 export type { Plan };
@@ -40,7 +41,13 @@ export function looksLikeComponent(segment: string): boolean {
   return known;
 }
 
-function parseComponentText(text: string, named: Readonly<Record<string, string>>, depth: number): Component[] {
+/** What parsing learns about the whole plan. */
+interface ParseState {
+  /** Some value is computed, or a variable or condition appears (url-api.md §8). */
+  computed: boolean;
+}
+
+function parseComponentText(text: string, named: Readonly<Record<string, string>>, depth: number, state: ParseState): Component[] {
   const comp: Component = {};
   const before: Component[] = [];
   let any = false;
@@ -54,13 +61,22 @@ function parseComponentText(text: string, named: Readonly<Record<string, string>
       throw new Errors.UNKNOWN_TRANSFORMATION(token);
     }
     if (raw === '') throw new Errors.INVALID_PARAM(def.name, raw);
-    const value = def.parse(raw);
+    // Computed values (url-api.md §8) stay expressions until the source is known; `$` anywhere
+    // (a variable read, `$(name)` in a text) or a language key makes the plan one to resolve.
+    const computed = def.computes ? computedOf(raw, def.computes) : undefined;
+    if (computed || def.flow || raw.includes('$')) state.computed = true;
+    const value = computed ?? def.parse(raw);
     if (def.expand) {
       if (depth > 5) throw new Errors.INVALID_PARAM(def.name, `${raw} (named transformations nest too deep)`);
-      for (const sub of def.expand(value as never, named)) before.push(...parseComponentText(sub, named, depth + 1));
+      for (const sub of def.expand(value as never, named)) before.push(...parseComponentText(sub, named, depth + 1, state));
       continue;
     }
     const k = def.planKey as PlanKey;
+    if (comp[k] !== undefined && def.merge) {
+      (comp as Record<string, unknown>)[k] = def.merge(comp[k] as never, value as never);
+      any = true;
+      continue;
+    }
     if (comp[k] !== undefined && key !== 'fl') throw new Errors.INVALID_PARAM(def.name, `${raw} (given twice in one component)`);
     if (key === 'fl' && comp.flags) {
       (comp as Record<string, unknown>)[k] = { ...comp.flags, ...(value as object) };
@@ -72,14 +88,20 @@ function parseComponentText(text: string, named: Readonly<Record<string, string>
   return any ? [...before, comp] : before;
 }
 
-/** Canonical text of one component: registry order, canonical values. */
+const DEF_BY_PLAN_KEY: ReadonlyMap<string, (typeof TRANSFORMS)[number]> = new Map(TRANSFORMS.map((t) => [t.planKey, t]));
+
+/** Canonical text of one component: canonical values, sorted (walks the component's own keys only). */
 export function canonicalComponent(c: Component): string {
   const parts: string[] = [];
-  for (const [key, def] of BY_KEY) {
-    if (def.key !== key) continue;
-    const v = (c as Record<string, unknown>)[def.planKey];
-    if (v === undefined) continue;
-    parts.push(`${key}_${def.canonical ? def.canonical(v as never) : JSON.stringify(v)}`);
+  for (const k in c) {
+    const v = (c as Record<string, unknown>)[k];
+    const def = DEF_BY_PLAN_KEY.get(k);
+    if (v === undefined || !def) continue;
+    const key = def.key;
+    // A symbol key (`$name_…`) is written without the `_` that follows a word key.
+    const head = key.charCodeAt(0) === 36 ? key : `${key}_`;
+    if (v instanceof Computed) { parts.push(`${head}${v.raw}`); continue; }
+    parts.push(`${head}${def.canonical ? def.canonical(v as never) : JSON.stringify(v)}`);
   }
   return parts.sort().join(',');
 }
@@ -159,6 +181,13 @@ function groupLayers(flat: readonly Component[]): Component[] {
       }
       const end = closes.get(i);
       const { layer: _l, underlay: _u, ...rest } = withoutLayerFlags(c);
+      // The language's own keys (a condition, variables) in the opener apply to the layer as a
+      // whole, not to its first transformation: they stay beside it.
+      const lifted: Component = {};
+      const restRec = rest as Record<string, unknown>;
+      for (const k of Object.keys(restRec)) {
+        if (DEF_BY_PLAN_KEY.get(k)?.flow) { (lifted as Record<string, unknown>)[k] = restRec[k]; delete restRec[k]; }
+      }
       let own: Component, inner: Component[], placeFrom: Component;
       if (end === undefined) {
         // Self-contained: this component's g/x/y place the layer instead of cropping it.
@@ -179,7 +208,7 @@ function groupLayers(flat: readonly Component[]): Component[] {
       const grouped: LayerSpec = {
         ...spec, components, placement: placementOf(placeFrom, c), nested: components.map(canonicalComponent).join('/'),
       };
-      out.push(spec.under ? { underlay: grouped } : { layer: grouped });
+      out.push(spec.under ? { ...lifted, underlay: grouped } : { ...lifted, layer: grouped });
       // An fl_layer_apply component's other flags (e.g. fl_getinfo) still apply to the base.
       if (end !== undefined) {
         const rem = withoutLayerFlags({ flags: placeFrom.flags });
@@ -215,9 +244,11 @@ const NO_NAMED: Readonly<Record<string, string>> = Object.freeze({});
 export function parsePlan(segments: readonly string[], named: Readonly<Record<string, string>> = NO_NAMED, maxComponents = 1000,
   memoBytes = defaultOf('planMemoBytes')): Plan {
   return memoizedParse(memos.of(memoBytes), `${tableId(named)}:${maxComponents}:${segments.join('/')}`, () => {
-    const components = groupLayers(segments.flatMap((s) => parseComponentText(s, named, 0)));
+    const state: ParseState = { computed: false };
+    const components = groupLayers(segments.flatMap((s) => parseComponentText(s, named, 0, state)));
     if (components.length > maxComponents) throw new Errors.BAD_URL(`too many components (${components.length} > ${maxComponents})`);
-    return deepFreeze({ components, canonical: components.map(canonicalComponent).join('/') });
+    const canonical = components.map(canonicalComponent).join('/');
+    return deepFreeze(state.computed ? { components, canonical, computed: true } : { components, canonical });
   });
 }
 

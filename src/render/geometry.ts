@@ -163,9 +163,10 @@ async function planGeometry(iw: number, ih: number, c: Component, config: Config
       else return whole;
     } else return whole;
   }
-  // One missing dimension keeps the input's ratio.
-  const rw = W ?? Math.max(1, Math.round((iw * H!) / ih));
-  const rh = H ?? Math.max(1, Math.round((ih * W!) / iw));
+  // One missing dimension keeps the input's ratio; with fl_ignore_aspect_ratio it keeps its size.
+  const keep = c.flags?.ignoreAspectRatio === true;
+  const rw = W ?? (keep ? iw : Math.max(1, Math.round((iw * H!) / ih)));
+  const rh = H ?? (keep ? ih : Math.max(1, Math.round((ih * W!) / iw)));
   const both = W !== undefined && H !== undefined;
   const sFit = Math.min(rw / iw, rh / ih);
   const sFill = Math.max(rw / iw, rh / ih);

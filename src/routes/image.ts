@@ -319,9 +319,12 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     return r;
   }
 
-  /** Result cache key: source bytes, plan, URL extension, resolved variant, layer files. */
-  const resultKey = (src: Source, parsed: Parsed, variant: string, layers: string) =>
-    `${src.identity}\n${parsed.plan.canonical}\n${parsed.url.extFormat ?? ''}\n${variant}\n${layers}`;
+  /**
+   * Result cache key: source bytes, the resolved plan (concrete values only: two URLs that
+   * compute the same plan share one result), URL extension, resolved variant, layer files.
+   */
+  const resultKey = (src: Source, parsed: Parsed, plan: Plan, variant: string, layers: string) =>
+    `${src.identity}\n${plan.canonical}\n${parsed.url.extFormat ?? ''}\n${variant}\n${layers}`;
 
   /** Headers and body of a result (or 304), per url-api.md §5. Synchronous. */
   function sendResult(request: FastifyRequest, reply: FastifyReply, parsed: Parsed, plan: Plan, result: CachedResult,
@@ -366,7 +369,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       if (src) {
         // The key of a simple plan depends on the source only: reuse the last one built.
         let key = parsed.lastKey;
-        if (key?.identity !== src.identity) parsed.lastKey = key = { identity: src.identity, key: resultKey(src, parsed, '', '') };
+        if (key?.identity !== src.identity) parsed.lastKey = key = { identity: src.identity, key: resultKey(src, parsed, parsed.plan, '', '') };
         result = fromL1(key.key);
       }
       if (result) {
@@ -409,7 +412,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       plan = r.plan;
       variant = r.variant;
     }
-    const key = resultKey(src, parsed, variant, imageLayers(plan).length ? await deadline.race(layerIdentities(plan), 'loading the layers') : '');
+    const key = resultKey(src, parsed, plan, variant, imageLayers(plan).length ? await deadline.race(layerIdentities(plan), 'loading the layers') : '');
     const { metrics, tier } = delivery;
     let result = fromL1(key);
     let cacheState = 'l1';

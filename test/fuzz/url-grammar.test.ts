@@ -53,7 +53,7 @@ await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
 t.teardown(() => new Promise<void>((resolve) => { origin.closeAllConnections(); origin.close(() => resolve()); }));
 const originPort = (origin.address() as AddressInfo).port;
 
-const KEYS = ['w', 'h', 'c', 'g', 'x', 'y', 'ar', 'z', 'q', 'f', 'a', 'r', 'b', 'bo', 'o', 'e', 'fl', 'dpr', 'pg', 't', 'l', 'u', 'd', 'co', 'if', 'so', 'du'] as const;
+const KEYS = ['w', 'h', 'c', 'g', 'x', 'y', 'ar', 'z', 'q', 'f', 'a', 'r', 'b', 'bo', 'o', 'e', 'fl', 'dpr', 'pg', 't', 'l', 'u', 'd', 'co', 'if', 'so', 'du', '$a', '$b'] as const;
 type Key = (typeof KEYS)[number];
 
 /** Object.prototype member names: table lookups must not find them (issue 12). */
@@ -68,13 +68,28 @@ const EFFECTS = ['blur', 'blur:5', 'blur:2000', 'blur:0', 'blur:-1', 'sharpen', 
   'sharpen:1901', 'sharpen:2000', 'unsharp_mask:901', 'unsharp_mask:2000', 'pixelate:10', 'pixelate:200', ...PROTO];
 const FLAGS = ['progressive', 'lossy', 'png8', 'strip_profile', 'keep_iptc', 'attachment', 'attachment:my file', 'immutable_cache', 'animated', 'awebp', 'getinfo', 'layer_apply', 'relative', 'preserve_transparency', 'any_format', 'bogus', ...PROTO];
 
+// Computed values (url-api.md §8): expressions over predefined names (fc, which loads the face
+// detector, left out), variables, strings and the operators, spelled out and percent-encoded.
+const OPERAND = fc.oneof(int(-3, 60), frac, fc.constantFrom('w', 'h', 'iw', 'ih', 'ar', 'iar', 'cw', 'ch', 'pc', 'cp', 'ils', 'tags', 'ctx', 'md',
+  '$a', '$b', '$zz', '!x!', '!!', '!12!', 'ctx:!k!', 'md:!k!', '0', '3:4', 'zz', ...PROTO));
+const OPERATOR = fc.constantFrom('add', 'sub', 'mul', 'div', 'mod', 'pow', 'div_0', 'mod_0', '%2B', '%2A', '%2F', '%25', '%5E', '-', 'to_i', 'to_f', 'to', 'zz');
+const expr = fc.tuple(OPERAND, fc.array(fc.tuple(OPERATOR, OPERAND), { maxLength: 4 }), fc.constantFrom('_', '_', '_', ''))
+  .map(([first, rest, sep]) => [first, ...rest.flat()].join(sep));
+const CMP = fc.constantFrom('eq', 'ne', 'lt', 'gt', 'lte', 'gte', 'in', 'nin', 'zz');
+const condition = fc.oneof(
+  fc.array(fc.tuple(expr, CMP, expr).map((c) => c.join('_')), { minLength: 1, maxLength: 3 })
+    .chain((cs) => fc.constantFrom('_and_', '_or_').map((j) => cs.join(j))),
+  fc.constantFrom('end', 'else', 'w_gt_1000', 'ar_lt_1.0', '!sale!_in_tags', 'ctx:!a!_eq_!!', 'w_gt', 'gt_1'),
+);
+const variable = fc.oneof(expr, fc.constantFrom('!Sale!', '!a%20b!', '!!', '!x', 'iw_div_4_to_i', '$a_add_1'));
+
 const VALID: Record<Key, fc.Arbitrary<string>> = {
-  w: fc.oneof(int(1, 80), frac, fc.constantFrom('auto', 'auto:100', 'auto:50:30', 'auto:breakpoints', 'auto:breakpoints_10_60_5_4:json', 'iw', 'ih_div_2')),
-  h: fc.oneof(int(1, 80), frac, fc.constantFrom('auto', 'ih', '0.5')),
+  w: fc.oneof(int(1, 80), frac, fc.constantFrom('auto', 'auto:100', 'auto:50:30', 'auto:breakpoints', 'auto:breakpoints_10_60_5_4:json', 'iw', 'ih_div_2'), expr),
+  h: fc.oneof(int(1, 80), frac, fc.constantFrom('auto', 'ih', '0.5'), expr),
   c: fc.constantFrom(...CROPS),
   g: fc.constantFrom(...GRAVITIES),
-  x: num,
-  y: num,
+  x: fc.oneof(num, expr),
+  y: fc.oneof(num, expr),
   ar: fc.oneof(fc.tuple(int(0, 20), int(0, 20)).map(([a, b]) => `${a}:${b}`), frac, fc.constantFrom('16:9', '1.0', '0', 'abc')),
   z: fc.oneof(frac, fc.constantFrom('0', '-1', '10', '1.5')),
   q: fc.oneof(int(0, 101), fc.constantFrom('auto', 'auto:good', 'auto:best', 'auto:eco', 'auto:low', 'auto:bad', '80:420', '80:444', '80:422', 'jpegmini')),
@@ -83,17 +98,19 @@ const VALID: Record<Key, fc.Arbitrary<string>> = {
   r: fc.oneof(int(0, 50), fc.constantFrom('max', '1:2', '1:2:3', '1:2:3:4', '1:2:3:4:5', '-4')),
   b: fc.constantFrom('toString', '__proto__', 'red', 'white', 'transparent', 'rgb:ff0000', 'rgb:ff000080', 'rgb:f00', 'rgb:zzzzzz', 'auto', 'auto:border', 'auto:predominant', 'auto:border_contrast', 'gen_fill', 'blurred', '#fff', 'notacolour'),
   bo: fc.constantFrom('3px_solid_red', '1px_solid_rgb:00ff00', '0px_solid_black', '99999px_solid_red', '2px_dashed_red', 'px_solid_red'),
-  o: fc.oneof(int(-5, 105), frac),
-  e: fc.constantFrom(...EFFECTS),
+  o: fc.oneof(int(-5, 105), frac, expr),
+  e: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...EFFECTS) }, { weight: 1, arbitrary: expr.map((x) => `blur:${x}`) }),
   fl: fc.array(fc.constantFrom(...FLAGS), { minLength: 1, maxLength: 3 }).map((a) => a.join('.')),
   dpr: fc.oneof(fc.constantFrom('1.0', '2', '2.5', 'auto', '0', '10', '3.0', '0.5', '-1'), frac),
   pg: fc.oneof(int(-1, 5), fc.constantFrom('1-2', '1;3', 'name:x', 'embedded:1')),
   t: fc.constantFrom('thumb', 'square', 'thumb.square', 'loop', 'missing', 'a.b.c', 'thumb.constructor', ...PROTO),
-  l: fc.constantFrom('text:Arial_20:hello', 'sample', 'fetch:aHR0cDovLzEyNy4wLjAuMS94LmpwZw', 'folder:a'),
+  l: fc.constantFrom('text:Arial_20:hello', 'sample', 'fetch:aHR0cDovLzEyNy4wLjAuMS94LmpwZw', 'folder:a', 'text:Arial_20:$(a)', 'text:Arial_20:$(zz)', 'text:Arial_20:a$(b)b'),
   u: fc.constantFrom('sample', 'a'),
   d: fc.constantFrom('default.png', 'a.png'),
   co: fc.constantFrom('red', 'rgb:00ff00'),
-  if: fc.constantFrom('w_gt_1000', 'ar_lt_1.0', 'end', 'else'),
+  if: condition,
+  $a: variable,
+  $b: variable,
   so: int(0, 10),
   du: int(0, 10),
 };
@@ -250,4 +267,22 @@ t.test('malformed percent-encoding is answered like every other 4xx', async (t) 
     t.equal(r.headers['cache-control'], 'no-store', `${url}: Cache-Control no-store`);
     t.equal(r.headers['access-control-allow-origin'], '*', `${url}: CORS header like every answer`);
   }
+});
+
+t.test('a division by zero in any expression is a 400 naming it', async (t) => {
+  const app = await buildServer(testConfig({ storageDir: dir }), { defaultMetrics: false });
+  t.teardown(() => app.close());
+  // Operands and operators that cannot fail before the division (no variables, strings or pow).
+  const safe = fc.tuple(fc.constantFrom('w', 'h', 'iw', 'ih', 'ar', 'iar', 'cw', 'ch', 'pc', 'cp', '0', '1', '7', '0.5'),
+    fc.array(fc.tuple(fc.constantFrom('add', 'sub', 'mul', 'div', 'mod', '%2B', '%2A', '%2F'), fc.constantFrom('w', 'ih', '2', '9', '0.25')), { maxLength: 4 }),
+    fc.constantFrom('div_0', 'mod_0', '%2F_0', 'div_0_mul_ih', 'mod_0.0_add_w'), fc.constantFrom('w', 'h', 'x', 'o', '$v'))
+    .map(([first, rest, zero, key]) => ({ text: [first, ...rest.flat(), zero].join('_'), key }));
+  let n = 0;
+  await fc.assert(fc.asyncProperty(safe, async ({ text, key }) => {
+    const url = key === '$v' ? `/image/upload/$v_${text}/w_10/a.png` : `/image/upload/${key}_${text}/a.png`;
+    const r = await app.inject(url);
+    n++;
+    return r.statusCode === 400 && String(r.headers['x-cld-error']).includes('(division by zero)') && r.headers['cache-control'] === 'no-store';
+  }), { seed: SEED, numRuns: 300 });
+  t.pass(`${n} expressions dividing by zero: every one a 400 "division by zero"`);
 });

@@ -131,8 +131,10 @@ t.test('rejected tokens → status and exact message', async (t) => {
     ['eo_5', 400, `Unsupported transformation eo_5: ${VIDEO}`],
     ['du_10', 400, `Unsupported transformation du_10: ${VIDEO}`],
     ['vc_h264', 400, `Unsupported transformation vc_h264: ${VIDEO}`],
-    ['if_w_gt_100', 400, 'Unsupported transformation if_w_gt_100: conditional transformations are not supported'],
-    ['$w_100', 400, 'Unsupported transformation $w_100: user-defined variables are not supported'],
+    // Conditions and variables parse (test/transforms/computed.test.ts); malformed ones are 400s.
+    ['if_w_zz_100', 400, 'Invalid condition in transformation: w_zz_100 (a condition is <value>_<eq|ne|lt|gt|lte|gte|in|nin>_<value>)'],
+    ['$1w_100', 400, 'Invalid variable in transformation: $1w_100 (a name is letters and digits, starting with a letter)'],
+    ['w_iw_div', 400, 'Invalid width in transformation: iw_div'],
     ['t_missing', 400, 'Unsupported transformation t_missing: no such named transformation is configured'],
     ['w_100,w_200', 400, 'Invalid width in transformation: 200 (given twice in one component)'],
     ['w_100,,h_100', 400, 'Invalid URL: empty parameter in "w_100,,h_100"'],

@@ -113,7 +113,7 @@ t.test('rejected', async (t) => {
     ['l_video:dog', '400 Unsupported transformation l_video: video layers are not supported for images'],
     ['l_subtitles:a.srt', '400 Unsupported transformation l_subtitles: subtitle layers are video-only'],
     ['l_lut:a.3dl', '400 Unsupported transformation l_lut: LUT layers are not supported'],
-    ['l_$img', '400 Unsupported transformation l_$img: user-defined variables are not supported'],
+    ['l_$img', '400 Unsupported transformation l_$img: layers named by a variable (asset references) are not supported'],
     ['l_..:etc:passwd', '400 Invalid overlay in transformation: ..:etc:passwd'],
     ['l_a::b', '400 Invalid overlay in transformation: a::b'],
     ['l_text:Arial:hi', '400 Unsupported transformation l_text:Arial:hi: text styles by public id are not supported (give <font>_<size>)'],
