@@ -68,7 +68,7 @@ class Resolver {
   }
 
   /** 1-based page the components so far select (their `load` hooks, as the renderer opens the source); 1 when none does. */
-  private page(before: readonly Component[]): number {
+  private page(before: readonly Component[], count: number): number {
     const o: LoadOptions = { autoOrient: true };
     for (const c of before) {
       for (const t of LOADS) {
@@ -76,6 +76,8 @@ class Resolver {
         if (v !== undefined) t.load!(v as never, o);
       }
     }
+    // A page list (pg_2-4;6) selects its first page as the current one.
+    if (o.pages) return (o.pages(count)[0] ?? 0) + 1;
     return (o.page ?? 0) + 1;
   }
 
@@ -93,7 +95,7 @@ class Resolver {
         case 'h': case 'ch': values.set(n, (await this.size(before)).height); break;
         case 'ar': { const s = await this.size(before); values.set(n, s.width / s.height); break; }
         case 'pc': values.set(n, meta.pages); break;
-        case 'cp': values.set(n, this.page(before)); break;
+        case 'cp': values.set(n, this.page(before, meta.pages)); break;
         case 'fc': values.set(n, (await this.analysis()).faces); break;
         case 'ils': values.set(n, (await this.analysis()).illustration); break;
         case 'tags': values.set(n, asset.tags); break;
