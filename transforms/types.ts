@@ -18,6 +18,7 @@ import type { Config } from '../src/config.ts';
 import type { SourceMeta } from '../src/render/source-meta.ts';
 import type { Source } from '../src/origin/types.ts';
 import type { Deadline } from '../src/render/deadline.ts';
+import type { Region } from '../src/render/affine.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface PlanValues {}
@@ -72,6 +73,40 @@ export interface TransformDef<K extends PlanKey = PlanKey> {
    * unchanged (geometry keys are sized by the geometry owner).
    */
   bounds?(value: PlanValues[K], dims: PlanDims, component: Component, bc: BoundsContext): PlanDims | Promise<PlanDims>;
+  /**
+   * Delivery-time hook: how this value shapes the answer once the image is encoded (a JSON
+   * description instead of the image, a download name, the DPR reported, the caching). The
+   * pipeline (src/pipeline/produce.ts) calls it for each component holding the value, in plan
+   * order, so a later component's setting wins.
+   */
+  respond?(value: PlanValues[K], rc: RespondContext): void;
+}
+
+/** Size, format and bytes of an image on either side of a delivery. */
+export interface ImageFacts {
+  readonly width: number;
+  readonly height: number;
+  readonly format: string;
+  readonly bytes: number;
+}
+
+/** What a `respond` hook may read about the delivered result, and what it may set on the answer. */
+export interface RespondContext {
+  readonly config: Config;
+  /** The source, from its header (size after EXIF orientation). */
+  readonly input: ImageFacts;
+  /** The encoded output, with its format's file extension and the input region it shows (undefined: all of it). */
+  readonly output: ImageFacts & { readonly extension: string; readonly crop?: Region };
+  /** The last segment of the public id: the name of a download that names none. */
+  readonly name: string;
+  /** Answer this JSON document instead of the image. */
+  json?: unknown;
+  /** Answer with `Content-Disposition: attachment` and this file name. */
+  attachment?: string;
+  /** The DPR the image was delivered at (`X-Aperture-DPR`, Server-Timing); 1 when unset. */
+  dpr?: number;
+  /** Cacheable as immutable (`Cache-Control: …, immutable`). */
+  immutable?: boolean;
 }
 
 /** A canvas size known from the plan. */

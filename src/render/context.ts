@@ -2,6 +2,7 @@
 import type { Config } from '../config.ts';
 import type { Source } from '../origin/types.ts';
 import type { Deadline } from './deadline.ts';
+import type { SourceDecode } from './blame.ts';
 
 export interface RequestHints {
   /** Raw Accept header (format negotiation). */
@@ -33,4 +34,9 @@ export interface RenderContext {
    * origins; absent where no origin is at hand (layers are then refused).
    */
   readonly loadLayer?: (publicId: string, ext?: string) => Promise<Source>;
+  /**
+   * The sources opened so far for this render (base, layers), as openSource opened them: a
+   * failure is blamed on one that does not decode alone (render/blame.ts). render() makes it.
+   */
+  readonly decodes?: SourceDecode[];
 }

@@ -93,7 +93,7 @@ export function textBox(style: TextStyle, text: string, wrap?: number): { width:
 /** Pango allocates the whole bitmap at once: refuse a text over the output limits before rendering it. */
 function refuseText(box: { width: number; height: number }, limits: { side: number; pixels: number }): void {
   if (box.width > limits.side || box.height > limits.side || box.width * box.height > limits.pixels) {
-    throw new Errors.OUTPUT_TOO_LARGE(`text layer of about ${box.width}x${box.height} px`);
+    throw new Errors.TOO_LARGE(`text layer of about ${box.width}x${box.height} px`, 'output');
   }
 }
 
@@ -275,7 +275,7 @@ export async function applyLayer(canvas: Canvas, spec: LayerSpec, ctx: ApplyCont
     };
     const nw = W + ext.left + ext.right, nh = H + ext.top + ext.bottom;
     const limit = ctx.config.maxOutputSide;
-    if (nw > limit || nh > limit) throw new Errors.OUTPUT_TOO_LARGE(`${layerName(spec)} grows the image to ${nw}x${nh}, over the ${limit} px limit`);
+    if (nw > limit || nh > limit) throw new Errors.TOO_LARGE(`${layerName(spec)} grows the image to ${nw}x${nh}, over the ${limit} px limit`, 'output');
     await canvas.op('extend', 'extend', (img) => img.extend({ ...ext, background: { r: 0, g: 0, b: 0, alpha: 0 } }));
     canvas.markAlpha();
     canvas.mapThrough(translate(-ext.left, -ext.top), nw, nh);

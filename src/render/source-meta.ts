@@ -4,7 +4,7 @@
  */
 import sharp from 'sharp';
 import { LRUCache } from 'lru-cache';
-import { Errors, classifySharpError } from '../errors.ts';
+import { Errors, sourceError } from '../errors.ts';
 import type { Source } from '../origin/types.ts';
 import type { Config } from '../config.ts';
 import { isSanitizedSvg } from '../security/svg.ts';
@@ -39,9 +39,8 @@ export async function readSourceMeta(src: Source, config: Config): Promise<Sourc
   try {
     m = await sharp(src.buffer, { limitInputPixels: false }).metadata();
   } catch (e) {
-    const err = classifySharpError(e);
-    if (err.statusCode >= 500) throw new Errors.UNSUPPORTED_SOURCE('not a recognised image format');
-    throw err;
+    // Reading the header is decoding the source: its failures are the source's (4xx).
+    throw sourceError(e, 'unsupported');
   }
   // Second line behind the route's sniffing (security/svg.ts): no unsanitized SVG is rendered.
   if (m.format === 'svg' && !isSanitizedSvg(src.buffer)) throw new Errors.UNSUPPORTED_SOURCE('an SVG that did not pass the sanitizer');
