@@ -4,7 +4,7 @@
  * from both ("out of order read", "bad extract area"): a keyword in the message cannot tell a
  * corrupt upload from a bug. So a render that fails with anything but one of the error table's
  * errors or the budget running out decodes each source it opened again, alone, with the options
- * it was opened with (page, frames, pixel limit), to a sink that keeps no pixels (`stats`). A
+ * it was opened with (page, frames, pixel limit), to a sink that keeps no pixels. A
  * source that fails alone is at fault: a 4xx from that decode's own message (errors.ts
  * sourceError). If every source decodes, the renderer is: a 500, logged with the request.
  *
@@ -30,7 +30,13 @@ export async function blame(e: unknown, decodes: readonly SourceDecode[], deadli
     if (seen.has(d.buffer)) continue;
     seen.add(d.buffer);
     try {
-      await sharp(d.buffer, { ...d.options, sequentialRead: true }).timeout({ seconds: deadline.seconds('checking the source') }).stats();
+      // Every pixel decoded at full size (no shrink-on-load) and averaged into one: little
+      // memory. (`stats()` would not do: it ignores the loader's failOn warnings.)
+      await sharp(d.buffer, { ...d.options, sequentialRead: true })
+        .resize(1, 1, { fit: 'fill', fastShrinkOnLoad: false })
+        .raw()
+        .timeout({ seconds: deadline.seconds('checking the source') })
+        .toBuffer();
     } catch (fault) {
       return sourceError(fault, 'corrupt');
     }

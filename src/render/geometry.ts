@@ -46,9 +46,14 @@ export function refuseOver(d: { width: number; height: number; pages: number }, 
   }
 }
 
-/** Throws when `d` is over its output format's own pixel bound (Encoder.maxPixels). */
+/** Throws when `d` is over its output format's own bounds (Encoder.maxSide, Encoder.maxPixels). */
 export function refuseOverEncoder(format: OutputFormat, d: { width: number; height: number; pages: number }, config: Config): void {
-  const bound = encoderOf(format).maxPixels?.(config);
+  const encoder = encoderOf(format);
+  const side = encoder.maxSide;
+  if (side !== undefined && (d.width > side || d.height > side)) {
+    throw new Errors.TOO_LARGE(`${formatRow(format).extensions[0].toUpperCase()} of ${d.width}x${d.height} exceeds the format's ${side} px side limit`, 'output');
+  }
+  const bound = encoder.maxPixels?.(config);
   if (!bound || d.width * d.height * d.pages <= bound.limit) return;
   const frames = d.pages > 1 ? `x${d.pages} frames` : '';
   throw new Errors.TOO_LARGE(`${formatRow(format).extensions[0].toUpperCase()} of ${d.width}x${d.height}${frames} exceeds ${bound.limit} pixels (${bound.setting})`, 'output');
