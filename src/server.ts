@@ -60,7 +60,7 @@ export async function buildServer(config: Config, options: ServerOptions = {}): 
       if (draining.value) reply.header('connection', 'close');
       return handler.call(this, request, reply);
     };
-    // The image route counts its own responses when it sends them (routes/image.ts); the
+    // The image route counts its own responses when it sends them (pipeline/respond.ts); the
     // error handler counts its errors.
     if (route.url === IMAGE_ROUTE) return;
     const label = route.url;

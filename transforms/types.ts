@@ -9,7 +9,7 @@
  *
  * transforms/ sits below the planner, the renderer and the resolver, which all import the
  * registry: a hook reaches them only through the context it is handed (ApplyContext,
- * BoundsContext, ResolveContext), never by an import, so the import graph has no cycle
+ * BoundsContext, ResolveContext, RespondContext), never by an import, so the import graph has no cycle
  * (`npx dpdm --no-tree src/main.ts transforms/index.ts`).
  */
 import type { Canvas } from '../src/render/canvas.ts';
@@ -177,7 +177,7 @@ export interface ResolveContext extends ResolveServices {
    */
   readonly plan?: Plan;
   /**
-   * Runs pixel work (breakpoint sampling) as the route runs a transform: in an admission
+   * Runs pixel work (breakpoint sampling) as the pipeline runs a render (pipeline/produce.ts): in an admission
    * slot, within the request's deadline. Absent (benchmarks): run directly.
    */
   readonly admit?: <T>(work: (deadline: Deadline) => Promise<T>) => Promise<T>;

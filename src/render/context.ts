@@ -19,7 +19,7 @@ export interface RequestHints {
 export interface RenderContext {
   readonly config: Config;
   readonly hints: RequestHints;
-  /** Request headers that changed the result; the route turns them into `Vary`. */
+  /** Request headers that changed the result; pipeline/respond.ts turns them into `Vary`. */
   readonly vary: Set<string>;
   /** Stable identity of the source, for per-source analysis caches. */
   readonly sourceIdentity: string;

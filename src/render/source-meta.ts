@@ -42,7 +42,7 @@ export async function readSourceMeta(src: Source, config: Config): Promise<Sourc
     // Reading the header is decoding the source: its failures are the source's (4xx).
     throw sourceError(e, 'unsupported');
   }
-  // Second line behind the route's sniffing (security/svg.ts): no unsanitized SVG is rendered.
+  // Second line behind the pipeline's sniffing (pipeline/source.ts, security/svg.ts): no unsanitized SVG is rendered.
   if (m.format === 'svg' && !isSanitizedSvg(src.buffer)) throw new Errors.UNSUPPORTED_SOURCE('an SVG that did not pass the sanitizer');
   // The format table's sources that this libvips reads (src/formats.ts).
   if (!m.format || !sourceFormatName(m.format) || !m.width || !m.height) {

@@ -140,7 +140,7 @@ export interface BreakpointInput {
   readonly before: readonly Component[];
   readonly out: OutputSettings;
   readonly config: Config;
-  /** Runs the sampling in an admission slot within the request's deadline (the route's). */
+  /** Runs the sampling in an admission slot within the request's deadline (pipeline/produce.ts admitted). */
   readonly admit?: <T>(work: (deadline: Deadline) => Promise<T>) => Promise<T>;
 }
 
