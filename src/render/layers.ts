@@ -246,8 +246,18 @@ export async function applyLayer(canvas: Canvas, spec: LayerSpec, ctx: ApplyCont
   }
   const opaque = !canvas.hasAlpha;
   if (p.tiled) {
+    // Tiles start at the top left: a tile wider or taller than the canvas shows only its top
+    // left part, which is all libvips takes (it refuses a larger composite input).
+    let tile = layer.data, tileRaw = raw;
+    if (layer.width > W || layer.height > H) {
+      const { data, info } = await sharp(layer.data, { raw })
+        .extract({ left: 0, top: 0, width: Math.min(W, layer.width), height: Math.min(H, layer.height) })
+        .raw().toBuffer({ resolveWithObject: true });
+      tile = data;
+      tileRaw = { width: info.width, height: info.height, channels: info.channels as LayerPixels['channels'] };
+    }
     await canvas.op('composite', 'composite', (img) => {
-      const r = img.composite([{ input: layer.data, raw, tile: true, gravity: 'northwest', blend }]);
+      const r = img.composite([{ input: tile, raw: tileRaw, tile: true, gravity: 'northwest', blend }]);
       return opaque ? r.removeAlpha() : r;
     });
     return;
