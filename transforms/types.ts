@@ -80,6 +80,18 @@ export interface TransformDef<K extends PlanKey = PlanKey> {
    * order, so a later component's setting wins.
    */
   respond?(value: PlanValues[K], rc: RespondContext): void;
+  /**
+   * Plan-time hook: the stored images this value draws besides the delivered source (an image
+   * layer's), and the components it nests (a layer's own), walked for more. The pipeline
+   * (src/pipeline/source.ts) loads them as it loads the source and keys results on them.
+   */
+  images?(value: PlanValues[K]): { readonly refs: readonly ImageRef[]; readonly nested: readonly Component[] };
+}
+
+/** A stored image (upload) a plan draws besides its source. */
+export interface ImageRef {
+  readonly publicId: string;
+  readonly ext?: string;
 }
 
 /** Size, format and bytes of an image on either side of a delivery. */

@@ -7,15 +7,16 @@ import type { Delivery } from '../delivery.ts';
 import type { DeliveryUrl } from '../url/parse-url.ts';
 import type { Source } from '../origin/types.ts';
 import type { Plan } from '../plan/parse.ts';
-import type { Component } from '../../transforms/types.ts';
+import { TRANSFORMS } from '../../transforms/index.ts';
+import type { Component, ImageRef } from '../../transforms/types.ts';
 import { maybeSvg } from '../security/svg.ts';
 import { byteMemo } from '../cache/memo.ts';
 
 /** An image layer's stored upload. */
-export interface LayerRef {
-  readonly publicId: string;
-  readonly ext?: string;
-}
+export type LayerRef = ImageRef;
+
+/** The transforms that draw stored images besides the source (TransformDef.images). */
+const DRAWING = TRANSFORMS.filter((t) => t.images);
 
 export interface Sources {
   /** The source of a delivery URL, sanitized if it may be an SVG. */
@@ -24,7 +25,7 @@ export interface Sources {
   peek(url: DeliveryUrl): Source | undefined;
   /** An `l_`/`u_` image layer: a stored upload, through the same origins and sanitizer as the base. */
   loadLayer(publicId: string, ext?: string): Promise<Source>;
-  /** The image layers a plan draws, nested ones included (memoized per plan). */
+  /** The image layers a plan draws, nested ones included (memoized per plan), through TransformDef.images. */
   layers(plan: Plan): readonly LayerRef[];
   /** Identities of the layer images, so that a changed layer file is never served stale. */
   layerIdentities(plan: Plan): Promise<string>;
@@ -64,10 +65,12 @@ export function createSources(delivery: Delivery): Sources {
       const found: LayerRef[] = [];
       const walk = (components: readonly Component[]) => {
         for (const c of components) {
-          for (const spec of [c.layer, c.underlay]) {
-            if (!spec) continue;
-            if (spec.source.kind === 'image') found.push({ publicId: spec.source.publicId, ...(spec.source.ext ? { ext: spec.source.ext } : {}) });
-            walk(spec.components);
+          for (const t of DRAWING) {
+            const v = (c as Record<string, unknown>)[t.planKey];
+            if (v === undefined) continue;
+            const { refs, nested } = t.images!(v as never);
+            found.push(...refs);
+            walk(nested);
           }
         }
       };
