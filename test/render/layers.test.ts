@@ -163,6 +163,16 @@ t.test('fl_tiled with a tile larger than the base shows the tile\'s top left par
   t.same(tall.px!.at(96, 0).slice(0, 3), [0, 255, 0]);
 });
 
+t.test('a changed layer file is never served stale (results are keyed on the layer sources)', async (t) => {
+  await fs.writeFile(path.join(storage, 'docs', 'swap.png'), await solid(20, 20, 255, 0, 0));
+  const before = await get('l_docs:swap/white.png');
+  t.equal(before.status, 200, before.error ?? '');
+  t.ok(isRed(before.px!.at(50, 40)), 'the layer as first stored');
+  await fs.writeFile(path.join(storage, 'docs', 'swap.png'), await solid(20, 20, 0, 0, 255));
+  const after = await get('l_docs:swap/white.png');
+  t.same(after.px!.at(50, 40).slice(0, 3), [0, 0, 255], 'the rewritten layer, on the next request');
+});
+
 t.test('an underlay shows only through the transparent areas of the base', async (t) => {
   const u = await get('u_docs:red,w_1.0,h_1.0,c_scale,fl_relative/half-clear.png');
   t.equal(u.status, 200, u.error ?? '');
