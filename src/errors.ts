@@ -1,7 +1,13 @@
 /**
  * The one table of error codes. Every failure a request can meet is one of these: a status and
- * a message shape. 4xx messages are shown to the client (in `X-Cld-Error`); 5xx messages are
- * generic and the cause is logged.
+ * a message shape. 4xx messages are shown to the client (in `X-Cld-Error`); 502, 503 and 504
+ * say what failed (an origin, the queue, the budget); anything else is a 500 "Internal error"
+ * whose cause is logged with the request (`errorAnswer`, written by pipeline/respond.ts).
+ *
+ * A libvips failure is a 4xx only when it was raised while decoding or validating the source
+ * (`sourceError`: the header read, or the source decoded alone after a render failed, see
+ * render/blame.ts); its wording is never enough, since broken files and renderer bugs share
+ * messages ("bad extract area", "out of order read").
  */
 import createError from '@fastify/error';
 
