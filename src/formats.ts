@@ -86,6 +86,8 @@ export interface Encoder {
   /** A tighter output bound than APERTURE_MAX_OUTPUT_PIXELS for an encoder whose cost per
    *  pixel is high: the limit (frames summed) and the setting that holds it. */
   maxPixels?(config: Config): { readonly limit: number; readonly setting: string };
+  /** The format's own largest width or height, when below what the configuration allows. */
+  readonly maxSide?: number;
 }
 
 export interface FormatRow {
@@ -140,6 +142,8 @@ export const FORMATS = {
     extensions: ['webp'], mime: 'image/webp', sharp: 'webp', alpha: true, animation: true, lossy: false,
     output: {
       quality: 80, losslessForGraphics: true,
+      // The WebP bitstream stores each side in 14 bits.
+      maxSide: 16383,
       encode: (img, s, q, config) => img.webp({ quality: q, effort: config.webpEffort, lossless: losslessOf(s), smartSubsample: s.chroma === '4:4:4', ...animationOf(s) }),
       qAuto: {
         range: [30, 95], ceiling: LEVELS(95, 90, 82, 72), floor: LEVELS(30, 30, 30, 30), firstGuess: LEVELS(88, 80, 70, 55),

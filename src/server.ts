@@ -1,10 +1,10 @@
 /**
  * buildServer(config): the fastify app with every route, never listening (tests use inject).
  */
-import Fastify, { type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest, type onResponseHookHandler } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type onResponseHookHandler } from 'fastify';
 import type { Metrics } from './metrics.ts';
 import type { Config } from './config.ts';
-import { Errors, isHttpError } from './errors.ts';
+import { Errors } from './errors.ts';
 import { createDelivery, type Delivery, type DeliveryOptions } from './delivery.ts';
 import { imageRoutes, IMAGE_ROUTE } from './routes/image.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -12,6 +12,7 @@ import { demoRoutes } from './routes/demo.ts';
 import { apiRoutes } from './routes/api.ts';
 import { createStore } from './storage/index.ts';
 import { createApi } from './upload/service.ts';
+import { COMMON_HEADERS, sendError } from './pipeline/respond.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -20,28 +21,24 @@ declare module 'fastify' {
   }
 }
 
-const COMMON_HEADERS = {
-  'access-control-allow-origin': '*',
-  'access-control-expose-headers': 'X-Cld-Error, Server-Timing, Content-Length, ETag',
-  'timing-allow-origin': '*',
-  'x-content-type-options': 'nosniff',
-} as const;
+export interface ServerOptions extends DeliveryOptions {
+  /** Where the log lines go (default stdout), e.g. for a test that reads what a failure logged. */
+  logStream?: { write(line: string): void };
+}
 
-export async function buildServer(config: Config, opts: DeliveryOptions = {}): Promise<FastifyInstance> {
+export async function buildServer(config: Config, options: ServerOptions = {}): Promise<FastifyInstance> {
+  const { logStream, ...opts } = options;
   let metrics: Metrics | undefined;
   const app: FastifyInstance = Fastify({
-    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    logger: config.logLevel === 'silent' ? false : { level: config.logLevel, ...(logStream ? { stream: logStream } : {}) },
     // Public ids and fetch URLs can be long.
     routerOptions: { maxParamLength: 8192 },
     return503OnClosing: true,
     // Errors fastify raises before routing (malformed percent-encoding, bad headers) get the
     // same shape as ours: X-Cld-Error, no-store, CORS.
-    frameworkErrors: (error, _req, reply) => {
-      const message = `Invalid URL: ${error.message}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 500);
-      const r = reply as unknown as FastifyReply;
-      r.code(400).headers({ ...COMMON_HEADERS, 'cache-control': 'no-store', 'x-cld-error': message });
-      metrics?.recordHttp('unmatched', 400, 0);
-      void r.send({ error: { message } });
+    frameworkErrors: (error, request, reply) => {
+      const bad = new Errors.BAD_URL(error.message.replace(/[^\x20-\x7e]/g, '?').slice(0, 487));
+      sendError(request as unknown as FastifyRequest, reply as unknown as FastifyReply, bad, metrics, 'unmatched');
     },
   });
   const delivery = createDelivery(config, opts);
@@ -66,7 +63,7 @@ export async function buildServer(config: Config, opts: DeliveryOptions = {}): P
       if (draining.value) reply.header('connection', 'close');
       return handler.call(this, request, reply);
     };
-    // The image route counts its own responses when it sends them (routes/image.ts); the
+    // The image route counts its own responses when it sends them (pipeline/respond.ts); the
     // error handler counts its errors.
     if (route.url === IMAGE_ROUTE) return;
     const label = route.url;
@@ -85,35 +82,13 @@ export async function buildServer(config: Config, opts: DeliveryOptions = {}): P
     return { ready: true };
   });
 
-  app.setErrorHandler((error: FastifyError | Error, request, reply) => {
-    let status = isHttpError(error) ? error.statusCode : 500;
-    let message = error.message;
-    if ((error as FastifyError).validation || (status >= 400 && status < 500 && !isHttpError(error))) {
-      status = 400;
-    }
-    if (status >= 500 && !(isHttpError(error) && error.code !== 'APERTURE_INTERNAL' && error.code.startsWith('APERTURE_'))) {
-      request.log.error({ err: error }, 'request failed');
-      message = new Errors.INTERNAL().message;
-      status = 500;
-    }
-    reply.code(status);
-    reply.headers(COMMON_HEADERS);
-    reply.header('Cache-Control', 'no-store');
-    reply.header('X-Cld-Error', message.replace(/[^\x20-\x7e]/g, '?').slice(0, 500));
-    reply.removeHeader('ETag');
-    reply.removeHeader('Content-Disposition');
-    if (status === 503) reply.header('Retry-After', '1');
-    reply.type('application/json');
-    if (request.routeOptions.url === IMAGE_ROUTE) delivery.metrics.recordHttp('image', status, reply.elapsedTime);
-    return reply.send({ error: { message } });
-  });
-
-  app.setNotFoundHandler((request, reply) => {
-    const err = new Errors.NOT_FOUND(request.url.split('?')[0]);
-    reply.code(404).headers(COMMON_HEADERS).header('Cache-Control', 'no-store').header('X-Cld-Error', err.message.slice(0, 500));
-    delivery.metrics.recordHttp('unmatched', 404, reply.elapsedTime);
-    return reply.send({ error: { message: err.message } });
-  });
+  // The one error writer (pipeline/respond.ts) for what routes throw and for unmatched paths.
+  // Image errors are counted here (the route counts its successes); other routes' responses
+  // are counted by their onResponse hook.
+  app.setErrorHandler((error, request, reply) =>
+    sendError(request, reply, error, delivery.metrics, request.routeOptions.url === IMAGE_ROUTE ? 'image' : undefined));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(request, reply, new Errors.NOT_FOUND(request.url.split('?')[0]), delivery.metrics, 'unmatched'));
 
   healthRoutes(app);
   demoRoutes(app);
@@ -146,6 +121,7 @@ export async function buildServer(config: Config, opts: DeliveryOptions = {}): P
     done();
   });
   app.addHook('onClose', async () => {
+    await delivery.svg.close();
     clearInterval(idleSweep);
     await delivery.refiner.close();
     await delivery.origins.close();

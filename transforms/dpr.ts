@@ -24,4 +24,6 @@ export const dpr = defineTransform({
   canonical: (v) => (v === DPR_AUTO ? 'auto' : String(v)),
   dynamic: (v) => v === DPR_AUTO,
   resolve: (_v, rc) => resolveAutoDpr(rc),
+  // The DPR reported with the image (resolved by now), as applied: up to the cap.
+  respond: (v, rc) => { rc.dpr = Math.min(v, rc.config.dprCap); },
 });

@@ -6,7 +6,8 @@
  * `getinfo` (JSON description instead of the image), `animated`/`awebp` (keep/force animation),
  * `lossless` (WebP/AVIF lossless), `preserve_transparency` (f_auto keeps PNG for images with
  * transparency), `any_format` (PNG output may switch to PNG8: pixel-identical, or within the
- * q_auto level's budget; src/render/auto-encode.ts). Read by the encoder and the route. Layer flags — `layer_apply` (closes a layer),
+ * q_auto level's budget; src/render/auto-encode.ts). Read by the encoder; getinfo, attachment
+ * and immutable_cache shape the answer through the `respond` hook. Layer flags — `layer_apply` (closes a layer),
  * `relative`, `no_overflow`, `tiled` — are consumed by the plan's layer grouping
  * (src/plan/parse.ts) and are refused outside a layer.
  */
@@ -89,4 +90,20 @@ export const flags = defineTransform({
     return out;
   },
   canonical: (f) => Object.entries(f).filter(([, v]) => v).map(([k, v]) => (v === true ? k : `${k}:${v}`)).sort().join('.'),
+  // getinfo answers a JSON description, which is never an attachment; attachment names the
+  // download after the public id unless it names it; immutable_cache marks the result immutable.
+  respond(f, rc) {
+    if (f.immutableCache) rc.immutable = true;
+    if (f.getinfo) {
+      const { input, output } = rc;
+      rc.json = {
+        input: { width: input.width, height: input.height, format: input.format, bytes: input.bytes },
+        output: { width: output.width, height: output.height, format: output.format, bytes: output.bytes },
+        ...(output.crop ? { crop: output.crop } : {}),
+      };
+      delete rc.attachment;
+    } else if (f.attachment && rc.json === undefined) {
+      rc.attachment = `${typeof f.attachment === 'string' ? f.attachment : rc.name}.${rc.output.extension}`;
+    }
+  },
 });

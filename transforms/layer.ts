@@ -18,7 +18,7 @@
  * `fl_layer_apply` component, or of its own component when there is none) into this value, in
  * a component of its own. The renderer (src/render/layers.ts) composites it in the overlay phase.
  */
-import { defineTransform, type Component, type ComputeContext } from './types.ts';
+import { defineTransform, type Component, type ComputeContext, type ImageRef } from './types.ts';
 import { colourCanonical, dimCanonical, parseIntIn, type Dim, type Rgba } from './args.ts';
 import type { Gravity } from './gravity.ts';
 import { Errors } from '../src/errors.ts';
@@ -212,6 +212,12 @@ export function bareLayer(under: boolean, source: LayerSource): LayerSpec {
   return { under, source, components: [], placement: {}, nested: '' };
 }
 
+/** TransformDef.images of `l_` and `u_`: an image layer's stored upload, and the layer's own components. */
+export function layerImages(spec: LayerSpec): { refs: ImageRef[]; nested: readonly Component[] } {
+  const s = spec.source;
+  return { refs: s.kind === 'image' ? [{ publicId: s.publicId, ...(s.ext ? { ext: s.ext } : {}) }] : [], nested: spec.components };
+}
+
 export const layer = defineTransform({
   key: 'l', planKey: 'layer', name: 'overlay', phase: 'overlay',
   parse: (raw) => bareLayer(false, parseLayerSource('overlay', raw)),
@@ -219,4 +225,5 @@ export const layer = defineTransform({
   compute: layerCompute,
   apply: (canvas, value, _component, ctx) => applyLayer(canvas, value, ctx),
   bounds: (value, dims, _component, bc) => layerBounds(value, dims, bc),
+  images: layerImages,
 });

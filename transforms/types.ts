@@ -9,7 +9,7 @@
  *
  * transforms/ sits below the planner, the renderer and the resolver, which all import the
  * registry: a hook reaches them only through the context it is handed (ApplyContext,
- * BoundsContext, ResolveContext), never by an import, so the import graph has no cycle
+ * BoundsContext, ResolveContext, RespondContext), never by an import, so the import graph has no cycle
  * (`npx dpdm --no-tree src/main.ts transforms/index.ts`).
  */
 import type { Sharp } from 'sharp';
@@ -20,6 +20,7 @@ import type { SourceMeta } from '../src/render/source-meta.ts';
 import type { Source } from '../src/origin/types.ts';
 import type { Deadline } from '../src/render/deadline.ts';
 import type { Condition, Expr, Value } from '../src/plan/expr.ts';
+import type { Region } from '../src/render/affine.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface PlanValues {}
@@ -108,7 +109,21 @@ export interface TransformDef<K extends PlanKey = PlanKey> {
    * computed made concrete. Runs on plans that hold computed values only.
    */
   compute?(value: PlanValues[K], cc: ComputeContext): PlanValues[K] | Promise<PlanValues[K]>;
+  /**
+   * Delivery-time hook: how this value shapes the answer once the image is encoded (a JSON
+   * description instead of the image, a download name, the DPR reported, the caching). The
+   * pipeline (src/pipeline/produce.ts) calls it for each component holding the value, in plan
+   * order, so a later component's setting wins.
+   */
+  respond?(value: PlanValues[K], rc: RespondContext): void;
+  /**
+   * Plan-time hook: the stored images this value draws besides the delivered source (an image
+   * layer's), and the components it nests (a layer's own), walked for more. The pipeline
+   * (src/pipeline/source.ts) loads them as it loads the source and keys results on them.
+   */
+  images?(value: PlanValues[K]): { readonly refs: readonly ImageRef[]; readonly nested: readonly Component[] };
 }
+
 
 /** What a `flow` hook may do (src/plan/compute.ts implements it). */
 export interface FlowContext {
@@ -150,6 +165,39 @@ export interface AssetMetadata {
   readonly tags: readonly string[];
   readonly context: Readonly<Record<string, string>>;
   readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** A stored image (upload) a plan draws besides its source. */
+export interface ImageRef {
+  readonly publicId: string;
+  readonly ext?: string;
+}
+
+/** Size, format and bytes of an image on either side of a delivery. */
+export interface ImageFacts {
+  readonly width: number;
+  readonly height: number;
+  readonly format: string;
+  readonly bytes: number;
+}
+
+/** What a `respond` hook may read about the delivered result, and what it may set on the answer. */
+export interface RespondContext {
+  readonly config: Config;
+  /** The source, from its header (size after EXIF orientation). */
+  readonly input: ImageFacts;
+  /** The encoded output, with its format's file extension and the input region it shows (undefined: all of it). */
+  readonly output: ImageFacts & { readonly extension: string; readonly crop?: Region };
+  /** The last segment of the public id: the name of a download that names none. */
+  readonly name: string;
+  /** Answer this JSON document instead of the image. */
+  json?: unknown;
+  /** Answer with `Content-Disposition: attachment` and this file name. */
+  attachment?: string;
+  /** The DPR the image was delivered at (`X-Aperture-DPR`, Server-Timing); 1 when unset. */
+  dpr?: number;
+  /** Cacheable as immutable (`Cache-Control: …, immutable`). */
+  immutable?: boolean;
 }
 
 /** A canvas size known from the plan. */
@@ -222,7 +270,7 @@ export interface ResolveContext extends ResolveServices {
    */
   readonly plan?: Plan;
   /**
-   * Runs pixel work (breakpoint sampling) as the route runs a transform: in an admission
+   * Runs pixel work (breakpoint sampling) as the pipeline runs a render (pipeline/produce.ts): in an admission
    * slot, within the request's deadline. Absent (benchmarks): run directly.
    */
   readonly admit?: <T>(work: (deadline: Deadline) => Promise<T>) => Promise<T>;

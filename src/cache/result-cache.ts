@@ -11,7 +11,7 @@ export interface CachedResult {
   etag: string;
   /** Request headers that changed this result (for Vary). */
   vary: readonly string[];
-  /** Resolved variant and facts the route turns into headers (format, width, dpr, ...). */
+  /** Resolved variant and facts the pipeline turns into headers (pipeline/respond.ts) (format, width, dpr, ...). */
   meta: Record<string, string | number>;
   /** Timings of the computation that made it, in ms. */
   timing: Record<string, number>;
@@ -26,7 +26,7 @@ export class ResultCache {
   private readonly lru: LRUCache<string, CachedResult, Compute>;
 
   /**
-   * `maxEntryBytes`: the largest result kept (the route refuses larger ones,
+   * `maxEntryBytes`: the largest result kept (the pipeline refuses larger ones,
    * APERTURE_MAX_OUTPUT_BYTES), so every result served is cached; capped at the whole bound.
    */
   constructor(maxBytes: number, maxEntryBytes = Math.floor(maxBytes / 8)) {

@@ -2,6 +2,7 @@
 import type { Config } from '../config.ts';
 import type { Source } from '../origin/types.ts';
 import type { Deadline } from './deadline.ts';
+import type { SourceDecode } from './blame.ts';
 
 export interface RequestHints {
   /** Raw Accept header (format negotiation). */
@@ -18,7 +19,7 @@ export interface RequestHints {
 export interface RenderContext {
   readonly config: Config;
   readonly hints: RequestHints;
-  /** Request headers that changed the result; the route turns them into `Vary`. */
+  /** Request headers that changed the result; pipeline/respond.ts turns them into `Vary`. */
   readonly vary: Set<string>;
   /** Stable identity of the source, for per-source analysis caches. */
   readonly sourceIdentity: string;
@@ -40,4 +41,9 @@ export interface RenderContext {
    * them instead of analysing again. Absent: every decision is made afresh.
    */
   readonly decisions?: Map<string, unknown>;
+  /**
+   * The sources opened so far for this render (base, layers), as openSource opened them: a
+   * failure is blamed on one that does not decode alone (render/blame.ts). render() makes it.
+   */
+  readonly decodes?: SourceDecode[];
 }

@@ -2,7 +2,7 @@
  * The processing budget of one request (APERTURE_TIMEOUT_MS), shared by everything the request
  * renders: its components, layers, breakpoint samples and encodes. Work checks it between steps
  * (`check`), every libvips pipeline gets the remaining budget as sharp's `timeout`
- * (`seconds`), and the route answers at the deadline even when a single libvips call cannot be
+ * (`seconds`), and the pipeline answers at the deadline even when a single libvips call cannot be
  * interrupted (`race`). Running out is a 504 (Errors.TIMEOUT), never a 500.
  */
 import { Errors } from '../errors.ts';

@@ -36,22 +36,27 @@ export function refuseOver(d: { width: number; height: number; pages: number }, 
   const side = config.maxOutputSide;
   if (sides) {
     for (const [name, v] of [['width', d.width], ['height', d.height]] as const) {
-      if (v > side) throw new Errors.OUTPUT_TOO_LARGE(`${name} ${v} exceeds the ${side} px limit (${what})`);
+      if (v > side) throw new Errors.TOO_LARGE(`${name} ${v} exceeds the ${side} px limit (${what})`, 'output');
     }
   }
   const px = d.width * d.height * d.pages;
   if (px > config.maxOutputPixels) {
     const frames = d.pages > 1 ? ` x ${d.pages} frames` : '';
-    throw new Errors.OUTPUT_TOO_LARGE(`${d.width}x${d.height}${frames} exceeds ${config.maxOutputPixels} pixels (${what})`);
+    throw new Errors.TOO_LARGE(`${d.width}x${d.height}${frames} exceeds ${config.maxOutputPixels} pixels (${what})`, 'output');
   }
 }
 
-/** Throws when `d` is over its output format's own pixel bound (Encoder.maxPixels). */
+/** Throws when `d` is over its output format's own bounds (Encoder.maxSide, Encoder.maxPixels). */
 export function refuseOverEncoder(format: OutputFormat, d: { width: number; height: number; pages: number }, config: Config): void {
-  const bound = encoderOf(format).maxPixels?.(config);
+  const encoder = encoderOf(format);
+  const side = encoder.maxSide;
+  if (side !== undefined && (d.width > side || d.height > side)) {
+    throw new Errors.TOO_LARGE(`${formatRow(format).extensions[0].toUpperCase()} of ${d.width}x${d.height} exceeds the format's ${side} px side limit`, 'output');
+  }
+  const bound = encoder.maxPixels?.(config);
   if (!bound || d.width * d.height * d.pages <= bound.limit) return;
   const frames = d.pages > 1 ? `x${d.pages} frames` : '';
-  throw new Errors.OUTPUT_TOO_LARGE(`${formatRow(format).extensions[0].toUpperCase()} of ${d.width}x${d.height}${frames} exceeds ${bound.limit} pixels (${bound.setting})`);
+  throw new Errors.TOO_LARGE(`${formatRow(format).extensions[0].toUpperCase()} of ${d.width}x${d.height}${frames} exceeds ${bound.limit} pixels (${bound.setting})`, 'output');
 }
 
 export function hasGeometry(c: Component): boolean {
@@ -152,7 +157,7 @@ async function planGeometry(iw: number, ih: number, c: Component, config: Config
   }
   const limit = config.maxOutputSide;
   for (const [name, v] of [['width', W], ['height', H]] as const) {
-    if (v !== undefined && v > limit) throw new Errors.OUTPUT_TOO_LARGE(`${name} ${v} exceeds the ${limit} px limit`);
+    if (v !== undefined && v > limit) throw new Errors.TOO_LARGE(`${name} ${v} exceeds the ${limit} px limit`, 'output');
   }
 
   const whole: GeometryPlan = { width: iw, height: ih };

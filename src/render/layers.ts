@@ -93,7 +93,7 @@ export function textBox(style: TextStyle, text: string, wrap?: number): { width:
 /** Pango allocates the whole bitmap at once: refuse a text over the output limits before rendering it. */
 function refuseText(box: { width: number; height: number }, limits: { side: number; pixels: number }): void {
   if (box.width > limits.side || box.height > limits.side || box.width * box.height > limits.pixels) {
-    throw new Errors.OUTPUT_TOO_LARGE(`text layer of about ${box.width}x${box.height} px`);
+    throw new Errors.TOO_LARGE(`text layer of about ${box.width}x${box.height} px`, 'output');
   }
 }
 
@@ -246,8 +246,18 @@ export async function applyLayer(canvas: Canvas, spec: LayerSpec, ctx: ApplyCont
   }
   const opaque = !canvas.hasAlpha;
   if (p.tiled) {
+    // Tiles start at the top left: a tile wider or taller than the canvas shows only its top
+    // left part, which is all libvips takes (it refuses a larger composite input).
+    let tile = layer.data, tileRaw = raw;
+    if (layer.width > W || layer.height > H) {
+      const { data, info } = await sharp(layer.data, { raw })
+        .extract({ left: 0, top: 0, width: Math.min(W, layer.width), height: Math.min(H, layer.height) })
+        .raw().toBuffer({ resolveWithObject: true });
+      tile = data;
+      tileRaw = { width: info.width, height: info.height, channels: info.channels as LayerPixels['channels'] };
+    }
     await canvas.op('composite', 'composite', (img) => {
-      const r = img.composite([{ input: layer.data, raw, tile: true, gravity: 'northwest', blend }]);
+      const r = img.composite([{ input: tile, raw: tileRaw, tile: true, gravity: 'northwest', blend }]);
       return opaque ? r.removeAlpha() : r;
     });
     return;
@@ -275,7 +285,7 @@ export async function applyLayer(canvas: Canvas, spec: LayerSpec, ctx: ApplyCont
     };
     const nw = W + ext.left + ext.right, nh = H + ext.top + ext.bottom;
     const limit = ctx.config.maxOutputSide;
-    if (nw > limit || nh > limit) throw new Errors.OUTPUT_TOO_LARGE(`${layerName(spec)} grows the image to ${nw}x${nh}, over the ${limit} px limit`);
+    if (nw > limit || nh > limit) throw new Errors.TOO_LARGE(`${layerName(spec)} grows the image to ${nw}x${nh}, over the ${limit} px limit`, 'output');
     await canvas.op('extend', 'extend', (img) => img.extend({ ...ext, background: { r: 0, g: 0, b: 0, alpha: 0 } }));
     canvas.markAlpha();
     canvas.mapThrough(translate(-ext.left, -ext.top), nw, nh);

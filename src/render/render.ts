@@ -20,7 +20,8 @@ import { applyGeometry, computeGeometry, hasGeometry, refuseOver, refuseOverEnco
 import { applyEncoder } from './encode.ts';
 import { animatedSettings, encodeStill, pickFormat, plainSettings, type Encoded, type OutputSettings } from './auto-encode.ts';
 import type { RawImage } from '../analyze/types.ts';
-import { Errors, classifySharpError, isHttpError } from '../errors.ts';
+import { Errors } from '../errors.ts';
+import { blame } from './blame.ts';
 import type { Region } from './affine.ts';
 
 export type { OutputSettings };
@@ -141,14 +142,16 @@ export function openSource(src: Source, meta: SourceMeta, plan: Plan, out: Outpu
   ctx.deadline.check('opening the source');
   const { lo, animated, width: w, height: h, frames } = sourceStart(meta, plan, out);
   opened++;
-  const img = sharp(src.buffer, {
+  const options = {
     autoOrient: lo.autoOrient,
     animated,
     ...(lo.page !== undefined ? { page: lo.page } : {}),
     ...(lo.density !== undefined ? { density: lo.density } : {}),
     limitInputPixels: ctx.config.maxSourcePixels,
     sequentialRead: true,
-  });
+  };
+  ctx.decodes?.push({ buffer: src.buffer, options });
+  const img = sharp(src.buffer, options);
   const canvas = new Canvas(img, w, h, animated ? meta.pages : 1, meta.channels);
   canvas.deadline = ctx.deadline;
   // A vector source rendered at another density has another size: known once decoded.
@@ -209,7 +212,8 @@ export function encodePipeline(canvas: Canvas, out: OutputSettings, meta: Source
   return applyEncoder(img, s, ctx.config).timeout({ seconds: ctx.deadline.seconds('encoding') });
 }
 
-export async function render(src: Source, meta: SourceMeta, plan: Plan, out: OutputSettings, ctx: RenderContext): Promise<RenderResult> {
+export async function render(src: Source, meta: SourceMeta, plan: Plan, out: OutputSettings, context: RenderContext): Promise<RenderResult> {
+  const ctx: RenderContext = context.decodes ? context : { ...context, decodes: [] };
   try {
     const t0 = now();
     const opened = openSource(src, meta, plan, out, ctx);
@@ -250,7 +254,7 @@ export async function render(src: Source, meta: SourceMeta, plan: Plan, out: Out
     ctx.timing.encode = (ctx.timing.encode ?? 0) + (t2 - t1);
     return { body: enc.body, format: enc.format, width: outW, height: outH, crop: canvas.visibleInputRegion(), ...(enc.quality !== undefined ? { quality: enc.quality } : {}) };
   } catch (e) {
-    if (isHttpError(e)) throw e;
-    throw classifySharpError(e);
+    // A source that does not decode is the request's fault (4xx); the renderer's failures are 500s.
+    throw await blame(e, ctx.decodes!, ctx.deadline);
   }
 }

@@ -4,7 +4,7 @@
  */
 import sharp from 'sharp';
 import { byteMemo, settingSized } from '../cache/memo.ts';
-import { Errors, classifySharpError } from '../errors.ts';
+import { Errors, sourceError } from '../errors.ts';
 import type { Source } from '../origin/types.ts';
 import type { Config } from '../config.ts';
 import { isSanitizedSvg } from '../security/svg.ts';
@@ -53,11 +53,10 @@ export async function readSourceMeta(src: Source, config: Config): Promise<Sourc
   try {
     m = await sharp(src.buffer, { limitInputPixels: false }).metadata();
   } catch (e) {
-    const err = classifySharpError(e);
-    if (err.statusCode >= 500) throw new Errors.UNSUPPORTED_SOURCE('not a recognised image format');
-    throw err;
+    // Reading the header is decoding the source: its failures are the source's (4xx).
+    throw sourceError(e, 'unsupported');
   }
-  // Second line behind the route's sniffing (security/svg.ts): no unsanitized SVG is rendered.
+  // Second line behind the pipeline's sniffing (pipeline/source.ts, security/svg.ts): no unsanitized SVG is rendered.
   if (m.format === 'svg' && !isSanitizedSvg(src.buffer)) throw new Errors.UNSUPPORTED_SOURCE('an SVG that did not pass the sanitizer');
   // The format table's sources that this libvips reads (src/formats.ts).
   if (!m.format || !sourceFormatName(m.format) || !m.width || !m.height) {

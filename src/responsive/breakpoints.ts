@@ -26,7 +26,7 @@ import { applyGeometry } from '../render/geometry.ts';
 import { applyEncoder } from '../render/encode.ts';
 import { plainSettings } from '../render/auto-encode.ts';
 import { classifyContent } from '../analyze/content-class.ts';
-import { classifySharpError, isHttpError } from '../errors.ts';
+import { blame } from '../render/blame.ts';
 import { Deadline } from '../render/deadline.ts';
 import { formatRow } from '../formats.ts';
 import { checkPlanBounds } from '../render/plan-bounds.ts';
@@ -150,7 +150,7 @@ export interface BreakpointInput {
   readonly before: readonly Component[];
   readonly out: OutputSettings;
   readonly config: Config;
-  /** Runs the sampling in an admission slot within the request's deadline (the route's). */
+  /** Runs the sampling in an admission slot within the request's deadline (pipeline/produce.ts admitted). */
   readonly admit?: <T>(work: (deadline: Deadline) => Promise<T>) => Promise<T>;
 }
 
@@ -202,7 +202,7 @@ function knownInputWidth(input: BreakpointInput): number | undefined {
 async function measure(input: BreakpointInput, spec: BreakpointSpec, deadline: Deadline): Promise<BreakpointResult> {
   stats.computed++;
   const { source, meta, config, out } = input;
-  const ctx: RenderContext = { config, hints: {}, vary: new Set(), sourceIdentity: source.identity, prefix: '', timing: {}, deadline };
+  const ctx: RenderContext = { config, hints: {}, vary: new Set(), sourceIdentity: source.identity, prefix: '', timing: {}, deadline, decodes: [] };
   const plan: Plan = { components: input.before, canonical: input.before.map(canonicalComponent).join('/') };
   let base: Base;
   let hi: number;
@@ -223,7 +223,7 @@ async function measure(input: BreakpointInput, spec: BreakpointSpec, deadline: D
     const m = await canvas.materialize();
     base = { data: m.data, width: m.width, height: canvas.height, channels: m.channels as Base['channels'] };
   } catch (e) {
-    throw isHttpError(e) ? e : classifySharpError(e);
+    throw await blame(e, ctx.decodes!, deadline);
   }
   const lo = Math.min(spec.min, hi);
   if (lo === hi || spec.count <= 1) return { breakpoints: [hi], samples: [] };

@@ -10,7 +10,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { Config } from '../config.ts';
 import type { Delivery } from '../delivery.ts';
-import { Errors, classifySharpError, isHttpError } from '../errors.ts';
+import { Errors, sourceError, isHttpError } from '../errors.ts';
 import { sourceFormatName, FORMATS, type FormatName } from '../formats.ts';
 import { maybeSvg } from '../security/svg.ts';
 import type { AssetMeta, AssetStore, DerivedMeta } from '../storage/types.ts';
@@ -83,7 +83,7 @@ export function createApi(deps: ApiDeps) {
       const height = m.pages && m.pages > 1 && m.pageHeight ? m.pageHeight : m.height;
       return { bytes: body, format: extensionOf(format), width: m.width, height };
     } catch (e) {
-      const err = classifySharpError(e);
+      const err = sourceError(e, 'corrupt');
       // The Upload API answers a bad file with 400 (upload-api.md); too large stays 413.
       if (err.statusCode === 413) throw err;
       if (err.statusCode === 415 || err.statusCode === 422 || err.statusCode >= 500) throw bad(`Invalid image file: ${err.statusCode >= 500 ? 'not a recognised image' : err.message}`);

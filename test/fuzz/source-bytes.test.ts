@@ -166,8 +166,9 @@ t.test(`source bytes: ${RUNS} mutated files, seed ${SEED}`, async (t) => {
 t.test('regression: a corrupt lossless WebP is a 422, not a 500 (shrunk fuzz counterexample)', async (t) => {
   // Seed 20250505 found it; shrunk to: the 24×16 lossless WebP above with bit 6 of byte 28
   // flipped (inside the VP8L bitstream header). sharp reads the header fine (24×16 webp) but
-  // decoding fails with "webp2vips: unable to read pixels", which classifySharpError in
-  // src/errors.ts does not match, so the route answers 500 "Internal error".
+  // decoding fails with "webp2vips: unable to read pixels", which the keyword table src/errors.ts
+  // then had did not match, so the route answered 500 "Internal error". Failures are now blamed
+  // on the source when it does not decode alone (src/render/blame.ts), whatever the message.
   const bytes = Buffer.from(SEEDS[6].bytes);
   t.equal(SEEDS[6].ext, 'webp');
   bytes[28] ^= 1 << 6;
@@ -182,8 +183,8 @@ t.test('regression: a corrupt lossless WebP is a 422, not a 500 (shrunk fuzz cou
 
 t.test('regression: a_90 on an animated GIF is not a 500 (found by the source fuzzer)', async (t) => {
   // Any a_90/a_270 (and a_45) on animated input whose output stays animated fails in libvips
-  // with "Rotate is not supported for multi-page images", which classifySharpError does not
-  // know, so the route answers 500 "Internal error". The source bytes are fine (a_180, w_10,
+  // with "Rotate is not supported for multi-page images", which the keyword table then in
+  // src/errors.ts did not know, so the route answered 500 "Internal error". The source bytes are fine (a_180, w_10,
   // e_blur all work). Expected: rotate each frame (or answer a 4xx naming the limitation).
   await fs.writeFile(path.join(dir, 'anim.gif'), SEEDS[4].bytes);
   const app = await buildServer(testConfig({ storageDir: dir }), { defaultMetrics: false });
@@ -200,8 +201,9 @@ const hasTruncated = await fs.access(truncatedHalf).then(() => true, () => false
 t.test('regression: a truncated JPEG rendered next to another render is a 422, not a 500 (found by bench/load.ts)', { skip: !hasTruncated && 'no ../shared/corpus/edge/truncated-half.jpg' }, async (t) => {
   // Alone, a truncated JPEG answers 422 ("VipsJpeg: premature end of JPEG image"). Rendered
   // concurrently with another image, libvips reports only "Warning treated as error due to
-  // failOn setting" (the specific message is lost), which classifySharpError in src/errors.ts
-  // does not match, so the route answers 500 "Internal error". Expected: 422 both ways.
+  // failOn setting" (the specific message is lost), which the keyword table then in
+  // src/errors.ts did not match, so the route answered 500 "Internal error". Expected: 422 both
+  // ways (the source is blamed when it does not decode alone: src/render/blame.ts).
   const photo = await fs.readFile(new URL('../../images/rocket.jpg', import.meta.url));
   await fs.writeFile(path.join(dir, 'photo.jpg'), photo);
   // corpus/edge/truncated-half.jpg (a half-cut half of rocket.jpg does not show it).

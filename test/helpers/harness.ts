@@ -10,9 +10,9 @@ import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Test } from 'tap';
-import { buildServer } from '../../src/server.ts';
+import { buildServer, type ServerOptions as BuildOptions } from '../../src/server.ts';
 import { testConfig, type Config } from '../../src/config.ts';
-import type { DeliveryOptions, RenderStage } from '../../src/delivery.ts';
+import type { RenderStage } from '../../src/delivery.ts';
 import { sharedDir, hasShared } from './core-fixtures.ts';
 
 export { sharedDir, hasShared };
@@ -95,7 +95,7 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export interface ServerOptions extends DeliveryOptions {
+export interface ServerOptions extends BuildOptions {
   /** Config overrides (testConfig defaults otherwise). */
   config?: Partial<Config>;
   /** Listen on 127.0.0.1 port 0 (default true); false for app.inject only. */

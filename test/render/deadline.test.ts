@@ -11,7 +11,7 @@ import { render, outputSettings, sourcesOpened } from '../../src/render/render.t
 import { readSourceMeta } from '../../src/render/source-meta.ts';
 import { parsePlan } from '../../src/plan/parse.ts';
 import { testConfig } from '../../src/config.ts';
-import { classifySharpError, isHttpError } from '../../src/errors.ts';
+import { processingError, isHttpError } from '../../src/errors.ts';
 import type { RenderContext } from '../../src/render/context.ts';
 import { repoRoot } from '../helpers/core-fixtures.ts';
 
@@ -82,7 +82,7 @@ t.test('sharp timeout budget: the remaining time, at least one second', async (t
 });
 
 t.test('a libvips timeout is a 504', async (t) => {
-  const e = classifySharpError(new Error('timeout: 43% complete\n'));
+  const e = processingError(new Error('timeout: 43% complete\n'));
   t.equal(e.statusCode, 504);
   t.match(e.message, /time limit/);
 });

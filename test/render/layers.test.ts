@@ -144,6 +144,35 @@ t.test('fl_tiled repeats the layer over the base', async (t) => {
   t.same(r.px!.at(99, 79).slice(0, 3), [0, 255, 0]);
 });
 
+t.test('fl_tiled with a tile larger than the base shows the tile\'s top left part', async (t) => {
+  // gb scaled to 240×120 on the 100×80 base: the first tile covers it all, green (its left
+  // half is 120 px wide). libvips refuses a composite input larger than the base (a 500 once
+  // failures stopped being told apart by their wording: found by test/fuzz/plan-bounds.test.ts).
+  for (const url of ['l_gb,w_240,c_scale/fl_layer_apply,fl_tiled/white.png', 'l_gb,w_4,h_200,c_scale/fl_layer_apply,fl_tiled/white.png']) {
+    const r = await get(url);
+    t.equal(r.status, 200, `${url}: ${r.error ?? ''}`);
+    t.same([r.px?.width, r.px?.height], [100, 80], 'the base keeps its size');
+  }
+  const wide = await get('l_gb,w_240,c_scale/fl_layer_apply,fl_tiled/white.png');
+  t.same(wide.px!.at(0, 0).slice(0, 3), [0, 255, 0]);
+  t.same(wide.px!.at(99, 79).slice(0, 3), [0, 255, 0]);
+  // 4×200: 2 px green, 2 px blue, repeated across; the 200 px height is cut to 80.
+  const tall = await get('l_gb,w_4,h_200,c_scale/fl_layer_apply,fl_tiled/white.png');
+  t.same(tall.px!.at(0, 79).slice(0, 3), [0, 255, 0]);
+  t.same(tall.px!.at(3, 79).slice(0, 3), [0, 0, 255]);
+  t.same(tall.px!.at(96, 0).slice(0, 3), [0, 255, 0]);
+});
+
+t.test('a changed layer file is never served stale (results are keyed on the layer sources)', async (t) => {
+  await fs.writeFile(path.join(storage, 'docs', 'swap.png'), await solid(20, 20, 255, 0, 0));
+  const before = await get('l_docs:swap/white.png');
+  t.equal(before.status, 200, before.error ?? '');
+  t.ok(isRed(before.px!.at(50, 40)), 'the layer as first stored');
+  await fs.writeFile(path.join(storage, 'docs', 'swap.png'), await solid(20, 20, 0, 0, 255));
+  const after = await get('l_docs:swap/white.png');
+  t.same(after.px!.at(50, 40).slice(0, 3), [0, 0, 255], 'the rewritten layer, on the next request');
+});
+
 t.test('an underlay shows only through the transparent areas of the base', async (t) => {
   const u = await get('u_docs:red,w_1.0,h_1.0,c_scale,fl_relative/half-clear.png');
   t.equal(u.status, 200, u.error ?? '');
