@@ -18,6 +18,7 @@ import type { Config } from '../src/config.ts';
 import type { SourceMeta } from '../src/render/source-meta.ts';
 import type { Source } from '../src/origin/types.ts';
 import type { Deadline } from '../src/render/deadline.ts';
+import type { OutputSettings } from '../src/render/auto-encode.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface PlanValues {}
@@ -72,7 +73,21 @@ export interface TransformDef<K extends PlanKey = PlanKey> {
    * unchanged (geometry keys are sized by the geometry owner).
    */
   bounds?(value: PlanValues[K], dims: PlanDims, component: Component, bc: BoundsContext): PlanDims | Promise<PlanDims>;
+  /**
+   * Keys of the same component that this value reads itself (e_blur_region's x, y, w, h name
+   * its region): the geometry owner leaves them out of that component. Absent: none.
+   */
+  claims?(value: PlanValues[K]): readonly PlanKey[];
+  /**
+   * Plan-time hook: adjust the output settings merged over the plan's components (e_vectorize
+   * turns an automatic or unstated format into SVG). `format` is undefined when neither an
+   * `f_` nor the URL's extension asks for one (the source's format is used then).
+   */
+  output?(value: PlanValues[K], out: PlannedOutput): PlannedOutput;
 }
+
+/** Output settings while the plan's `output` hooks run (see TransformDef.output). */
+export type PlannedOutput = Omit<OutputSettings, 'format'> & { format?: OutputSettings['format'] };
 
 /** A canvas size known from the plan. */
 export interface PlanDims {

@@ -46,6 +46,11 @@ export class Canvas {
   deadline: Deadline | undefined;
   /** Background for padding/flattening set by `b_` in the current component. */
   background: Rgba | undefined;
+  /**
+   * A vector document (SVG) showing the current pixels, set by e_vectorize; any later
+   * operation drops it. An encoder that takes one (src/formats.ts `vector`) delivers it.
+   */
+  vector: string | undefined;
 
   constructor(img: Sharp, width: number, height: number, pages: number, channels: number) {
     this.img = img;
@@ -64,12 +69,30 @@ export class Canvas {
   /** Materialize if the current pipeline cannot take an op of this rank/name, then return it. */
   async op(name: string, rank: OpRank, fn: (img: Sharp) => Sharp): Promise<void> {
     const r = RANK[rank];
+    this.vector = undefined;
     if (this.used.has(name) || r < this.maxRank || (r === RANK.barrier && this.used.size > 0) || this.maxRank === RANK.barrier) {
       await this.materialize();
     }
     this.img = fn(this.img);
     this.used.add(name);
     this.maxRank = Math.max(this.maxRank, r);
+  }
+
+  /**
+   * Continue from these raw 8-bit pixels (an effect that redraws the whole canvas, possibly at
+   * another size); `step` maps the new canvas onto the current one (see affine.ts).
+   */
+  replace(raw: { data: Buffer; width: number; height: number; channels: 1 | 2 | 3 | 4 }, step: Affine): void {
+    this.img = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels }, limitInputPixels: false });
+    this.map = compose(this.map, step);
+    this.width = raw.width;
+    this.height = raw.height;
+    this.pages = 1;
+    this.channels = raw.channels;
+    this.used.clear();
+    this.maxRank = -1;
+    this.dimsKnown = true;
+    this.vector = undefined;
   }
 
   /** Record how the next canvas maps onto the current one (see affine.ts). */

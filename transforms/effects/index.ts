@@ -7,11 +7,19 @@ import type { EffectDef } from './types.ts';
 import { COLOUR_EFFECTS } from './colour.ts';
 import { FILTER_EFFECTS } from './filter.ts';
 import { FACE_EFFECTS } from './faces.ts';
+import { REGION_EFFECTS } from './region.ts';
+import { SHAPE_EFFECTS } from './shape.ts';
+import { TEXTURE_EFFECTS } from './texture.ts';
+import { VECTORIZE_EFFECTS } from './vectorize.ts';
 
 export const EFFECT_FAMILIES = [
   COLOUR_EFFECTS,
   FILTER_EFFECTS,
   FACE_EFFECTS,
+  REGION_EFFECTS,
+  SHAPE_EFFECTS,
+  TEXTURE_EFFECTS,
+  VECTORIZE_EFFECTS,
 ] as const;
 
 const BY_NAME: ReadonlyMap<string, EffectDef> = (() => {
