@@ -112,7 +112,7 @@ export const VECTORIZE_EFFECTS: EffectFamily = {
         numberofcolors: colors, colorsampling: 2, colorquantcycles: 3, mincolorratio: 0,
         pathomit: Math.round(4 * pixels(despeckle, target)),
         ltres: err * 0.2 * Math.pow(25, corners / 100), qtres: err,
-        rightangleenhance: corners >= 50, roundcoords: 1, viewbox: true, strokewidth: 0, linefilter: despeckle !== 0,
+        rightangleenhance: corners >= 50, roundcoords: 1, viewbox: true, strokewidth: 1, linefilter: despeckle !== 0,
       };
       const traced = await trace({ data: small, width: tw, height: th, options }, (p) => ctx.deadline.race(p, 'e_vectorize'));
       const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${tw} ${th}" preserveAspectRatio="none">`
