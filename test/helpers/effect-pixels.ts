@@ -8,6 +8,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { Test } from 'tap';
 import { startServer, type TestServer } from './harness.ts';
+import type { Config } from '../../src/config.ts';
 import { makeStorage, removeStorage, repoRoot } from './core-fixtures.ts';
 
 export interface Pixels { data: Buffer; width: number; height: number }
@@ -17,14 +18,14 @@ export interface Pixels { data: Buffer; width: number; height: number }
  * transparent, an opaque red disc of radius 25 in the middle) and `halfdisc.png` (the same disc
  * at alpha 128).
  */
-export async function effectServer(t: Test): Promise<TestServer> {
+export async function effectServer(t: Test, config: Partial<Config> = {}): Promise<TestServer> {
   const dir = await makeStorage('aperture-effects-');
   t.teardown(() => removeStorage(dir));
   await fs.copyFile(path.join(repoRoot, 'images/cat.png'), path.join(dir, 'cat.png'));
   const disc = (alpha: number) => Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="100" height="80"><circle cx="50" cy="40" r="25" fill="#ff0000" fill-opacity="${alpha}"/></svg>`);
   await fs.writeFile(path.join(dir, 'disc.png'), await sharp(disc(1)).png().toBuffer());
   await fs.writeFile(path.join(dir, 'halfdisc.png'), await sharp(disc(128 / 255)).png().toBuffer());
-  return startServer(t, { config: { storageDir: dir } });
+  return startServer(t, { config: { storageDir: dir, ...config } });
 }
 
 /** GET `url`; asserts 200 and returns the body decoded to RGBA. */

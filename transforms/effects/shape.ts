@@ -36,7 +36,8 @@ function rgba(c: Canvas, effect: string): Promise<Raw> {
 
 /** A one-channel mask blurred by sharp (sigma ≥ 0.3). */
 async function blurMask(mask: Buffer, width: number, height: number, sigma: number): Promise<Buffer> {
-  return (await viaSharp({ data: mask, width, height, channels: 1 }, (img) => img.blur(Math.max(0.3, sigma)))).data;
+  // sharp writes one-band raw input back as sRGB unless told to keep the band
+  return (await viaSharp({ data: mask, width, height, channels: 1 }, (img) => img.blur(Math.max(0.3, sigma)).extractChannel(0))).data;
 }
 
 /** The alpha channel of RGBA pixels placed at (pad, pad) in a zero mask `pad` larger on each side. */
@@ -92,12 +93,46 @@ function outlinePad(mode: OutlineMode, width: number, blur: number): number {
   return grows(mode) ? width + Math.ceil(3 * outlineSigma(blur)) : 0;
 }
 
-/** Pixels of `mask` (0/255) grown by `r` pixels (round corners): a blurred mask thresholded low. */
-async function dilate(mask: Buffer, width: number, height: number, r: number): Promise<Buffer> {
-  const b = await blurMask(mask, width, height, r / 2);
-  const out = Buffer.alloc(mask.length);
-  for (let i = 0; i < mask.length; i++) out[i] = mask[i] || b[i] > 6 ? 255 : 0;
-  return out;
+const FAR = 1e20;
+
+/** 1-D squared distance transform of `f` (Felzenszwalb & Huttenlocher), into `d`. */
+function edt1d(f: Float64Array, n: number, d: Float64Array, v: Int32Array, z: Float64Array): void {
+  let k = 0;
+  v[0] = 0; z[0] = -FAR; z[1] = FAR;
+  for (let q = 1; q < n; q++) {
+    let s = ((f[q] + q * q) - (f[v[k]] + v[k] * v[k])) / (2 * q - 2 * v[k]);
+    while (s <= z[k]) {
+      k--;
+      s = ((f[q] + q * q) - (f[v[k]] + v[k] * v[k])) / (2 * q - 2 * v[k]);
+    }
+    k++;
+    v[k] = q; z[k] = s; z[k + 1] = FAR;
+  }
+  k = 0;
+  for (let q = 0; q < n; q++) {
+    while (z[k + 1] < q) k++;
+    d[q] = (q - v[k]) ** 2 + f[v[k]];
+  }
+}
+
+/** Euclidean distance of every pixel to the nearest pixel where `target(i)` holds. */
+function distanceTo(width: number, height: number, target: (i: number) => boolean): Float64Array {
+  const grid = new Float64Array(width * height);
+  for (let i = 0; i < grid.length; i++) grid[i] = target(i) ? 0 : FAR;
+  const n = Math.max(width, height);
+  const f = new Float64Array(n), d = new Float64Array(n), v = new Int32Array(n), z = new Float64Array(n + 1);
+  for (let x = 0; x < width; x++) {
+    for (let y = 0; y < height; y++) f[y] = grid[y * width + x];
+    edt1d(f, height, d, v, z);
+    for (let y = 0; y < height; y++) grid[y * width + x] = d[y];
+  }
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let x = 0; x < width; x++) f[x] = grid[row + x];
+    edt1d(f, width, d, v, z);
+    for (let x = 0; x < width; x++) grid[row + x] = Math.sqrt(d[x]);
+  }
+  return grid;
 }
 
 // ---- distort --------------------------------------------------------------------------
@@ -316,19 +351,17 @@ export const SHAPE_EFFECTS: EffectFamily = {
       for (let i = 0; i < alpha.length; i++) shape[i] = alpha[i] >= 128 ? 255 : 0;
       const under = Buffer.alloc(alpha.length), over = Buffer.alloc(alpha.length);
       if (grows(mode)) {
-        const grown = await dilate(shape, W, H, width);
-        for (let i = 0; i < alpha.length; i++) if (grown[i] && !shape[i]) under[i] = 255;
+        const toShape = distanceTo(W, H, (i) => shape[i] !== 0);
+        for (let i = 0; i < alpha.length; i++) if (!shape[i] && toShape[i] <= width) under[i] = 255;
       }
       if (mode !== 'outer' && mode !== 'outer_fill') {
-        const inverse = Buffer.alloc(alpha.length);
-        for (let i = 0; i < alpha.length; i++) inverse[i] = shape[i] ? 0 : 255;
-        // the image's edge counts as outside, so an opaque rectangle gets its inner frame
-        const outside = await dilate(inverse, W, H, width);
+        const toOutside = distanceTo(W, H, (i) => shape[i] === 0);
         for (let y = 0; y < H; y++) {
           for (let x = 0; x < W; x++) {
             const i = y * W + x;
-            const nearEdge = x < width || y < width || x >= W - width || y >= H - width;
-            if (shape[i] && (outside[i] || nearEdge)) over[i] = 255;
+            // the image's edge counts as outside, so an opaque rectangle gets its inner frame
+            const edge = Math.min(x + 1, y + 1, W - x, H - y);
+            if (shape[i] && Math.min(toOutside[i], edge) <= width) over[i] = 255;
           }
         }
       }
@@ -420,21 +453,21 @@ export const SHAPE_EFFECTS: EffectFamily = {
 
   gradient_fade: {
     parse(args, raw) {
+      // [strength] or [mode, strength]: the one-edge fade has no mode name of its own
       let i = 0;
-      let mode = 'edge';
       if (args.length && !/^\d+$/.test(args[0])) {
         if (!(FADE_MODES as readonly string[]).includes(args[0])) throw new Errors.INVALID_PARAM('effect', `${raw} (mode is symmetric or symmetric_pad)`);
-        mode = args[0];
         i = 1;
       }
       if (args.length - i > 1) throw new Errors.INVALID_PARAM('effect', raw);
-      return [mode, args[i] ? intArg(args[i], raw, 0, 100) : 20];
+      const strength = args[i] ? intArg(args[i], raw, 0, 100) : 20;
+      return i ? [args[0], strength] : [strength];
     },
     claims: ['x', 'y'],
     async apply(c, v, _ctx, component) {
       if (component.x && component.y) throw new Errors.INVALID_PARAM('effect', 'gradient_fade with both x and y (it fades from one edge: give x or y)');
       await c.ensureDims();
-      const mode = v.args[0] as string, k = (v.args[1] as number) / 20;
+      const mode = v.args.length === 2 ? (v.args[0] as string) : 'edge', k = (v.args[v.args.length - 1] as number) / 20;
       const pad = mode === 'symmetric_pad';
       const img = await stillPixels(c, 'gradient_fade', pad ? { rgb: true } : { rgb: true, alpha: true });
       const { width: w, height: h, channels: ch, data } = img;
