@@ -36,6 +36,14 @@ export async function rgbaOf(t: Test, s: TestServer, url: string): Promise<Pixel
   return { data, width: info.width, height: info.height, body: r.body, type: r.headers.get('content-type') ?? '' };
 }
 
+/** GET `url` (which must answer 200) decoded to RGBA, without an assertion (for top-level baselines). */
+export async function baseline(s: TestServer, url: string): Promise<Pixels> {
+  const r = await s.get(url);
+  if (r.status !== 200) throw new Error(`${url} → ${r.status} ${r.headers.get('x-cld-error')}`);
+  const { data, info } = await sharp(r.body).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height };
+}
+
 /** GET `url`; asserts the status and that X-Cld-Error matches `message`. */
 export async function refused(t: Test, s: TestServer, url: string, status: number, message: RegExp): Promise<void> {
   const r = await s.get(url);

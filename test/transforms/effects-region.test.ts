@@ -5,10 +5,10 @@
  */
 import t from 'tap';
 import { parsePlan } from '../../src/plan/parse.ts';
-import { effectServer, flatShare, refused, rgbaOf, sameOutside, statsOf } from '../helpers/effect-pixels.ts';
+import { baseline, effectServer, flatShare, refused, rgbaOf, sameOutside, statsOf } from '../helpers/effect-pixels.ts';
 
 const s = await effectServer(t);
-const plain = await rgbaOf(t, s, '/image/upload/cat.png');
+const plain = await baseline(s, '/image/upload/cat.png');
 const box = { left: 20, top: 30, width: 100, height: 80 };
 
 t.test('e_blur_region blurs its region only', async (t) => {
