@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { parsePlan } from '../../src/plan/parse.ts';
-import { baseline, colourCount, effectServer, flatShare, px, refused, rgbaOf, statsOf } from '../helpers/effect-pixels.ts';
+import { baseline, colourCount, effectServer, flatShare, px, refused, rgbaOf, statsOf, type Pixels } from '../helpers/effect-pixels.ts';
 
 const s = await effectServer(t);
 const plain = await baseline(s, '/image/upload/cat.png');
@@ -24,7 +24,7 @@ t.test('e_cartoonify: few colours and black lines; bw is grey', async (t) => {
   const out = await rgbaOf(t, s, '/image/upload/e_cartoonify/cat.png');
   t.same([out.width, out.height], [451, 300]);
   t.ok(colourCount(out) < colourCount(plain) / 4, `colours ${colourCount(plain)} → ${colourCount(out)}`);
-  const black = (p: typeof out) => { let n = 0; for (let i = 0; i < p.data.length; i += 4) if (p.data[i] + p.data[i + 1] + p.data[i + 2] === 0) n++; return n; };
+  const black = (p: Pixels) => { let n = 0; for (let i = 0; i < p.data.length; i += 4) if (p.data[i] + p.data[i + 1] + p.data[i + 2] === 0) n++; return n; };
   t.ok(black(out) > black(plain) + 1000, `black line pixels ${black(plain)} → ${black(out)}`);
   const noLines = await rgbaOf(t, s, '/image/upload/e_cartoonify:0/cat.png');
   t.ok(black(noLines) < black(out) / 4, 'line strength 0: (almost) no lines');
@@ -37,7 +37,7 @@ t.test('e_cartoonify: few colours and black lines; bw is grey', async (t) => {
 });
 
 t.test('e_ordered_dither: two levels per channel in the map\'s pattern', async (t) => {
-  const levels = (p: typeof plain) => { const seen = new Set<number>(); for (let i = 0; i < p.data.length; i += 4) for (let k = 0; k < 3; k++) seen.add(p.data[i + k]); return [...seen].sort((a, b) => a - b); };
+  const levels = (p: Pixels) => { const seen = new Set<number>(); for (let i = 0; i < p.data.length; i += 4) for (let k = 0; k < 3; k++) seen.add(p.data[i + k]); return [...seen].sort((a, b) => a - b); };
   const o8 = await rgbaOf(t, s, '/image/upload/e_ordered_dither:5/cat.png');
   t.same(levels(o8), [0, 255], 'ordered 8x8: every channel 0 or 255');
   const a = statsOf(plain).mean, b = statsOf(o8).mean;
