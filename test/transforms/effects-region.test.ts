@@ -38,6 +38,10 @@ t.test('fractions, defaults and a region reaching outside', async (t) => {
   t.ok(statsOf(whole).sd[1] < statsOf(plain).sd[1], 'without x/y/w/h the whole image is blurred');
   const corner = { left: 300, top: 200, width: 151, height: 100 };
   t.ok(statsOf(whole, corner).sd[1] < statsOf(plain, corner).sd[1], 'a corner far from any region is blurred too');
+  // y alone: from there to the bottom (Cloudinary's e_blur_region:1500,y_0.75)
+  const quarter = await rgbaOf(t, s, '/image/upload/e_blur_region:1500,y_0.75/cat.png');
+  t.ok(sameOutside(quarter, plain, { left: 0, top: 225, width: 451, height: 75 }), 'y_0.75 alone: the top three quarters unchanged');
+  t.ok(statsOf(quarter, { left: 0, top: 230, width: 451, height: 70 }).sd[1] < statsOf(plain, { left: 0, top: 230, width: 451, height: 70 }).sd[1] / 2, 'the bottom quarter blurred');
   // clipped to the image
   const edge = await rgbaOf(t, s, '/image/upload/e_blur_region:500,x_400,y_250,w_200,h_200/cat.png');
   t.same([edge.width, edge.height], [451, 300], 'a region past the edge is clipped, the size stays');

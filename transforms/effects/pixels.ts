@@ -49,10 +49,10 @@ export interface Box { left: number; top: number; width: number; height: number 
  * The region x, y, w, h of the effect's component names on a `W×H` canvas (Cloudinary's
  * e_blur_region, e_pixelate_region): x, y its top-left corner (default 0), w, h its size
  * (default: to the right and bottom edges; fractions of the canvas), clipped to the canvas.
- * Without w and h the region is the whole image. Undefined when nothing of it is on the canvas.
+ * Without any of them the region is the whole image (`e_blur_region:1500,y_0.75`: the bottom
+ * quarter). Undefined when nothing of it is on the canvas.
  */
 export function regionOf(component: Component, W: number, H: number): Box | undefined {
-  if (!component.width && !component.height) return { left: 0, top: 0, width: W, height: H };
   const x = resolveOffset(component.x, W), y = resolveOffset(component.y, H);
   const w = component.width ? resolveDim(component.width, W) : W - x;
   const h = component.height ? resolveDim(component.height, H) : H - y;

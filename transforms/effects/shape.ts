@@ -10,7 +10,7 @@
  * | outline | [outer\|inner\|fill\|outer_fill\|inner_fill (outer)][:width 1-100 (5)][:blur 0-2000 (0) → sigma blur/50] | co_ (black) |
  * | distort | x1:y1:x2:y2:x3:y3:x4:y4 (new corners, clockwise from top-left, px) or arc:degrees (-360..360, not 0) | |
  * | shear | x-degrees:y-degrees (-89..89 each) | |
- * | gradient_fade | [symmetric\|symmetric_pad][:strength 0-100 (20)] | x_ or y_: fade length from the left/top (negative: right/bottom), px or fraction (y_0.5) |
+ * | gradient_fade | [symmetric\|symmetric_pad][:strength 0-100 (20)] | x_, y_: fade length from the left/top (negative: right/bottom), px or fraction (default y_0.5) |
  */
 import { Errors } from '../../src/errors.ts';
 import type { Canvas } from '../../src/render/canvas.ts';
@@ -465,29 +465,31 @@ export const SHAPE_EFFECTS: EffectFamily = {
     },
     claims: ['x', 'y'],
     async apply(c, v, _ctx, component) {
-      if (component.x && component.y) throw new Errors.INVALID_PARAM('effect', 'gradient_fade with both x and y (it fades from one edge: give x or y)');
       await c.ensureDims();
       const mode = v.args.length === 2 ? (v.args[0] as string) : 'edge', k = (v.args[v.args.length - 1] as number) / 20;
       const pad = mode === 'symmetric_pad';
       const img = await stillPixels(c, 'gradient_fade', pad ? { rgb: true } : { rgb: true, alpha: true });
       const { width: w, height: h, channels: ch, data } = img;
-      const horizontal = component.x !== undefined;
-      const size = horizontal ? w : h;
-      const start = horizontal ? resolveOffset(component.x, w) : component.y ? resolveOffset(component.y, h) : Math.round(h / 2);
-      const length = Math.min(size, Math.abs(start));
-      const fromEnd = start < 0;
       const bg = c.background ?? { r: 255, g: 255, b: 255, alpha: 1 };
-      /** Fade factor at distance `t` from the faded edge. */
-      const factor = new Float64Array(size).fill(1);
-      for (let i = 0; i < length; i++) {
-        const f = Math.pow((i + 0.5) / length, k);
-        const near = fromEnd ? size - 1 - i : i;
-        factor[near] = f;
-        if (mode !== 'edge') factor[size - 1 - near] = Math.min(factor[size - 1 - near], f);
-      }
+      /** Fade factors along an axis of `size` px for a start point of `start` px (negative: from the far edge). */
+      const along = (size: number, start: number | undefined): Float64Array => {
+        const factor = new Float64Array(size).fill(1);
+        if (start === undefined) return factor;
+        const length = Math.min(size, Math.abs(start));
+        for (let i = 0; i < length; i++) {
+          const f = Math.pow((i + 0.5) / length, k);
+          const near = start < 0 ? size - 1 - i : i;
+          factor[near] = Math.min(factor[near], f);
+          if (mode !== 'edge') factor[size - 1 - near] = Math.min(factor[size - 1 - near], f);
+        }
+        return factor;
+      };
+      // y_ fades from the top (default half the height), x_ from the left; both: both axes.
+      const fx = along(w, component.x ? resolveOffset(component.x, w) : undefined);
+      const fy = along(h, component.y ? resolveOffset(component.y, h) : component.x ? undefined : Math.round(h / 2));
       for (let y = 0; y < h; y++) {
         for (let x = 0; x < w; x++) {
-          const f = factor[horizontal ? x : y];
+          const f = fx[x] * fy[y];
           if (f === 1) continue;
           const p = (y * w + x) * ch;
           if (pad) {
