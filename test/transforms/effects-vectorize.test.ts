@@ -6,7 +6,15 @@
  */
 import t, { type Test } from 'tap';
 import sharp from 'sharp';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { parsePlan } from '../../src/plan/parse.ts';
+import { Deadline } from '../../src/render/deadline.ts';
+import { outputSettings, render } from '../../src/render/render.ts';
+import { readSourceMeta } from '../../src/render/source-meta.ts';
+import { testConfig } from '../../src/config.ts';
+import { isHttpError } from '../../src/errors.ts';
+import { repoRoot } from '../helpers/core-fixtures.ts';
 import { baseline, effectServer, refused, statsOf, type Pixels } from '../helpers/effect-pixels.ts';
 
 const s = await effectServer(t);
@@ -102,4 +110,24 @@ t.test('bad arguments are 400 naming the value', async (t) => {
     ['e_vectorize:1:2:3:4:5:6', /vectorize:1:2:3:4:5:6/],
   ] as const) await refused(t, s, `/image/upload/${e}/f_svg/cat.png`, 400, message);
   await refused(t, s, '/image/upload/e_vectorize/animated.gif', 400, /Unsupported transformation e_vectorize: .*animated/);
+});
+
+t.test('the trace runs within the request deadline (an injected clock)', async (t) => {
+  const config = testConfig();
+  const buffer = await fs.readFile(path.join(repoRoot, 'images/cat.png'));
+  const src = { buffer, identity: 'cat-deadline', name: 'cat.png' };
+  const meta = await readSourceMeta(src, config);
+  let now = 0;
+  const deadline = new Deadline(60_000, () => now);
+  const race = deadline.race.bind(deadline);
+  const raced: string[] = [];
+  // The budget runs out while the worker traces: the render answers at once with a 504.
+  deadline.race = <T>(p: Promise<T>, what: string) => { raced.push(what); now = 1e9; return race(p, what); };
+  const plan = parsePlan(['e_vectorize']);
+  const ctx = { config, hints: {}, vary: new Set<string>(), sourceIdentity: 'cat-deadline', prefix: '', timing: {}, deadline };
+  let err: unknown;
+  try { await render(src, meta, plan, outputSettings(plan, undefined, meta), ctx); } catch (e) { err = e; }
+  t.same(raced, ['e_vectorize'], 'the trace is raced against the deadline');
+  t.ok(isHttpError(err) && err.statusCode === 504, 'Errors.TIMEOUT');
+  t.match(String((err as Error).message), /e_vectorize ran past the 60000 ms processing budget/);
 });

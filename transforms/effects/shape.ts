@@ -116,8 +116,9 @@ function edt1d(f: Float64Array, n: number, d: Float64Array, v: Int32Array, z: Fl
 }
 
 /** Euclidean distance of every pixel to the nearest pixel where `target(i)` holds. */
-function distanceTo(width: number, height: number, target: (i: number) => boolean): Float64Array {
-  const grid = new Float64Array(width * height);
+function distanceTo(width: number, height: number, target: (i: number) => boolean): Float32Array {
+  // 4 bytes a pixel: distances need no more precision, and large canvases stay affordable
+  const grid = new Float32Array(width * height);
   for (let i = 0; i < grid.length; i++) grid[i] = target(i) ? 0 : FAR;
   const n = Math.max(width, height);
   const f = new Float64Array(n), d = new Float64Array(n), v = new Int32Array(n), z = new Float64Array(n + 1);
