@@ -80,14 +80,20 @@ export class Canvas {
 
   /**
    * Continue from these raw 8-bit pixels (an effect that redraws the whole canvas, possibly at
-   * another size); `step` maps the new canvas onto the current one (see affine.ts).
+   * another size; `pages` frames stacked top to bottom); `step` maps the new canvas onto the
+   * current one (see affine.ts).
    */
-  replace(raw: { data: Buffer; width: number; height: number; channels: 1 | 2 | 3 | 4 }, step: Affine): void {
-    this.img = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels }, limitInputPixels: false });
+  replace(raw: { data: Buffer; width: number; height: number; channels: 1 | 2 | 3 | 4 }, step: Affine, pages = 1): void {
+    const pageHeight = Math.round(raw.height / pages);
+    this.img = sharp(raw.data, {
+      raw: { width: raw.width, height: raw.height, channels: raw.channels, ...(pages > 1 ? { pageHeight } : {}) },
+      ...(pages > 1 ? { pages: -1 } : {}),
+      limitInputPixels: false,
+    });
     this.map = compose(this.map, step);
     this.width = raw.width;
-    this.height = raw.height;
-    this.pages = 1;
+    this.height = pageHeight;
+    this.pages = pages;
     this.channels = raw.channels;
     this.used.clear();
     this.maxRank = -1;

@@ -44,6 +44,14 @@ export async function baseline(s: TestServer, url: string): Promise<Pixels> {
   return { data, width: info.width, height: info.height };
 }
 
+/** GET `url` of an animation; asserts 200 and returns its frame count and frame size. */
+export async function framesOf(t: Test, s: TestServer, url: string): Promise<{ pages: number; width: number; height: number }> {
+  const r = await s.get(url);
+  t.equal(r.status, 200, `${url} → 200 (${r.headers.get('x-cld-error') ?? ''})`);
+  const m = await sharp(r.body, { animated: true }).metadata();
+  return { pages: m.pages ?? 1, width: m.width ?? 0, height: m.pageHeight ?? m.height ?? 0 };
+}
+
 /** GET `url`; asserts the status and that X-Cld-Error matches `message`. */
 export async function refused(t: Test, s: TestServer, url: string, status: number, message: RegExp): Promise<void> {
   const r = await s.get(url);

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { parsePlan } from '../../src/plan/parse.ts';
-import { baseline, effectServer, flatShare, refused, rgbaOf, sameOutside, statsOf } from '../helpers/effect-pixels.ts';
+import { baseline, effectServer, flatShare, framesOf, refused, rgbaOf, sameOutside, statsOf } from '../helpers/effect-pixels.ts';
 
 const s = await effectServer(t);
 const plain = await baseline(s, '/image/upload/cat.png');
@@ -64,5 +64,11 @@ t.test('bad arguments are 400 naming the value', async (t) => {
   await refused(t, s, '/image/upload/e_blur_region:2001/cat.png', 400, /blur_region:2001/);
   await refused(t, s, '/image/upload/e_pixelate_region:abc/cat.png', 400, /Invalid effect in transformation: pixelate_region:abc/);
   await refused(t, s, '/image/upload/e_pixelate_region:5:6/cat.png', 400, /pixelate_region:5:6/);
-  await refused(t, s, '/image/upload/e_pixelate_region/animated.gif', 400, /Unsupported transformation e_pixelate_region: .*animated/);
+});
+
+t.test('animations: every frame', async (t) => {
+  const plainGif = await framesOf(t, s, '/image/upload/animated.gif');
+  const out = await framesOf(t, s, '/image/upload/e_pixelate_region:4,w_10,h_10/animated.gif');
+  t.same(out, plainGif, `same frames and size (${out.pages} frames of ${out.width}×${out.height})`);
+  t.ok(out.pages > 1);
 });

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { parsePlan } from '../../src/plan/parse.ts';
-import { baseline, colourCount, effectServer, flatShare, px, refused, rgbaOf, statsOf, type Pixels } from '../helpers/effect-pixels.ts';
+import { baseline, colourCount, effectServer, flatShare, framesOf, px, refused, rgbaOf, statsOf, type Pixels } from '../helpers/effect-pixels.ts';
 
 const s = await effectServer(t);
 const plain = await baseline(s, '/image/upload/cat.png');
@@ -103,5 +103,11 @@ t.test('bad arguments are 400 naming the value', async (t) => {
     ['e_noise:-1', /noise:-1/],
     ['e_vignette:x', /vignette:x/],
   ] as const) await refused(t, s, `/image/upload/${e}/cat.png`, 400, message);
-  await refused(t, s, '/image/upload/e_oil_paint/animated.gif', 400, /Unsupported transformation e_oil_paint: .*animated/);
+});
+
+t.test('animations: every frame', async (t) => {
+  const plainGif = await framesOf(t, s, '/image/upload/animated.gif');
+  for (const e of ['e_noise:50', 'e_oil_paint', 'e_ordered_dither:4', 'e_cartoonify']) {
+    t.same(await framesOf(t, s, `/image/upload/${e}/animated.gif`), plainGif, `${e}: ${plainGif.pages} frames kept`);
+  }
 });

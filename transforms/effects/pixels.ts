@@ -6,6 +6,7 @@
 import sharp, { type Sharp } from 'sharp';
 import { Errors } from '../../src/errors.ts';
 import type { Canvas } from '../../src/render/canvas.ts';
+import { translate, type Affine } from '../../src/render/affine.ts';
 import { resolveDim, resolveOffset, type Rgba } from '../args.ts';
 import type { Component } from '../types.ts';
 
@@ -17,12 +18,19 @@ export interface Raw {
 }
 
 /**
- * The canvas's pixels as one still frame: effects that redraw the canvas (their size or their
- * every pixel) refuse animations, which would need them per frame. `rgb`: at least 3 colour
- * channels; `alpha`: with an alpha channel.
+ * The canvas's pixels as one still frame, for an effect that cannot work per frame (e_vectorize
+ * makes one SVG): an animation is refused. `rgb`: at least 3 colour channels; `alpha`: with an
+ * alpha channel.
  */
-export async function stillPixels(c: Canvas, effect: string, want: { rgb?: boolean; alpha?: boolean } = {}): Promise<Raw> {
+export async function stillPixels(c: Canvas, effect: string, want: Want = {}): Promise<Raw> {
   if (c.pages > 1) throw new Errors.UNSUPPORTED(`e_${effect}`, 'this effect is not supported on animated images (pick a frame with pg_)');
+  return pixelsOf(c, want);
+}
+
+export interface Want { rgb?: boolean; alpha?: boolean }
+
+/** The canvas's pixels, every frame stacked top to bottom, converted as `want` asks. */
+async function pixelsOf(c: Canvas, want: Want): Promise<Raw> {
   const m = await c.materialize();
   let raw: Raw = { data: m.data, width: m.width, height: m.height, channels: m.channels as Raw['channels'] };
   const needRgb = want.rgb && raw.channels < 3, needAlpha = want.alpha && raw.channels !== 2 && raw.channels !== 4;
@@ -34,6 +42,36 @@ export async function stillPixels(c: Canvas, effect: string, want: { rgb?: boole
     raw = { data, width: info.width, height: info.height, channels: info.channels as Raw['channels'] };
   }
   return raw;
+}
+
+/** A redrawn frame, and how the new canvas maps onto the old one (the same for every frame). */
+export interface Redrawn { raw: Raw; step: Affine }
+
+/** The step of an effect that keeps every pixel where it was. */
+export const IN_PLACE: Affine = translate(0, 0);
+
+/**
+ * Redraw the canvas frame by frame (a still has one): `draw` gets each frame's pixels (it may
+ * change them in place) and returns the new frame, the same size for every frame.
+ */
+export async function redraw(c: Canvas, want: Want, draw: (frame: Raw, index: number) => Promise<Redrawn>): Promise<void> {
+  const pages = c.pages;
+  const all = await pixelsOf(c, want);
+  if (pages === 1) {
+    const r = await draw(all, 0);
+    c.replace(r.raw, r.step);
+    return;
+  }
+  const height = all.height / pages, bytes = all.width * height * all.channels;
+  const out: Redrawn[] = [];
+  for (let i = 0; i < pages; i++) {
+    out.push(await draw({ ...all, height, data: all.data.subarray(i * bytes, (i + 1) * bytes) }, i));
+  }
+  const first = out[0].raw;
+  if (out.some((r) => r.raw.width !== first.width || r.raw.height !== first.height || r.raw.channels !== first.channels)) {
+    throw new Error('an effect drew frames of different sizes');
+  }
+  c.replace({ data: Buffer.concat(out.map((r) => r.raw.data)), width: first.width, height: first.height * pages, channels: first.channels }, out[0].step, pages);
 }
 
 /** Runs a sharp pipeline on raw pixels and returns raw pixels. */

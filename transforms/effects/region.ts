@@ -12,19 +12,30 @@ import sharp, { type Sharp } from 'sharp';
 import type { Canvas } from '../../src/render/canvas.ts';
 import type { Component } from '../types.ts';
 import { num, type EffectFamily } from './types.ts';
-import { regionOf, stillPixels, type Raw } from './pixels.ts';
+import { IN_PLACE, redraw, regionOf, type Raw } from './pixels.ts';
 
 const REGION_KEYS = ['x', 'y', 'width', 'height'] as const;
 
-/** Replace the region of the canvas by `how` of its pixels. */
-async function onRegion(c: Canvas, component: Component, effect: string, how: (region: Sharp, w: number, h: number) => Promise<Raw>): Promise<void> {
+/** Replace the region of every frame by `how` of its pixels. */
+async function onRegion(c: Canvas, component: Component, how: (region: Sharp, w: number, h: number) => Promise<Raw>): Promise<void> {
   await c.ensureDims();
   const box = regionOf(component, c.width, c.height);
   if (!box) return; // the region lies outside the image: nothing of it to change
-  const m = await stillPixels(c, effect);
-  const region = sharp(m.data, { raw: { width: m.width, height: m.height, channels: m.channels }, limitInputPixels: false }).extract(box);
-  const out = await how(region, box.width, box.height);
-  await c.op('composite', 'composite', (img) => img.composite([{ input: out.data, raw: { width: out.width, height: out.height, channels: out.channels }, left: box.left, top: box.top }]));
+  await redraw(c, {}, async (m) => {
+    const raw = { width: m.width, height: m.height, channels: m.channels };
+    const out = await how(sharp(m.data, { raw, limitInputPixels: false }).extract(box), box.width, box.height);
+    if (out.channels !== m.channels || out.width !== box.width || out.height !== box.height) {
+      const drawn = await toRaw(sharp(m.data, { raw, limitInputPixels: false })
+        .composite([{ input: out.data, raw: { width: out.width, height: out.height, channels: out.channels }, left: box.left, top: box.top }]));
+      return { raw: drawn, step: IN_PLACE };
+    }
+    // the region's new pixels replace the old ones (alpha included), row by row
+    const row = box.width * m.channels;
+    for (let y = 0; y < box.height; y++) {
+      out.data.copy(m.data, ((box.top + y) * m.width + box.left) * m.channels, y * row, (y + 1) * row);
+    }
+    return { raw: m, step: IN_PLACE };
+  });
 }
 
 async function toRaw(img: Sharp): Promise<Raw> {
@@ -36,13 +47,13 @@ export const REGION_EFFECTS: EffectFamily = {
   blur_region: {
     parse: num(1, 2000, 100),
     claims: REGION_KEYS,
-    apply: (c, v, _ctx, component) => onRegion(c, component, 'blur_region', (region) =>
+    apply: (c, v, _ctx, component) => onRegion(c, component, (region) =>
       toRaw(region.blur(Math.max(0.3, (v.args[0] as number) / 25)))),
   },
   pixelate_region: {
     parse: num(1, 200, 5),
     claims: REGION_KEYS,
-    apply: (c, v, _ctx, component) => onRegion(c, component, 'pixelate_region', async (region, w, h) => {
+    apply: (c, v, _ctx, component) => onRegion(c, component, async (region, w, h) => {
       const block = v.args[0] as number;
       const sw = Math.max(1, Math.round(w / block)), sh = Math.max(1, Math.round(h / block));
       const small = await toRaw(region.resize(sw, sh, { fit: 'fill', kernel: 'linear' }));

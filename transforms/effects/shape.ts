@@ -2,7 +2,7 @@
  * Effects that change the image's outline or size: shadow, outline, distort, shear, and the
  * gradient fade of its edges. The ones that grow the canvas say by how much in `bounds`, from
  * the plan alone, so the output limits hold before any pixel is made (plan-bounds.ts). They
- * redraw the canvas, so animations are refused (pick a frame with pg_).
+ * redraw the canvas frame by frame (animations included).
  *
  * | effect | args (default) | other keys of the component |
  * |---|---|---|
@@ -13,12 +13,11 @@
  * | gradient_fade | [symmetric\|symmetric_pad][:strength 0-100 (20)] | x_, y_: fade length from the left/top (negative: right/bottom), px or fraction (default y_0.5) |
  */
 import { Errors } from '../../src/errors.ts';
-import type { Canvas } from '../../src/render/canvas.ts';
 import { translate, type Affine } from '../../src/render/affine.ts';
 import { parseNumberIn, resolveOffset, type Rgba } from '../args.ts';
 import type { Component, PlanDims } from '../types.ts';
 import { intArg, type EffectArg, type EffectFamily } from './types.ts';
-import { colourOf, stillPixels, viaSharp, type Raw } from './pixels.ts';
+import { IN_PLACE, colourOf, redraw, viaSharp, type Raw } from './pixels.ts';
 
 const BLACK: Rgba = { r: 0, g: 0, b: 0, alpha: 1 };
 /** A distorted or sheared canvas stays within this many pixels of the source's corners. */
@@ -29,10 +28,8 @@ function sized(d: PlanDims, width: number, height: number): PlanDims {
   return { ...d, width: Math.max(1, Math.round(width)), height: Math.max(1, Math.round(height)) };
 }
 
-/** Refuse animations before redrawing; the effects below work on one frame of RGBA. */
-function rgba(c: Canvas, effect: string): Promise<Raw> {
-  return stillPixels(c, effect, { rgb: true, alpha: true });
-}
+/** The effects below draw RGBA frames. */
+const RGBA = { rgb: true, alpha: true } as const;
 
 /** A one-channel mask blurred by sharp (sigma ≥ 0.3). */
 async function blurMask(mask: Buffer, width: number, height: number, sigma: number): Promise<Buffer> {
@@ -309,18 +306,18 @@ export const SHAPE_EFFECTS: EffectFamily = {
       return sized(d, p.W, p.H);
     },
     async apply(c, v, _ctx, component) {
-      await c.ensureDims();
-      const img = await rgba(c, 'shadow');
-      const p = shadowPlan(img.width, img.height, v.args[0] as number, component);
-      const { mask, width, height } = paddedAlpha(img, p.margin);
-      const soft = await blurMask(mask, width, height, p.sigma);
-      const shadow: Raw = { data: colourLayer(soft, colourOf(component, BLACK), (v.args[0] as number) / 100), width, height, channels: 4 };
-      const base: Raw = { data: Buffer.alloc(p.W * p.H * 4), width: p.W, height: p.H, channels: 4 };
-      const out = await stack(base, [
-        { raw: shadow, left: p.left + p.dx - p.margin, top: p.top + p.dy - p.margin },
-        { raw: img, left: p.left, top: p.top },
-      ]);
-      c.replace(out, translate(-p.left, -p.top));
+      await redraw(c, RGBA, async (img) => {
+        const p = shadowPlan(img.width, img.height, v.args[0] as number, component);
+        const { mask, width, height } = paddedAlpha(img, p.margin);
+        const soft = await blurMask(mask, width, height, p.sigma);
+        const shadow: Raw = { data: colourLayer(soft, colourOf(component, BLACK), (v.args[0] as number) / 100), width, height, channels: 4 };
+        const base: Raw = { data: Buffer.alloc(p.W * p.H * 4), width: p.W, height: p.H, channels: 4 };
+        const out = await stack(base, [
+          { raw: shadow, left: p.left + p.dx - p.margin, top: p.top + p.dy - p.margin },
+          { raw: img, left: p.left, top: p.top },
+        ]);
+        return { raw: out, step: translate(-p.left, -p.top) };
+      });
     },
   },
 
@@ -343,38 +340,38 @@ export const SHAPE_EFFECTS: EffectFamily = {
       return sized(d, d.width + 2 * pad, d.height + 2 * pad);
     },
     async apply(c, v, _ctx, component) {
-      await c.ensureDims();
       const mode = v.args[0] as OutlineMode, width = v.args[1] as number, blur = v.args[2] as number;
-      const img = await rgba(c, 'outline');
-      const pad = outlinePad(mode, width, blur);
-      const { mask: alpha, width: W, height: H } = paddedAlpha(img, pad);
-      const shape = Buffer.alloc(alpha.length);
-      for (let i = 0; i < alpha.length; i++) shape[i] = alpha[i] >= 128 ? 255 : 0;
-      const under = Buffer.alloc(alpha.length), over = Buffer.alloc(alpha.length);
-      if (grows(mode)) {
-        const toShape = distanceTo(W, H, (i) => shape[i] !== 0);
-        for (let i = 0; i < alpha.length; i++) if (!shape[i] && toShape[i] <= width) under[i] = 255;
-      }
-      if (mode !== 'outer' && mode !== 'outer_fill') {
-        const toOutside = distanceTo(W, H, (i) => shape[i] === 0);
-        for (let y = 0; y < H; y++) {
-          for (let x = 0; x < W; x++) {
-            const i = y * W + x;
-            // the image's edge counts as outside, so an opaque rectangle gets its inner frame
-            const edge = Math.min(x + 1, y + 1, W - x, H - y);
-            if (shape[i] && Math.min(toOutside[i], edge) <= width) over[i] = 255;
+      await redraw(c, RGBA, async (img) => {
+        const pad = outlinePad(mode, width, blur);
+        const { mask: alpha, width: W, height: H } = paddedAlpha(img, pad);
+        const shape = Buffer.alloc(alpha.length);
+        for (let i = 0; i < alpha.length; i++) shape[i] = alpha[i] >= 128 ? 255 : 0;
+        const under = Buffer.alloc(alpha.length), over = Buffer.alloc(alpha.length);
+        if (grows(mode)) {
+          const toShape = distanceTo(W, H, (i) => shape[i] !== 0);
+          for (let i = 0; i < alpha.length; i++) if (!shape[i] && toShape[i] <= width) under[i] = 255;
+        }
+        if (mode !== 'outer' && mode !== 'outer_fill') {
+          const toOutside = distanceTo(W, H, (i) => shape[i] === 0);
+          for (let y = 0; y < H; y++) {
+            for (let x = 0; x < W; x++) {
+              const i = y * W + x;
+              // the image's edge counts as outside, so an opaque rectangle gets its inner frame
+              const edge = Math.min(x + 1, y + 1, W - x, H - y);
+              if (shape[i] && Math.min(toOutside[i], edge) <= width) over[i] = 255;
+            }
           }
         }
-      }
-      if (mode.endsWith('fill')) for (let i = 0; i < alpha.length; i++) if (shape[i]) under[i] = 255;
-      const colour = colourOf(component, BLACK);
-      const soft = async (m: Buffer) => (blur > 0 ? blurMask(m, W, H, outlineSigma(blur)) : m);
-      const base: Raw = { data: colourLayer(await soft(under), colour), width: W, height: H, channels: 4 };
-      const out = await stack(base, [
-        { raw: img, left: pad, top: pad },
-        { raw: { data: colourLayer(await soft(over), colour), width: W, height: H, channels: 4 }, left: 0, top: 0 },
-      ]);
-      c.replace(out, translate(-pad, -pad));
+        if (mode.endsWith('fill')) for (let i = 0; i < alpha.length; i++) if (shape[i]) under[i] = 255;
+        const colour = colourOf(component, BLACK);
+        const soft = async (m: Buffer) => (blur > 0 ? blurMask(m, W, H, outlineSigma(blur)) : m);
+        const base: Raw = { data: colourLayer(await soft(under), colour), width: W, height: H, channels: 4 };
+        const out = await stack(base, [
+          { raw: img, left: pad, top: pad },
+          { raw: { data: colourLayer(await soft(over), colour), width: W, height: H, channels: 4 }, left: 0, top: 0 },
+        ]);
+        return { raw: out, step: translate(-pad, -pad) };
+      });
     },
   },
 
@@ -405,21 +402,21 @@ export const SHAPE_EFFECTS: EffectFamily = {
       return sized(d, w.W, w.H);
     },
     async apply(c, v, ctx) {
-      await c.ensureDims();
-      const img = await rgba(c, 'distort');
-      const warp = warpOf(img.width, img.height, v.args, `distort:${v.args.join(':')}`);
-      const out = Buffer.alloc(warp.W * warp.H * 4);
-      for (let y = 0; y < warp.H; y++) {
-        if ((y & 63) === 0) ctx.deadline.check('e_distort');
-        for (let x = 0; x < warp.W; x++) {
-          const s = warp.back(warp.x0 + x + 0.5, warp.y0 + y + 0.5);
-          if (!s || s[0] < -0.5 || s[1] < -0.5 || s[0] > img.width + 0.5 || s[1] > img.height + 0.5) continue;
-          sample(img, s[0], s[1], out, (y * warp.W + x) * 4);
+      await redraw(c, RGBA, async (img) => {
+        const warp = warpOf(img.width, img.height, v.args, `distort:${v.args.join(':')}`);
+        const out = Buffer.alloc(warp.W * warp.H * 4);
+        for (let y = 0; y < warp.H; y++) {
+          if ((y & 63) === 0) ctx.deadline.check('e_distort');
+          for (let x = 0; x < warp.W; x++) {
+            const s = warp.back(warp.x0 + x + 0.5, warp.y0 + y + 0.5);
+            if (!s || s[0] < -0.5 || s[1] < -0.5 || s[0] > img.width + 0.5 || s[1] > img.height + 0.5) continue;
+            sample(img, s[0], s[1], out, (y * warp.W + x) * 4);
+          }
         }
-      }
-      // Not an affine map: fl_getinfo reports the bounding box (the whole source).
-      const step: Affine = { a: img.width / warp.W, b: 0, c: 0, d: 0, e: img.height / warp.H, f: 0 };
-      c.replace({ data: out, width: warp.W, height: warp.H, channels: 4 }, step);
+        // Not an affine map: fl_getinfo reports the bounding box (the whole source).
+        const step: Affine = { a: img.width / warp.W, b: 0, c: 0, d: 0, e: img.height / warp.H, f: 0 };
+        return { raw: { data: out, width: warp.W, height: warp.H, channels: 4 }, step };
+      });
     },
   },
 
@@ -439,16 +436,16 @@ export const SHAPE_EFFECTS: EffectFamily = {
       return sized(d, b.W, b.H);
     },
     async apply(c, v) {
-      await c.ensureDims();
-      const img = await rgba(c, 'shear');
-      const m = shearMatrix(v.args[0] as number, v.args[1] as number);
-      const out = await viaSharp(img, (s) => s.affine([[m[0], m[1]], [m[2], m[3]]], { background: { r: 0, g: 0, b: 0, alpha: 0 }, interpolator: 'bilinear' }));
-      const b = shearBox(img.width, img.height, m);
-      // new (X, Y) ← old M⁻¹ (X + x0, Y + y0)
-      const det = m[0] * m[3] - m[1] * m[2];
-      const ia = m[3] / det, ib = -m[1] / det, id = -m[2] / det, ie = m[0] / det;
-      const step: Affine = { a: ia, b: ib, c: ia * b.x0 + ib * b.y0, d: id, e: ie, f: id * b.x0 + ie * b.y0 };
-      c.replace(out, step);
+      await redraw(c, RGBA, async (img) => {
+        const m = shearMatrix(v.args[0] as number, v.args[1] as number);
+        const out = await viaSharp(img, (s) => s.affine([[m[0], m[1]], [m[2], m[3]]], { background: { r: 0, g: 0, b: 0, alpha: 0 }, interpolator: 'bilinear' }));
+        const b = shearBox(img.width, img.height, m);
+        // new (X, Y) ← old M⁻¹ (X + x0, Y + y0)
+        const det = m[0] * m[3] - m[1] * m[2];
+        const ia = m[3] / det, ib = -m[1] / det, id = -m[2] / det, ie = m[0] / det;
+        const step: Affine = { a: ia, b: ib, c: ia * b.x0 + ib * b.y0, d: id, e: ie, f: id * b.x0 + ie * b.y0 };
+        return { raw: out, step };
+      });
     },
   },
 
@@ -466,43 +463,43 @@ export const SHAPE_EFFECTS: EffectFamily = {
     },
     claims: ['x', 'y'],
     async apply(c, v, _ctx, component) {
-      await c.ensureDims();
       const mode = v.args.length === 2 ? (v.args[0] as string) : 'edge', k = (v.args[v.args.length - 1] as number) / 20;
       const pad = mode === 'symmetric_pad';
-      const img = await stillPixels(c, 'gradient_fade', pad ? { rgb: true } : { rgb: true, alpha: true });
-      const { width: w, height: h, channels: ch, data } = img;
-      const bg = c.background ?? { r: 255, g: 255, b: 255, alpha: 1 };
-      /** Fade factors along an axis of `size` px for a start point of `start` px (negative: from the far edge). */
-      const along = (size: number, start: number | undefined): Float64Array => {
-        const factor = new Float64Array(size).fill(1);
-        if (start === undefined) return factor;
-        const length = Math.min(size, Math.abs(start));
-        for (let i = 0; i < length; i++) {
-          const f = Math.pow((i + 0.5) / length, k);
-          const near = start < 0 ? size - 1 - i : i;
-          factor[near] = Math.min(factor[near], f);
-          if (mode !== 'edge') factor[size - 1 - near] = Math.min(factor[size - 1 - near], f);
-        }
-        return factor;
-      };
-      // y_ fades from the top (default half the height), x_ from the left; both: both axes.
-      const fx = along(w, component.x ? resolveOffset(component.x, w) : undefined);
-      const fy = along(h, component.y ? resolveOffset(component.y, h) : component.x ? undefined : Math.round(h / 2));
-      for (let y = 0; y < h; y++) {
-        for (let x = 0; x < w; x++) {
-          const f = fx[x] * fy[y];
-          if (f === 1) continue;
-          const p = (y * w + x) * ch;
-          if (pad) {
-            data[p] = Math.round(bg.r + (data[p] - bg.r) * f);
-            data[p + 1] = Math.round(bg.g + (data[p + 1] - bg.g) * f);
-            data[p + 2] = Math.round(bg.b + (data[p + 2] - bg.b) * f);
-          } else {
-            data[p + ch - 1] = Math.round(data[p + ch - 1] * f);
+      await redraw(c, pad ? { rgb: true } : RGBA, async (img) => {
+        const { width: w, height: h, channels: ch, data } = img;
+        const bg = c.background ?? { r: 255, g: 255, b: 255, alpha: 1 };
+        /** Fade factors along an axis of `size` px for a start point of `start` px (negative: from the far edge). */
+        const along = (size: number, start: number | undefined): Float64Array => {
+          const factor = new Float64Array(size).fill(1);
+          if (start === undefined) return factor;
+          const length = Math.min(size, Math.abs(start));
+          for (let i = 0; i < length; i++) {
+            const f = Math.pow((i + 0.5) / length, k);
+            const near = start < 0 ? size - 1 - i : i;
+            factor[near] = Math.min(factor[near], f);
+            if (mode !== 'edge') factor[size - 1 - near] = Math.min(factor[size - 1 - near], f);
+          }
+          return factor;
+        };
+        // y_ fades from the top (default half the height), x_ from the left; both: both axes.
+        const fx = along(w, component.x ? resolveOffset(component.x, w) : undefined);
+        const fy = along(h, component.y ? resolveOffset(component.y, h) : component.x ? undefined : Math.round(h / 2));
+        for (let y = 0; y < h; y++) {
+          for (let x = 0; x < w; x++) {
+            const f = fx[x] * fy[y];
+            if (f === 1) continue;
+            const p = (y * w + x) * ch;
+            if (pad) {
+              data[p] = Math.round(bg.r + (data[p] - bg.r) * f);
+              data[p + 1] = Math.round(bg.g + (data[p + 1] - bg.g) * f);
+              data[p + 2] = Math.round(bg.b + (data[p + 2] - bg.b) * f);
+            } else {
+              data[p + ch - 1] = Math.round(data[p + ch - 1] * f);
+            }
           }
         }
-      }
-      c.replace(img, translate(0, 0));
+        return { raw: img, step: IN_PLACE };
+      });
     },
   },
 };

@@ -1,6 +1,6 @@
 /**
  * Texture effects: they change every pixel's colour by its neighbourhood or a pattern, never the
- * size; alpha is kept. Those working on raw pixels refuse animations (pick a frame with pg_).
+ * size; alpha is kept. Animations are processed frame by frame.
  *
  * | effect | args (default) |
  * |---|---|
@@ -10,19 +10,12 @@
  * | noise | level 0-100 (20; Cloudinary documents 0, which would do nothing): Gaussian noise of sigma level/2 per channel, the same for the same URL |
  * | vignette | strength 0-100 (20): edges darkened by a radial gradient |
  */
-import type { Canvas } from '../../src/render/canvas.ts';
-import { translate } from '../../src/render/affine.ts';
 import { Errors } from '../../src/errors.ts';
 import { intArg, num, type EffectFamily } from './types.ts';
-import { luma, random, stillPixels, viaSharp, type Raw } from './pixels.ts';
+import { IN_PLACE, luma, random, redraw, viaSharp, type Raw } from './pixels.ts';
 
 /** Colour channels of raw pixels (alpha excluded). */
 const colours = (ch: number) => (ch >= 3 ? 3 : 1);
-
-/** Put processed pixels of the same size back on the canvas. */
-function putBack(c: Canvas, raw: Raw): void {
-  c.replace(raw, translate(0, 0));
-}
 
 // ---- oil paint ------------------------------------------------------------------------
 
@@ -175,11 +168,10 @@ async function cartoon(src: Raw, line: number, reduction: number, bw: boolean): 
 export const TEXTURE_EFFECTS: EffectFamily = {
   oil_paint: {
     parse: num(0, 100, 30),
-    async apply(c, v, ctx) {
-      const img = await stillPixels(c, 'oil_paint');
+    apply: (c, v, ctx) => redraw(c, {}, async (img) => {
       ctx.deadline.check('e_oil_paint');
-      putBack(c, { ...img, data: oilPaint(img, 1 + Math.round((v.args[0] as number) / 20)) });
-    },
+      return { raw: { ...img, data: oilPaint(img, 1 + Math.round((v.args[0] as number) / 20)) }, step: IN_PLACE };
+    }),
   },
   cartoonify: {
     parse(args, raw) {
@@ -188,37 +180,34 @@ export const TEXTURE_EFFECTS: EffectFamily = {
       if (args[1] === 'bw') return [line, 'bw'];
       return [line, args[1] ? intArg(args[1], raw, 0, 100) : line];
     },
-    async apply(c, v, ctx) {
-      const img = await stillPixels(c, 'cartoonify');
+    apply: (c, v, ctx) => redraw(c, {}, async (img) => {
       ctx.deadline.check('e_cartoonify');
       const line = v.args[0] as number, bw = v.args[1] === 'bw';
-      putBack(c, await cartoon(img, line, bw ? line : (v.args[1] as number), bw));
-    },
+      return { raw: await cartoon(img, line, bw ? line : (v.args[1] as number), bw), step: IN_PLACE };
+    }),
   },
   ordered_dither: {
     parse: num(0, DITHER_MAPS.length - 1, 0),
-    async apply(c, v) {
-      const img = await stillPixels(c, 'ordered_dither');
+    apply: (c, v) => redraw(c, {}, async (img) => {
       dither(img, DITHER_MAPS[v.args[0] as number]);
-      putBack(c, img);
-    },
+      return { raw: img, step: IN_PLACE };
+    }),
   },
   noise: {
     parse: num(0, 100, 20),
-    async apply(c, v) {
-      const img = await stillPixels(c, 'noise');
+    apply: (c, v) => redraw(c, {}, async (img, frame) => {
       const sigma = (v.args[0] as number) / 2;
       const { data, channels: ch } = img;
       const nc = colours(ch);
-      const rnd = random(0x5eed ^ (img.width * 65_537 + img.height));
+      const rnd = random(0x5eed ^ (img.width * 65_537 + img.height) ^ (frame * 0x9e3779b1));
       for (let p = 0; p < data.length; p += ch) {
         for (let k = 0; k < nc; k++) {
           const g = Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
           data[p + k] = Math.max(0, Math.min(255, Math.round(data[p + k] + g * sigma)));
         }
       }
-      putBack(c, img);
-    },
+      return { raw: img, step: IN_PLACE };
+    }),
   },
   vignette: {
     parse: num(0, 100, 20),
