@@ -88,6 +88,10 @@ export interface Encoder {
   maxPixels?(config: Config): { readonly limit: number; readonly setting: string };
   /** The format's own largest width or height, when below what the configuration allows. */
   readonly maxSide?: number;
+  /** Turns the bytes `encode` wrote into the delivered document (SVG: a PNG inside <image>). */
+  wrap?(body: Buffer, width: number, height: number): Buffer;
+  /** Delivers the canvas's vector rendition (e_vectorize) as it is, when there is one. */
+  readonly vector?: boolean;
 }
 
 export interface FormatRow {
@@ -103,11 +107,16 @@ export interface FormatRow {
   readonly animation: boolean;
   /** Its files are lossy: decoded pixels carry the codec's noise, not exact fills. */
   readonly lossy: boolean;
-  /** Output format of a source in this format when the URL asks for none (default: PNG with
-   *  alpha, JPEG without). Only for formats that are no output themselves; checked at load. */
+  /** Output format of a source in this format when the URL asks for none (default: the
+   *  format itself when it is an output, else PNG with alpha, JPEG without); checked at load. */
   readonly deliveredAs?: string;
   /** Present when it may be an output. */
   readonly output?: Encoder;
+  /**
+   * The URL's extension of this format names the stored file and asks for no output format
+   * (`logo.svg` of an SVG source is delivered as PNG); `f_` still asks for the format.
+   */
+  readonly extensionNamesSource?: boolean;
 }
 
 const animationOf = (s: EncodeSettings) =>
@@ -188,8 +197,19 @@ export const FORMATS = {
     extensions: ['tif', 'tiff'], mime: 'image/tiff', sharp: 'tiff', alpha: true, animation: false, lossy: false,
     output: { quality: 80, encode: (img, _s, q) => img.tiff({ quality: q, compression: 'jpeg' }) },
   },
-  // Sources only. SVG is rasterized without external fetches (security/svg.ts).
-  svg: { extensions: ['svg'], mime: 'image/svg+xml', sharp: 'svg', alpha: true, animation: false, lossy: false, deliveredAs: 'png' },
+  // SVG sources are rasterized without external fetches (security/svg.ts) and delivered as
+  // PNG. As an output (`f_svg`, or e_vectorize's automatic format) SVG is the vector document
+  // e_vectorize traced, or else the pixels as a PNG inside an <image> element.
+  svg: {
+    extensions: ['svg'], mime: 'image/svg+xml', sharp: 'svg', alpha: true, animation: false, lossy: false, deliveredAs: 'png',
+    extensionNamesSource: true,
+    output: {
+      quality: 100, vector: true,
+      encode: (img) => img.png({ compressionLevel: 6, adaptiveFiltering: true }),
+      wrap: (png, w, h) => Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}">`
+        + `<image width="${w}" height="${h}" xlink:href="data:image/png;base64,${png.toString('base64')}"/></svg>`),
+    },
+  },
   heic: { extensions: ['heic', 'heif'], mime: 'image/heic', sharp: 'heif', alpha: true, animation: false, lossy: true },
   jp2: { extensions: ['jp2'], mime: 'image/jp2', sharp: 'jp2', alpha: true, animation: false, lossy: false },
   jxl: { extensions: ['jxl'], mime: 'image/jxl', sharp: 'jxl', alpha: true, animation: false, lossy: false },
@@ -249,6 +269,10 @@ export const FORMAT_BY_EXTENSION: ReadonlyMap<string, FormatName> = new Map(ROWS
 export const OUTPUT_BY_EXTENSION: ReadonlyMap<string, OutputFormat> = new Map(
   [...FORMAT_BY_EXTENSION].filter(([, f]) => formatRow(f).output) as [string, OutputFormat][],
 );
+/** A URL's extension → the output format it asks for (FormatRow.extensionNamesSource aside). */
+export const OUTPUT_BY_URL_EXTENSION: ReadonlyMap<string, OutputFormat> = new Map(
+  [...OUTPUT_BY_EXTENSION].filter(([, f]) => !formatRow(f).extensionNamesSource),
+);
 
 /** Whether this build of libvips reads the row's files from a buffer (`sharp.format`). */
 function decodes(r: FormatRow): boolean {
@@ -267,8 +291,8 @@ export function sourceFormatName(sharpName: string): FormatName | undefined {
 export function deliveredFormat(sharpName: string, hasAlpha: boolean): OutputFormat {
   const f = BY_SHARP_NAME.get(sharpName);
   const r = f && formatRow(f);
-  if (r?.output) return f as OutputFormat;
   if (r?.deliveredAs) return r.deliveredAs as OutputFormat;
+  if (r?.output) return f as OutputFormat;
   return hasAlpha ? UNIVERSAL.lossless : UNIVERSAL.photo;
 }
 

@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { testConfig } from '../src/config.ts';
 import { applyEncoder } from '../src/render/encode.ts';
 import {
-  FORMATS, EXTENSIONS, FORMAT_BY_EXTENSION, OUTPUT_BY_EXTENSION, NEGOTIATED, UNIVERSAL,
+  FORMATS, EXTENSIONS, FORMAT_BY_EXTENSION, OUTPUT_BY_EXTENSION, OUTPUT_BY_URL_EXTENSION, NEGOTIATED, UNIVERSAL,
   deliveredFormat, encoderOf, formatRow, sourceFormatName, type FormatName, type OutputFormat,
 } from '../src/formats.ts';
 
@@ -20,7 +20,9 @@ t.test('every extension names one format; outputs are the rows with an encoder',
   for (const [e, f] of OUTPUT_BY_EXTENSION) t.ok(formatRow(f).output, `${e} → ${f} is an output`);
   t.equal(OUTPUT_BY_EXTENSION.get('jpe'), 'jpeg');
   t.equal(FORMAT_BY_EXTENSION.get('heif'), 'heic');
-  t.equal(OUTPUT_BY_EXTENSION.get('svg'), undefined, 'svg is a source only');
+  t.equal(OUTPUT_BY_EXTENSION.get('svg'), 'svg', 'f_svg asks for SVG');
+  t.equal(OUTPUT_BY_URL_EXTENSION.get('svg'), undefined, 'the .svg extension names the stored file, not an output');
+  t.equal(OUTPUT_BY_URL_EXTENSION.get('png'), 'png');
   t.equal(FORMAT_BY_EXTENSION.get('constructor'), undefined);
 });
 
@@ -30,13 +32,16 @@ t.test("each encoder writes its own format, read back as its row", async (t) => 
   for (const f of names) {
     const row = formatRow(f);
     if (!row.output) continue;
-    const body = await applyEncoder(half.clone(), { format: f as OutputFormat, flags: {}, animated: false }, config).toBuffer();
+    const written = await applyEncoder(half.clone(), { format: f as OutputFormat, flags: {}, animated: false }, config).toBuffer();
+    // SVG wraps the PNG it wrote in an <image> element
+    const body = row.output.wrap ? row.output.wrap(written, 8, 8) : written;
     const m = await sharp(body).metadata();
     t.equal(m.format, row.sharp, `${f}: sharp calls it ${row.sharp}`);
     t.equal(sourceFormatName(m.format!), f, `${f} reads back as its own row`);
     // JPEG-compressed TIFF drops alpha (see its row).
     t.equal(!!m.hasAlpha, row.alpha && f !== 'tiff', `${f} ${row.alpha ? 'keeps' : 'has no'} alpha`);
-    t.equal(deliveredFormat(m.format!, !!m.hasAlpha), f, `a ${f} source is delivered as ${f} by default`);
+    const delivered = row.deliveredAs ?? f;
+    t.equal(deliveredFormat(m.format!, !!m.hasAlpha), delivered, `a ${f} source is delivered as ${delivered} by default`);
   }
 });
 

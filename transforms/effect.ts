@@ -15,10 +15,14 @@ declare module './types.ts' {
   interface PlanValues { effect: EffectValue }
 }
 
+const NONE: readonly never[] = [];
+
 export const effect = defineTransform({
   key: 'e', planKey: 'effect', name: 'effect', phase: 'effect',
   computes: 'parts',
-  bounds: (v, d, _component, bc) => effectDef(v.name)?.bounds?.(d, v, bc) ?? d,
+  bounds: (v, d, component, bc) => effectDef(v.name)?.bounds?.(d, v, bc, component) ?? d,
+  claims: (v) => effectDef(v.name)?.claims ?? NONE,
+  output: (v, out) => effectDef(v.name)?.output?.(v, out) ?? out,
   parse(raw) {
     const [name, ...rest] = raw.split(':');
     const def = effectDef(name);

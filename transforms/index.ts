@@ -2,7 +2,7 @@
  * The single registry table. `src/` talks to this table, never to an individual transform.
  * Order matters only within a phase (see types.ts). Adding a parameter = one file + one line.
  */
-import type { PlanKey, TransformDef, UnsupportedKey } from './types.ts';
+import type { Component, PlanKey, TransformDef, UnsupportedKey } from './types.ts';
 import { condition } from './condition.ts';
 import { variable } from './variable.ts';
 import { width } from './width.ts';
@@ -51,10 +51,30 @@ export const BY_KEY: ReadonlyMap<string, TransformDef<PlanKey>> = new Map(
 
 export const UNSUPPORTED_BY_KEY: ReadonlyMap<string, UnsupportedKey> = new Map(UNSUPPORTED_KEYS.map((u) => [u.key, u]));
 
+const CLAIMING = TRANSFORMS.filter((t) => t.claims);
+
+/**
+ * The component as the geometry owner sees it: without the keys other transforms of the same
+ * component claim (TransformDef.claims). The same object when nothing is claimed.
+ */
+export function withoutClaimed(c: Component): Component {
+  let out = c;
+  for (const t of CLAIMING) {
+    const v = (c as Record<string, unknown>)[t.planKey];
+    if (v === undefined) continue;
+    for (const k of t.claims!(v as never)) {
+      if (out[k] === undefined) continue;
+      if (out === c) out = { ...c };
+      delete out[k];
+    }
+  }
+  return out;
+}
+
 export function isKnownKey(key: string): boolean {
   return BY_KEY.has(key) || UNSUPPORTED_BY_KEY.has(key);
 }
 
-export type { Component, PlanKey, PlanValues, TransformDef, Phase } from './types.ts';
+export type { Component, PlanKey, PlanValues, TransformDef, Phase, PlannedOutput } from './types.ts';
 export type { LayerSpec, Placement } from './layer.ts';
 export { PHASES } from './types.ts';

@@ -21,6 +21,7 @@ import type { Source } from '../src/origin/types.ts';
 import type { Deadline } from '../src/render/deadline.ts';
 import type { Condition, Expr, Value } from '../src/plan/expr.ts';
 import type { Region } from '../src/render/affine.ts';
+import type { OutputSettings } from '../src/render/auto-encode.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface PlanValues {}
@@ -122,6 +123,17 @@ export interface TransformDef<K extends PlanKey = PlanKey> {
    * (src/pipeline/source.ts) loads them as it loads the source and keys results on them.
    */
   images?(value: PlanValues[K]): { readonly refs: readonly ImageRef[]; readonly nested: readonly Component[] };
+  /**
+   * Keys of the same component that this value reads itself (e_blur_region's x, y, w, h name
+   * its region): the geometry owner leaves them out of that component. Absent: none.
+   */
+  claims?(value: PlanValues[K]): readonly PlanKey[];
+  /**
+   * Plan-time hook: adjust the output settings merged over the plan's components (e_vectorize
+   * turns an automatic or unstated format into SVG). `format` is undefined when neither an
+   * `f_` nor the URL's extension asks for one (the source's format is used then).
+   */
+  output?(value: PlanValues[K], out: PlannedOutput): PlannedOutput;
 }
 
 
@@ -199,6 +211,9 @@ export interface RespondContext {
   /** Cacheable as immutable (`Cache-Control: …, immutable`). */
   immutable?: boolean;
 }
+
+/** Output settings while the plan's `output` hooks run (see TransformDef.output). */
+export type PlannedOutput = Omit<OutputSettings, 'format'> & { format?: OutputSettings['format'] };
 
 /** A canvas size known from the plan. */
 export interface PlanDims {

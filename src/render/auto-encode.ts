@@ -122,7 +122,9 @@ function samePixels(a: RawImage, b: RawImage): boolean {
 async function encodeRaw(raw: RawImage, s: EncodeSettings, background: { r: number; g: number; b: number } | undefined, ctx: RenderContext): Promise<Buffer> {
   let img = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
   if ((raw.channels === 2 || raw.channels === 4) && !formatRow(s.format).alpha) img = img.flatten({ background: background ?? { r: 255, g: 255, b: 255 } });
-  return applyEncoder(img, s, ctx.config).timeout({ seconds: ctx.deadline.seconds('encoding') }).toBuffer();
+  const body = await applyEncoder(img, s, ctx.config).timeout({ seconds: ctx.deadline.seconds('encoding') }).toBuffer();
+  const wrap = encoderOf(s.format).wrap;
+  return wrap ? wrap(body, raw.width, raw.height) : body;
 }
 
 /** Encode still pixels. `key` identifies source + transformation for the q_auto memo. */

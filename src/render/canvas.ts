@@ -55,6 +55,11 @@ export class Canvas {
    * It leaves the canvas grown by `x` (its mapping is geometry's business).
    */
   padWith: ((x: PadExtend) => Promise<void>) | undefined;
+  /**
+   * A vector document (SVG) showing the current pixels, set by e_vectorize; any later
+   * operation drops it. An encoder that takes one (src/formats.ts `vector`) delivers it.
+   */
+  vector: string | undefined;
 
   constructor(img: Sharp, width: number, height: number, pages: number, channels: number) {
     this.img = img;
@@ -73,12 +78,36 @@ export class Canvas {
   /** Materialize if the current pipeline cannot take an op of this rank/name, then return it. */
   async op(name: string, rank: OpRank, fn: (img: Sharp) => Sharp): Promise<void> {
     const r = RANK[rank];
+    this.vector = undefined;
     if (this.used.has(name) || r < this.maxRank || (r === RANK.barrier && this.used.size > 0) || this.maxRank === RANK.barrier) {
       await this.materialize();
     }
     this.img = fn(this.img);
     this.used.add(name);
     this.maxRank = Math.max(this.maxRank, r);
+  }
+
+  /**
+   * Continue from these raw 8-bit pixels (an effect that redraws the whole canvas, possibly at
+   * another size; `pages` frames stacked top to bottom); `step` maps the new canvas onto the
+   * current one (see affine.ts).
+   */
+  replace(raw: { data: Buffer; width: number; height: number; channels: 1 | 2 | 3 | 4 }, step: Affine, pages = 1): void {
+    const pageHeight = Math.round(raw.height / pages);
+    this.img = sharp(raw.data, {
+      raw: { width: raw.width, height: raw.height, channels: raw.channels, ...(pages > 1 ? { pageHeight } : {}) },
+      ...(pages > 1 ? { pages: -1 } : {}),
+      limitInputPixels: false,
+    });
+    this.map = compose(this.map, step);
+    this.width = raw.width;
+    this.height = pageHeight;
+    this.pages = pages;
+    this.channels = raw.channels;
+    this.used.clear();
+    this.maxRank = -1;
+    this.dimsKnown = true;
+    this.vector = undefined;
   }
 
   /** Record how the next canvas maps onto the current one (see affine.ts). */

@@ -8,7 +8,7 @@
  * layer limits. A step whose size depends on the pixels (e_trim) makes the rest inexact: those
  * sizes are then held to the same limits while rendering (render.ts, geometry.ts).
  */
-import { TRANSFORMS, PHASES, type Component, type PlanKey, type TransformDef } from '../../transforms/index.ts';
+import { TRANSFORMS, PHASES, withoutClaimed, type Component, type PlanKey, type TransformDef } from '../../transforms/index.ts';
 import type { BoundsContext, PlanDims } from '../../transforms/types.ts';
 import type { Config } from '../config.ts';
 import type { Source } from '../origin/types.ts';
@@ -43,8 +43,9 @@ async function walk(components: readonly Component[], start: PlanDims, bc: Bound
     }
     for (const phase of PHASES) {
       if (phase === 'geometry') {
-        if (!hasGeometry(c)) continue;
-        const g = await geometrySize(c, d.width, d.height, bc.config);
+        const gc = withoutClaimed(c);
+        if (!hasGeometry(gc)) continue;
+        const g = await geometrySize(gc, d.width, d.height, bc.config);
         d = step(d, { ...g, pages: d.pages, exact: d.exact }, bc.config, () => label(c));
         continue;
       }

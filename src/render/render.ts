@@ -5,10 +5,10 @@
  * gives automatic quality and format choices the exact pixels they judge.
  */
 import sharp, { type Sharp } from 'sharp';
-import { TRANSFORMS, PHASES, type Component, type PlanKey, type TransformDef } from '../../transforms/index.ts';
+import { TRANSFORMS, PHASES, withoutClaimed, type Component, type PlanKey, type PlannedOutput, type TransformDef } from '../../transforms/index.ts';
 import type { ApplyContext, LoadOptions } from '../../transforms/types.ts';
 import type { FormatRequest } from '../../transforms/format.ts';
-import { animates, deliveredFormat, formatRow, searchesQuality, sourceFormatName, type OutputFormat } from '../formats.ts';
+import { animates, deliveredFormat, encoderOf, formatRow, searchesQuality, sourceFormatName, type OutputFormat } from '../formats.ts';
 import type { Flags } from '../../transforms/flags.ts';
 import type { Quality } from '../../transforms/quality.ts';
 import { canonicalComponent, type Plan } from '../plan/parse.ts';
@@ -60,10 +60,19 @@ export function outputSettings(plan: Plan, extFormat: OutputFormat | undefined, 
       if (v !== undefined) finish.push((img, f) => t.encode!(v as never, img, { format: f, sourceSpace: meta.space }));
     }
   }
-  return { format: format ?? { kind: 'fixed', format: extFormat ?? sourceFormat(meta) }, quality, flags, ...(finish.length ? { finish } : {}) };
+  let o: PlannedOutput = { format: format ?? (extFormat ? { kind: 'fixed', format: extFormat } : undefined), quality, flags, ...(finish.length ? { finish } : {}) };
+  for (const c of plan.components) {
+    for (const t of WITH_OUTPUT) {
+      const v = (c as Record<string, unknown>)[t.planKey];
+      if (v !== undefined) o = t.output!(v as never, o);
+    }
+  }
+  return { ...o, format: o.format ?? { kind: 'fixed', format: sourceFormat(meta) } };
 }
 
 const ENCODE_HOOKS = TRANSFORMS.filter((t) => t.encode);
+/** Transforms whose `output` hook adjusts the merged output settings (e_vectorize). */
+const WITH_OUTPUT = TRANSFORMS.filter((t) => t.output);
 
 function loadOptions(plan: Plan): LoadOptions {
   const o: LoadOptions = { autoOrient: true };
@@ -85,9 +94,10 @@ async function runComponent(canvas: Canvas, c: Component, ctx: ApplyContext): Pr
   canvas.padWith = undefined;
   for (const phase of PHASES) {
     if (phase === 'geometry') {
-      if (hasGeometry(c)) {
+      const gc = withoutClaimed(c);
+      if (hasGeometry(gc)) {
         await canvas.ensureDims();
-        const g = await computeGeometry(canvas, c, ctx);
+        const g = await computeGeometry(canvas, gc, ctx);
         // Planned sizes were checked before rendering (plan-bounds.ts, same rule: a step that
         // grows the canvas); after a trim they are known only now.
         if (g.width > canvas.width || g.height > canvas.height) {
@@ -218,6 +228,14 @@ export async function render(src: Source, meta: SourceMeta, plan: Plan, out: Out
     const t0 = now();
     const opened = openSource(src, meta, plan, out, ctx);
     const canvas = await transform(opened, plan, ctx);
+    // A canvas that carries a vector rendition of its pixels (e_vectorize, nothing drawn after
+    // it) is delivered as that document by an encoder that takes one (SVG).
+    const vectorFormat = canvas.vector !== undefined ? pickFormat(out, meta, opened.animated, canvas.hasAlpha, 'graphic') : undefined;
+    if (canvas.vector !== undefined && vectorFormat && encoderOf(vectorFormat).vector) {
+      const body = Buffer.from(canvas.vector);
+      ctx.timing.transform = (ctx.timing.transform ?? 0) + (now() - t0);
+      return { body, format: vectorFormat, width: canvas.width, height: canvas.height, crop: canvas.visibleInputRegion() };
+    }
     let raw: RawImage | undefined;
     const fused = !opened.animated && streamable(out, canvas);
     if (opened.animated || fused) {

@@ -5,7 +5,7 @@
  */
 import { Errors } from '../errors.ts';
 import { looksLikeComponent } from '../plan/parse.ts';
-import { FORMAT_BY_EXTENSION, OUTPUT_BY_EXTENSION, type OutputFormat } from '../formats.ts';
+import { FORMAT_BY_EXTENSION, OUTPUT_BY_URL_EXTENSION, type OutputFormat } from '../formats.ts';
 
 export const DELIVERY_TYPES = ['upload', 'fetch', 'private', 'authenticated'] as const;
 export type DeliveryType = (typeof DELIVERY_TYPES)[number];
@@ -89,7 +89,7 @@ export function parseDeliveryUrl(path: string): DeliveryUrl | undefined {
     const remote = rest.join('/');
     const extm = /\.([a-z0-9]{2,5})$/i.exec(remote.split(/[?#]|%3F/i)[0]);
     const ext = extm?.[1].toLowerCase();
-    return { cloud, type, signature, components, version, publicId: remote, ext, extFormat: ext ? OUTPUT_BY_EXTENSION.get(ext) : undefined, signedText: rawSigned.join('/') };
+    return { cloud, type, signature, components, version, publicId: remote, ext, extFormat: ext ? OUTPUT_BY_URL_EXTENSION.get(ext) : undefined, signedText: rawSigned.join('/') };
   }
 
   for (const s of rest) {
@@ -110,5 +110,5 @@ export function parseDeliveryUrl(path: string): DeliveryUrl | undefined {
     }
   }
   const publicId = [...rest.slice(0, -1), idLast].map(decode).join('/');
-  return { cloud, type, signature, components, version, publicId, ext, extFormat: ext ? OUTPUT_BY_EXTENSION.get(ext) : undefined, signedText: rawSigned.join('/') };
+  return { cloud, type, signature, components, version, publicId, ext, extFormat: ext ? OUTPUT_BY_URL_EXTENSION.get(ext) : undefined, signedText: rawSigned.join('/') };
 }

@@ -225,7 +225,7 @@ t.test(`URL grammar: ${RUNS} generated requests, seed ${SEED}`, async (t) => {
       if (r.headers['cache-control'] !== 'no-store') return bad('4xx without no-store');
       if (/[\r\n]/.test(String(r.headers['x-cld-error']))) return bad('CR/LF in X-Cld-Error');
     } else if (r.statusCode === 200) {
-      if (!/^(image\/(jpeg|png|webp|avif|gif|tiff)|application\/json)/.test(String(r.headers['content-type']))) return bad(`200 as ${String(r.headers['content-type'])}`);
+      if (!/^(image\/(jpeg|png|webp|avif|gif|tiff|svg\+xml)|application\/json)/.test(String(r.headers['content-type']))) return bad(`200 as ${String(r.headers['content-type'])}`);
     } else if (r.statusCode !== 304) {
       return bad('unexpected status');
     }

@@ -121,7 +121,7 @@ t.test('rejected tokens → status and exact message', async (t) => {
     ['fl_layer_apply', 400, 'Invalid flags in transformation: layer_apply (no layer to apply)'],
     ['e_blur:abc', 400, 'Invalid effect in transformation: blur:abc'],
     ['e_blur:3000', 400, 'Invalid effect in transformation: blur:3000'],
-    ['e_cartoonify', 400, 'Unsupported transformation e_cartoonify: this effect is not supported'],
+    ['e_gen_remove', 400, 'Unsupported transformation e_gen_remove: this effect is not supported'],
     ['pg_0', 400, 'Invalid page in transformation: 0'],
     ['pg_4-2', 400, 'Invalid page in transformation: 4-2'],
     ['pg_name:record_cover', 400, 'Unsupported transformation pg_name:record_cover: named layers need PSD input, which this server cannot read (and TIFF page names are not exposed)'],

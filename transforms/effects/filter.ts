@@ -1,5 +1,5 @@
 /**
- * Filters and shape-keeping texture effects: convolutions, pixelation, vignette, trim.
+ * Filters: convolutions, pixelation, trim (vignette is in texture.ts).
  *
  * | effect | args (default) |
  * |---|---|
@@ -7,7 +7,6 @@
  * | sharpen | strength 1-2000 (100) → sigma 0.5-10 (linear; 10 is sharp's maximum) |
  * | unsharp_mask | strength 1-2000 (100) → sigma 1-10 (linear) |
  * | pixelate | block size 1-200 (5) |
- * | vignette | strength 0-100 (20) |
  * | trim | tolerance 0-100 (10), optional colour; the only effect here that changes the size |
  */
 import { Errors } from '../../src/errors.ts';
@@ -34,17 +33,6 @@ export const FILTER_EFFECTS: EffectFamily = {
   unsharp_mask: {
     parse: num(1, 2000, 100),
     apply: (c, v) => c.op('sharpen', 'convolve', (img) => img.sharpen({ sigma: sharpenSigma(v.args[0] as number, 1), m1: 0.5, m2: 2 })),
-  },
-  vignette: {
-    parse: num(0, 100, 20),
-    async apply(c, v) {
-      await c.ensureDims();
-      const { width: w, height: h } = c;
-      const strength = (v.args[0] as number) / 100;
-      const inner = Math.round(100 - 60 * strength);
-      const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}"><defs><radialGradient id="v" cx="50%" cy="50%" r="75%"><stop offset="${inner}%" stop-color="#fff"/><stop offset="100%" stop-color="#000"/></radialGradient></defs><rect width="100%" height="100%" fill="url(#v)"/></svg>`);
-      await c.op('composite', 'composite', (img) => img.composite([{ input: svg, blend: 'multiply' }]));
-    },
   },
   pixelate: {
     parse: num(1, 200, 5),

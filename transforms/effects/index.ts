@@ -11,6 +11,10 @@ import { TONE_EFFECTS } from './tone.ts';
 import { ART_EFFECTS } from './art.ts';
 import { SELECT_EFFECTS } from './select.ts';
 import { COLORBLIND_EFFECTS } from './colorblind.ts';
+import { REGION_EFFECTS } from './region.ts';
+import { SHAPE_EFFECTS } from './shape.ts';
+import { TEXTURE_EFFECTS } from './texture.ts';
+import { VECTORIZE_EFFECTS } from './vectorize.ts';
 
 export const EFFECT_FAMILIES = [
   COLOUR_EFFECTS,
@@ -20,6 +24,10 @@ export const EFFECT_FAMILIES = [
   ART_EFFECTS,
   SELECT_EFFECTS,
   COLORBLIND_EFFECTS,
+  REGION_EFFECTS,
+  SHAPE_EFFECTS,
+  TEXTURE_EFFECTS,
+  VECTORIZE_EFFECTS,
 ] as const;
 
 const BY_NAME: ReadonlyMap<string, EffectDef> = (() => {

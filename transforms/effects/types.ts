@@ -7,7 +7,7 @@
 import { parseIntIn, type Rgba } from '../args.ts';
 import { Errors } from '../../src/errors.ts';
 import type { Canvas } from '../../src/render/canvas.ts';
-import type { ApplyContext, BoundsContext, Component, PlanDims } from '../types.ts';
+import type { ApplyContext, BoundsContext, Component, PlanDims, PlanKey, PlannedOutput } from '../types.ts';
 
 export type EffectArg = number | string;
 export type EffectValue = { name: string; args: EffectArg[]; colour?: Rgba };
@@ -21,7 +21,14 @@ export interface EffectDef {
   canonical?(args: EffectArg[]): string[];
   apply(canvas: Canvas, v: EffectValue, ctx: ApplyContext, component: Component): Promise<void>;
   /** Size after the effect, from the plan (absent: unchanged). */
-  bounds?(d: PlanDims, v: EffectValue, bc: BoundsContext): PlanDims | Promise<PlanDims>;
+  bounds?(d: PlanDims, v: EffectValue, bc: BoundsContext, component: Component): PlanDims | Promise<PlanDims>;
+  /**
+   * Keys of its component the effect reads itself (x, y, w, h naming a region or an offset):
+   * the geometry owner leaves them out of that component (TransformDef.claims).
+   */
+  claims?: readonly PlanKey[];
+  /** Adjusts the plan's output settings (TransformDef.output). */
+  output?(v: EffectValue, out: PlannedOutput): PlannedOutput;
 }
 
 export type EffectFamily = Readonly<Record<string, EffectDef>>;
