@@ -57,7 +57,8 @@ interface Entry {
  * An analysis record holds the 320 px pixels (`small`, ~0.2 MB for a 3:2 photo) and one or two
  * saliency results of two Float32 maps each (~0.55 MB per result): 0.8-1.3 MB, up to 2 MB for
  * a square source. Records serve the variants of one source requested close together (sizes,
- * breakpoints, w_auto); 32 of them (APERTURE_ANALYSIS_MEMO) bound the cache to ~40-60 MB (1,000 could hold 1.3-2 GB).
+ * breakpoints, w_auto); 32 of them (APERTURE_ANALYSIS_MEMO's default) bound the cache to
+ * 26-42 MB, 64 MB for square sources (1,000 could hold 0.8-2 GB).
  */
 const memos = settingSized((max) => new LRUCache<string, Promise<Entry>>({ max }));
 

@@ -72,7 +72,7 @@ function parseComponentText(text: string, named: Readonly<Record<string, string>
   return any ? [...before, comp] : before;
 }
 
-/** Canonical text of one component: registry order, canonical values. */
+/** Canonical text of one component: its parameters' canonical texts, sorted (so `w_10,c_fill` and `c_fill,w_10` are one text). */
 export function canonicalComponent(c: Component): string {
   const parts: string[] = [];
   for (const [key, def] of BY_KEY) {
