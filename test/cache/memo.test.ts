@@ -7,8 +7,7 @@ import { byteMemo, memoizedParse, parseMemo, settingSized } from '../../src/cach
 import { parsePlan } from '../../src/plan/parse.ts';
 import { Errors, isHttpError } from '../../src/errors.ts';
 import path from 'node:path';
-import { buildServer } from '../../src/server.ts';
-import { testConfig } from '../../src/config.ts';
+import { startServer } from '../helpers/harness.ts';
 import { repoRoot } from '../helpers/core-fixtures.ts';
 
 t.test('the byte bound holds with 8 KB keys', async (t) => {
@@ -96,8 +95,7 @@ t.test('a module-level memo follows its setting', async (t) => {
 });
 
 t.test('the route parses a repeated URL once, a refused one included', async (t) => {
-  const app = await buildServer(testConfig({ storageDir: path.join(repoRoot, 'images') }), { defaultMetrics: false });
-  t.teardown(() => app.close());
+  const { app } = await startServer(t, { listen: false, config: { storageDir: path.join(repoRoot, 'images') } });
   // Access is checked as part of a URL's parse: counting its calls counts parses.
   const access = app.delivery.access;
   const check = access.check.bind(access);
