@@ -181,10 +181,9 @@ const ROWS: Row[] = [
 ];
 
 const storage = await makeStorage();
+// Registered first, so it runs after the server's close (tap runs teardowns last-in first-out).
+t.teardown(() => removeStorage(storage));
 const { app } = await startServer(t, { listen: false, config: { storageDir: storage } });
-t.teardown(async () => {
-  await removeStorage(storage);
-});
 
 t.test(`conformance table (${ROWS.length} URLs)`, async (t) => {
   t.ok(ROWS.length >= 80, 'at least 80 URLs');

@@ -24,10 +24,9 @@ await fs.writeFile(path.join(storage, 'docs', 'red.png'), await solid(20, 20, 25
 await fs.writeFile(path.join(storage, 'gb.png'), await sharp({ create: { width: 40, height: 20, channels: 3, background: '#00ff00' } })
   .composite([{ input: await solid(20, 20, 0, 0, 255), left: 20, top: 0 }]).png().toBuffer());
 
+// Registered first, so it runs after the server's close (tap runs teardowns last-in first-out).
+t.teardown(() => fs.rm(storage, { recursive: true, force: true }));
 const { app } = await startServer(t, { listen: false, config: { storageDir: storage } });
-t.teardown(async () => {
-  await fs.rm(storage, { recursive: true, force: true });
-});
 
 interface Pixels { width: number; height: number; channels: number; at(x: number, y: number): number[] }
 

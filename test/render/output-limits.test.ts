@@ -16,10 +16,9 @@ const storage = await makeStorage('aperture-limits-');
 await fs.writeFile(path.join(storage, 'strip.png'), await sharp({
   create: { width: 10, height: 200, channels: 3, background: { r: 9, g: 9, b: 9 } },
 }).png().toBuffer());
+// Registered first, so it runs after the server's close (tap runs teardowns last-in first-out).
+t.teardown(() => removeStorage(storage));
 const { app } = await startServer(t, { listen: false, config: { storageDir: storage, maxOutputSide: 1000, maxOutputPixels: 1_000_000 } });
-t.teardown(async () => {
-  await removeStorage(storage);
-});
 
 t.test('sizes written in the URL over the side limit are refused', async (t) => {
   for (const u of ['w_1001/rocket.jpg', 'h_1500/rocket.jpg', 'c_fill,w_600,h_600,dpr_2/rocket.jpg']) {

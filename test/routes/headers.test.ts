@@ -29,10 +29,9 @@ await fs.mkdir(path.join(store, 'boots'));
 await fs.writeFile(path.join(store, 'boots', 'red.jpg'), await solidPng(40, 40, RED).jpeg().toBuffer());
 await fs.writeFile(path.join(store, 'boots', 'red.webp'), await solidPng(30, 30, BLUE).webp().toBuffer());
 
+// Registered first, so it runs after the server's close (tap runs teardowns last-in first-out).
+t.teardown(() => fs.rm(parent, { recursive: true, force: true }));
 const { app } = await startServer(t, { listen: false, config: { storageDir: store } });
-t.teardown(async () => {
-  await fs.rm(parent, { recursive: true, force: true });
-});
 
 const cacheState = (h: unknown) => /cache;desc="([^"]+)"/.exec(String(h ?? ''))?.[1];
 
