@@ -1,7 +1,10 @@
 /**
  * The one test harness: a real server (buildServer, listening on 127.0.0.1 port 0 or used through
- * inject), a render latch that holds renders in flight until the test releases them, an injectable
- * clock the test advances instead of sleeping, `waitFor` for events, and the shared corpus path.
+ * inject; config from overrides and/or an APERTURE_* env, closed with the test; `get` through
+ * fetch, `getRaw` byte for byte), a render latch that holds renders in flight until the test
+ * releases them, an injectable clock the test advances instead of sleeping, `waitFor` for events,
+ * and the shared corpus path. Tests build no server by hand; loopback origins come from
+ * ./origin-server.ts.
  *
  * Nothing here decides pass or fail by time: `waitFor` polls until its predicate holds, however
  * long that takes on a loaded machine; tap's per-file timeout (.taprc) is the only backstop.
