@@ -17,7 +17,6 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import sharp from 'sharp';
-import { Pool } from 'undici';
 import { buildServer } from '../src/server.ts';
 import { testConfig } from '../src/config.ts';
 import { parsePlan, clearPlanMemo } from '../src/plan/parse.ts';

@@ -15,9 +15,8 @@ import sharp from 'sharp';
 import t from 'tap';
 import type { LightMyRequestResponse } from 'fastify';
 import { request } from 'undici';
-import type { Config } from '../src/config.ts';
 import { Admission } from '../src/admission.ts';
-import { renderGate, startServer, waitFor, type RenderGate } from './helpers/harness.ts';
+import { renderGate, startServer, waitFor } from './helpers/harness.ts';
 
 // A noise image: nothing compresses it, so its PNG is big (the slow-client case needs that).
 const N = 1000;
@@ -36,9 +35,8 @@ function coldUrl(): string {
   return `/image/upload/w_${400 - unique}/small.jpg`;
 }
 
-async function server(gate: RenderGate | undefined, overrides: Partial<Config> = {}, listen = false) {
-  return (await startServer(t, { listen, ...(gate ? { gate } : {}), config: { storageDir: dir, concurrency: 1, queueSize: 1, ...overrides } })).app;
-}
+/** One render slot and one queue place unless a test says otherwise. */
+const ONE_SLOT = { storageDir: dir, concurrency: 1, queueSize: 1 };
 
 /** Tracks how many of `promises` have settled. */
 function settledCount<T>(promises: Promise<T>[]): () => number {
@@ -71,7 +69,7 @@ t.test('the Admission primitive', async (t) => {
 
 t.test('concurrent cold requests: served or shed with 503 + Retry-After', async (t) => {
   const gate = renderGate();
-  const app = await server(gate, { queueTimeoutMs: 600_000 });
+  const { app } = await startServer(t, { listen: false, gate, config: { ...ONE_SLOT, queueTimeoutMs: 600_000 } });
   // Warm the source bytes and metadata so every request reaches admission at once.
   gate.open();
   t.equal((await app.inject('/image/upload/w_10/small.jpg')).statusCode, 200);
@@ -104,7 +102,7 @@ t.test('concurrent cold requests: served or shed with 503 + Retry-After', async 
 
 t.test('waiting longer than queueTimeoutMs → 503', async (t) => {
   const gate = renderGate();
-  const app = await server(gate, { queueSize: 5, queueTimeoutMs: 50 });
+  const { app } = await startServer(t, { listen: false, gate, config: { ...ONE_SLOT, queueSize: 5, queueTimeoutMs: 50 } });
   gate.open();
   t.equal((await app.inject('/image/upload/w_10/small.jpg')).statusCode, 200);
   gate.shut();
@@ -121,7 +119,7 @@ t.test('waiting longer than queueTimeoutMs → 503', async (t) => {
 
 t.test('cache hits are answered while transforms are saturated', async (t) => {
   const gate = renderGate();
-  const app = await server(gate, { queueSize: 1, queueTimeoutMs: 600_000 });
+  const { app } = await startServer(t, { listen: false, gate, config: { ...ONE_SLOT, queueSize: 1, queueTimeoutMs: 600_000 } });
   const warm = '/image/upload/w_32/small.jpg';
   gate.open();
   t.equal((await app.inject(warm)).statusCode, 200, 'warm-up');
@@ -149,9 +147,7 @@ t.test('cache hits are answered while transforms are saturated', async (t) => {
 });
 
 t.test('a slow client does not hold a transform slot', async (t) => {
-  const app = await server(undefined, { queueSize: 0, queueTimeoutMs: 600_000 }, true);
-  const { port } = app.server.address() as net.AddressInfo;
-  const base = `http://127.0.0.1:${port}`;
+  const { app, port, base } = await startServer(t, { config: { ...ONE_SLOT, queueSize: 0, queueTimeoutMs: 600_000 } });
   t.equal((await request(`${base}/image/upload/w_10/noise.png`).then(async (r) => { await r.body.dump(); return r.statusCode; })), 200);
 
   // 1. Slowloris: headers never finished. Never reaches the route.

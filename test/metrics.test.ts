@@ -1,6 +1,9 @@
 import t from 'tap';
 import sharp from 'sharp';
+import path from 'node:path';
 import { createMetrics } from '../src/metrics.ts';
+import { repoRoot } from './helpers/core-fixtures.ts';
+import { startServer } from './helpers/harness.ts';
 
 t.test('increments appear with names and labels', async (t) => {
   const m = createMetrics({ collectDefault: false });
@@ -74,11 +77,7 @@ t.test('shared tier gauge follows the tier', async (t) => {
 });
 
 t.test('the server counts every response: image hits, 304s, errors, other routes', async (t) => {
-  const { buildServer } = await import('../src/server.ts');
-  const { testConfig } = await import('../src/config.ts');
-  const path = await import('node:path');
-  const app = await buildServer(testConfig({ storageDir: path.resolve(import.meta.dirname, '../images') }), { defaultMetrics: false });
-  t.teardown(() => app.close());
+  const { app } = await startServer(t, { listen: false, config: { storageDir: path.join(repoRoot, 'images') } });
   const first = await app.inject({ url: '/image/upload/w_20/rocket.jpg' });
   t.equal(first.statusCode, 200);
   await app.inject({ url: '/image/upload/w_20/rocket.jpg' });

@@ -299,7 +299,6 @@ export function saliencyOf(img: RawImage): SaliencyAnalysis {
     const y = (p - x) / w;
     const dx = (x - cx) / w;
     const dy = (y - cy) / h;
-    const centre = 1 - 0.3 * (dx * dx + dy * dy) * 2;
     map[p] = (0.05 + colour[p]) ** TUNING.colourExponent * (0.05 + focus[p]) ** TUNING.focusExponent * (1 - TUNING.centrePrior * (dx * dx + dy * dy) * 2);
   }
   const top = quantile(map, 0.995) || 1;

@@ -40,9 +40,12 @@ export class Canvas {
   /** Frames of an animated image (1 for still images). */
   pages: number;
   channels: number;
-  /** Canvas pixel → input pixel, for fl_getinfo's crop. */
+  /**
+   * Canvas pixel → input pixel, for fl_getinfo's crop. After a rotation by a non-right angle the
+   * crop is the bounding box of the canvas corners in the input, clipped to it (visibleRegion).
+   */
   map: Affine = IDENTITY;
-  /** Set when a rotation by a non-right angle or a trim happened: the region is then a bounding box. */
+  /** Size of the (EXIF-oriented) input that `map` maps into. */
   readonly inputWidth: number;
   readonly inputHeight: number;
   /** The request's budget: checked before each pipeline runs, whose libvips timeout is what remains. */

@@ -6,10 +6,10 @@ import sharp, { type Sharp } from 'sharp';
 import type { RawImage } from '../../src/analyze/types.ts';
 import { classifyContent } from '../../src/analyze/content-class.ts';
 import { DRAWING_SVG } from '../helpers/content-pictures.ts';
+import { corpusDir as corpus, hasShared } from '../helpers/harness.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixture = path.resolve(here, '../fixtures/astronaut-320.jpg');
-const corpus = path.resolve(here, '../../../shared/corpus');
 
 async function raw(input: Sharp): Promise<RawImage> {
   const { data, info } = await input.raw().toBuffer({ resolveWithObject: true });
@@ -68,7 +68,7 @@ t.test('a black-and-white photo is a photo although it has at most 256 colours',
   t.equal(classifyContent(await raw(sharp(fixture).grayscale().toColourspace('srgb'))).kind, 'photo');
 });
 
-t.test('corpus: every photo is a photo, drawings are graphics, continuous tone is a photo', { skip: !fs.existsSync(corpus) && `shared corpus not found at ${corpus}: skipping corpus classification` }, async (t) => {
+t.test('corpus: every photo is a photo, drawings are graphics, continuous tone is a photo', { skip: !hasShared && `shared corpus not found at ${corpus}: skipping corpus classification` }, async (t) => {
   for (const f of fs.readdirSync(path.join(corpus, 'photos'))) {
     const c = classifyContent(await raw(sharp(path.join(corpus, 'photos', f)).resize({ width: 800 })));
     t.equal(c.kind, 'photo', `photos/${f} (${c.colors} colours)`);

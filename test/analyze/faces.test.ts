@@ -1,5 +1,4 @@
 import t, { type Test } from 'tap';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp, { type Sharp } from 'sharp';
@@ -11,12 +10,12 @@ import {
   type FaceBox,
 } from '../../src/analyze/faces.ts';
 import type { Box, RawImage } from '../../src/analyze/types.ts';
+import { corpusDir, hasShared } from '../helpers/harness.ts';
+
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixture = path.join(here, '../fixtures/astronaut-320.jpg');
-const shared = path.resolve(here, '../../../shared');
-const corpus = path.join(shared, 'corpus/photos');
-const hasShared = existsSync(corpus);
+const corpus = path.join(corpusDir, 'photos');
 if (!hasShared) t.comment(`NOTICE: ${corpus} not found; corpus checks are skipped`);
 
 // Eileen Collins' face (brow to chin, ear to ear) in astronaut.png's 512x512 pixels, read off the image.

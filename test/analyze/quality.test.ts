@@ -1,15 +1,14 @@
 import t from 'tap';
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp, { type Sharp } from 'sharp';
 import type { RawImage } from '../../src/analyze/types.ts';
 import { chooseQuality, QUALITY_BUDGETS, QUALITY_RANGE, LEVEL_CEILING, LEVEL_FLOOR, type EncodeFormat, type QualityLevel, type ChromaSubsampling } from '../../src/analyze/quality.ts';
 import { perceptualDistance } from '../../src/analyze/metric.ts';
+import { corpusDir as corpus, hasShared } from '../helpers/harness.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixture = path.resolve(here, '../fixtures/astronaut-320.jpg');
-const corpus = path.resolve(here, '../../../shared/corpus');
 
 async function raw(input: Sharp): Promise<RawImage> {
   const { data, info } = await input.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
@@ -97,7 +96,7 @@ t.test('graphics keep full chroma resolution', async (t) => {
   t.ok(calls.every((x) => x.chroma === '4:4:4'), 'every trial encoded 4:4:4');
 });
 
-t.test('corpus photo at 800 px: good lands near the budget in few trials', { skip: !fs.existsSync(corpus) && `shared corpus not found at ${corpus}: skipping` }, async (t) => {
+t.test('corpus photo at 800 px: good lands near the budget in few trials', { skip: !hasShared && `shared corpus not found at ${corpus}: skipping` }, async (t) => {
   const ref = await raw(sharp(path.join(corpus, 'photos', 'cat.png')).resize({ width: 800 }));
   const c = await chooseQuality(ref, 'jpeg', 'good', encoder(ref, 'jpeg'));
   t.ok(c.trials <= 3, `${c.trials} trials`);
@@ -106,7 +105,7 @@ t.test('corpus photo at 800 px: good lands near the budget in few trials', { ski
   t.ok(c.buffer.length < q90.length, `q_auto ${c.buffer.length} B < q90 ${q90.length} B (q${c.quality})`);
 });
 
-t.test('rocket.jpg at 800 px: saturated colour still goes 4:2:0 when 4:4:4 is not much cheaper in quality', { skip: !fs.existsSync(corpus) && `shared corpus not found at ${corpus}: skipping` }, async (t) => {
+t.test('rocket.jpg at 800 px: saturated colour still goes 4:2:0 when 4:4:4 is not much cheaper in quality', { skip: !hasShared && `shared corpus not found at ${corpus}: skipping` }, async (t) => {
   // The previous rule (4:4:4 when 4:2:0 alone uses half the budget) sent this photo to 4:4:4 at
   // 1.40x the bytes of q90; 4:2:0 meets the same budget 2-4 qualities higher for 0.84-0.88x.
   const ref = await raw(sharp(path.join(corpus, 'photos', 'rocket.jpg')).resize({ width: 800 }));

@@ -9,11 +9,9 @@ import t from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { chromium, type Browser } from 'playwright-core';
-import { buildServer } from '../../src/server.ts';
-import { testConfig } from '../../src/config.ts';
+import { startServer } from '../helpers/harness.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -33,11 +31,9 @@ t.test('client hints and delivered widths in Chromium', { skip: fs.existsSync(CH
     .composite([{ input: noise, blend: 'overlay' }]).blur(1).jpeg({ quality: 88 }).toBuffer();
   fs.writeFileSync(path.join(dir, 'hero.jpg'), hero);
 
-  const app = await buildServer(testConfig({ storageDir: dir }));
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const { base: origin } = await startServer(t, { config: { storageDir: dir } });
   let browser: Browser | undefined;
-  t.teardown(async () => { await browser?.close(); await app.close(); });
+  t.teardown(async () => { await browser?.close(); });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
 
   for (const vw of [400, 1200]) {

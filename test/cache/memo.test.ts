@@ -9,7 +9,7 @@ import { byteMemo, memoizedParse, parseMemo, settingSized } from '../../src/cach
 import { parsePlan } from '../../src/plan/parse.ts';
 import { Errors, isHttpError } from '../../src/errors.ts';
 import path from 'node:path';
-import { buildServer } from '../../src/server.ts';
+import { startServer } from '../helpers/harness.ts';
 import { testConfig } from '../../src/config.ts';
 import { repoRoot } from '../helpers/core-fixtures.ts';
 import fs from 'node:fs/promises';
@@ -106,8 +106,7 @@ t.test('a module-level memo follows its setting', async (t) => {
 });
 
 t.test('the route parses a repeated URL once, a refused one included', async (t) => {
-  const app = await buildServer(testConfig({ storageDir: path.join(repoRoot, 'images') }), { defaultMetrics: false });
-  t.teardown(() => app.close());
+  const { app } = await startServer(t, { listen: false, config: { storageDir: path.join(repoRoot, 'images') } });
   // Access is checked as part of a URL's parse: counting its calls counts parses.
   const access = app.delivery.access;
   const check = access.check.bind(access);
@@ -194,8 +193,7 @@ t.test('the breakpoint memo is bounded in bytes', async (t) => {
 t.test('the q_auto quality memo is bounded in bytes', async (t) => {
   const bound = 2048;
   const config = { storageDir: path.join(repoRoot, 'images'), qualityMemoBytes: bound };
-  const app = await buildServer(testConfig(config), { defaultMetrics: false });
-  t.teardown(() => app.close());
+  const { app } = await startServer(t, { listen: false, config });
   const memo = qualityMemo(app.delivery.config);
   memo.clear();
   for (let w = 16; w < 28; w++) {

@@ -10,9 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import t from 'tap';
-import { testConfig } from '../../src/config.ts';
 import { parsePlan } from '../../src/plan/parse.ts';
-import { listen } from '../helpers/listen.ts';
+import { startServer, type TestServer } from '../helpers/harness.ts';
 
 /** Deterministic noise, so that a one-pixel shift of a crop changes the bytes. */
 function noise(width: number, height: number, channels: 3 | 4, seed: number): Promise<Buffer> {
@@ -48,29 +47,23 @@ const PAIRS: readonly [string, string, string][] = [
     'l_wide,w_0.12352,h_2,c_scale/fl_layer_apply/w_700,h_6,c_pad/wide.png'],
 ];
 
-async function serve(): Promise<{ get(p: string): Promise<Buffer>; close(): Promise<void> }> {
-  const server = await listen(testConfig({ storageDir: dir }));
-  return {
-    async get(p) {
-      const r = await server.get(`/image/upload/${p}`);
-      if (r.status !== 200) throw new Error(`${p}: ${r.status} ${r.headers.get('x-cld-error') ?? ''}`);
-      return r.body;
-    },
-    close: () => server.close(),
-  };
+/** The rendered bytes of `p`, which must be answered 200. */
+async function body(server: TestServer, p: string): Promise<Buffer> {
+  const r = await server.get(`/image/upload/${p}`);
+  if (r.status !== 200) throw new Error(`${p}: ${r.status} ${r.headers.get('x-cld-error') ?? ''}`);
+  return r.body;
 }
 
 t.test('each URL renders the same alone and after its neighbour', async (t) => {
-  const first = await serve();
-  const second = await serve();
-  t.teardown(async () => { await first.close(); await second.close(); });
+  const first = await startServer(t, { config: { storageDir: dir } });
+  const second = await startServer(t, { config: { storageDir: dir } });
   const aThenB = new Map<string, Buffer>();
   const bThenA = new Map<string, Buffer>();
   for (const [, a, b] of PAIRS) {
-    aThenB.set(a, await first.get(a));
-    aThenB.set(b, await first.get(b));
-    bThenA.set(b, await second.get(b));
-    bThenA.set(a, await second.get(a));
+    aThenB.set(a, await body(first, a));
+    aThenB.set(b, await body(first, b));
+    bThenA.set(b, await body(second, b));
+    bThenA.set(a, await body(second, a));
   }
   for (const [name, a, b] of PAIRS) {
     t.ok(aThenB.get(a)!.equals(bThenA.get(b)!) === false, `${name}: the two neighbours are different images`);

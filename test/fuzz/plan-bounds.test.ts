@@ -9,13 +9,11 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import t from 'tap';
-import { buildServer } from '../../src/server.ts';
-import { testConfig } from '../../src/config.ts';
 import { sourcesOpened } from '../../src/render/render.ts';
 import { makeStorage, removeStorage, repoRoot } from '../helpers/core-fixtures.ts';
+import { startServer } from '../helpers/harness.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261206);
 const RUNS = Number(process.env.PLAN_FUZZ_RUNS ?? 150);
@@ -24,10 +22,7 @@ const storage = await makeStorage('aperture-plan-fuzz-');
 await fs.copyFile(path.join(repoRoot, 'images/cat.png'), path.join(storage, 'cat.png'));
 t.teardown(() => removeStorage(storage));
 
-const app = await buildServer(testConfig({ storageDir: storage, maxOutputSide: 1500, maxOutputPixels: 1_000_000 }), { defaultMetrics: false });
-await app.listen({ host: '127.0.0.1', port: 0 });
-t.teardown(() => app.close());
-const { port } = app.server.address() as AddressInfo;
+const server = await startServer(t, { config: { storageDir: storage, maxOutputSide: 1500, maxOutputPixels: 1_000_000 } });
 
 const size = fc.oneof({ arbitrary: fc.integer({ min: 1, max: 300 }), weight: 6 }, fc.integer({ min: 300, max: 20_000 }), fc.constantFrom(1000, 1500, 1501, 8192, 65535));
 const crop = fc.constantFrom('', ',c_scale', ',c_fit', ',c_fill', ',c_pad', ',c_lpad', ',c_crop', ',c_limit', ',c_mfit', ',c_thumb');
@@ -60,8 +55,7 @@ t.test(`plan bounds: ${RUNS} generated plans, seed ${SEED}`, async (t) => {
   await fc.assert(fc.asyncProperty(plan, async (p) => {
     const url = `/image/upload/${p}/cat.png`;
     const before = sourcesOpened();
-    const r = await fetch(`http://127.0.0.1:${port}${url}`, { headers: { accept: 'image/webp,*/*', 'sec-ch-width': '9000', 'sec-ch-dpr': '3' } });
-    await r.arrayBuffer();
+    const r = await server.get(url, { accept: 'image/webp,*/*', 'sec-ch-width': '9000', 'sec-ch-dpr': '3' });
     statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
     const why = r.headers.get('x-cld-error') ?? '';
     if (r.status >= 500) failures.push(`${r.status} ${url} ${why}`);

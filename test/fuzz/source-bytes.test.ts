@@ -14,8 +14,7 @@ import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import sharp from 'sharp';
 import t from 'tap';
-import { buildServer } from '../../src/server.ts';
-import { testConfig } from '../../src/config.ts';
+import { corpusDir, startServer } from '../helpers/harness.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20250505);
 const RUNS = Number(process.env.FUZZ_SOURCE_RUNS ?? 2000);
@@ -91,7 +90,7 @@ const KNOWN_500: readonly RegExp[] = [];
 const TRANSFORMS = ['', 'w_20/', 'c_fill,h_10,w_10/', 'f_png/', 'f_webp,q_60/', 'pg_2/', 'a_180,e_blur:3/', 'fl_getinfo/', 'e_trim/', 'c_pad,b_auto,h_12,w_30/'];
 
 t.test(`source bytes: ${RUNS} mutated files, seed ${SEED}`, async (t) => {
-  const app = await buildServer(testConfig({
+  const { app } = await startServer(t, { listen: false, config: {
     storageDir: dir,
     maxOutputSide: 128,
     maxOutputPixels: 128 * 128,
@@ -100,8 +99,7 @@ t.test(`source bytes: ${RUNS} mutated files, seed ${SEED}`, async (t) => {
     cacheBytes: 2 * 1024 * 1024,
     sourceCacheBytes: 1024 * 1024,
     processTimeoutMs: 10_000,
-  }), { defaultMetrics: false });
-  t.teardown(() => app.close());
+  } });
 
   let n = 0;
   const knownHits = new Map<string, number>();
@@ -173,8 +171,7 @@ t.test('regression: a corrupt lossless WebP is a 422, not a 500 (shrunk fuzz cou
   t.equal(SEEDS[6].ext, 'webp');
   bytes[28] ^= 1 << 6;
   await fs.writeFile(path.join(dir, 'corrupt-lossless.webp'), bytes);
-  const app = await buildServer(testConfig({ storageDir: dir }), { defaultMetrics: false });
-  t.teardown(() => app.close());
+  const { app } = await startServer(t, { listen: false, config: { storageDir: dir } });
   for (const url of ['/image/upload/corrupt-lossless.webp', '/image/upload/w_10/corrupt-lossless.png']) {
     const r = await app.inject(url);
     t.equal(r.statusCode, 422, `${url} → 422 (got ${r.statusCode} ${String(r.headers['x-cld-error'])})`);
@@ -187,8 +184,7 @@ t.test('regression: a_90 on an animated GIF is not a 500 (found by the source fu
   // src/errors.ts did not know, so the route answered 500 "Internal error". The source bytes are fine (a_180, w_10,
   // e_blur all work). Expected: rotate each frame (or answer a 4xx naming the limitation).
   await fs.writeFile(path.join(dir, 'anim.gif'), SEEDS[4].bytes);
-  const app = await buildServer(testConfig({ storageDir: dir }), { defaultMetrics: false });
-  t.teardown(() => app.close());
+  const { app } = await startServer(t, { listen: false, config: { storageDir: dir } });
   t.equal((await app.inject('/image/upload/a_180/anim.gif')).statusCode, 200, 'a_180 works');
   for (const url of ['/image/upload/a_90/anim.gif', '/image/upload/a_270/w_10/anim.gif']) {
     const r = await app.inject(url);
@@ -196,7 +192,7 @@ t.test('regression: a_90 on an animated GIF is not a 500 (found by the source fu
   }
 });
 
-const truncatedHalf = new URL('../../../shared/corpus/edge/truncated-half.jpg', import.meta.url);
+const truncatedHalf = path.join(corpusDir, 'edge/truncated-half.jpg');
 const hasTruncated = await fs.access(truncatedHalf).then(() => true, () => false);
 t.test('regression: a truncated JPEG rendered next to another render is a 422, not a 500 (found by bench/load.ts)', { skip: !hasTruncated && 'no ../shared/corpus/edge/truncated-half.jpg' }, async (t) => {
   // Alone, a truncated JPEG answers 422 ("VipsJpeg: premature end of JPEG image"). Rendered
@@ -208,8 +204,7 @@ t.test('regression: a truncated JPEG rendered next to another render is a 422, n
   await fs.writeFile(path.join(dir, 'photo.jpg'), photo);
   // corpus/edge/truncated-half.jpg (a half-cut half of rocket.jpg does not show it).
   await fs.copyFile(truncatedHalf, path.join(dir, 'half.jpg'));
-  const app = await buildServer(testConfig({ storageDir: dir }), { defaultMetrics: false });
-  t.teardown(() => app.close());
+  const { app } = await startServer(t, { listen: false, config: { storageDir: dir } });
   t.equal((await app.inject('/image/upload/w_50/half.jpg')).statusCode, 422, 'alone: 422');
   const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => app.inject(i % 2 ? `/image/upload/w_${51 + i}/half.jpg` : `/image/upload/w_${100 + i}/photo.jpg`)));
   const truncated = rs.filter((_, i) => i % 2).map((r) => r.statusCode);

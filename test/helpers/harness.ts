@@ -1,17 +1,21 @@
 /**
  * The one test harness: a real server (buildServer, listening on 127.0.0.1 port 0 or used through
- * inject), a render latch that holds renders in flight until the test releases them, an injectable
- * clock the test advances instead of sleeping, `waitFor` for events, and the shared corpus path.
+ * inject; config from overrides and/or an APERTURE_* env, closed with the test; `get` through
+ * fetch, `getRaw` byte for byte), a render latch that holds renders in flight until the test
+ * releases them, an injectable clock the test advances instead of sleeping, `waitFor` for events,
+ * and the shared corpus path. Tests build no server by hand; loopback origins come from
+ * ./origin-server.ts.
  *
  * Nothing here decides pass or fail by time: `waitFor` polls until its predicate holds, however
  * long that takes on a loaded machine; tap's per-file timeout (.taprc) is the only backstop.
  */
+import http, { type IncomingHttpHeaders } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Test } from 'tap';
 import { buildServer, type ServerOptions as BuildOptions } from '../../src/server.ts';
-import { testConfig, type Config } from '../../src/config.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
 import type { RenderStage } from '../../src/delivery.ts';
 import { sharedDir, hasShared } from './core-fixtures.ts';
 
@@ -90,14 +94,20 @@ export interface TestServer {
   /** `http://127.0.0.1:<port>` when listening, '' otherwise. */
   base: string;
   port: number;
-  /** A GET through real HTTP (listen: true) with the given headers. */
+  /** The config the server runs with. */
+  config: Config;
+  /** A GET through real HTTP (listen: true) with the given headers; redirects are not followed. */
   get(urlPath: string, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: Buffer }>;
+  /** A GET with the request target sent byte for byte (node:http; fetch percent-encodes `"` and more). */
+  getRaw(urlPath: string, headers?: Record<string, string>): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }>;
   close(): Promise<void>;
 }
 
 export interface ServerOptions extends BuildOptions {
-  /** Config overrides (testConfig defaults otherwise). */
+  /** Config overrides, validated like the environment (testConfig's defaults otherwise). */
   config?: Partial<Config>;
+  /** APERTURE_* environment the config is loaded from (log level silent unless given). */
+  env?: Record<string, string>;
   /** Listen on 127.0.0.1 port 0 (default true); false for app.inject only. */
   listen?: boolean;
   /** A render gate, wired in as renderLatch. */
@@ -108,8 +118,9 @@ export interface ServerOptions extends BuildOptions {
 
 /** Build (and by default start) a server; closed at the end of `t` when given. */
 export async function startServer(t: Test | undefined, opts: ServerOptions = {}): Promise<TestServer> {
-  const { config, listen = true, gate, clock, ...delivery } = opts;
-  const app = await buildServer(testConfig(config ?? {}), {
+  const { config: overrides, env, listen = true, gate, clock, ...delivery } = opts;
+  const config = loadConfig({ APERTURE_LOG_LEVEL: 'silent', ...env }, overrides ?? {});
+  const app = await buildServer(config, {
     defaultMetrics: false,
     ...delivery,
     ...(gate ? { renderLatch: gate.hook } : {}),
@@ -126,10 +137,22 @@ export async function startServer(t: Test | undefined, opts: ServerOptions = {})
     app,
     base,
     port,
+    config,
     async get(urlPath, headers = {}) {
       if (!listen) throw new Error('startServer({ listen: false }): use app.inject');
-      const res = await fetch(base + urlPath, { headers });
+      const res = await fetch(base + urlPath, { headers, redirect: 'manual' });
       return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
+    },
+    getRaw(urlPath, headers = {}) {
+      if (!listen) throw new Error('startServer({ listen: false }): use app.inject');
+      return new Promise((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path: urlPath, headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+          res.on('error', reject);
+        }).on('error', reject);
+      });
     },
     async close() {
       if (closed) return;

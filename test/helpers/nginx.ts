@@ -10,6 +10,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './redis.ts';
+import { waitFor } from './harness.ts';
 
 const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../deploy/run-edge.sh');
 
@@ -30,19 +31,13 @@ export interface Edge {
   stop(): Promise<void>;
 }
 
-/** Until nginx listens (no deadline: a failed start shows as an exit; tap's timeout is the backstop). */
-async function waitForPort(port: number, exited: () => string | undefined): Promise<void> {
-  for (;;) {
-    const why = exited();
-    if (why !== undefined) throw new Error(`nginx exited before listening: ${why}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.on('connect', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
+/** Whether something accepts connections on `port` now. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('connect', () => { s.destroy(); resolve(true); });
+    s.on('error', () => resolve(false));
+  });
 }
 
 export async function startNginx(opts: {
@@ -70,7 +65,12 @@ export async function startNginx(opts: {
   const exitedWhy = () => (child.exitCode !== null || child.signalCode !== null
     ? `${child.exitCode ?? child.signalCode}: ${out}` : undefined);
   try {
-    await waitForPort(port, exitedWhy);
+    // No deadline: a failed start shows as an exit; tap's timeout is the backstop.
+    await waitFor(() => {
+      const why = exitedWhy();
+      if (why !== undefined) throw new Error(`nginx exited before listening: ${why}`);
+      return accepts(port);
+    }, 'nginx to listen');
   } catch (err) {
     child.kill('SIGKILL');
     rmSync(prefix, { recursive: true, force: true });

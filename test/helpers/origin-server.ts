@@ -21,6 +21,7 @@ export interface OriginServer {
   close(): Promise<void>;
 }
 
+/** `routes` by exact path; a `'*'` route answers the paths no other route names (404 without one). */
 export async function startOriginServer(routes: Record<string, Handler>): Promise<OriginServer> {
   let connections = 0;
   const seen = new Map<string, IncomingHttpHeaders[]>();
@@ -29,7 +30,7 @@ export async function startOriginServer(routes: Record<string, Handler>): Promis
     const list = seen.get(path) ?? [];
     list.push(req.headers);
     seen.set(path, list);
-    const route = routes[path];
+    const route = Object.hasOwn(routes, path) ? routes[path] : routes['*'];
     if (route) route(req, res);
     else { res.statusCode = 404; res.end('no route'); }
   });

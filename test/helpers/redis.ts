@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
+import { waitFor } from './harness.ts';
 
 export const redisAvailable: boolean =
   spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -38,23 +39,19 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Until redis-server answers PING (no deadline: the caller races the process' exit; tap's timeout is the backstop). */
-async function waitForPing(port: number): Promise<void> {
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      let buf = '';
-      s.setTimeout(500, () => { s.destroy(); resolve(false); });
-      s.on('connect', () => s.write('PING\r\n'));
-      s.on('data', (d) => {
-        buf += d.toString();
-        if (buf.includes('\r\n')) { s.destroy(); resolve(buf.startsWith('+PONG')); }
-      });
-      s.on('error', () => resolve(false));
+/** Whether redis-server on `port` answers PING now. */
+function pings(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let buf = '';
+    s.setTimeout(500, () => { s.destroy(); resolve(false); });
+    s.on('connect', () => s.write('PING\r\n'));
+    s.on('data', (d) => {
+      buf += d.toString();
+      if (buf.includes('\r\n')) { s.destroy(); resolve(buf.startsWith('+PONG')); }
     });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+    s.on('error', () => resolve(false));
+  });
 }
 
 export async function startRedis(opts: { port?: number } = {}): Promise<RedisServer> {
@@ -71,11 +68,11 @@ export async function startRedis(opts: { port?: number } = {}): Promise<RedisSer
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
     proc.stderr!.on('data', (d) => { stderr += d.toString(); });
     child = proc;
-    const exited = once(proc, 'exit').then(([code]) => {
-      throw new Error(`redis-server exited early (${code}): ${stderr}`);
-    });
-    await Promise.race([waitForPing(port), exited]);
-    exited.catch(() => {});
+    // No deadline: a failed start shows as an exit; tap's timeout is the backstop.
+    await waitFor(async () => {
+      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`redis-server exited early (${proc.exitCode ?? proc.signalCode}): ${stderr}`);
+      return pings(port);
+    }, 'redis-server to answer PING');
   };
 
   const stop = async (): Promise<void> => {

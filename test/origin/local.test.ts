@@ -10,10 +10,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { request } from 'undici';
-import { buildServer } from '../../src/server.ts';
-import { testConfig } from '../../src/config.ts';
 import { createLocalOrigin } from '../../src/origin/local.ts';
+import { startServer } from '../helpers/harness.ts';
 
 const solid = (w: number, h: number, r: number, g: number, b: number) =>
   sharp({ create: { width: w, height: h, channels: 3, background: { r, g, b } } });
@@ -32,17 +30,11 @@ const cacheState = (h: unknown) => /cache;desc="([^"]+)"/.exec(String(h ?? ''))?
 for (const watch of [true, false]) {
   t.test(`changes show on the next request (validation by ${watch ? 'filesystem events' : 'stats'})`, async (t) => {
     const store = await fs.mkdtemp(path.join(os.tmpdir(), 'aperture-local-'));
-    const app = await buildServer(testConfig({ storageDir: store, storageWatch: watch }));
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const origin = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-    t.teardown(async () => {
-      await app.close();
-      await fs.rm(store, { recursive: true, force: true });
-    });
+    t.teardown(() => fs.rm(store, { recursive: true, force: true }));
+    const server = await startServer(t, { config: { storageDir: store, storageWatch: watch } });
     const get = async (p: string) => {
-      const r = await request(origin + p);
-      const body = Buffer.from(await r.body.arrayBuffer());
-      return { status: r.statusCode, body, timing: r.headers['server-timing'], etag: r.headers.etag };
+      const r = await server.get(p);
+      return { status: r.status, body: r.body, timing: r.headers.get('server-timing') };
     };
     const url = '/image/upload/w_20/pic.png';
 
@@ -138,8 +130,7 @@ t.test('a public id names files of every extension in the format table, ranked b
   t.match((await origin.load({ type: 'upload', publicId: 'c' })).identity, /c\.pdf:/);
 
   // Through the route, the PDF is an unsupported source (this libvips reads no PDF), not a missing one.
-  const app = await buildServer(testConfig({ storageDir: store }), { defaultMetrics: false });
-  t.teardown(() => app.close());
+  const { app } = await startServer(t, { listen: false, config: { storageDir: store } });
   const res = await app.inject({ url: '/image/upload/c' });
   t.equal(res.statusCode, 415);
   t.match(res.headers['x-cld-error'], /^Unsupported image source: /);

@@ -8,10 +8,9 @@
  */
 import t from 'tap';
 import path from 'node:path';
-import { buildServer } from '../../src/server.ts';
-import { testConfig } from '../../src/config.ts';
+import { corpusDir, hasShared, startServer } from '../helpers/harness.ts';
 import {
-  makeStorage, removeStorage, decode, pixels, colourDistance, hasShared, sharedDir,
+  makeStorage, removeStorage, decode, pixels, colourDistance,
   RED, GREEN, BLUE, YELLOW, BLACK, WHITE, type Rgb,
 } from '../helpers/core-fixtures.ts';
 import fs from 'node:fs/promises';
@@ -182,11 +181,9 @@ const ROWS: Row[] = [
 ];
 
 const storage = await makeStorage();
-const app = await buildServer(testConfig({ storageDir: storage }));
-t.teardown(async () => {
-  await app.close();
-  await removeStorage(storage);
-});
+// Registered first, so it runs after the server's close (tap runs teardowns last-in first-out).
+t.teardown(() => removeStorage(storage));
+const { app } = await startServer(t, { listen: false, config: { storageDir: storage } });
 
 t.test(`conformance table (${ROWS.length} URLs)`, async (t) => {
   t.ok(ROWS.length >= 80, 'at least 80 URLs');
@@ -257,7 +254,7 @@ t.test('fl_getinfo reports the region of the input that the output shows', async
 
 if (!hasShared) t.comment('NOTICE: ../shared is absent; the EXIF orientation checks are skipped');
 t.test('EXIF orientation 6 source', { skip: hasShared ? false : 'needs ../shared/corpus/edge/exif-orientation-6.jpg' }, async (t) => {
-  const src = path.join(sharedDir, 'corpus/edge/exif-orientation-6.jpg');
+  const src = path.join(corpusDir, 'edge/exif-orientation-6.jpg');
   await fs.copyFile(src, path.join(storage, 'exif6.jpg'));
   // Stored 400×600 with orientation 6 (rotate 90° clockwise to display) → displayed 600×400.
   const cases: [string, number, number][] = [

@@ -12,18 +12,13 @@ import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import sharp, { type Metadata } from 'sharp';
-import { request } from 'undici';
-import { buildServer } from '../../src/server.ts';
-import { testConfig } from '../../src/config.ts';
+import { corpusDir as corpus, hasShared as hasCorpus, startServer } from '../helpers/harness.ts';
 import { DRAWING_SVG, transparentCutout } from '../helpers/content-pictures.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const images = path.resolve(here, '../../images');
-const corpus = path.resolve(here, '../../../shared/corpus');
-const hasCorpus = fs.existsSync(corpus);
 if (!hasCorpus) console.log(`# NOTICE: ${corpus} not found: the corpus cases of f-auto-content are skipped`);
 
 const store = fs.mkdtempSync(path.join(os.tmpdir(), 'aperture-fauto-test-'));
@@ -42,10 +37,7 @@ fs.writeFileSync(path.join(store, 'flat.svg'), '<svg xmlns="http://www.w3.org/20
 fs.writeFileSync(path.join(store, 'drawing-lossy.jpg'), await sharp(DRAWING_SVG).flatten({ background: '#fff' }).jpeg({ quality: 80 }).toBuffer());
 fs.writeFileSync(path.join(store, 'cat-cutout.png'), await transparentCutout(path.join(images, 'cat.png')));
 
-const app = await buildServer(testConfig({ storageDir: store, avifRefineEffort: 0 }));
-await app.listen({ port: 0, host: '127.0.0.1' });
-t.teardown(() => app.close());
-const { port } = app.server.address() as AddressInfo;
+const server = await startServer(t, { config: { storageDir: store, avifRefineEffort: 0 } });
 
 const ANY = '*/*';
 const WEBP = 'image/webp,*/*';
@@ -53,10 +45,9 @@ const AVIF = 'image/avif,image/webp,*/*';
 
 interface Got { type: string; body: Buffer; meta: Metadata }
 async function get(url: string, accept = ANY): Promise<Got> {
-  const r = await request(`http://127.0.0.1:${port}/image/upload/${url}`, { headers: { accept } });
-  const body = Buffer.from(await r.body.arrayBuffer());
-  if (r.statusCode !== 200) throw new Error(`${url}: ${r.statusCode} ${String(r.headers['x-cld-error'])}`);
-  return { type: String(r.headers['content-type']), body, meta: await sharp(body, { pages: -1 }).metadata() };
+  const { status, headers, body } = await server.get(`/image/upload/${url}`, { accept });
+  if (status !== 200) throw new Error(`${url}: ${status} ${String(headers.get('x-cld-error'))}`);
+  return { type: String(headers.get('content-type')), body, meta: await sharp(body, { pages: -1 }).metadata() };
 }
 const kb = (b: Buffer) => `${(b.length / 1024).toFixed(1)} KB`;
 

@@ -10,15 +10,12 @@ import t, { type Test } from 'tap';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import type { ServerResponse } from 'node:http';
 import sharp from 'sharp';
-import type { FastifyInstance } from 'fastify';
-import { buildServer } from '../../src/server.ts';
-import { testConfig, type Config } from '../../src/config.ts';
 import { sourcesOpened } from '../../src/render/render.ts';
 import { makeStorage, removeStorage, repoRoot } from '../helpers/core-fixtures.ts';
 import { startOriginServer } from '../helpers/origin-server.ts';
+import { startServer } from '../helpers/harness.ts';
 
 const storage = await makeStorage('aperture-hostile-');
 await fs.copyFile(path.join(repoRoot, 'images/cat.png'), path.join(storage, 'cat.png'));
@@ -30,21 +27,10 @@ await fs.writeFile(path.join(storage, 'noise-small.png'), await noise(900)); // 
 await fs.writeFile(path.join(storage, 'noise-big.png'), await noise(1100)); // ~3.6 MB
 t.teardown(() => removeStorage(storage));
 
-interface Got { status: number; headers: Headers; body: Buffer }
+/** The base server's storage and output limits; each test may override some. */
+const LIMITS = { storageDir: storage, maxOutputSide: 2000, maxOutputPixels: 1_000_000 };
 
-async function serve(overrides: Partial<Config> = {}): Promise<{ app: FastifyInstance; get: (p: string, h?: Record<string, string>) => Promise<Got> }> {
-  const app = await buildServer(testConfig({ storageDir: storage, maxOutputSide: 2000, maxOutputPixels: 1_000_000, ...overrides }), { defaultMetrics: false });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  t.teardown(() => app.close());
-  const { port } = app.server.address() as AddressInfo;
-  const get = async (p: string, headers: Record<string, string> = {}): Promise<Got> => {
-    const r = await fetch(`http://127.0.0.1:${port}${p}`, { headers });
-    return { status: r.status, headers: r.headers, body: Buffer.from(await r.arrayBuffer()) };
-  };
-  return { app, get };
-}
-
-const { app, get } = await serve();
+const { app, get } = await startServer(t, { config: LIMITS });
 
 /** `url` is answered `status` with an error naming `why`, and opens no source to render. */
 async function refusedBeforeRender(t: Test, url: string, status: number, why: RegExp): Promise<void> {
@@ -95,7 +81,7 @@ t.test('the shape of a URL bounds its work', async (t) => {
 });
 
 t.test('breakpoint sampling takes an admission slot', async (t) => {
-  const { app: one, get: get1 } = await serve({ concurrency: 1, queueSize: 0, maxOutputSide: 8192, maxOutputPixels: 40_000_000 });
+  const { app: one, get: get1 } = await startServer(t, { config: { ...LIMITS, concurrency: 1, queueSize: 0, maxOutputSide: 8192, maxOutputPixels: 40_000_000 } });
   const release = await one.delivery.admission.acquire();
   const before = sourcesOpened();
   const r = await get1('/image/upload/w_400,h_300,c_scale/w_auto:breakpoints_50_400_1_100:json/cat.png');
@@ -127,10 +113,10 @@ t.test('the processing budget covers the whole request, layer loads included', a
     },
   });
   t.teardown(() => origin.close());
-  const { app: timed, get: getT } = await serve({
+  const { app: timed, get: getT } = await startServer(t, { config: { ...LIMITS,
     processTimeoutMs: 300, fetchTimeoutMs: 60_000, fetchAllow: ['127.0.0.1'], fetchPorts: '*',
     remoteMappings: { remote: origin.url('/layers/') },
-  });
+  } });
   const r = await getT('/image/upload/l_remote:held.png,w_50/cat.png');
   answered();
   // Whether the layer request reached the origin before the 300 ms ran out depends on the
@@ -159,7 +145,7 @@ t.test('client hints never ask for more pixels than the source has, nor cause an
 
 t.test('results up to APERTURE_MAX_OUTPUT_BYTES are cached; larger ones are refused once', async (t) => {
   // 8 MB cache: an eighth is 1 MB; the limit is raised to 3 MB, and results up to it are kept.
-  const { get: getC } = await serve({ cacheBytes: 8 * 1024 * 1024, maxOutputBytes: 3 * 1024 * 1024, maxOutputSide: 8192, maxOutputPixels: 40_000_000 });
+  const { get: getC } = await startServer(t, { config: { ...LIMITS, cacheBytes: 8 * 1024 * 1024, maxOutputBytes: 3 * 1024 * 1024, maxOutputSide: 8192, maxOutputPixels: 40_000_000 } });
   const first = await getC('/image/upload/a_hflip/noise-small.png');
   t.equal(first.status, 200);
   t.ok(first.body.length > 1024 * 1024, `a ${first.body.length} byte result, over an eighth of the cache`);

@@ -9,8 +9,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { buildServer } from '../../src/server.ts';
-import { testConfig } from '../../src/config.ts';
+import { startServer } from '../helpers/harness.ts';
 
 const storage = await fs.mkdtemp(path.join(os.tmpdir(), 'aperture-layers-'));
 const solid = (width: number, height: number, r: number, g: number, b: number, alpha = 1) =>
@@ -25,11 +24,9 @@ await fs.writeFile(path.join(storage, 'docs', 'red.png'), await solid(20, 20, 25
 await fs.writeFile(path.join(storage, 'gb.png'), await sharp({ create: { width: 40, height: 20, channels: 3, background: '#00ff00' } })
   .composite([{ input: await solid(20, 20, 0, 0, 255), left: 20, top: 0 }]).png().toBuffer());
 
-const app = await buildServer(testConfig({ storageDir: storage }), { defaultMetrics: false });
-t.teardown(async () => {
-  await app.close();
-  await fs.rm(storage, { recursive: true, force: true });
-});
+// Registered first, so it runs after the server's close (tap runs teardowns last-in first-out).
+t.teardown(() => fs.rm(storage, { recursive: true, force: true }));
+const { app } = await startServer(t, { listen: false, config: { storageDir: storage } });
 
 interface Pixels { width: number; height: number; channels: number; at(x: number, y: number): number[] }
 

@@ -8,8 +8,7 @@ import t from 'tap';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { buildServer } from '../../src/server.ts';
-import { testConfig } from '../../src/config.ts';
+import { startServer } from '../helpers/harness.ts';
 import { makeStorage, removeStorage, decode } from '../helpers/core-fixtures.ts';
 
 const storage = await makeStorage('aperture-limits-');
@@ -17,11 +16,9 @@ const storage = await makeStorage('aperture-limits-');
 await fs.writeFile(path.join(storage, 'strip.png'), await sharp({
   create: { width: 10, height: 200, channels: 3, background: { r: 9, g: 9, b: 9 } },
 }).png().toBuffer());
-const app = await buildServer(testConfig({ storageDir: storage, maxOutputSide: 1000, maxOutputPixels: 1_000_000 }));
-t.teardown(async () => {
-  await app.close();
-  await removeStorage(storage);
-});
+// Registered first, so it runs after the server's close (tap runs teardowns last-in first-out).
+t.teardown(() => removeStorage(storage));
+const { app } = await startServer(t, { listen: false, config: { storageDir: storage, maxOutputSide: 1000, maxOutputPixels: 1_000_000 } });
 
 t.test('sizes written in the URL over the side limit are refused', async (t) => {
   for (const u of ['w_1001/rocket.jpg', 'h_1500/rocket.jpg', 'c_fill,w_600,h_600,dpr_2/rocket.jpg']) {

@@ -7,8 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { buildServer } from '../../src/server.ts';
-import { testConfig } from '../../src/config.ts';
+import { startServer } from '../helpers/harness.ts';
 
 const HINT_VARY = 'Sec-CH-Width, Width, Sec-CH-Viewport-Width, Viewport-Width, Sec-CH-DPR, DPR';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aperture-responsive-'));
@@ -20,8 +19,7 @@ const photo = await sharp({ create: { width: 1600, height: 1000, channels: 3, ba
 fs.writeFileSync(path.join(dir, 'photo.jpg'), photo);
 fs.copyFileSync(new URL('../fixtures/astronaut-320.jpg', import.meta.url), path.join(dir, 'small.jpg'));
 
-const app = await buildServer(testConfig({ storageDir: dir, maxOutputSide: 3000 }));
-t.teardown(() => app.close());
+const { app } = await startServer(t, { listen: false, config: { storageDir: dir, maxOutputSide: 3000 } });
 
 async function get(url: string, headers: Record<string, string> = {}) {
   const r = await app.inject({ url, headers });

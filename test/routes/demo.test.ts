@@ -4,11 +4,9 @@
  * browser is test/browser/client-hints.test.ts.
  */
 import t from 'tap';
-import { buildServer } from '../../src/server.ts';
-import { testConfig } from '../../src/config.ts';
+import { startServer } from '../helpers/harness.ts';
 
-const app = await buildServer(testConfig());
-t.teardown(() => app.close());
+const { app } = await startServer(t, { listen: false });
 
 t.test('GET / and /demo: delegation headers and meta for the page origin', async (t) => {
   for (const url of ['/', '/demo']) {

@@ -9,8 +9,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { buildServer } from '../../src/server.ts';
-import { testConfig } from '../../src/config.ts';
+import { startServer } from '../helpers/harness.ts';
 import { makeStorage, removeStorage, decode, pixels, colourDistance, RED, BLUE, GREEN } from '../helpers/core-fixtures.ts';
 
 // The storage folder sits inside a parent that also holds a file the route must never serve.
@@ -30,11 +29,9 @@ await fs.mkdir(path.join(store, 'boots'));
 await fs.writeFile(path.join(store, 'boots', 'red.jpg'), await solidPng(40, 40, RED).jpeg().toBuffer());
 await fs.writeFile(path.join(store, 'boots', 'red.webp'), await solidPng(30, 30, BLUE).webp().toBuffer());
 
-const app = await buildServer(testConfig({ storageDir: store }));
-t.teardown(async () => {
-  await app.close();
-  await fs.rm(parent, { recursive: true, force: true });
-});
+// Registered first, so it runs after the server's close (tap runs teardowns last-in first-out).
+t.teardown(() => fs.rm(parent, { recursive: true, force: true }));
+const { app } = await startServer(t, { listen: false, config: { storageDir: store } });
 
 const cacheState = (h: unknown) => /cache;desc="([^"]+)"/.exec(String(h ?? ''))?.[1];
 

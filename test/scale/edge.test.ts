@@ -6,12 +6,9 @@
 import t from 'tap';
 import http from 'node:http';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
-import { buildServer } from '../../src/server.ts';
-import { testConfig } from '../../src/config.ts';
 import { startNginx, nginxAvailable, nginxSkipReason } from '../helpers/nginx.ts';
+import { startServer } from '../helpers/harness.ts';
 
 const storageDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../images');
 
@@ -44,15 +41,8 @@ async function imageRequests(port: number, status = ''): Promise<number> {
 const AVIF_ACCEPT = 'image/avif,image/webp,image/apng,image/*,*/*;q=0.8';
 
 t.test('nginx edge in front of two Aperture instances', { skip: nginxAvailable ? false : nginxSkipReason }, async (t) => {
-  const apps: FastifyInstance[] = [];
   const ports: number[] = [];
-  for (let i = 0; i < 2; i++) {
-    const app = await buildServer(testConfig({ storageDir, logLevel: 'silent' }), { defaultMetrics: false });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    apps.push(app);
-    ports.push((app.server.address() as AddressInfo).port);
-  }
-  t.teardown(async () => { for (const app of apps) await app.close(); });
+  for (let i = 0; i < 2; i++) ports.push((await startServer(t, { config: { storageDir } })).port);
   const edge = await startNginx({ upstreams: ports });
   t.teardown(() => edge.stop());
   const total = async (status = '') => (await imageRequests(ports[0]!, status)) + (await imageRequests(ports[1]!, status));

@@ -7,13 +7,12 @@ import t from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { imageTag, clientHintsMeta, url, srcset } from '@aperture/sdk';
+import { startOriginServer } from '../helpers/origin-server.ts';
 
 const ROOT = path.resolve(fileURLToPath(import.meta.url), '../../..');
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
@@ -21,29 +20,24 @@ const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => 
 // 1×1 transparent PNG.
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
 
-function listen(handler: http.RequestListener): Promise<http.Server> {
-  const s = http.createServer(handler);
-  return new Promise((resolve) => s.listen(0, '127.0.0.1', () => resolve(s)));
-}
-
 t.test('srcset choice and delegated client hints in Chromium', { skip: CHROMIUM ? false : 'chromium not installed' }, async (t) => {
   const seen: Array<{ path: string; dpr?: string; width?: string }> = [];
-  const images = await listen((req, res) => {
+  const images = await startOriginServer({ '*': (req, res) => {
     seen.push({ path: req.url ?? '', dpr: req.headers['sec-ch-dpr'] as string | undefined, width: req.headers['sec-ch-width'] as string | undefined });
     res.writeHead(200, { 'content-type': 'image/png', 'accept-ch': 'Sec-CH-DPR, Sec-CH-Width' });
     res.end(PNG);
-  });
+  } });
   // The image host is "localhost", the page "127.0.0.1": two origins, both secure contexts.
-  const imgHost = `http://localhost:${(images.address() as AddressInfo).port}`;
+  const imgHost = `http://localhost:${images.port}`;
   const html = `<!doctype html><html><head>${clientHintsMeta(imgHost)}</head><body>`
     + imageTag('folder/cat.jpg', { host: imgHost, alt: 'cat', widths: [400, 800, 1600], crop: 'fill', aspect_ratio: '4:3',
       sizes: [{ media: '(max-width: 600px)', size: '100vw' }, { size: '500px' }], attributes: { loading: 'eager', id: 'i' } })
     + '</body></html>';
-  const page = await listen((_req, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end(html); });
-  const pageUrl = `http://127.0.0.1:${(page.address() as AddressInfo).port}/`;
+  const page = await startOriginServer({ '*': (_req, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end(html); } });
+  const pageUrl = `http://127.0.0.1:${page.port}/`;
 
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  t.teardown(async () => { await browser.close(); images.close(); page.close(); });
+  t.teardown(async () => { await browser.close(); await images.close(); await page.close(); });
   const ctx = await browser.newContext({ viewport: { width: 1000, height: 700 }, deviceScaleFactor: 2 });
   // No Playwright deadlines: a page event is waited for as long as it takes (tap's timeout is the backstop).
   ctx.setDefaultTimeout(0);
@@ -67,7 +61,7 @@ t.test('the built main entry runs in the page itself, with the same results as i
   t.teardown(() => fs.rmSync(out, { recursive: true, force: true }));
   await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'),
     '-p', path.join(ROOT, 'packages/sdk/tsconfig.json'), '--outDir', out]);
-  const server = await listen((req, res) => {
+  const server = await startOriginServer({ '*': (req, res) => {
     const name = /^\/sdk\/([a-z-]+\.js)$/.exec(req.url ?? '')?.[1];
     if (req.url === '/') {
       res.writeHead(200, { 'content-type': 'text/html' });
@@ -79,10 +73,10 @@ t.test('the built main entry runs in the page itself, with the same results as i
       res.writeHead(404);
       res.end();
     }
-  });
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  } });
+  const origin = `http://127.0.0.1:${server.port}`;
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  t.teardown(async () => { await browser.close(); server.close(); });
+  t.teardown(async () => { await browser.close(); await server.close(); });
   const p = await browser.newPage();
   await p.goto(`${origin}/`);
   // l_fetch overlays base64-encode their URL: the one place the SDK once needed Buffer.

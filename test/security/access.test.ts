@@ -11,9 +11,9 @@ import { createRequire } from 'node:module';
 import sharp from 'sharp';
 import t, { type Test } from 'tap';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { buildServer } from '../../src/server.ts';
-import { loadConfig, testConfig, type Config } from '../../src/config.ts';
+import { loadConfig } from '../../src/config.ts';
 import { computeSignature } from '../../src/security/signature.ts';
+import { startServer } from '../helpers/harness.ts';
 
 const require = createRequire(import.meta.url);
 const cloudinary = require('cloudinary') as {
@@ -33,11 +33,8 @@ for (const root of [dir, `${dir}-private`, `${dir}-authenticated`]) {
   }
 }
 
-async function server(overrides: Partial<Config> = {}): Promise<FastifyInstance> {
-  const app = await buildServer(testConfig({ storageDir: dir, secret: SECRET, ...overrides }), { defaultMetrics: false });
-  t.teardown(() => app.close());
-  return app;
-}
+/** The test storage, signed with the test secret. */
+const SIGNED = { storageDir: dir, secret: SECRET };
 
 /** The path (with the SDK's query) of a URL the official SDK builds for a private CDN host. */
 function sdkPath(publicId: string, options: Record<string, unknown>, secret = SECRET): string {
@@ -74,7 +71,7 @@ async function assert200(t: Test, app: FastifyInstance, url: string, what: strin
 }
 
 t.test('documented vectors, built by the SDK, served through the route', async (t) => {
-  const app = await server();
+  const { app } = await startServer(t, { listen: false, config: SIGNED });
   const crop = sdkPath('image.jpg', { type: 'upload', transformation: [{ crop: 'crop', width: 10, height: 20 }] });
   t.match(crop, /^\/image\/upload\/s--Ai4Znfl3--\/c_crop,h_20,w_10\/image\.jpg(\?|$)/, 'SDK reproduces the documented c_crop vector');
   await assert200(t, app, crop, 'signed upload (documented vector)', 10);
@@ -96,7 +93,7 @@ t.test('documented vectors, built by the SDK, served through the route', async (
 });
 
 t.test('SDK URLs with more parameters, folders and escaping', async (t) => {
-  const app = await server();
+  const { app } = await startServer(t, { listen: false, config: SIGNED });
   const cases: Array<[string, Record<string, unknown>, number | undefined]> = [
     ['sample.jpg', { type: 'private', transformation: [{ width: 20, crop: 'scale' }, { angle: 90 }] }, undefined],
     ['sample', { type: 'private', format: 'png', width: 16, crop: 'fill', height: 16, gravity: 'north' }, 16],
@@ -111,7 +108,7 @@ t.test('SDK URLs with more parameters, folders and escaping', async (t) => {
 });
 
 t.test('tampering, forgery, missing signatures', async (t) => {
-  const app = await server();
+  const { app } = await startServer(t, { listen: false, config: SIGNED });
   const good = sdkPath('image.jpg', { type: 'private', transformation: [{ crop: 'crop', width: 10, height: 20 }] });
   await assert200(t, app, good, 'untampered');
   // one character of the signature changed
@@ -135,12 +132,12 @@ t.test('tampering, forgery, missing signatures', async (t) => {
   // On a public upload URL a signature is not needed, so a junk one is not checked (as Cloudinary).
   await assert200(t, app, '/image/upload/s--AAAAAAAA--/sample.jpg', 'public upload with a junk signature');
   // no secret configured: nothing private can be served, even with the right signature
-  const bare = await server({ secret: '' });
+  const { app: bare } = await startServer(t, { listen: false, config: { ...SIGNED, secret: '' } });
   await assert401(t, bare, '/image/private/s--v2fTPYTu--/sample.jpg', 'server without a secret');
 });
 
 t.test('the version segment is not signed', async (t) => {
-  const app = await server();
+  const { app } = await startServer(t, { listen: false, config: SIGNED });
   const p = sdkPath('sample', { type: 'private', format: 'png', version: 123 });
   t.match(p, /\/v123\/sample\.png/, 'SDK put the version in');
   await assert200(t, app, p, 'versioned SDK URL');
@@ -154,7 +151,7 @@ t.test('the version segment is not signed', async (t) => {
 });
 
 t.test('percent-encoded public ids are signed as written', async (t) => {
-  const app = await server();
+  const { app } = await startServer(t, { listen: false, config: SIGNED });
   const encoded = 'h%C3%A9llo%20w%C3%B6rld.jpg';
   const asWritten = computeSignature(`w_14/${encoded}`, SECRET);
   await assert200(t, app, `/image/private/s--${asWritten}--/w_14/${encoded}`, 'signature over the encoded text', 14);
@@ -172,15 +169,14 @@ t.test('percent-encoded public ids are signed as written', async (t) => {
 
 t.test('strict mode', async (t) => {
   // Through the environment, as an operator would set it.
-  const cfg = loadConfig({
-    APERTURE_LOG_LEVEL: 'silent', APERTURE_SECRET: SECRET, APERTURE_STRICT: '1',
-    APERTURE_STRICT_ALLOW: 'w_20|c_fill,h_10,w_10',
-  }, { storageDir: dir });
+  const { app, config: cfg } = await startServer(t, {
+    listen: false,
+    env: { APERTURE_SECRET: SECRET, APERTURE_STRICT: '1', APERTURE_STRICT_ALLOW: 'w_20|c_fill,h_10,w_10' },
+    config: { storageDir: dir },
+  });
   t.equal(cfg.strict, true, 'APERTURE_STRICT=1 → strict');
   t.same(cfg.strictAllowed, ['w_20', 'c_fill,h_10,w_10'], 'APERTURE_STRICT_ALLOW is |-separated');
   t.throws(() => loadConfig({ APERTURE_STRICT: '1' }), /APERTURE_SECRET/, 'strict without a secret fails at boot');
-  const app = await buildServer(cfg, { defaultMetrics: false });
-  t.teardown(() => app.close());
 
   await assert401(t, app, '/image/upload/w_30/sample.jpg', 'unsigned transformation not allowed');
   await assert401(t, app, '/image/upload/w_20/w_30/sample.jpg', 'allowed component followed by another');
@@ -194,6 +190,6 @@ t.test('strict mode', async (t) => {
   await assert401(t, app, sdkPath('sample.jpg', { type: 'upload', width: 30, crop: 'scale' }, 'c'), 'signed with another secret');
   await assert401(t, app, '/image/upload/a_90/sample.jpg', 'angle unsigned');
   // Not strict: the same unsigned URL is served.
-  const open = await server();
+  const { app: open } = await startServer(t, { listen: false, config: SIGNED });
   await assert200(t, open, '/image/upload/w_30/sample.jpg', 'not strict: unsigned is fine', 30);
 });

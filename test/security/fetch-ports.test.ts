@@ -6,9 +6,9 @@
  */
 import sharp from 'sharp';
 import t from 'tap';
-import { loadConfig, type Config } from '../../src/config.ts';
+import { loadConfig } from '../../src/config.ts';
 import type { Resolver } from '../../src/security/ssrf.ts';
-import { listen, type Listening } from '../helpers/listen.ts';
+import { startServer } from '../helpers/harness.ts';
 import { startOriginServer } from '../helpers/origin-server.ts';
 
 const jpeg = await sharp({ create: { width: 40, height: 20, channels: 3, background: '#36c' } }).jpeg().toBuffer();
@@ -24,12 +24,8 @@ t.teardown(() => hop.close());
 /** No name resolves: a target that passes the port policy fails with 502, never connects. */
 const resolver: Resolver = async () => [];
 
-async function server(env: Record<string, string>, overrides: Partial<Config> = {}): Promise<Listening> {
-  const cfg = loadConfig({ APERTURE_LOG_LEVEL: 'silent', APERTURE_FETCH_ALLOW: '127.0.0.1,a.test', ...env }, overrides);
-  const s = await listen(cfg, { http: { resolver, negativeTtlMs: 0 } });
-  t.teardown(() => s.close());
-  return s;
-}
+const ALLOW = { APERTURE_FETCH_ALLOW: '127.0.0.1,a.test' };
+const http = { resolver, negativeTtlMs: 0 };
 
 t.test('APERTURE_FETCH_PORTS: parsed and validated at boot', async (t) => {
   t.same(loadConfig({}).fetchPorts, [80, 443], 'default 80 and 443');
@@ -41,7 +37,7 @@ t.test('APERTURE_FETCH_PORTS: parsed and validated at boot', async (t) => {
 });
 
 t.test('default policy: other ports refused before connecting', async (t) => {
-  const s = await server({});
+  const s = await startServer(t, { env: ALLOW, http });
   const before = target.connections();
   const r = await s.get(`/image/fetch/w_10/${target.url('/a.jpg')}`);
   t.equal(r.status, 403);
@@ -59,14 +55,14 @@ t.test('default policy: other ports refused before connecting', async (t) => {
 });
 
 t.test('configured ports are fetched; redirects are checked again', async (t) => {
-  const s = await server({ APERTURE_FETCH_PORTS: `80,443,${target.port},${hop.port}` });
+  const s = await startServer(t, { env: { ...ALLOW, APERTURE_FETCH_PORTS: `80,443,${target.port},${hop.port}` }, http });
   const r = await s.get(`/image/fetch/w_10/${target.url('/a.jpg')}`);
   t.equal(r.status, 200, `listed port served (${String(r.headers.get('x-cld-error'))})`);
   t.equal((await sharp(r.body).metadata()).width, 10);
   const through = await s.get(`/image/fetch/w_12/${hop.url('/to-target')}`);
   t.equal(through.status, 200, 'a redirect to a listed port is followed');
 
-  const only = await server({ APERTURE_FETCH_PORTS: String(hop.port) });
+  const only = await startServer(t, { env: { ...ALLOW, APERTURE_FETCH_PORTS: String(hop.port) }, http });
   const before = target.connections();
   const refused = await only.get(`/image/fetch/w_14/${hop.url('/to-target')}`);
   t.equal(refused.status, 403, 'a redirect to an unlisted port is refused');
@@ -75,7 +71,7 @@ t.test('configured ports are fetched; redirects are checked again', async (t) =>
 });
 
 t.test('remote mappings follow the same policy', async (t) => {
-  const s = await server({ APERTURE_REMOTE_MAPPINGS: `remote=${target.url('/')}` });
+  const s = await startServer(t, { env: { ...ALLOW, APERTURE_REMOTE_MAPPINGS: `remote=${target.url('/')}` }, http });
   const r = await s.get('/image/upload/w_10/remote/a.jpg');
   t.equal(r.status, 403);
   t.match(String(r.headers.get('x-cld-error')), new RegExp(`port ${target.port}`));

@@ -4,12 +4,11 @@
  * 404/502/504/413, the SSRF guard (stubbed DNS answers for private, link-local and loopback
  * addresses → 403 with zero connections), and `Cache-Control: no-store` on every error.
  */
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import sharp from 'sharp';
 import t, { type Test } from 'tap';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { LightMyRequestResponse } from 'fastify';
 import type { Config } from '../../src/config.ts';
 import { guardedLookup, type Resolver } from '../../src/security/ssrf.ts';
 import { onGone, startOriginServer } from '../helpers/origin-server.ts';
@@ -60,15 +59,11 @@ const origin = await startOriginServer({
 t.teardown(() => origin.close());
 const O = `http://127.0.0.1:${origin.port}`;
 
-async function server(overrides: Partial<Config> = {}, resolver?: Resolver): Promise<FastifyInstance> {
-  const config: Partial<Config> = {
-    fetchAllow: ['127.0.0.1'], fetchTimeoutMs: TIMEOUT_MS, maxSourceBytes: MAX_BYTES,
-    // Loopback origins listen on random ports; the port policy has its own test (fetch-ports.test.ts).
-    fetchPorts: '*',
-    remoteMappings: { remote: `${O}/base/` }, ...overrides,
-  };
-  return (await startServer(t, { listen: false, config, http: { negativeTtlMs: 0, ...(resolver ? { resolver } : {}) } })).app;
-}
+/** Loopback fetching with the test's bounds; origins listen on random ports (the port policy has its own test, fetch-ports.test.ts). */
+const FETCH: Partial<Config> = {
+  fetchAllow: ['127.0.0.1'], fetchTimeoutMs: TIMEOUT_MS, maxSourceBytes: MAX_BYTES, fetchPorts: '*',
+  remoteMappings: { remote: `${O}/base/` },
+};
 
 async function width(r: LightMyRequestResponse): Promise<number | undefined> {
   return (await sharp(r.rawPayload).metadata()).width;
@@ -82,7 +77,7 @@ function assertError(t: Test, r: LightMyRequestResponse, status: number, what: s
 }
 
 t.test('fetch through the route', async (t) => {
-  const app = await server();
+  const { app } = await startServer(t, { listen: false, config: FETCH, http: { negativeTtlMs: 0 } });
   const r = await app.inject(`/image/fetch/w_100/${O}/a.jpg`);
   t.equal(r.statusCode, 200, `w_100 fetch: ${String(r.headers['x-cld-error'] ?? '')}`);
   t.equal(await width(r), 100, 'width 100');
@@ -121,7 +116,7 @@ t.test('fetch through the route', async (t) => {
 });
 
 t.test('origin failures', async (t) => {
-  const app = await server();
+  const { app } = await startServer(t, { listen: false, config: FETCH, http: { negativeTtlMs: 0 } });
   assertError(t, await app.inject(`/image/fetch/w_100/${O}/missing.jpg`), 404, 'origin 404');
   assertError(t, await app.inject(`/image/fetch/w_100/${O}/gone.jpg`), 404, 'origin 410');
   assertError(t, await app.inject(`/image/fetch/w_100/${O}/boom.jpg`), 502, 'origin 500');
@@ -168,7 +163,7 @@ t.test('SSRF guard through the route: refused before any connection', async (t) 
   asked.length = 0;
 
   // An open server (empty allow-list: any public host) with the stubbed DNS.
-  const open = await server({ fetchAllow: [] }, resolver);
+  const { app: open } = await startServer(t, { listen: false, config: { ...FETCH, fetchAllow: [] }, http: { negativeTtlMs: 0, resolver } });
   const conns = origin.connections();
   for (const host of Object.keys(answers)) {
     const r = await open.inject(`/image/fetch/w_100/http://${host}:${origin.port}/a.jpg`);
@@ -181,13 +176,13 @@ t.test('SSRF guard through the route: refused before any connection', async (t) 
     assertError(t, await open.inject(`/image/fetch/w_100/http://${lit}:${origin.port}/a.jpg`), 403, `literal ${lit}`);
   }
   // A mapping to a refused host is refused too.
-  const mapped = await server({ fetchAllow: [], remoteMappings: { evil: `http://loop.test:${origin.port}/base/` } }, resolver);
+  const { app: mapped } = await startServer(t, { listen: false, config: { ...FETCH, fetchAllow: [], remoteMappings: { evil: `http://loop.test:${origin.port}/base/` } }, http: { negativeTtlMs: 0, resolver } });
   assertError(t, await mapped.inject('/image/upload/w_50/evil/a.jpg'), 403, 'remote mapping to a loopback name');
   t.equal(origin.connections(), conns, 'zero connections reached the loopback origin');
 
   // With an allow-list, a name outside it is refused before DNS.
   asked.length = 0;
-  const listed = await server({}, resolver);
+  const { app: listed } = await startServer(t, { listen: false, config: FETCH, http: { negativeTtlMs: 0, resolver } });
   assertError(t, await listed.inject(`/image/fetch/w_100/http://loop.test:${origin.port}/a.jpg`), 403, 'not in the allow-list');
   assertError(t, await listed.inject(`/image/fetch/w_100/http://localhost:${origin.port}/a.jpg`), 403, 'localhost not in the allow-list');
   t.same(asked, [], 'no DNS lookup for a host outside the allow-list');
@@ -195,7 +190,7 @@ t.test('SSRF guard through the route: refused before any connection', async (t) 
 });
 
 t.test('remote folder mapping through the upload route', async (t) => {
-  const app = await server();
+  const { app, getRaw } = await startServer(t, { config: FETCH, http: { negativeTtlMs: 0 } });
   const hits = origin.hits('/base/a.jpg');
   const r = await app.inject('/image/upload/w_50/remote/a.jpg');
   t.equal(r.statusCode, 200, `mapped: ${String(r.headers['x-cld-error'] ?? '')}`);
@@ -207,23 +202,18 @@ t.test('remote folder mapping through the upload route', async (t) => {
   t.equal(await width(v), 30);
   assertError(t, await app.inject('/image/upload/w_50/remote/missing.jpg'), 404, 'mapped 404');
   // light-my-request resolves %2E%2E like a browser would; send it over a real socket.
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const { port } = app.server.address() as AddressInfo;
   const before = origin.hits();
   for (const p of ['/image/upload/w_50/remote/%2E%2E/a.jpg', '/image/upload/w_50/remote/sub/%2e%2e/%2e%2e/base/a.jpg']) {
-    // node:http sends the path as given (undici and fetch would normalise it like a browser).
-    const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port, path: p }, resolve).on('error', reject);
-    });
-    res.resume();
-    t.equal(res.statusCode, 400, `${p}: dot segment refused (${String(res.headers['x-cld-error'])})`);
+    // getRaw (node:http) sends the path as given (undici and fetch would normalise it like a browser).
+    const res = await getRaw(p);
+    t.equal(res.status, 400, `${p}: dot segment refused (${String(res.headers['x-cld-error'])})`);
     t.equal(res.headers['cache-control'], 'no-store');
   }
   t.equal(origin.hits(), before, 'nothing outside the mapped base was requested');
 });
 
 t.test('signed fetch in strict mode', async (t) => {
-  const app = await server({ secret: 'b', strict: true });
+  const { app } = await startServer(t, { listen: false, config: { ...FETCH, secret: 'b', strict: true }, http: { negativeTtlMs: 0 } });
   const opts = { type: 'fetch', sign_url: true, api_secret: 'b', width: 90, crop: 'scale', secure: true, private_cdn: true, secure_distribution: '127.0.0.1', cloud_name: 'demo' };
   const u = new URL(cloudinary.v2.url(`${O}/a.jpg`, opts));
   const r = await app.inject(u.pathname + u.search);

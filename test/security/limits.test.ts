@@ -9,10 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import t from 'tap';
-import type { FastifyInstance } from 'fastify';
-import type { Config } from '../../src/config.ts';
 import { repoRoot } from '../helpers/core-fixtures.ts';
-import { connectionCounter, corpusDir, hasShared, renderGate, startServer, type RenderGate } from '../helpers/harness.ts';
+import { connectionCounter, corpusDir, hasShared, renderGate, startServer } from '../helpers/harness.ts';
 
 const edge = path.join(corpusDir, 'edge');
 
@@ -25,14 +23,10 @@ if (hasShared) {
   for (const f of await fs.readdir(edge)) await fs.copyFile(path.join(edge, f), path.join(dir, f));
 }
 
-async function server(overrides: Partial<Config> = {}, gate?: RenderGate): Promise<FastifyInstance> {
-  return (await startServer(t, { listen: false, ...(gate ? { gate } : {}), config: { storageDir: dir, ...overrides } })).app;
-}
-
 t.test('decompression bomb: 413 from the header, before any render', { skip: !hasShared && 'no ../shared/corpus (bomb-16000x16000.png)' }, async (t) => {
   // Open: the gate only counts renders, so the refusal can be shown to come before one.
   const gate = renderGate({ open: true });
-  const app = await server({}, gate);
+  const { app } = await startServer(t, { listen: false, gate, config: { storageDir: dir } });
   t.equal((await app.inject('/image/upload/w_10/still.png')).statusCode, 200);
   t.equal(gate.passed, 1, 'a normal request passes the gate (the count works)');
   for (const url of ['/image/upload/bomb-16000x16000.png', '/image/upload/w_100/bomb-16000x16000.png', '/image/upload/c_fill,h_50,w_50/bomb-16000x16000.jpg']) {
@@ -46,30 +40,30 @@ t.test('decompression bomb: 413 from the header, before any render', { skip: !ha
 
 t.test('source pixel limit counts animated frames', async (t) => {
   // 14×25×24 = 8,400 pixels in all; one frame is 350; still.png is 2,500.
-  const app = await server({ maxSourcePixels: 3_000 });
+  const { app } = await startServer(t, { listen: false, config: { storageDir: dir, maxSourcePixels: 3_000 } });
   const still = await app.inject('/image/upload/w_20/still.png');
   t.equal(still.statusCode, 200, '2,500-pixel still under a 3,000 limit');
   const anim = await app.inject('/image/upload/w_10/animated.gif');
   t.equal(anim.statusCode, 413, 'a 350-pixel frame × 24 frames is over the limit');
   t.match(String(anim.headers['x-cld-error']), /24 frames.*8400.*3000/, 'message counts the frames');
   t.equal(anim.headers['cache-control'], 'no-store');
-  const roomy = await server({ maxSourcePixels: 8_400 });
+  const { app: roomy } = await startServer(t, { listen: false, config: { storageDir: dir, maxSourcePixels: 8_400 } });
   t.equal((await roomy.inject('/image/upload/w_10/animated.gif')).statusCode, 200, 'exactly at the limit is fine');
 });
 
 t.test('source byte limit', async (t) => {
   const size = (await fs.stat(path.join(dir, 'photo.jpg'))).size;
-  const app = await server({ maxSourceBytes: size - 1 });
+  const { app } = await startServer(t, { listen: false, config: { storageDir: dir, maxSourceBytes: size - 1 } });
   const r = await app.inject('/image/upload/w_10/photo.jpg');
   t.equal(r.statusCode, 413, `${size}-byte source over a ${size - 1}-byte limit`);
   t.ok(r.headers['x-cld-error'], 'X-Cld-Error says why');
   t.equal(r.headers['cache-control'], 'no-store');
-  const ok = await server({ maxSourceBytes: size });
+  const { app: ok } = await startServer(t, { listen: false, config: { storageDir: dir, maxSourceBytes: size } });
   t.equal((await ok.inject('/image/upload/w_10/photo.jpg')).statusCode, 200, 'at the limit is fine');
 });
 
 t.test('output side, area, components, DPR cap', async (t) => {
-  const app = await server();
+  const { app } = await startServer(t, { listen: false, config: { storageDir: dir } });
   for (const [url, re] of [
     ['/image/upload/w_9000/photo.jpg', /width 9000.*8192/],
     ['/image/upload/h_9000/photo.jpg', /height 9000.*8192/],
@@ -83,7 +77,7 @@ t.test('output side, area, components, DPR cap', async (t) => {
   }
   t.equal((await app.inject('/image/upload/w_8192,h_1,c_scale/photo.jpg')).statusCode, 200, 'exactly 8192 wide is allowed');
 
-  const small = await server({ maxOutputPixels: 10_000 });
+  const { app: small } = await startServer(t, { listen: false, config: { storageDir: dir, maxOutputPixels: 10_000 } });
   const big = await small.inject('/image/upload/c_scale,h_101,w_100/photo.jpg');
   t.equal(big.statusCode, 400, '100×101 over a 10,000-pixel limit');
   t.match(String(big.headers['x-cld-error']), /10000 pixels/, 'names the area limit');
@@ -106,13 +100,13 @@ t.test('output side, area, components, DPR cap', async (t) => {
     t.equal(r.statusCode, 200, url);
     t.equal((await sharp(r.rawPayload).metadata()).width, width, `${url} ${JSON.stringify(headers)} → ${width} px`);
   }
-  const capped = await server({ dprCap: 2 });
+  const { app: capped } = await startServer(t, { listen: false, config: { storageDir: dir, dprCap: 2 } });
   const r = await capped.inject('/image/upload/w_12,dpr_3/photo.jpg');
   t.equal((await sharp(r.rawPayload).metadata()).width, 24, 'APERTURE_DPR_CAP=2 caps dpr_3 at 2');
 });
 
 t.test('edge corpus: every file answers 200 or 4xx, never 5xx', { skip: !hasShared && 'no ../shared/corpus' }, async (t) => {
-  const app = await server();
+  const { app } = await startServer(t, { listen: false, config: { storageDir: dir } });
   for (const f of (await fs.readdir(edge)).sort()) {
     // w_40 on the 1×30000 strip is its own test below (it is slow until the bug is fixed).
     for (const tr of ['', 'h_40/', 'f_webp/', 'c_fill,h_20,w_20/']) {
@@ -132,7 +126,7 @@ t.test('a derived output side is held to maxOutputSide before any pixel work', {
   // w_40 on a 1×30000 strip keeps the ratio: 40×1,200,000. The requested side is fine, the
   // derived one is 146× over maxOutputSide; it must be refused from the geometry, not after
   // rendering 48 MP and then failing the area check.
-  const app = await server();
+  const { app } = await startServer(t, { listen: false, config: { storageDir: dir } });
   const r = await app.inject('/image/upload/w_40/strip-1x30000.png');
   t.equal(r.statusCode, 400, '400');
   t.match(String(r.headers['x-cld-error']), /height 1200000 exceeds the 8192 px limit/, 'names the derived side and the side limit');
@@ -159,7 +153,7 @@ t.test('hostile SVG: rasterized, no network, no entities, never image/svg+xml', 
   const leaked = passwd.split('\n')[0].replace(/[<&>]/g, '');
   await fs.writeFile(path.join(dir, 'control.svg'), withoutEntity.replace('<text x="10" y="50"></text>', `<text x="10" y="50">${leaked}</text>`).replace(/<!DOCTYPE[^\]]*\]>/, ''));
 
-  const app = await server();
+  const { app } = await startServer(t, { listen: false, config: { storageDir: dir } });
   for (const url of ['/image/upload/hostile.svg', '/image/upload/hostile.png', '/image/upload/w_200/hostile.jpg', '/image/upload/f_auto/hostile.svg', '/image/upload/f_webp/hostile']) {
     const r = await app.inject({ url, headers: { accept: 'image/svg+xml,image/*;q=0.8' } });
     // The contract: a hostile SVG is served rasterized (first URL); all of them stay < 500.

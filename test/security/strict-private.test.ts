@@ -13,9 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import t from 'tap';
-import { loadConfig, testConfig, type Config } from '../../src/config.ts';
+import { loadConfig } from '../../src/config.ts';
 import { computeSignature } from '../../src/security/signature.ts';
-import { listen, type Listening } from '../helpers/listen.ts';
+import { startServer } from '../helpers/harness.ts';
 import { startOriginServer } from '../helpers/origin-server.ts';
 
 const SECRET = 'strict-secret';
@@ -34,18 +34,14 @@ await fs.writeFile(path.join(roots.upload, 'photo.jpg'), jpeg);
 /** `/image/<type>/s--sig--/<text>` signed with the test secret. */
 const signed = (type: string, text: string) => `/image/${type}/s--${computeSignature(text, SECRET)}--/${text}`;
 
-async function server(env: Record<string, string>, overrides: Partial<Config> = {}): Promise<Listening> {
-  const cfg = loadConfig({
-    APERTURE_LOG_LEVEL: 'silent', APERTURE_SECRET: SECRET, APERTURE_STORAGE_DIR: roots.upload,
-    APERTURE_PRIVATE_DIR: roots.private, APERTURE_AUTHENTICATED_DIR: roots.authenticated, ...env,
-  }, overrides);
-  const s = await listen(cfg);
-  t.teardown(() => s.close());
-  return s;
-}
+/** The secret and the three delivery-type folders, as the environment gives them. */
+const TYPES = {
+  APERTURE_SECRET: SECRET, APERTURE_STORAGE_DIR: roots.upload,
+  APERTURE_PRIVATE_DIR: roots.private, APERTURE_AUTHENTICATED_DIR: roots.authenticated,
+};
 
 t.test('each delivery type reads its own folder', async (t) => {
-  const s = await server({});
+  const s = await startServer(t, { env: TYPES });
   const status = async (p: string) => (await s.get(p)).status;
   t.equal(await status('/image/upload/upload-only.png'), 200, 'upload asset as upload');
   t.equal(await status(signed('private', 'upload-only.png')), 404, 'upload asset as private (signed): 404');
@@ -73,7 +69,7 @@ t.test('storage folders: defaults beside the storage folder, never nested', asyn
 });
 
 t.test('strict mode: a converting extension is a transformation', async (t) => {
-  const s = await server({ APERTURE_STRICT: '1', APERTURE_STRICT_ALLOW: 'f_webp' });
+  const s = await startServer(t, { env: { ...TYPES, APERTURE_STRICT: '1', APERTURE_STRICT_ALLOW: 'f_webp' } });
   const unsigned401 = async (p: string, what: string) => {
     const r = await s.get(p);
     t.equal(r.status, 401, `${what}: 401`);
@@ -107,7 +103,10 @@ t.test('strict mode: unsigned fetch is 401 before any other check', async (t) =>
     '/a.jpg': (_req, res) => { res.writeHead(200, { 'content-type': 'image/jpeg' }); res.end(jpeg); },
   });
   t.teardown(() => origin.close());
-  const s = await server({ APERTURE_STRICT: '1', APERTURE_STRICT_ALLOW: 'w_10' }, { fetchAllow: ['127.0.0.1'], fetchPorts: [origin.port] });
+  const s = await startServer(t, {
+    env: { ...TYPES, APERTURE_STRICT: '1', APERTURE_STRICT_ALLOW: 'w_10' },
+    config: { fetchAllow: ['127.0.0.1'], fetchPorts: [origin.port] },
+  });
   const remote = origin.url('/a.jpg');
   for (const [p, what] of [
     [`/image/fetch/${remote}`, 'no transformation, allowed origin'],
@@ -128,8 +127,7 @@ t.test('strict mode: unsigned fetch is 401 before any other check', async (t) =>
 });
 
 t.test('not strict: unsigned fetch and conversions are served as before', async (t) => {
-  const s = await listen(testConfig({ storageDir: roots.upload }));
-  t.teardown(() => s.close());
+  const s = await startServer(t, { config: { storageDir: roots.upload } });
   const r = await s.get('/image/upload/cat.webp');
   t.equal(r.status, 200);
   t.equal(r.headers.get('content-type'), 'image/webp');

@@ -8,8 +8,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { buildServer } from '../../src/server.ts';
-import { testConfig } from '../../src/config.ts';
+import { startServer } from '../helpers/harness.ts';
 import { parsePlan } from '../../src/plan/parse.ts';
 
 const storage = await fs.mkdtemp(path.join(os.tmpdir(), 'aperture-bg-'));
@@ -38,11 +37,9 @@ await fs.writeFile(path.join(storage, 'tb.png'), await sharp({ create: { width: 
 await fs.writeFile(path.join(storage, 'clear.png'), await sharp({ create: { width: 40, height: 20, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
   .composite([{ input: await block(20, 20, ...RED), left: 20, top: 0 }, { input: await block(6, 20, ...BLUE), left: 0, top: 0 }]).png().toBuffer());
 
-const app = await buildServer(testConfig({ storageDir: storage }), { defaultMetrics: false });
-t.teardown(async () => {
-  await app.close();
-  await fs.rm(storage, { recursive: true, force: true });
-});
+// Registered first, so it runs after the server's own teardown (tap runs them last-in first-out).
+t.teardown(() => fs.rm(storage, { recursive: true, force: true }));
+const { app } = await startServer(t, { listen: false, config: { storageDir: storage } });
 
 interface Px { width: number; height: number; channels: number; at(x: number, y: number): number[] }
 async function get(url: string): Promise<Px> {

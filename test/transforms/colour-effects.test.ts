@@ -8,8 +8,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
-import { buildServer } from '../../src/server.ts';
-import { testConfig } from '../../src/config.ts';
+import { startServer } from '../helpers/harness.ts';
 import { parsePlan } from '../../src/plan/parse.ts';
 import { ART_FILTERS } from '../../transforms/effects/art.ts';
 import { SIMULATIONS } from '../../transforms/effects/colorblind.ts';
@@ -37,11 +36,9 @@ await put('dark.png', sharp(photo).linear(0.35, 0));
 await put('cast.png', sharp(photo).linear([0.8, 0.9, 1.2], [0, 0, 30]));
 await put('flat.png', sharp(photo).linear(0.3, 90));
 
-const app = await buildServer(testConfig({ storageDir: storage }), { defaultMetrics: false });
-t.teardown(async () => {
-  await app.close();
-  await fs.rm(storage, { recursive: true, force: true });
-});
+// Registered first, so it runs after the server's own teardown (tap runs them last-in first-out).
+t.teardown(() => fs.rm(storage, { recursive: true, force: true }));
+const { app } = await startServer(t, { listen: false, config: { storageDir: storage } });
 
 interface Px { width: number; height: number; channels: number; data: Buffer; at(x: number, y: number): number[] }
 

@@ -7,8 +7,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { buildServer } from '../../src/server.ts';
-import { testConfig } from '../../src/config.ts';
+import { startServer } from '../helpers/harness.ts';
 import { parsePlan } from '../../src/plan/parse.ts';
 
 const storage = await fs.mkdtemp(path.join(os.tmpdir(), 'aperture-cs-'));
@@ -22,11 +21,9 @@ await fs.writeFile(path.join(storage, 'profiles', 'display.icc'), p3);
 await fs.writeFile(path.join(storage, 'bare_profile'), p3);
 await fs.writeFile(path.join(storage, 'bogus.icc'), Buffer.from('not a profile at all, just text that is long enough '.repeat(4)));
 
-const app = await buildServer(testConfig({ storageDir: storage }), { defaultMetrics: false });
-t.teardown(async () => {
-  await app.close();
-  await fs.rm(storage, { recursive: true, force: true });
-});
+// Registered first, so it runs after the server's own teardown (tap runs them last-in first-out).
+t.teardown(() => fs.rm(storage, { recursive: true, force: true }));
+const { app } = await startServer(t, { listen: false, config: { storageDir: storage } });
 
 async function get(url: string, headers: Record<string, string> = {}) {
   const res = await app.inject({ url: `/image/upload/${url}`, headers });

@@ -7,8 +7,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { buildServer } from '../../src/server.ts';
-import { testConfig } from '../../src/config.ts';
+import { startServer } from '../helpers/harness.ts';
 import { parsePlan } from '../../src/plan/parse.ts';
 
 const storage = await fs.mkdtemp(path.join(os.tmpdir(), 'aperture-dn-'));
@@ -16,11 +15,9 @@ await fs.writeFile(path.join(storage, 'shape.svg'),
   '<svg xmlns="http://www.w3.org/2000/svg" width="20" height="10" viewBox="0 0 20 10"><rect width="10" height="10" fill="#ff0000"/><rect x="10" width="10" height="10" fill="#0000ff"/></svg>');
 await fs.writeFile(path.join(storage, 'photo.jpg'), await sharp({ create: { width: 30, height: 20, channels: 3, background: '#336699' } }).jpeg().toBuffer());
 
-const app = await buildServer(testConfig({ storageDir: storage }), { defaultMetrics: false });
-t.teardown(async () => {
-  await app.close();
-  await fs.rm(storage, { recursive: true, force: true });
-});
+// Registered first, so it runs after the server's own teardown (tap runs them last-in first-out).
+t.teardown(() => fs.rm(storage, { recursive: true, force: true }));
+const { app } = await startServer(t, { listen: false, config: { storageDir: storage } });
 
 async function get(url: string) {
   const res = await app.inject({ url: `/image/upload/${url}` });

@@ -7,8 +7,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { buildServer } from '../../src/server.ts';
-import { testConfig } from '../../src/config.ts';
+import { startServer } from '../helpers/harness.ts';
 import { parsePlan } from '../../src/plan/parse.ts';
 
 const storage = await fs.mkdtemp(path.join(os.tmpdir(), 'aperture-pg-'));
@@ -20,11 +19,9 @@ await fs.writeFile(path.join(storage, 'anim.gif'), await sharp(frames, { raw: { 
 await fs.writeFile(path.join(storage, 'multi.tif'), await sharp(frames.subarray(0, 900), { raw: { width: 10, height: 30, channels: 3, pageHeight: 10 } }).tiff().toBuffer());
 await fs.writeFile(path.join(storage, 'still.png'), await sharp({ create: { width: 10, height: 10, channels: 3, background: '#808080' } }).png().toBuffer());
 
-const app = await buildServer(testConfig({ storageDir: storage }), { defaultMetrics: false });
-t.teardown(async () => {
-  await app.close();
-  await fs.rm(storage, { recursive: true, force: true });
-});
+// Registered first, so it runs after the server's own teardown (tap runs them last-in first-out).
+t.teardown(() => fs.rm(storage, { recursive: true, force: true }));
+const { app } = await startServer(t, { listen: false, config: { storageDir: storage } });
 
 /** Colour index of each delivered frame, and the delays. */
 async function get(url: string): Promise<{ frames: number[]; delay?: number[]; format?: string }> {
