@@ -7,7 +7,7 @@
  * `lossless` (WebP/AVIF lossless), `preserve_transparency` (f_auto keeps PNG for images with
  * transparency), `any_format` (PNG output may switch to PNG8: pixel-identical, or within the
  * q_auto level's budget; src/render/auto-encode.ts). Read by the encoder and the route. Layer flags — `layer_apply` (closes a layer),
- * `relative`, `no_overflow`, `tiled` — are consumed by the plan's layer grouping
+ * `relative`, `region_relative`, `no_overflow`, `tiled`, `cutter` — are consumed by the plan's layer grouping
  * (src/plan/parse.ts) and are refused outside a layer.
  */
 import { defineTransform } from './types.ts';
@@ -32,6 +32,8 @@ export interface Flags {
   relative?: boolean;
   noOverflow?: boolean;
   tiled?: boolean;
+  cutter?: boolean;
+  regionRelative?: boolean;
 }
 
 const SIMPLE: Record<string, keyof Flags> = {
@@ -39,9 +41,9 @@ const SIMPLE: Record<string, keyof Flags> = {
   keep_iptc: 'keepIptc', keep_attribution: 'keepIptc', immutable_cache: 'immutableCache', getinfo: 'getinfo',
   animated: 'animated', awebp: 'awebp', preserve_transparency: 'preserveTransparency', any_format: 'anyFormat',
   layer_apply: 'layerApply', relative: 'relative', no_overflow: 'noOverflow', tiled: 'tiled',
+  cutter: 'cutter', region_relative: 'regionRelative',
 };
 const UNSUPPORTED: Record<string, string> = {
-  region_relative: 'layers relative to detected regions are not supported', cutter: 'cutter layers are not supported',
   text_no_trim: 'untrimmed text layers are not supported', text_disallow_overflow: 'text overflow checks are not supported',
   clip: 'clipping paths are not supported', clip_evenodd: 'clipping paths are not supported', rasterize: 'vector output is not supported',
   ignore_aspect_ratio: 'not supported', force_strip: 'not supported', force_icc: 'not supported', alternate: 'not supported',

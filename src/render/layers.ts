@@ -5,9 +5,21 @@
  * compass gravity (default centre) with x/y offsets away from the anchored edge (fractions are
  * of the base); `fl_relative` sizes the layer by the base; a layer reaching outside the base
  * grows the canvas (transparent fill) unless `fl_no_overflow`, which clips it; `fl_tiled`
- * repeats it over the whole base; an underlay is drawn under the base.
+ * repeats it over the whole base (a layer larger than the base is cut to it); an underlay is
+ * drawn under the base.
+ *
+ * `g_face` places the layer centred on the largest face, `g_faces` one on each face (faces from
+ * the cached analysis, as e_pixelate_faces); `fl_region_relative` then sizes fractional w/h by
+ * the face. Face-placed layers are clipped to the base (the faces are known only from pixels,
+ * so the plan's size cannot depend on them); no face, no layer.
+ *
+ * Composite modes: `over` (default), `dest-over` (underlay), the blend modes of
+ * transforms/effects/blend.ts (multiply, screen, overlay), and two that cut the base: `fl_cutter`
+ * keeps the base where the layer is opaque (by its alpha), `e_mask` where the layer is bright and
+ * opaque (luminance × alpha). Both make the base transparent outside the layer and never grow it.
+ * `l_lut:` is no composite: the LUT (src/render/lut.ts) maps the base's colours.
  */
-import sharp from 'sharp';
+import sharp, { type Blend, type OverlayOptions } from 'sharp';
 import type { Canvas } from './canvas.ts';
 import type { RenderContext } from './context.ts';
 import type { ApplyContext, BoundsContext, Component, PlanDims, PlanValues } from '../../transforms/types.ts';
@@ -19,6 +31,8 @@ import type { Source } from '../origin/types.ts';
 import { readSourceMeta } from './source-meta.ts';
 import { translate } from './affine.ts';
 import { Errors, isHttpError } from '../errors.ts';
+import { facesOn } from '../analyze/subject.ts';
+import { applyLutRaw, lutFrom } from './lut.ts';
 
 // The layer value as transforms/layer.ts declares it into the plan: read through the contract,
 // because that file imports this one (its apply and bounds hooks).
@@ -45,7 +59,9 @@ const V_ANCHOR: Record<Compass, number> = {
 function layerName(spec: LayerSpec): string {
   const s = spec.source;
   const key = spec.under ? 'u' : 'l';
-  return s.kind === 'image' ? `${key}_${s.publicId.split('/').join(':')}` : `${key}_text`;
+  if (s.kind === 'image') return `${key}_${s.publicId.split('/').join(':')}`;
+  if (s.kind === 'lut') return `${key}_lut:${s.publicId.split('/').join(':')}.${s.ext}`;
+  return `${key}_${s.kind}`;
 }
 
 /**
@@ -164,14 +180,18 @@ async function loadSource(spec: LayerSpec, components: Component[], ctx: RenderC
   return loadImage(spec, s, ctx.loadLayer);
 }
 
-async function loadImage(spec: LayerSpec, s: Extract<LayerSource, { kind: 'image' }>, loadLayer: RenderContext['loadLayer']): Promise<Source> {
+type FileSource = Exclude<LayerSource, { kind: 'text' }>;
+
+/** A layer's file: a stored image or LUT, or a remote image (`l_fetch:`, SSRF-guarded by the origin). */
+async function loadImage(spec: LayerSpec, s: FileSource, loadLayer: RenderContext['loadLayer']): Promise<Source> {
   if (!loadLayer) throw new Errors.UNSUPPORTED(layerName(spec), 'layers are not available in this context');
   try {
-    return await loadLayer(s.publicId, s.ext);
+    return s.kind === 'fetch' ? await loadLayer(s.url, undefined, 'fetch') : await loadLayer(s.publicId, s.ext);
   } catch (e) {
     // The base exists, so the request (its layer) is what is wrong: a 400 naming the layer.
     if (isHttpError(e) && e.statusCode === 404) {
-      throw new Errors.INVALID_PARAM(spec.under ? 'underlay' : 'overlay', `${s.publicId.split('/').join(':')} (Resource not found - ${s.publicId})`);
+      const shown = s.kind === 'fetch' ? `fetch:${s.url}` : `${s.kind === 'lut' ? 'lut:' : ''}${s.publicId.split('/').join(':')}${s.kind === 'lut' ? `.${s.ext}` : ''}`;
+      throw new Errors.INVALID_PARAM(spec.under ? 'underlay' : 'overlay', `${shown} (Resource not found - ${s.kind === 'fetch' ? s.url : s.publicId})`);
     }
     throw e;
   }
@@ -185,10 +205,14 @@ function relativeSized(c: Component, W: number, H: number): Component {
   return out;
 }
 
-/** The layer's pixels after its own components, for a base of W×H. */
-export async function renderLayer(spec: LayerSpec, W: number, H: number, ctx: ApplyContext): Promise<LayerPixels> {
+/**
+ * The layer's pixels after its own components. `region` is what fractional w/h of its first
+ * component are relative to, if anything (the base with fl_relative, a face with
+ * fl_region_relative).
+ */
+export async function renderLayer(spec: LayerSpec, region: { width: number; height: number } | undefined, ctx: ApplyContext): Promise<LayerPixels> {
   const components = [...spec.components];
-  if (spec.placement.relative && components[0]) components[0] = relativeSized(components[0], W, H);
+  if (region && components[0]) components[0] = relativeSized(components[0], region.width, region.height);
   const src = await loadSource(spec, components, ctx);
   const meta = await readSourceMeta(src, ctx.config);
   const plan = { components, canonical: spec.nested };
@@ -208,9 +232,16 @@ export async function layerBounds(spec: LayerSpec, base: PlanDims, bc: BoundsCon
   const { maxLayers, maxLayerDepth } = bc.config;
   if (++bc.seen.layers > maxLayers) throw new Errors.BAD_URL(`too many layers (more than ${maxLayers}, APERTURE_MAX_LAYERS)`);
   if (bc.depth + 1 > maxLayerDepth) throw new Errors.BAD_URL(`layers nested more than ${maxLayerDepth} deep (APERTURE_MAX_LAYER_DEPTH)`);
-  const components = [...spec.components];
-  if (spec.placement.relative && components[0]) components[0] = relativeSized(components[0], base.width, base.height);
   const s = spec.source;
+  if (s.kind === 'lut') {
+    // Read (and parse) now: a missing or malformed LUT is refused before anything renders.
+    lutFrom(await loadImage(spec, s, bc.loadLayer), s.ext, layerName(spec));
+    return base;
+  }
+  const components = [...spec.components];
+  const p = spec.placement;
+  // A face lies inside the base: sizing by the base bounds sizing by any face.
+  if ((p.relative || p.regionRelative) && components[0]) components[0] = relativeSized(components[0], base.width, base.height);
   let start: { width: number; height: number };
   if (s.kind === 'text') {
     start = textBox(s.style, s.text, textParts(s, components).wrap);
@@ -219,8 +250,7 @@ export async function layerBounds(spec: LayerSpec, base: PlanDims, bc: BoundsCon
     start = await readSourceMeta(await loadImage(spec, s, bc.loadLayer), bc.config);
   }
   const layer = await bc.walk(components, { width: start.width, height: start.height, pages: 1, exact: true });
-  const p = spec.placement;
-  if (p.tiled || p.noOverflow) return base;
+  if (p.tiled || p.noOverflow || clipped(p)) return base;
   const { left, top } = layerPosition(p, base.width, base.height, layer.width, layer.height);
   return {
     width: base.width + Math.max(0, -left) + Math.max(0, left + layer.width - base.width),
@@ -230,44 +260,162 @@ export async function layerBounds(spec: LayerSpec, base: PlanDims, bc: BoundsCon
   };
 }
 
-/** Composite the layer onto (or under) the canvas. */
-export async function applyLayer(canvas: Canvas, spec: LayerSpec, ctx: ApplyContext): Promise<void> {
-  await canvas.ensureDims();
-  if (canvas.pages > 1) throw new Errors.UNSUPPORTED(layerName(spec), 'layers on animated images are not supported');
-  const W = canvas.width, H = canvas.height;
-  const layer = await renderLayer(spec, W, H, ctx);
+/** Layers that never grow the base: cut modes and face placement. */
+function clipped(p: Placement): boolean {
+  return Boolean(p.cutter || p.blend === 'mask' || p.gravity?.kind === 'face');
+}
+
+/** The sharp composite mode of a layer. */
+function blendOf(spec: LayerSpec): Blend {
   const p = spec.placement;
-  const raw = { width: layer.width, height: layer.height, channels: layer.channels };
-  const blend = spec.under ? 'dest-over' as const : 'over' as const;
-  // Composite works in RGB(A): a grey base would drop the layer's colour.
+  if (spec.under) return 'dest-over';
+  if (p.cutter || p.blend === 'mask') return 'dest-in';
+  if (p.blend === 'multiply' || p.blend === 'screen' || p.blend === 'overlay') return p.blend;
+  return 'over';
+}
+
+/** `e_mask`: the layer as RGBA whose alpha is its luminance (Rec. 601) times its alpha. */
+function luminanceMask(l: LayerPixels): LayerPixels {
+  const n = l.width * l.height, c = l.channels;
+  const out = Buffer.alloc(n * 4);
+  for (let i = 0; i < n; i++) {
+    const o = i * c;
+    const lum = c >= 3 ? 0.299 * l.data[o] + 0.587 * l.data[o + 1] + 0.114 * l.data[o + 2] : l.data[o];
+    const a = c === 2 || c === 4 ? l.data[o + c - 1] : 255;
+    out[i * 4 + 3] = Math.round((lum * a) / 255);
+  }
+  return { data: out, width: l.width, height: l.height, channels: 4 };
+}
+
+/** The part of a layer at (left, top) that lies on a W×H base, or undefined when none does. */
+async function clip(l: LayerPixels, left: number, top: number, W: number, H: number): Promise<{ l: LayerPixels; left: number; top: number } | undefined> {
+  const x0 = Math.max(0, left), y0 = Math.max(0, top);
+  const x1 = Math.min(W, left + l.width), y1 = Math.min(H, top + l.height);
+  if (x1 <= x0 || y1 <= y0) return undefined;
+  if (x0 === left && y0 === top && x1 - x0 === l.width && y1 - y0 === l.height) return { l, left, top };
+  const { data, info } = await sharp(l.data, { raw: { width: l.width, height: l.height, channels: l.channels } })
+    .extract({ left: x0 - left, top: y0 - top, width: x1 - x0, height: y1 - y0 })
+    .raw().toBuffer({ resolveWithObject: true });
+  return { l: { data, width: info.width, height: info.height, channels: info.channels as LayerPixels['channels'] }, left: x0, top: y0 };
+}
+
+interface Piece { l: LayerPixels; left: number; top: number }
+
+const overlay = (p: Piece, blend: Blend, tile = false): OverlayOptions => ({
+  input: p.l.data, raw: { width: p.l.width, height: p.l.height, channels: p.l.channels }, left: p.left, top: p.top, blend,
+  ...(tile ? { tile: true, gravity: 'northwest' as const } : {}),
+});
+
+/** Faces the layer is placed on: the largest one for g_face, all for g_faces. */
+async function targetFaces(canvas: Canvas, spec: LayerSpec, ctx: ApplyContext) {
+  const faces = await facesOn(canvas, ctx, `layer:${ctx.step}`);
+  const g = spec.placement.gravity;
+  if (g?.kind !== 'face' || g.multiple || faces.length < 2) return faces;
+  return [faces.reduce((a, b) => (b.width * b.height > a.width * a.height ? b : a))];
+}
+
+/** The layer rendered and positioned: one piece, or one per face. */
+async function pieces(canvas: Canvas, spec: LayerSpec, ctx: ApplyContext): Promise<Piece[]> {
+  const W = canvas.width, H = canvas.height;
+  const p = spec.placement;
+  if (p.gravity?.kind !== 'face') {
+    const l = await renderLayer(spec, p.relative ? { width: W, height: H } : undefined, ctx);
+    if (p.tiled) return [{ l, left: 0, top: 0 }];
+    return [{ l, ...layerPosition(p, W, H, l.width, l.height) }];
+  }
+  const out: Piece[] = [];
+  const bySize = new Map<string, Promise<LayerPixels>>();
+  const ox = resolveOffset(p.x, W), oy = resolveOffset(p.y, H);
+  for (const f of await targetFaces(canvas, spec, ctx)) {
+    const region = p.regionRelative ? { width: Math.max(1, Math.round(f.width)), height: Math.max(1, Math.round(f.height)) } : p.relative ? { width: W, height: H } : undefined;
+    const key = region ? `${region.width}x${region.height}` : '';
+    if (!bySize.has(key)) bySize.set(key, renderLayer(spec, region, ctx));
+    const l = await bySize.get(key)!;
+    // Centred on the face, moved by x/y.
+    out.push({ l, left: Math.round(f.x + f.width / 2 - l.width / 2 + ox), top: Math.round(f.y + f.height / 2 - l.height / 2 + oy) });
+  }
+  return out;
+}
+
+/** `l_lut:`: map the base's colours through the 3D LUT. */
+async function applyLut(canvas: Canvas, spec: LayerSpec, s: Extract<LayerSource, { kind: 'lut' }>, ctx: ApplyContext): Promise<void> {
+  const lut = lutFrom(await loadImage(spec, s, ctx.loadLayer), s.ext, layerName(spec));
+  await toRgb(canvas);
+  const m = await canvas.materialize();
+  const data = applyLutRaw(m.data, m.channels, lut);
+  const raw = { width: m.width, height: m.height, channels: m.channels as LayerPixels['channels'] };
+  const opaque = !canvas.hasAlpha;
+  await canvas.op('composite', 'composite', (img) => {
+    const r = img.composite([{ input: data, raw, blend: 'source' }]);
+    return opaque ? r.removeAlpha() : r;
+  });
+}
+
+/** Composite works in RGB(A): a grey base would drop the layer's colour. */
+async function toRgb(canvas: Canvas): Promise<void> {
   if (canvas.channels < 3) {
     await canvas.op('colourspace', 'colour', (img) => img.toColourspace('srgb'));
     canvas.channels += 2;
   }
+}
+
+/** Composite the layer onto (or under) the canvas. */
+export async function applyLayer(canvas: Canvas, spec: LayerSpec, ctx: ApplyContext): Promise<void> {
+  await canvas.ensureDims();
+  if (canvas.pages > 1) throw new Errors.UNSUPPORTED(layerName(spec), 'layers on animated images are not supported');
+  if (spec.source.kind === 'lut') return applyLut(canvas, spec, spec.source, ctx);
+  const W = canvas.width, H = canvas.height;
+  const p = spec.placement;
+  let list = await pieces(canvas, spec, ctx);
+  if (!list.length) return;
+  if (p.blend === 'mask') list = list.map((x) => ({ ...x, l: luminanceMask(x.l) }));
+  const blend = blendOf(spec);
+  await toRgb(canvas);
   const opaque = !canvas.hasAlpha;
+
   if (p.tiled) {
+    // sharp tiles only a layer no larger than the base.
+    const t = (await clip(list[0].l, 0, 0, W, H))!;
+    if (blend === 'dest-in') {
+      const mask = await sharp({ create: { width: W, height: H, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
+        .composite([overlay(t, 'over', true)]).raw().toBuffer();
+      await canvas.op('composite', 'composite', (img) => img.composite([overlay({ l: { data: mask, width: W, height: H, channels: 4 }, left: 0, top: 0 }, 'dest-in')]));
+      canvas.markAlpha();
+      return;
+    }
     await canvas.op('composite', 'composite', (img) => {
-      const r = img.composite([{ input: layer.data, raw, tile: true, gravity: 'northwest', blend }]);
+      const r = img.composite([overlay(t, blend, true)]);
       return opaque ? r.removeAlpha() : r;
     });
     return;
   }
-  let { left, top } = layerPosition(p, W, H, layer.width, layer.height);
-  let input = layer.data;
-  let size = raw;
-  const outside = left < 0 || top < 0 || left + layer.width > W || top + layer.height > H;
+
+  if (clipped(p) || p.noOverflow) {
+    const inside = (await Promise.all(list.map((x) => clip(x.l, x.left, x.top, W, H)))).filter((x): x is Piece => x !== undefined);
+    if (blend === 'dest-in') {
+      // One mask of every piece, then one cut: pieces cut one after the other would cut each other away.
+      const mask = inside.length === 1 ? inside[0] : {
+        l: { data: await sharp({ create: { width: W, height: H, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
+          .composite(inside.map((x) => overlay(x, 'over'))).raw().toBuffer(), width: W, height: H, channels: 4 as const },
+        left: 0, top: 0,
+      };
+      // Nothing of the layer on the base: nothing of the base is kept.
+      const cut = inside.length ? [overlay(mask, 'dest-in')] : [{ input: { create: { width: W, height: H, channels: 4 as const, background: { r: 0, g: 0, b: 0, alpha: 0 } } }, blend: 'dest-in' as const }];
+      await canvas.op('composite', 'composite', (img) => img.composite(cut));
+      canvas.markAlpha();
+      return;
+    }
+    if (!inside.length) return;
+    await canvas.op('composite', 'composite', (img) => {
+      const r = img.composite(inside.map((x) => overlay(x, blend)));
+      return opaque ? r.removeAlpha() : r;
+    });
+    return;
+  }
+
+  let { l: layer, left, top } = list[0];
   let grew = false;
-  if (outside && p.noOverflow) {
-    const x0 = Math.max(0, left), y0 = Math.max(0, top);
-    const x1 = Math.min(W, left + layer.width), y1 = Math.min(H, top + layer.height);
-    if (x1 <= x0 || y1 <= y0) return;
-    const { data, info } = await sharp(layer.data, { raw })
-      .extract({ left: x0 - left, top: y0 - top, width: x1 - x0, height: y1 - y0 })
-      .raw().toBuffer({ resolveWithObject: true });
-    input = data;
-    size = { width: info.width, height: info.height, channels: info.channels as LayerPixels['channels'] };
-    left = x0; top = y0;
-  } else if (outside) {
+  if (left < 0 || top < 0 || left + layer.width > W || top + layer.height > H) {
     // Cloudinary grows the canvas to hold the whole layer; the new area is transparent.
     const ext = {
       left: Math.max(0, -left), top: Math.max(0, -top),
@@ -284,7 +432,7 @@ export async function applyLayer(canvas: Canvas, spec: LayerSpec, ctx: ApplyCont
   }
   const keepOpaque = opaque && !grew;
   await canvas.op('composite', 'composite', (img) => {
-    const r = img.composite([{ input, raw: size, left, top, blend }]);
+    const r = img.composite([overlay({ l: layer, left, top }, blend)]);
     // sharp's composite always adds alpha; an opaque base stays opaque (JPEG-friendly).
     return keepOpaque ? r.removeAlpha() : r;
   });

@@ -169,9 +169,12 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     return svgMemo.get(src.identity);
   }
 
-  /** `l_`/`u_` image layers: stored uploads, through the same origins (and sanitizer) as the base. */
-  async function loadLayer(publicId: string, ext?: string): Promise<Source> {
-    return sanitized(await delivery.origins.load({ type: 'upload', publicId, ...(ext ? { ext } : {}), components: [], signedText: '' }));
+  /**
+   * `l_`/`u_` image layers: stored uploads (or, for `l_fetch:`, a remote URL through the fetch
+   * route's SSRF-guarded origin), through the same origins (and sanitizer) as the base.
+   */
+  async function loadLayer(publicId: string, ext?: string, type: 'upload' | 'fetch' = 'upload'): Promise<Source> {
+    return sanitized(await delivery.origins.load({ type, publicId, ...(ext ? { ext } : {}), components: [], signedText: '' }));
   }
 
   /** Image layers a plan draws (nested ones included), memoized per plan. */
@@ -184,7 +187,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
         for (const c of components) {
           for (const spec of [c.layer, c.underlay]) {
             if (!spec) continue;
-            if (spec.source.kind === 'image') found.push({ publicId: spec.source.publicId, ...(spec.source.ext ? { ext: spec.source.ext } : {}) });
+            if (spec.source.kind === 'image' || spec.source.kind === 'lut') found.push({ publicId: spec.source.publicId, ...(spec.source.ext ? { ext: spec.source.ext } : {}) });
             walk(spec.components);
           }
         }

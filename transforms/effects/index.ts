@@ -7,11 +7,13 @@ import type { EffectDef } from './types.ts';
 import { COLOUR_EFFECTS } from './colour.ts';
 import { FILTER_EFFECTS } from './filter.ts';
 import { FACE_EFFECTS } from './faces.ts';
+import { BLEND_EFFECTS } from './blend.ts';
 
 export const EFFECT_FAMILIES = [
   COLOUR_EFFECTS,
   FILTER_EFFECTS,
   FACE_EFFECTS,
+  BLEND_EFFECTS,
 ] as const;
 
 const BY_NAME: ReadonlyMap<string, EffectDef> = (() => {

@@ -18,6 +18,11 @@ export interface EffectDef {
   /** The last arguments may be a colour (`e_trim:10:red`): parsed into `colour`. */
   colour?: boolean;
   apply(canvas: Canvas, v: EffectValue, ctx: ApplyContext, component: Component): Promise<void>;
+  /**
+   * A layer blend mode (transforms/effects/blend.ts): the effect is not applied to pixels but
+   * moved into the enclosing layer's placement by the plan's grouping.
+   */
+  blend?: string;
   /** Size after the effect, from the plan (absent: unchanged). */
   bounds?(d: PlanDims, v: EffectValue, bc: BoundsContext): PlanDims | Promise<PlanDims>;
 }
