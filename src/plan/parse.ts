@@ -146,6 +146,17 @@ function placementOf(from: Component, opener: Component, spec: LayerSpec, hooked
   };
 }
 
+/**
+ * A relative layer's w/h written with a decimal point above 1 (`w_1.3`: 130 % of the base or
+ * the face, Cloudinary's fl_region_relative examples) are multiples, not pixel counts.
+ */
+function multiples(c: Component): Component {
+  const out = { ...c };
+  if (c.width?.kind === 'px' && c.width.decimal !== undefined) out.width = { kind: 'fraction', value: c.width.decimal };
+  if (c.height?.kind === 'px' && c.height.decimal !== undefined) out.height = { kind: 'fraction', value: c.height.decimal };
+  return out;
+}
+
 /** Request-dependent values (`w_auto`…) are resolved for the base's components only. */
 function assertStatic(c: Component): void {
   for (const t of TRANSFORMS) {
@@ -214,13 +225,15 @@ function groupLayers(flat: readonly Component[]): Component[] {
         }
         i = end;
       }
+      const placement = placementOf(placeFrom, c, spec, hooked);
+      if ((placement.relative || placement.regionRelative) && Object.keys(own).length) own = multiples(own);
       const components = [own, ...inner].filter((x) => Object.keys(x).length > 0);
       components.forEach(assertStatic);
       if (spec.source.kind === 'lut' && components.length) {
         throw new Errors.INVALID_PARAM('overlay', `lut (a LUT layer takes no transformations: ${components.map(canonicalComponent).join('/')})`);
       }
       const grouped: LayerSpec = {
-        ...spec, components, placement: placementOf(placeFrom, c, spec, hooked), nested: components.map(canonicalComponent).join('/'),
+        ...spec, components, placement, nested: components.map(canonicalComponent).join('/'),
       };
       out.push(spec.under ? { underlay: grouped } : { layer: grouped });
       // An fl_layer_apply component's other flags (e.g. fl_getinfo) still apply to the base.

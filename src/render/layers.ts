@@ -197,7 +197,11 @@ async function loadImage(spec: LayerSpec, s: FileSource, loadLayer: RenderContex
   }
 }
 
-/** `fl_relative`: fractional w/h of the layer's first component become fractions of the base. */
+/**
+ * `fl_relative` / `fl_region_relative`: fractional w/h of the layer's first component (`w_0.5`,
+ * `w_1.0`, and `w_1.3` which the grouping made a fraction) become multiples of the base's (or
+ * the face's) size.
+ */
 function relativeSized(c: Component, W: number, H: number): Component {
   const out = { ...c };
   if (c.width?.kind === 'fraction') out.width = { kind: 'px', value: Math.max(1, Math.round(c.width.value * W)) };

@@ -25,7 +25,8 @@ await fs.writeFile(path.join(storage, 'docs', 'red.png'), await solid(20, 20, 25
 await fs.writeFile(path.join(storage, 'gb.png'), await sharp({ create: { width: 40, height: 20, channels: 3, background: '#00ff00' } })
   .composite([{ input: await solid(20, 20, 0, 0, 255), left: 20, top: 0 }]).png().toBuffer());
 
-const app = await buildServer(testConfig({ storageDir: storage }), { defaultMetrics: false });
+// Remote layers are refused by the allow-list before any DNS lookup (test/transforms/layer-fetch.test.ts has the loopback ones).
+const app = await buildServer(testConfig({ storageDir: storage, fetchAllow: ['127.0.0.1'] }), { defaultMetrics: false });
 t.teardown(async () => {
   await app.close();
   await fs.rm(storage, { recursive: true, force: true });
@@ -197,8 +198,8 @@ t.test('layer errors name the layer', async (t) => {
   const under = await get('u_nosuch/white.png');
   t.match(under.error, /^Invalid underlay in transformation: nosuch/);
   const fetch = await get('l_fetch:aHR0cDovL2V4YW1wbGUuY29tL2EucG5n/white.png');
-  t.equal(fetch.status, 400);
-  t.equal(fetch.error, 'Unsupported transformation l_fetch: remote (fetch) layers are not supported');
+  t.equal(fetch.status, 403, 'a remote layer outside the allow-list');
+  t.match(fetch.error, /example\.com/);
   const video = await get('l_video:dog/white.png');
   t.equal(video.status, 400);
   t.match(video.error, /^Unsupported transformation l_video/);
