@@ -111,6 +111,9 @@ export function parse3dl(text: string, name: string): Lut {
     rows.push(v);
     if (rows.length > MAX_LUT_SIZE ** 3) throw bad(name, `more than ${MAX_LUT_SIZE}³ entries`);
   }
+  // A 3-point table's input line has 3 numbers, like a row: one row more than a cube tells it.
+  const isCube = (n: number) => Math.round(Math.cbrt(n)) ** 3 === n;
+  if (!inputs && rows.length > 1 && !isCube(rows.length) && isCube(rows.length - 1)) inputs = rows.shift();
   const size = inputs ? inputs.length : Math.round(Math.cbrt(rows.length));
   checkSize(size, name);
   if (rows.length !== size * size * size) throw bad(name, `${rows.length} entries, a ${size}-point LUT has ${size * size * size}`);

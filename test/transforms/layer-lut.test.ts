@@ -46,6 +46,8 @@ const curve = (v: number) => (v === 0.5 ? 0.75 : v);
 await put('curve.cube', cube(3, (r, g, b) => [curve(r), curve(g), curve(b)]));
 await put('swap.3dl', threeDl(17, (r, g, b) => [b, g, r]));
 await put('plain.3dl', threeDl(2, (r, g, b) => [r, g, b], false, 1023));
+// 3 points with their input line (3 numbers, like a row)
+await put('three.3dl', threeDl(3, (r, g, b) => [b, g, r]));
 await fs.mkdir(path.join(storage, 'looks'));
 await put('looks/warm.cube', cube(2, (r, g, b) => [r * 0.8, g, b * 0.5]));
 await put('big.cube', 'LUT_3D_SIZE 70\n');
@@ -96,6 +98,7 @@ t.test('.3dl: 12-bit with its input line, 10-bit without; blue varies fastest', 
   const base = await raw('w_120/coffee.png');
   t.ok(worst(base, await raw('w_120/l_lut:swap.3dl/coffee.png'), (p) => [p[2], p[1], p[0]]) <= 1, 'red and blue swapped');
   t.ok(worst(base, await raw('w_120/l_lut:plain.3dl/coffee.png'), (p) => p.slice(0, 3)) <= 1, 'identity');
+  t.ok(worst(base, await raw('w_120/l_lut:three.3dl/coffee.png'), (p) => [p[2], p[1], p[0]]) <= 1, '3 points and an input line');
   // Later components act on the graded image.
   const small = await raw('l_lut:swap.3dl/w_60/coffee.png');
   t.equal(small.width, 60);
