@@ -39,6 +39,6 @@ export const effect = defineTransform({
   // Blend modes (transforms/effects/blend.ts) say how the enclosing layer is composited.
   layerPlacement: (v) => {
     const blend = effectDef(v.name)?.blend;
-    return blend ? { blend } : undefined;
+    return blend ? { blend, ...(v.args.length ? { blendLevel: v.args[0] } : {}) } : undefined;
   },
 });

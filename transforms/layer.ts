@@ -65,8 +65,10 @@ export interface Placement {
   readonly cutter?: boolean;
   /** `fl_region_relative`: fractional w/h of the layer are relative to the face it is placed on. */
   readonly regionRelative?: boolean;
-  /** `e_multiply|screen|overlay|mask` (transforms/effects/blend.ts): how the layer is composited. */
+  /** `e_multiply|screen|overlay|mask|anti_removal` (transforms/effects/blend.ts): how the layer is composited. */
   readonly blend?: string;
+  /** The blend mode's argument (`e_anti_removal:<level>`). */
+  readonly blendLevel?: number;
 }
 
 export interface LayerSpec {
@@ -228,7 +230,7 @@ function placementCanonical(p: Placement): string {
     g && (g.kind === 'compass' ? `g:${g.dir}` : g.kind === 'face' ? `g:${g.multiple ? 'faces' : 'face'}` : `g:${g.kind}`),
     p.x && `x:${dimCanonical(p.x)}`, p.y && `y:${dimCanonical(p.y)}`,
     p.relative && 'relative', p.regionRelative && 'region_relative', p.noOverflow && 'no_overflow', p.tiled && 'tiled',
-    p.cutter && 'cutter', p.blend && `e:${p.blend}`,
+    p.cutter && 'cutter', p.blend && `e:${p.blend}${p.blendLevel !== undefined ? `:${p.blendLevel}` : ''}`,
   ];
   return parts.filter(Boolean).join(';');
 }

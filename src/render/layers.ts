@@ -17,6 +17,7 @@
  * transforms/effects/blend.ts (multiply, screen, overlay), and two that cut the base: `fl_cutter`
  * keeps the base where the layer is opaque (by its alpha), `e_mask` where the layer is bright and
  * opaque (luminance × alpha). Both make the base transparent outside the layer and never grow it.
+ * `e_anti_removal` draws the layer over, warped and with uneven alpha (antiRemoval below).
  * `l_lut:` is no composite: the LUT (src/render/lut.ts) maps the base's colours.
  */
 import sharp, { type Blend, type OverlayOptions } from 'sharp';
@@ -291,6 +292,43 @@ function luminanceMask(l: LayerPixels): LayerPixels {
   return { data: out, width: l.width, height: l.height, channels: 4 };
 }
 
+/** A 32-bit PRNG (mulberry32): the same seed gives the same distortion, so results cache. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * `e_anti_removal[:level]`: the layer warped by a smooth random displacement field (three
+ * sinusoids per axis, amplitude 0.5-4 % of the layer's larger side) and its alpha made uneven
+ * (down to 70 % at level 100), so it cannot be subtracted from the result exactly. Seeded by
+ * the level and the layer's size: the same URL always gives the same pixels.
+ */
+function antiRemoval(l: LayerPixels, level: number): LayerPixels {
+  const { width: w, height: h, channels: c } = l;
+  const rnd = prng(level * 7919 + w * 31 + h);
+  const amp = Math.max(1, (0.005 + 0.035 * (level / 100)) * Math.max(w, h));
+  const waves = (n: number) => Array.from({ length: n }, () => ({ fx: (0.5 + 3 * rnd()) / w, fy: (0.5 + 3 * rnd()) / h, ph: rnd() * 2 * Math.PI, a: 0.3 + 0.7 * rnd() }));
+  const wx = waves(3), wy = waves(3), wa = waves(3);
+  const field = (ws: typeof wx, x: number, y: number) => ws.reduce((s, v) => s + v.a * Math.sin(2 * Math.PI * (v.fx * x + v.fy * y) + v.ph), 0) / ws.reduce((s, v) => s + v.a, 0);
+  const out = Buffer.alloc(w * h * 4);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const sx = Math.min(w - 1, Math.max(0, Math.round(x + amp * field(wx, x, y))));
+    const sy = Math.min(h - 1, Math.max(0, Math.round(y + amp * field(wy, x, y))));
+    const i = (sy * w + sx) * c, o = (y * w + x) * 4;
+    out[o] = l.data[i]; out[o + 1] = l.data[i + (c >= 3 ? 1 : 0)]; out[o + 2] = l.data[i + (c >= 3 ? 2 : 0)];
+    const a = c === 2 || c === 4 ? l.data[i + c - 1] : 255;
+    out[o + 3] = Math.round(a * (1 - 0.15 * (level / 100) * (1 + field(wa, x, y))));
+  }
+  return { data: out, width: w, height: h, channels: 4 };
+}
+
 /** The part of a layer at (left, top) that lies on a W×H base, or undefined when none does. */
 async function clip(l: LayerPixels, left: number, top: number, W: number, H: number): Promise<{ l: LayerPixels; left: number; top: number } | undefined> {
   const x0 = Math.max(0, left), y0 = Math.max(0, top);
@@ -373,6 +411,7 @@ export async function applyLayer(canvas: Canvas, spec: LayerSpec, ctx: ApplyCont
   let list = await pieces(canvas, spec, ctx);
   if (!list.length) return;
   if (p.blend === 'mask') list = list.map((x) => ({ ...x, l: luminanceMask(x.l) }));
+  if (p.blend === 'anti_removal') list = list.map((x) => ({ ...x, l: antiRemoval(x.l, p.blendLevel ?? 50) }));
   const blend = blendOf(spec);
   await toRgb(canvas);
   const opaque = !canvas.hasAlpha;

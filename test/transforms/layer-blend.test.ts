@@ -145,6 +145,26 @@ t.test('fl_tiled repeats the layer at several positions', async (t) => {
   t.equal(cut.at(15, 15)[3], 0, 'between the tiles: cut away');
 });
 
+t.test('e_anti_removal warps the layer, more with a higher level, and leaves the rest alone', async (t) => {
+  const plain = await ok('w_200/l_disc,w_80,g_north_west/coffee.png');
+  const diff = (a: Px, b: Px, x0: number, x1: number, y0: number, y1: number) => {
+    let d = 0;
+    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) { const p = a.at(x, y), q = b.at(x, y); d += Math.abs(p[0] - q[0]) + Math.abs(p[1] - q[1]) + Math.abs(p[2] - q[2]); }
+    return d;
+  };
+  const reds = (a: Px) => { let n = 0; for (let y = 0; y < 80; y++) for (let x = 0; x < 80; x++) { const p = a.at(x, y); if (p[0] > 200 && p[1] < 80 && p[2] < 80) n++; } return n; };
+  const low = await ok('w_200/l_disc,w_80,g_north_west,e_anti_removal:10/coffee.png');
+  const high = await ok('w_200/l_disc,w_80/e_anti_removal:90,fl_layer_apply,g_north_west/coffee.png');
+  const dLow = diff(plain, low, 0, 80, 0, 80), dHigh = diff(plain, high, 0, 80, 0, 80);
+  t.ok(dLow > 0, `level 10 changes the layer (${dLow})`);
+  t.ok(dHigh > 2 * dLow, `level 90 changes it more (${dHigh} > 2 × ${dLow})`);
+  t.equal(diff(plain, high, 100, 200, 0, plain.height), 0, 'outside the layer the base is untouched');
+  t.ok(Math.abs(reds(high) - reds(plain)) < 0.3 * reds(plain), `the watermark stays as visible (${reds(high)} vs ${reds(plain)} red pixels)`);
+  t.equal((await ok('w_200/l_disc,w_80,g_north_west,e_anti_removal/coffee.png')).data.equals((await ok('w_200/l_disc,w_80,g_north_west,e_anti_removal:50/coffee.png')).data), true, 'level 50 by default');
+  const bad = await get('l_disc,e_anti_removal:0/base.png');
+  t.equal(bad.error, 'Invalid effect in transformation: anti_removal:0');
+});
+
 t.test('blend modes and cutter: refusals', async (t) => {
   const table: [string, string][] = [
     ['e_multiply/base.png', 'Invalid effect in transformation: multiply (a blend mode: only valid with l_ or fl_layer_apply)'],

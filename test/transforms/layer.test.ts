@@ -111,7 +111,9 @@ t.test('blend modes, cutter and face placement go to the placement', async (t) =
   t.same(faces.components, [{ width: { kind: 'fraction', value: 1.1 } }], 'w_1.1 of a relative layer is 110 %');
   t.not(plan('l_a,g_faces,w_1.1,fl_region_relative').canonical, plan('l_a,g_faces,w_1.3,fl_region_relative').canonical);
   t.same(only(plan('l_sample/g_face,fl_layer_apply').components[0]).placement.gravity, { kind: 'face', multiple: false, fallback: 'auto' });
-  const texts = ['l_a', 'l_a,e_multiply', 'l_a,e_screen', 'l_a,e_overlay', 'l_a,e_mask', 'l_a,fl_cutter', 'l_a,g_face', 'l_a,g_faces',
+  t.same(only(plan('l_a,e_anti_removal:90').components[0]).placement, { blend: 'anti_removal', blendLevel: 90 });
+  t.equal(plan('l_a,e_anti_removal').canonical, plan('l_a,e_anti_removal:50').canonical, 'level 50 by default');
+  const texts = ['l_a', 'l_a,e_multiply', 'l_a,e_screen', 'l_a,e_overlay', 'l_a,e_mask', 'l_a,e_anti_removal:10', 'l_a,e_anti_removal:90', 'l_a,fl_cutter', 'l_a,g_face', 'l_a,g_faces',
     'l_a,g_faces,w_1.0,fl_region_relative', 'l_a,g_faces,w_1.0'];
   const seen = new Map<string, string>();
   for (const x of texts) {

@@ -12,16 +12,17 @@
  * | screen | 1 − (1 − base)(1 − layer): lightens (black layer pixels keep the base) |
  * | overlay | multiply where the base is dark, screen where it is light: more contrast |
  * | mask | the layer's luminance × its alpha becomes the base's alpha over the layer's box; the base is transparent outside it (a grey JPEG works as a mask) |
+ * | anti_removal[:level 1-100 (50)] | drawn over, but warped by a smooth random displacement (up to 0.5-4 % of the layer's size) and with an uneven alpha (up to 30 % less), so a watermark cannot be subtracted exactly; deterministic, so results cache |
  */
 import { Errors } from '../../src/errors.ts';
-import { none, type EffectDef, type EffectFamily } from './types.ts';
+import { none, num, type EffectDef, type EffectFamily } from './types.ts';
 
-export const BLEND_MODES = ['multiply', 'screen', 'overlay', 'mask'] as const;
+export const BLEND_MODES = ['multiply', 'screen', 'overlay', 'mask', 'anti_removal'] as const;
 export type BlendMode = (typeof BLEND_MODES)[number];
 
 function blendMode(name: BlendMode): EffectDef {
   return {
-    parse: none,
+    parse: name === 'anti_removal' ? num(1, 100, 50) : none,
     blend: name,
     // The grouping takes blend modes out of every component before rendering.
     apply: () => Promise.reject(new Errors.INVALID_PARAM('effect', `${name} (only valid with a layer)`)),
