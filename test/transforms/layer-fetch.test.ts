@@ -62,6 +62,10 @@ t.test('a remote layer is loaded, transformed and placed', async (t) => {
   const scaled = await app.inject(`/image/upload/l_fetch:${std},w_40/fl_layer_apply,g_south_east/white.png`);
   t.equal(scaled.statusCode, 200, String(scaled.headers['x-cld-error'] ?? ''));
   t.same(await redBox(scaled.rawPayload), { left: 60, top: 40, right: 99, bottom: 79 });
+  // Cloudinary allows remote underlays too.
+  const under = await app.inject(`/image/upload/u_fetch:${b64(`${O}/red.png`)},w_1.0,h_1.0,c_scale,fl_relative/l_fetch:${b64(`${O}/red.png`)},w_10/white.png`);
+  t.equal(under.statusCode, 200, String(under.headers['x-cld-error'] ?? ''));
+  t.same(await redBox(under.rawPayload), { left: 45, top: 35, right: 54, bottom: 44 }, 'the opaque white base hides the underlay; the overlay shows');
   // A remote layer the origin does not have: a 400 naming it (the base exists).
   const missing = await app.inject(`/image/upload/l_fetch:${b64(`${O}/missing.png`)}/white.png`);
   t.equal(missing.statusCode, 400);
