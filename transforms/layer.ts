@@ -20,7 +20,7 @@
  * layer's own transformations (its component, and the following ones up to `fl_layer_apply`)
  * and its placement (`g_` — compass, `xy_center`, `face`, `faces` —, `x_`, `y_`, the layer
  * flags `relative`, `region_relative`, `no_overflow`, `tiled`, `cutter`, and a blend mode
- * `e_multiply|screen|overlay|mask`, of the `fl_layer_apply` component or of its own component)
+ * `e_multiply|screen|overlay|mask|anti_removal`, of the `fl_layer_apply` component or of its own component)
  * into this value, in a component of its own. The renderer (src/render/layers.ts) composites it
  * in the overlay phase.
  */

@@ -104,6 +104,9 @@ t.test('fl_relative sizes the layer by the base, otherwise fractions are of the 
   await redAt(t, 'l_docs:red,w_0.5,fl_relative/fl_layer_apply,g_north_west/white.png', box(0, 0, 50, 50));
   await redAt(t, 'l_docs:red,w_0.5/fl_layer_apply,g_north_west/white.png', box(0, 0, 10, 10));
   await redAt(t, 'l_docs:red,w_1.0,h_1.0,c_scale,fl_relative/white.png', box(0, 0, 100, 80));
+  // a decimal above 1 is a multiple too (150 %), and the canvas grows to hold it
+  await redAt(t, 'l_docs:red,w_1.5,h_0.5,c_scale,fl_relative,g_north_west/white.png', box(0, 0, 150, 40), [150, 80]);
+  await redAt(t, 'l_docs:red,w_1.5,h_0.5,c_scale,fl_relative,g_north_west,fl_no_overflow/white.png', box(0, 0, 100, 40), [100, 80]);
 });
 
 t.test('the layer runs its own transformations', async (t) => {
