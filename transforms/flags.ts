@@ -7,7 +7,7 @@
  * `lossless` (WebP/AVIF lossless), `preserve_transparency` (f_auto keeps PNG for images with
  * transparency), `any_format` (PNG output may switch to PNG8: pixel-identical, or within the
  * q_auto level's budget; src/render/auto-encode.ts). Read by the encoder and the route. Layer flags — `layer_apply` (closes a layer),
- * `relative`, `region_relative`, `no_overflow`, `tiled`, `cutter` — are consumed by the plan's layer grouping
+ * `relative`, `region_relative`, `no_overflow`, `tiled`, `cutter`, `text_no_trim` — are consumed by the plan's layer grouping
  * (src/plan/parse.ts) and are refused outside a layer.
  */
 import { defineTransform } from './types.ts';
@@ -34,6 +34,7 @@ export interface Flags {
   tiled?: boolean;
   cutter?: boolean;
   regionRelative?: boolean;
+  textNoTrim?: boolean;
 }
 
 const SIMPLE: Record<string, keyof Flags> = {
@@ -41,10 +42,10 @@ const SIMPLE: Record<string, keyof Flags> = {
   keep_iptc: 'keepIptc', keep_attribution: 'keepIptc', immutable_cache: 'immutableCache', getinfo: 'getinfo',
   animated: 'animated', awebp: 'awebp', preserve_transparency: 'preserveTransparency', any_format: 'anyFormat',
   layer_apply: 'layerApply', relative: 'relative', no_overflow: 'noOverflow', tiled: 'tiled',
-  cutter: 'cutter', region_relative: 'regionRelative',
+  cutter: 'cutter', region_relative: 'regionRelative', text_no_trim: 'textNoTrim',
 };
 const UNSUPPORTED: Record<string, string> = {
-  text_no_trim: 'untrimmed text layers are not supported', text_disallow_overflow: 'text overflow checks are not supported',
+  text_disallow_overflow: 'text overflow checks are not supported',
   clip: 'clipping paths are not supported', clip_evenodd: 'clipping paths are not supported', rasterize: 'vector output is not supported',
   ignore_aspect_ratio: 'not supported', force_strip: 'not supported', force_icc: 'not supported', alternate: 'not supported',
   apng: 'animated PNG output is not supported', mono: 'audio is not supported', splice: 'video is not supported',

@@ -69,6 +69,8 @@ export interface Placement {
   readonly blend?: string;
   /** The blend mode's argument (`e_anti_removal:<level>`). */
   readonly blendLevel?: number;
+  /** `fl_text_no_trim`: a text layer keeps a margin around its ink (src/render/layers.ts textPadding). */
+  readonly textNoTrim?: boolean;
 }
 
 export interface LayerSpec {
@@ -230,7 +232,7 @@ function placementCanonical(p: Placement): string {
     g && (g.kind === 'compass' ? `g:${g.dir}` : g.kind === 'face' ? `g:${g.multiple ? 'faces' : 'face'}` : `g:${g.kind}`),
     p.x && `x:${dimCanonical(p.x)}`, p.y && `y:${dimCanonical(p.y)}`,
     p.relative && 'relative', p.regionRelative && 'region_relative', p.noOverflow && 'no_overflow', p.tiled && 'tiled',
-    p.cutter && 'cutter', p.blend && `e:${p.blend}${p.blendLevel !== undefined ? `:${p.blendLevel}` : ''}`,
+    p.cutter && 'cutter', p.textNoTrim && 'text_no_trim', p.blend && `e:${p.blend}${p.blendLevel !== undefined ? `:${p.blendLevel}` : ''}`,
   ];
   return parts.filter(Boolean).join(';');
 }

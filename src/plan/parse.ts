@@ -85,7 +85,7 @@ export function canonicalComponent(c: Component): string {
 }
 
 /** Flags that only mean something for a layer; grouping consumes them. */
-const LAYER_FLAGS = ['layerApply', 'relative', 'noOverflow', 'tiled', 'cutter', 'regionRelative'] as const;
+const LAYER_FLAGS = ['layerApply', 'relative', 'noOverflow', 'tiled', 'cutter', 'regionRelative', 'textNoTrim'] as const;
 /** Transforms whose values may say how a layer is composited (TransformDef.layerPlacement). */
 const PLACEMENT_HOOKS = TRANSFORMS.filter((t) => t.layerPlacement);
 
@@ -137,11 +137,13 @@ function placementOf(from: Component, opener: Component, spec: LayerSpec, hooked
   if (spec.source.kind === 'lut' && (g || from.x || from.y || LAYER_FLAGS.some((k) => k !== 'layerApply' && f[k]) || hooked)) {
     throw new Errors.INVALID_PARAM('overlay', 'lut (a LUT layer takes no placement, flags or blend mode)');
   }
+  if (f.textNoTrim && spec.source.kind !== 'text') throw new Errors.INVALID_PARAM('flags', 'text_no_trim (only valid with a text layer)');
   if (g?.kind === 'face' && f.tiled) throw new Errors.INVALID_PARAM('flags', `tiled (with g_${g.multiple ? 'faces' : 'face'}: a ${key}_ layer is placed on faces)`);
   return {
     ...(g ? { gravity: g } : {}), ...(from.x ? { x: from.x } : {}), ...(from.y ? { y: from.y } : {}),
     ...(f.relative ? { relative: true } : {}), ...(f.regionRelative ? { regionRelative: true } : {}),
     ...(f.noOverflow ? { noOverflow: true } : {}), ...(f.tiled ? { tiled: true } : {}), ...(f.cutter ? { cutter: true } : {}),
+    ...(f.textNoTrim ? { textNoTrim: true } : {}),
     ...hooked,
   };
 }

@@ -114,9 +114,19 @@ function refuseText(box: { width: number; height: number }, limits: { side: numb
   }
 }
 
-export async function renderText(style: TextStyle, text: string, colour: Rgba | undefined, background: Rgba | undefined, limits: { side: number; pixels: number }, wrap?: number): Promise<Buffer> {
+/**
+ * `fl_text_no_trim`: Pango's image is trimmed to the ink, as Cloudinary's text layers are; with
+ * the flag a margin of a fifth of the font size is kept on every side (Cloudinary: "a small
+ * amount of padding").
+ */
+export function textPadding(style: TextStyle): number {
+  return Math.max(1, Math.round(style.size * 0.2));
+}
+
+export async function renderText(style: TextStyle, text: string, colour: Rgba | undefined, background: Rgba | undefined, limits: { side: number; pixels: number }, wrap?: number, pad = 0): Promise<Buffer> {
   // A wider real result is still held to the source limits when it is read.
-  refuseText(textBox(style, text, wrap), limits);
+  const est = textBox(style, text, wrap);
+  refuseText({ width: est.width + 2 * pad, height: est.height + 2 * pad }, limits);
   const fg = colour ?? { r: 0, g: 0, b: 0, alpha: 1 };
   const attrs = [`foreground="${hex(fg)}"`];
   if (fg.alpha < 1) attrs.push(`alpha="${Math.max(1, Math.round(fg.alpha * 100))}%"`);
@@ -142,10 +152,11 @@ export async function renderText(style: TextStyle, text: string, colour: Rgba | 
     // "no text to render" (blank text) and friends: the request's fault.
     throw new Errors.INVALID_PARAM('overlay', `text:${text} (${e instanceof Error ? e.message.split('\n')[0] : 'cannot render'})`);
   }
-  if (!background || background.alpha === 0) return rendered.data;
+  if ((!background || background.alpha === 0) && !pad) return rendered.data;
   const { width, height } = rendered.info;
-  return sharp({ create: { width, height, channels: 4, background } })
-    .composite([{ input: rendered.data }]).png({ compressionLevel: 1 }).toBuffer();
+  const fill = background ?? { r: 0, g: 0, b: 0, alpha: 0 };
+  return sharp({ create: { width: width + 2 * pad, height: height + 2 * pad, channels: 4, background: fill } })
+    .composite([{ input: rendered.data, left: pad, top: pad }]).png({ compressionLevel: 1 }).toBuffer();
 }
 
 /**
@@ -174,8 +185,9 @@ async function loadSource(spec: LayerSpec, components: Component[], ctx: RenderC
   const s: LayerSource = spec.source;
   if (s.kind === 'text') {
     const { colour, bg, wrap } = textParts(s, components);
-    const buffer = await renderText(s.style, s.text, colour, bg, limitsOf(ctx.config), wrap);
-    const id = `text:${JSON.stringify([s.style, s.text, colour ?? null, bg ?? null, wrap ?? null])}`;
+    const pad = spec.placement.textNoTrim ? textPadding(s.style) : 0;
+    const buffer = await renderText(s.style, s.text, colour, bg, limitsOf(ctx.config), wrap, pad);
+    const id = `text:${JSON.stringify([s.style, s.text, colour ?? null, bg ?? null, wrap ?? null, pad])}`;
     return { buffer, identity: id, name: 'text layer' };
   }
   return loadImage(spec, s, ctx.loadLayer);
@@ -249,7 +261,9 @@ export async function layerBounds(spec: LayerSpec, base: PlanDims, bc: BoundsCon
   if ((p.relative || p.regionRelative) && components[0]) components[0] = relativeSized(components[0], base.width, base.height);
   let start: { width: number; height: number };
   if (s.kind === 'text') {
-    start = textBox(s.style, s.text, textParts(s, components).wrap);
+    const box = textBox(s.style, s.text, textParts(s, components).wrap);
+    const pad = p.textNoTrim ? textPadding(s.style) : 0;
+    start = { width: box.width + 2 * pad, height: box.height + 2 * pad };
     refuseText(start, limitsOf(bc.config));
   } else {
     start = await readSourceMeta(await loadImage(spec, s, bc.loadLayer), bc.config);

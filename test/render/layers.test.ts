@@ -194,6 +194,27 @@ t.test('text overlays render in their colour and place', async (t) => {
   t.equal(comma.status, 200, comma.error ?? '');
 });
 
+t.test('fl_text_no_trim keeps a margin of a fifth of the font size around the text', async (t) => {
+  const greenBox = async (url: string) => {
+    const r = await get(url);
+    t.equal(r.status, 200, `${url} ${r.error ?? ''}`);
+    let left = Infinity, top = Infinity, right = -1, bottom = -1;
+    for (let y = 0; y < r.px!.height; y++) for (let x = 0; x < r.px!.width; x++) {
+      const p = r.px!.at(x, y);
+      if (p[1] > 200 && p[0] < 60 && p[2] < 60) { left = Math.min(left, x); top = Math.min(top, y); right = Math.max(right, x); bottom = Math.max(bottom, y); }
+    }
+    return { w: right - left + 1, h: bottom - top + 1, left, top };
+  };
+  const trimmed = await greenBox('l_text:Arial_20:Hi,co_white,b_rgb:00ff00/fl_layer_apply,g_north_west/white.png');
+  const padded = await greenBox('l_text:Arial_20:Hi,co_white,b_rgb:00ff00/fl_layer_apply,g_north_west,fl_text_no_trim/white.png');
+  t.same([padded.w, padded.h], [trimmed.w + 8, trimmed.h + 8], `4 px each side (${trimmed.w}x${trimmed.h} → ${padded.w}x${padded.h})`);
+  t.same([padded.left, padded.top], [0, 0]);
+  const image = await get('l_docs:red,fl_text_no_trim/white.png');
+  t.equal(image.error, 'Invalid flags in transformation: text_no_trim (only valid with a text layer)');
+  const alone = await get('fl_text_no_trim/white.png');
+  t.equal(alone.error, 'Invalid flags in transformation: text_no_trim (only valid with a layer)');
+});
+
 t.test('layer errors name the layer', async (t) => {
   const missing = await get('l_docs:nosuch/fl_layer_apply/white.png');
   t.equal(missing.status, 400);
