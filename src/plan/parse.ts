@@ -89,11 +89,14 @@ const LAYER_FLAGS = ['layerApply', 'relative', 'noOverflow', 'tiled', 'cutter', 
 /** Transforms whose values may say how a layer is composited (TransformDef.layerPlacement). */
 const PLACEMENT_HOOKS = TRANSFORMS.filter((t) => t.layerPlacement);
 
-/** The layer-placement fields the values of `c` set (blend modes), and `c` without those values. */
-function placementValues(c: Component): { rest: Component; fields?: Record<string, unknown>; token?: string } {
+/**
+ * The layer-placement fields the values of `c` set (blend modes), `c` without those values, and
+ * the last such value as an error names it (`effect`, `multiply`).
+ */
+function placementValues(c: Component): { rest: Component; fields?: Record<string, unknown>; named?: [string, string] } {
   let rest = c;
   let fields: Record<string, unknown> | undefined;
-  let token: string | undefined;
+  let named: [string, string] | undefined;
   for (const t of PLACEMENT_HOOKS) {
     const v = (c as Record<string, unknown>)[t.planKey];
     const f = v === undefined ? undefined : t.layerPlacement!(v as never);
@@ -101,9 +104,9 @@ function placementValues(c: Component): { rest: Component; fields?: Record<strin
     if (rest === c) rest = { ...c };
     delete (rest as Record<string, unknown>)[t.planKey];
     fields = { ...fields, ...f };
-    token = `${t.key}_${t.canonical ? t.canonical(v as never) : String(v)}`;
+    named = [t.name, t.canonical ? t.canonical(v as never) : String(v)];
   }
-  return { rest, ...(fields ? { fields, token } : {}) };
+  return { rest, ...(fields ? { fields, named } : {}) };
 }
 /** What an `fl_layer_apply` component may hold besides flags. */
 const PLACEMENT_KEYS = new Set<string>(['gravity', 'x', 'y', 'flags']);
@@ -201,7 +204,7 @@ function groupLayers(flat: readonly Component[]): Component[] {
         }
         if (PLACEMENT_HOOKS.length) {
           const hooked = placementValues(c);
-          if (hooked.token) throw new Errors.INVALID_PARAM('effect', `${hooked.token.slice(2)} (a blend mode: only valid with l_ or fl_layer_apply)`);
+          if (hooked.named) throw new Errors.INVALID_PARAM(hooked.named[0], `${hooked.named[1]} (says how a layer is composited: only valid with l_ or in its fl_layer_apply component)`);
         }
         out.push(c);
         continue;

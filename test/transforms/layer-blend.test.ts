@@ -167,7 +167,7 @@ t.test('e_anti_removal warps the layer, more with a higher level, and leaves the
 
 t.test('blend modes and cutter: refusals', async (t) => {
   const table: [string, string][] = [
-    ['e_multiply/base.png', 'Invalid effect in transformation: multiply (a blend mode: only valid with l_ or fl_layer_apply)'],
+    ['e_multiply/base.png', 'Invalid effect in transformation: multiply (says how a layer is composited: only valid with l_ or in its fl_layer_apply component)'],
     ['u_grey,e_screen/base.png', 'Invalid underlay in transformation: e_screen (blend modes and fl_cutter apply to overlays, l_)'],
     ['l_grey,e_overlay:3/base.png', 'Invalid effect in transformation: overlay:3'],
     ['fl_cutter/base.png', 'Invalid flags in transformation: cutter (only valid with a layer)'],

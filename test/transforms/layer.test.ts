@@ -179,8 +179,8 @@ t.test('rejected', async (t) => {
     ['u_a,e_multiply', '400 Invalid underlay in transformation: e_multiply (blend modes and fl_cutter apply to overlays, l_)'],
     ['w_10,fl_cutter', '400 Invalid flags in transformation: cutter (only valid with a layer)'],
     ['l_a,fl_region_relative', '400 Invalid flags in transformation: region_relative (needs g_face or g_faces to place the layer on)'],
-    ['e_multiply', '400 Invalid effect in transformation: multiply (a blend mode: only valid with l_ or fl_layer_apply)'],
-    ['l_a/e_screen/fl_layer_apply', '400 Invalid effect in transformation: screen (a blend mode: only valid with l_ or fl_layer_apply)'],
+    ['e_multiply', '400 Invalid effect in transformation: multiply (says how a layer is composited: only valid with l_ or in its fl_layer_apply component)'],
+    ['l_a/e_screen/fl_layer_apply', '400 Invalid effect in transformation: screen (says how a layer is composited: only valid with l_ or in its fl_layer_apply component)'],
     ['l_a,e_multiply:5', '400 Invalid effect in transformation: multiply:5'],
     ['fl_region_relative,g_adv_eyes,l_glasses,w_1.5', '400 Unsupported transformation g_adv_eyes: this gravity (object or feature detection) is not supported'],
   ];
