@@ -17,7 +17,7 @@
  * transforms/effects/blend.ts (multiply, screen, overlay), and two that cut the base: `fl_cutter`
  * keeps the base where the layer is opaque (by its alpha), `e_mask` where the layer is bright and
  * opaque (luminance × alpha). Both make the base transparent outside the layer and never grow it.
- * `e_anti_removal` draws the layer over, warped and with uneven alpha (antiRemoval below).
+ * Each blend mode's composite and pixel preparation are in its table (transforms/effects/blend.ts).
  * `l_lut:` is no composite: the LUT (src/render/lut.ts) maps the base's colours.
  */
 import sharp, { type Blend, type OverlayOptions } from 'sharp';
@@ -34,6 +34,7 @@ import { translate } from './affine.ts';
 import { Errors, isHttpError } from '../errors.ts';
 import { facesOn } from '../analyze/subject.ts';
 import { applyLutRaw, lutFrom } from './lut.ts';
+import { layerBlend } from '../../transforms/effects/blend.ts';
 
 // The layer value as transforms/layer.ts declares it into the plan: read through the contract,
 // because that file imports this one (its apply and bounds hooks).
@@ -279,68 +280,17 @@ export async function layerBounds(spec: LayerSpec, base: PlanDims, bc: BoundsCon
   };
 }
 
-/** Layers that never grow the base: cut modes and face placement. */
+/** Layers that never grow the base: cut modes (fl_cutter, a blend mode that cuts) and face placement. */
 function clipped(p: Placement): boolean {
-  return Boolean(p.cutter || p.blend === 'mask' || p.gravity?.kind === 'face');
+  return Boolean(p.cutter || (p.blend && layerBlend(p.blend)?.mode === 'dest-in') || p.gravity?.kind === 'face');
 }
 
-/** The sharp composite mode of a layer. */
+/** The sharp composite mode of a layer: its blend mode's (transforms/effects/blend.ts), or over/under. */
 function blendOf(spec: LayerSpec): Blend {
   const p = spec.placement;
   if (spec.under) return 'dest-over';
-  if (p.cutter || p.blend === 'mask') return 'dest-in';
-  if (p.blend === 'multiply' || p.blend === 'screen' || p.blend === 'overlay') return p.blend;
-  return 'over';
-}
-
-/** `e_mask`: the layer as RGBA whose alpha is its luminance (Rec. 601) times its alpha. */
-function luminanceMask(l: LayerPixels): LayerPixels {
-  const n = l.width * l.height, c = l.channels;
-  const out = Buffer.alloc(n * 4);
-  for (let i = 0; i < n; i++) {
-    const o = i * c;
-    const lum = c >= 3 ? 0.299 * l.data[o] + 0.587 * l.data[o + 1] + 0.114 * l.data[o + 2] : l.data[o];
-    const a = c === 2 || c === 4 ? l.data[o + c - 1] : 255;
-    out[i * 4 + 3] = Math.round((lum * a) / 255);
-  }
-  return { data: out, width: l.width, height: l.height, channels: 4 };
-}
-
-/** A 32-bit PRNG (mulberry32): the same seed gives the same distortion, so results cache. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
- * `e_anti_removal[:level]`: the layer warped by a smooth random displacement field (three
- * sinusoids per axis, amplitude 0.5-4 % of the layer's larger side) and its alpha made uneven
- * (down to 70 % at level 100), so it cannot be subtracted from the result exactly. Seeded by
- * the level and the layer's size: the same URL always gives the same pixels.
- */
-function antiRemoval(l: LayerPixels, level: number): LayerPixels {
-  const { width: w, height: h, channels: c } = l;
-  const rnd = prng(level * 7919 + w * 31 + h);
-  const amp = Math.max(1, (0.005 + 0.035 * (level / 100)) * Math.max(w, h));
-  const waves = (n: number) => Array.from({ length: n }, () => ({ fx: (0.5 + 3 * rnd()) / w, fy: (0.5 + 3 * rnd()) / h, ph: rnd() * 2 * Math.PI, a: 0.3 + 0.7 * rnd() }));
-  const wx = waves(3), wy = waves(3), wa = waves(3);
-  const field = (ws: typeof wx, x: number, y: number) => ws.reduce((s, v) => s + v.a * Math.sin(2 * Math.PI * (v.fx * x + v.fy * y) + v.ph), 0) / ws.reduce((s, v) => s + v.a, 0);
-  const out = Buffer.alloc(w * h * 4);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const sx = Math.min(w - 1, Math.max(0, Math.round(x + amp * field(wx, x, y))));
-    const sy = Math.min(h - 1, Math.max(0, Math.round(y + amp * field(wy, x, y))));
-    const i = (sy * w + sx) * c, o = (y * w + x) * 4;
-    out[o] = l.data[i]; out[o + 1] = l.data[i + (c >= 3 ? 1 : 0)]; out[o + 2] = l.data[i + (c >= 3 ? 2 : 0)];
-    const a = c === 2 || c === 4 ? l.data[i + c - 1] : 255;
-    out[o + 3] = Math.round(a * (1 - 0.15 * (level / 100) * (1 + field(wa, x, y))));
-  }
-  return { data: out, width: w, height: h, channels: 4 };
+  if (p.cutter) return 'dest-in';
+  return (p.blend && layerBlend(p.blend)?.mode) || 'over';
 }
 
 /** The part of a layer at (left, top) that lies on a W×H base, or undefined when none does. */
@@ -424,8 +374,8 @@ export async function applyLayer(canvas: Canvas, spec: LayerSpec, ctx: ApplyCont
   const p = spec.placement;
   let list = await pieces(canvas, spec, ctx);
   if (!list.length) return;
-  if (p.blend === 'mask') list = list.map((x) => ({ ...x, l: luminanceMask(x.l) }));
-  if (p.blend === 'anti_removal') list = list.map((x) => ({ ...x, l: antiRemoval(x.l, p.blendLevel ?? 50) }));
+  const prepare = p.blend ? layerBlend(p.blend)?.prepare : undefined;
+  if (prepare) list = list.map((x) => ({ ...x, l: prepare(x.l, p.blendLevel) }));
   const blend = blendOf(spec);
   await toRgb(canvas);
   const opaque = !canvas.hasAlpha;
