@@ -54,6 +54,9 @@ function checkSize(size: number, name: string): void {
   if (!Number.isInteger(size) || size < 2 || size > MAX_LUT_SIZE) throw bad(name, `LUT size ${size} is outside 2-${MAX_LUT_SIZE}`);
 }
 
+/** A data row: three numbers (the common case, read without splitting). */
+const ROW = /^(\S+)\s+(\S+)\s+(\S+)$/;
+
 export function parseCube(text: string, name: string): Lut {
   let size = 0;
   let domainMin: [number, number, number] = [0, 0, 0];
@@ -79,7 +82,9 @@ export function parseCube(text: string, name: string): Lut {
     }
     if (!table) throw bad(name, 'data before LUT_3D_SIZE');
     if (n >= size * size * size) throw bad(name, `more than ${size}³ entries`);
-    const [r, g, b] = numbers(l, name, 3);
+    const m = ROW.exec(l);
+    const [r, g, b] = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [NaN, NaN, NaN];
+    if (!(Number.isFinite(r) && Number.isFinite(g) && Number.isFinite(b))) numbers(l, name, 3);
     table[n * 3] = r; table[n * 3 + 1] = g; table[n * 3 + 2] = b;
     n++;
   }
@@ -168,19 +173,18 @@ export function applyLutRaw(data: Buffer, channels: number, lut: Lut): Buffer {
   const out = Buffer.from(data);
   const sG = size * 3, sB = size * size * 3;
   const [ir, ig, ib] = idx, [fr, fg, fb] = frac;
+  const T = table;
   for (let p = 0; p < data.length; p += channels) {
     const r = data[p], g = data[p + 1], b = data[p + 2];
     const dr = fr[r], dg = fg[g], db = fb[b];
-    const o000 = ir[r] * 3 + ig[g] * sG + ib[b] * sB;
+    const er = 1 - dr, eg = 1 - dg, eb = 1 - db;
+    // The 8 corner weights once per pixel, then 8 multiply-adds per channel.
+    const w000 = er * eg * eb, w100 = dr * eg * eb, w010 = er * dg * eb, w110 = dr * dg * eb;
+    const w001 = er * eg * db, w101 = dr * eg * db, w011 = er * dg * db, w111 = dr * dg * db;
+    const o0 = ir[r] * 3 + ig[g] * sG + ib[b] * sB, o1 = o0 + sG, o2 = o0 + sB, o3 = o2 + sG;
     for (let c = 0; c < 3; c++) {
-      const o = o000 + c;
-      const c00 = table[o] + (table[o + 3] - table[o]) * dr;
-      const c10 = table[o + sG] + (table[o + sG + 3] - table[o + sG]) * dr;
-      const c01 = table[o + sB] + (table[o + sB + 3] - table[o + sB]) * dr;
-      const c11 = table[o + sG + sB] + (table[o + sG + sB + 3] - table[o + sG + sB]) * dr;
-      const c0 = c00 + (c10 - c00) * dg;
-      const c1 = c01 + (c11 - c01) * dg;
-      const v = c0 + (c1 - c0) * db;
+      const v = w000 * T[o0 + c] + w100 * T[o0 + 3 + c] + w010 * T[o1 + c] + w110 * T[o1 + 3 + c]
+        + w001 * T[o2 + c] + w101 * T[o2 + 3 + c] + w011 * T[o3 + c] + w111 * T[o3 + 3 + c];
       out[p + c] = v <= 0 ? 0 : v >= 1 ? 255 : Math.round(v * 255);
     }
   }
