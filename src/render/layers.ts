@@ -348,7 +348,7 @@ async function applyLut(canvas: Canvas, spec: LayerSpec, s: Extract<LayerSource,
   const lut = lutFrom(await loadImage(spec, s, ctx.loadLayer), s.ext, layerName(spec));
   await toRgb(canvas);
   const m = await canvas.materialize();
-  const data = applyLutRaw(m.data, m.channels, lut);
+  const data = await applyLutRaw(m.data, m.channels, lut, () => ctx.deadline.check(layerName(spec)));
   const raw = { width: m.width, height: m.height, channels: m.channels as LayerPixels['channels'] };
   const opaque = !canvas.hasAlpha;
   await canvas.op('composite', 'composite', (img) => {

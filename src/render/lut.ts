@@ -154,11 +154,33 @@ export function lutFrom(src: Source, ext: 'cube' | '3dl', name: string): Lut {
   return lut;
 }
 
-/** Map interleaved 8-bit pixels (RGB or RGBA; alpha kept) through the LUT, trilinear. */
-export function applyLutRaw(data: Buffer, channels: number, lut: Lut): Buffer {
-  const { size, table } = lut;
-  const last = size - 1;
-  // Per channel and 8-bit value: lower table index and the fraction towards the next.
+/** Pixels mapped between two yields to the event loop (about 5-10 ms of work). */
+const SLICE_PIXELS = 1 << 16;
+
+/**
+ * Map interleaved 8-bit pixels (RGB or RGBA; alpha kept) through the LUT, trilinear. The work
+ * runs on the main thread in slices, yielding between them so that other requests are served
+ * meanwhile (about 100 ns a pixel); `check` runs between slices (the request's deadline).
+ */
+export async function applyLutRaw(data: Buffer, channels: number, lut: Lut, check?: () => void): Promise<Buffer> {
+  const out = Buffer.from(data);
+  const axes = axisTables(lut);
+  const step = SLICE_PIXELS * channels;
+  for (let from = 0; from < data.length; from += step) {
+    if (from > 0) {
+      await new Promise<void>((r) => setImmediate(r));
+      check?.();
+    }
+    mapSlice(data, out, channels, lut, axes, from, Math.min(data.length, from + step));
+  }
+  return out;
+}
+
+type Axes = { idx: Int32Array[]; frac: Float32Array[] };
+
+/** Per channel and 8-bit value: the lower table index and the fraction towards the next. */
+function axisTables(lut: Lut): Axes {
+  const last = lut.size - 1;
   const idx = [new Int32Array(256), new Int32Array(256), new Int32Array(256)];
   const frac = [new Float32Array(256), new Float32Array(256), new Float32Array(256)];
   for (let c = 0; c < 3; c++) {
@@ -170,11 +192,15 @@ export function applyLutRaw(data: Buffer, channels: number, lut: Lut): Buffer {
       frac[c][v] = x - i0;
     }
   }
-  const out = Buffer.from(data);
+  return { idx, frac };
+}
+
+function mapSlice(data: Buffer, out: Buffer, channels: number, lut: Lut, { idx, frac }: Axes, from: number, to: number): void {
+  const { size, table } = lut;
   const sG = size * 3, sB = size * size * 3;
   const [ir, ig, ib] = idx, [fr, fg, fb] = frac;
   const T = table;
-  for (let p = 0; p < data.length; p += channels) {
+  for (let p = from; p < to; p += channels) {
     const r = data[p], g = data[p + 1], b = data[p + 2];
     const dr = fr[r], dg = fg[g], db = fb[b];
     const er = 1 - dr, eg = 1 - dg, eb = 1 - db;
@@ -188,5 +214,4 @@ export function applyLutRaw(data: Buffer, channels: number, lut: Lut): Buffer {
       out[p + c] = v <= 0 ? 0 : v >= 1 ? 255 : Math.round(v * 255);
     }
   }
-  return out;
 }
