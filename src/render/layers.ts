@@ -312,12 +312,16 @@ const overlay = (p: Piece, blend: Blend, tile = false): OverlayOptions => ({
   ...(tile ? { tile: true, gravity: 'northwest' as const } : {}),
 });
 
-/** Faces the layer is placed on: the largest one for g_face, all for g_faces. */
+/** Most layers one `g_faces` draws (the largest faces): each may be rendered at its own size. */
+const MAX_FACE_LAYERS = 32;
+
+/** Faces the layer is placed on: the largest one for g_face, the largest 32 for g_faces. */
 async function targetFaces(canvas: Canvas, spec: LayerSpec, ctx: ApplyContext) {
   const faces = await facesOn(canvas, ctx, `layer:${ctx.step}`);
   const g = spec.placement.gravity;
-  if (g?.kind !== 'face' || g.multiple || faces.length < 2) return faces;
-  return [faces.reduce((a, b) => (b.width * b.height > a.width * a.height ? b : a))];
+  const limit = g?.kind === 'face' && g.multiple ? MAX_FACE_LAYERS : 1;
+  if (faces.length <= limit) return faces;
+  return [...faces].sort((a, b) => b.width * b.height - a.width * a.height).slice(0, limit);
 }
 
 /** The layer rendered and positioned: one piece, or one per face. */
