@@ -21,8 +21,13 @@ export function parseNumberIn(name: string, raw: string, min: number, max: numbe
   return v;
 }
 
-/** A pixel count or a fraction of the input (a value with a decimal point below/at 1.0). */
-export type Dim = { kind: 'px'; value: number } | { kind: 'fraction'; value: number };
+/**
+ * A pixel count or a fraction of the input (a value with a decimal point below/at 1.0). A pixel
+ * count written with a decimal point above 1 (`w_1.5`) keeps that number as `decimal`: the plan's
+ * layer grouping turns it into a multiple (150 %) for a layer sized with fl_relative or
+ * fl_region_relative (src/plan/parse.ts).
+ */
+export type Dim = { kind: 'px'; value: number; decimal?: number } | { kind: 'fraction'; value: number };
 
 export function parseDim(name: string, raw: string, maxPx: number): Dim {
   if (INT.test(raw)) {
@@ -35,7 +40,7 @@ export function parseDim(name: string, raw: string, maxPx: number): Dim {
     // Cloudinary: a decimal value is relative to the input ("w_0.5"); "w_1.0" is the full size.
     // Larger decimals like "w_100.5" are pixel counts rounded.
     if (v > 0 && v <= 1) return { kind: 'fraction', value: v };
-    if (v > 1 && v <= maxPx) return { kind: 'px', value: Math.round(v) };
+    if (v > 1 && v <= maxPx) return { kind: 'px', value: Math.round(v), decimal: v };
   }
   throw new Errors.INVALID_PARAM(name, raw);
 }

@@ -41,4 +41,9 @@ export const effect = defineTransform({
   // The colour keeps its alpha: `e_trim:10:rgb:ff000080` and `e_trim:10:red` trim differently.
   canonical: (v) => [v.name, ...(effectDef(v.name)?.canonical?.(v.args) ?? v.args)].join(':') + (v.colour ? `:${colourCanonical(v.colour)}` : ''),
   apply: (canvas, v, component, ctx) => effectDef(v.name)!.apply(canvas, v, ctx, component),
+  // Blend modes (transforms/effects/blend.ts) say how the enclosing layer is composited.
+  layerPlacement: (v) => {
+    const blend = effectDef(v.name)?.blend;
+    return blend ? { blend, ...(v.args.length ? { blendLevel: v.args[0] } : {}) } : undefined;
+  },
 });

@@ -8,7 +8,7 @@
  * transparency), `any_format` (PNG output may switch to PNG8: pixel-identical, or within the
  * q_auto level's budget; src/render/auto-encode.ts). Read by the encoder; getinfo, attachment
  * and immutable_cache shape the answer through the `respond` hook. Layer flags — `layer_apply` (closes a layer),
- * `relative`, `no_overflow`, `tiled` — are consumed by the plan's layer grouping
+ * `relative`, `region_relative`, `no_overflow`, `tiled`, `cutter`, `text_no_trim` — are consumed by the plan's layer grouping
  * (src/plan/parse.ts) and are refused outside a layer.
  */
 import { defineTransform } from './types.ts';
@@ -35,6 +35,9 @@ export interface Flags {
   relative?: boolean;
   noOverflow?: boolean;
   tiled?: boolean;
+  cutter?: boolean;
+  regionRelative?: boolean;
+  textNoTrim?: boolean;
 }
 
 const SIMPLE: Record<string, keyof Flags> = {
@@ -42,10 +45,10 @@ const SIMPLE: Record<string, keyof Flags> = {
   keep_iptc: 'keepIptc', keep_attribution: 'keepIptc', immutable_cache: 'immutableCache', getinfo: 'getinfo',
   animated: 'animated', awebp: 'awebp', preserve_transparency: 'preserveTransparency', any_format: 'anyFormat', ignore_aspect_ratio: 'ignoreAspectRatio',
   layer_apply: 'layerApply', relative: 'relative', no_overflow: 'noOverflow', tiled: 'tiled',
+  cutter: 'cutter', region_relative: 'regionRelative', text_no_trim: 'textNoTrim',
 };
 const UNSUPPORTED: Record<string, string> = {
-  region_relative: 'layers relative to detected regions are not supported', cutter: 'cutter layers are not supported',
-  text_no_trim: 'untrimmed text layers are not supported', text_disallow_overflow: 'text overflow checks are not supported',
+  text_disallow_overflow: 'text overflow checks are not supported',
   clip: 'clipping paths are not supported', clip_evenodd: 'clipping paths are not supported', rasterize: 'vector output is not supported',
   force_strip: 'not supported', force_icc: 'not supported', alternate: 'not supported',
   apng: 'animated PNG output is not supported', mono: 'audio is not supported', splice: 'video is not supported',

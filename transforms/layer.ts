@@ -9,14 +9,20 @@
  *     and `hinting_*` are accepted and ignored. Size 1-1000 (points = pixels). The text is
  *     percent-decoded; `,` and `/` arrive double-encoded (`%252C`, `%252F`). `co_` colours the
  *     text (default black), `b_` fills its box (default transparent), `c_fit,w_<px>` wraps it.
- *   - `l_fetch:`, `l_video:`, `l_subtitles:`, `l_lut:`, `l_audio:`, private/authenticated
- *     layers and text styles by public id: answered 400 unsupported.
+ *   - `l_fetch:<base64url of an http(s) URL>`: a remote image, loaded through the fetch route's
+ *     SSRF-guarded origin (allow-list, ports, private addresses refused before connecting).
+ *   - `l_lut:<public_id>.3dl|.cube`: a 3D colour look-up table from storage, applied to the
+ *     base (trilinear); it takes no transformations or placement of its own.
+ *   - `l_video:`, `l_subtitles:`, `l_audio:`, private/authenticated layers and text styles by
+ *     public id: answered 400 unsupported.
  *
  * The token alone only names the layer source. The plan parser (src/plan/parse.ts) groups the
  * layer's own transformations (its component, and the following ones up to `fl_layer_apply`)
- * and its placement (`g_`, `x_`, `y_`, `fl_relative`, `fl_no_overflow`, `fl_tiled` of the
- * `fl_layer_apply` component, or of its own component when there is none) into this value, in
- * a component of its own. The renderer (src/render/layers.ts) composites it in the overlay phase.
+ * and its placement (`g_` — compass, `xy_center`, `face`, `faces` —, `x_`, `y_`, the layer
+ * flags `relative`, `region_relative`, `no_overflow`, `tiled`, `cutter`, and a blend mode
+ * `e_multiply|screen|overlay|mask|anti_removal`, of the `fl_layer_apply` component or of its own component)
+ * into this value, in a component of its own. The renderer (src/render/layers.ts) composites it
+ * in the overlay phase.
  */
 import { defineTransform, type Component, type ComputeContext, type ImageRef } from './types.ts';
 import { colourCanonical, dimCanonical, parseIntIn, type Dim, type Rgba } from './args.ts';
@@ -41,6 +47,8 @@ export interface TextStyle {
 
 export type LayerSource =
   | { readonly kind: 'image'; readonly publicId: string; readonly ext?: string }
+  | { readonly kind: 'fetch'; readonly url: string }
+  | { readonly kind: 'lut'; readonly publicId: string; readonly ext: 'cube' | '3dl' }
   | { readonly kind: 'text'; readonly style: TextStyle; readonly text: string; readonly colour?: Rgba; readonly background?: Rgba };
 
 export interface Placement {
@@ -53,6 +61,16 @@ export interface Placement {
   readonly noOverflow?: boolean;
   /** `fl_tiled`: repeat the layer over the whole base. */
   readonly tiled?: boolean;
+  /** `fl_cutter`: the layer's alpha cuts the base (kept where the layer is opaque). */
+  readonly cutter?: boolean;
+  /** `fl_region_relative`: fractional w/h of the layer are relative to the face it is placed on. */
+  readonly regionRelative?: boolean;
+  /** `e_multiply|screen|overlay|mask|anti_removal` (transforms/effects/blend.ts): how the layer is composited. */
+  readonly blend?: string;
+  /** The blend mode's argument (`e_anti_removal:<level>`). */
+  readonly blendLevel?: number;
+  /** `fl_text_no_trim`: a text layer keeps a margin around its ink (src/render/layers.ts textPadding). */
+  readonly textNoTrim?: boolean;
 }
 
 export interface LayerSpec {
@@ -70,11 +88,9 @@ declare module './types.ts' {
 }
 
 const UNSUPPORTED_SOURCES: Record<string, string> = {
-  fetch: 'remote (fetch) layers are not supported',
   video: 'video layers are not supported for images',
   subtitles: 'subtitle layers are video-only',
   audio: 'audio layers are video-only',
-  lut: 'LUT layers are not supported',
   private: 'private layers are not supported',
   authenticated: 'authenticated layers are not supported',
 };
@@ -127,6 +143,15 @@ export function parseLayerSource(name: 'overlay' | 'underlay', raw: string): Lay
   const colon = raw.indexOf(':');
   const prefix = colon > 0 ? raw.slice(0, colon) : '';
   if (UNSUPPORTED_SOURCES[prefix]) throw new Errors.UNSUPPORTED(`${key}_${prefix}`, UNSUPPORTED_SOURCES[prefix]);
+  if (prefix === 'fetch') return { kind: 'fetch', url: fetchUrl(name, raw.slice(colon + 1)) };
+  if (prefix === 'lut') {
+    if (name === 'underlay') throw new Errors.INVALID_PARAM(name, `${raw} (a LUT is applied with l_lut:)`);
+    const id = decode(name, raw.slice(colon + 1)).split(':').join('/');
+    const m = /^(.+)\.(cube|3dl)$/i.exec(id);
+    if (!m) throw new Errors.INVALID_PARAM(name, `${raw} (a LUT file is <public_id>.cube or .3dl)`);
+    checkId(name, raw, m[1]);
+    return { kind: 'lut', publicId: m[1], ext: m[2].toLowerCase() as 'cube' | '3dl' };
+  }
   if (prefix === 'text') {
     const rest = raw.slice(colon + 1);
     const c2 = rest.indexOf(':');
@@ -146,11 +171,36 @@ export function parseLayerSource(name: 'overlay' | 'underlay', raw: string): Lay
     ext = id.slice(dot + 1).toLowerCase();
     id = id.slice(0, dot);
   }
-  // Same storage rules as the base's public id: no empty, `.` or `..` segments.
+  checkId(name, raw, id);
+  return { kind: 'image', publicId: id, ...(ext ? { ext } : {}) };
+}
+
+/** Same storage rules as the base's public id: no empty, `.` or `..` segments. */
+function checkId(name: string, raw: string, id: string): void {
   if (!id || id.length > 512 || id.split('/').some((s) => !s || s === '.' || s === '..') || /[\0\\]/.test(id)) {
     throw new Errors.INVALID_PARAM(name, raw);
   }
-  return { kind: 'image', publicId: id, ...(ext ? { ext } : {}) };
+}
+
+/** Longest remote layer URL accepted (as the fetch route's). */
+const MAX_FETCH_URL = 2048;
+
+/**
+ * `l_fetch:<base64>`: Cloudinary encodes the URL in base64, URL-safe alphabet or standard (the
+ * SDKs write both), padding optional. It must decode to an absolute http(s) URL.
+ */
+function fetchUrl(name: string, b64: string): string {
+  const bad = (why: string) => new Errors.INVALID_PARAM(name, `fetch:${b64.slice(0, 64)} (${why})`);
+  if (!b64 || b64.length > Math.ceil(MAX_FETCH_URL / 3) * 4 + 2 || !/^[A-Za-z0-9+\-_/]+={0,2}$/.test(b64)) throw bad('not base64');
+  const text = Buffer.from(b64.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8');
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw bad('not a URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw bad('only http and https URLs');
+  return url.href;
 }
 
 /**
@@ -170,6 +220,8 @@ function textStyleCanonical(s: TextStyle): string {
 
 function sourceCanonical(s: LayerSource): string {
   if (s.kind === 'image') return s.publicId.split('/').map(keyText).join(':') + (s.ext ? `.${s.ext}` : '');
+  if (s.kind === 'fetch') return `fetch:${keyText(s.url)}`;
+  if (s.kind === 'lut') return `lut:${s.publicId.split('/').map(keyText).join(':')}.${s.ext}`;
   const colours = `${s.colour ? `~co:${colourCanonical(s.colour)}` : ''}${s.background ? `~b:${colourCanonical(s.background)}` : ''}`;
   return `text:${textStyleCanonical(s.style)}:${keyText(s.text)}${colours}`;
 }
@@ -177,9 +229,10 @@ function sourceCanonical(s: LayerSource): string {
 function placementCanonical(p: Placement): string {
   const g = p.gravity;
   const parts = [
-    g && (g.kind === 'compass' ? `g:${g.dir}` : `g:${g.kind}`),
+    g && (g.kind === 'compass' ? `g:${g.dir}` : g.kind === 'face' ? `g:${g.multiple ? 'faces' : 'face'}` : `g:${g.kind}`),
     p.x && `x:${dimCanonical(p.x)}`, p.y && `y:${dimCanonical(p.y)}`,
-    p.relative && 'relative', p.noOverflow && 'no_overflow', p.tiled && 'tiled',
+    p.relative && 'relative', p.regionRelative && 'region_relative', p.noOverflow && 'no_overflow', p.tiled && 'tiled',
+    p.cutter && 'cutter', p.textNoTrim && 'text_no_trim', p.blend && `e:${p.blend}${p.blendLevel !== undefined ? `:${p.blendLevel}` : ''}`,
   ];
   return parts.filter(Boolean).join(';');
 }
@@ -215,7 +268,8 @@ export function bareLayer(under: boolean, source: LayerSource): LayerSpec {
 /** TransformDef.images of `l_` and `u_`: an image layer's stored upload, and the layer's own components. */
 export function layerImages(spec: LayerSpec): { refs: ImageRef[]; nested: readonly Component[] } {
   const s = spec.source;
-  return { refs: s.kind === 'image' ? [{ publicId: s.publicId, ...(s.ext ? { ext: s.ext } : {}) }] : [], nested: spec.components };
+  // A LUT file is a stored image's peer: its identity keys the result too.
+  return { refs: s.kind === 'image' || s.kind === 'lut' ? [{ publicId: s.publicId, ...(s.ext ? { ext: s.ext } : {}) }] : [], nested: spec.components };
 }
 
 export const layer = defineTransform({

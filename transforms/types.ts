@@ -134,6 +134,14 @@ export interface TransformDef<K extends PlanKey = PlanKey> {
    * `f_` nor the URL's extension asks for one (the source's format is used then).
    */
   output?(value: PlanValues[K], out: PlannedOutput): PlannedOutput;
+  /**
+   * Plan-time hook for layers: when this value says how the enclosing layer is composited (a
+   * blend mode such as `e_multiply`) rather than acting on pixels, the placement fields it sets.
+   * The plan's layer grouping (src/plan/parse.ts) then moves it from the layer's opener or
+   * `fl_layer_apply` component into the layer's placement, and refuses it anywhere else.
+   * Undefined (or absent): an ordinary value.
+   */
+  layerPlacement?(value: PlanValues[K]): Readonly<Record<string, unknown>> | undefined;
 }
 
 
@@ -236,7 +244,7 @@ export interface BoundsContext {
   /** Nesting depth of the plan being walked (0 = the delivered image). */
   readonly depth: number;
   /** Loads a layer's image source, as RenderContext.loadLayer (absent: image layers are refused). */
-  readonly loadLayer?: (publicId: string, ext?: string) => Promise<Source>;
+  readonly loadLayer?: (publicId: string, ext?: string, type?: 'upload' | 'fetch') => Promise<Source>;
   /** Walk a layer's own components from `start` (one level deeper); returns the final size. */
   walk(components: readonly Component[], start: PlanDims): Promise<PlanDims>;
 }

@@ -24,7 +24,8 @@ export interface Sources {
   /** The source, if the origin can vouch for it without I/O (see Origins.peek) and no sanitizing is pending. */
   peek(url: DeliveryUrl): Source | undefined;
   /** An `l_`/`u_` image layer: a stored upload, through the same origins and sanitizer as the base. */
-  loadLayer(publicId: string, ext?: string): Promise<Source>;
+  /** `l_`/`u_` image layers: stored uploads, or for `l_fetch:` a remote URL through the fetch route's SSRF-guarded origin. */
+  loadLayer(publicId: string, ext?: string, type?: 'upload' | 'fetch'): Promise<Source>;
   /** The image layers a plan draws, nested ones included (memoized per plan), through TransformDef.images. */
   layers(plan: Plan): readonly LayerRef[];
   /** Identities of the layer images, so that a changed layer file is never served stale. */
@@ -55,8 +56,8 @@ export function createSources(delivery: Delivery): Sources {
     return p;
   }
 
-  const loadLayer = async (publicId: string, ext?: string): Promise<Source> =>
-    sanitized(await origins.load({ type: 'upload', publicId, ...(ext ? { ext } : {}) }));
+  const loadLayer = async (publicId: string, ext?: string, type: 'upload' | 'fetch' = 'upload'): Promise<Source> =>
+    sanitized(await origins.load({ type, publicId, ...(ext ? { ext } : {}) }));
 
   const layerMemo = new WeakMap<Plan, readonly LayerRef[]>();
   function layers(plan: Plan): readonly LayerRef[] {

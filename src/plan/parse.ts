@@ -107,7 +107,29 @@ export function canonicalComponent(c: Component): string {
 }
 
 /** Flags that only mean something for a layer; grouping consumes them. */
-const LAYER_FLAGS = ['layerApply', 'relative', 'noOverflow', 'tiled'] as const;
+const LAYER_FLAGS = ['layerApply', 'relative', 'noOverflow', 'tiled', 'cutter', 'regionRelative', 'textNoTrim'] as const;
+/** Transforms whose values may say how a layer is composited (TransformDef.layerPlacement). */
+const PLACEMENT_HOOKS = TRANSFORMS.filter((t) => t.layerPlacement);
+
+/**
+ * The layer-placement fields the values of `c` set (blend modes), `c` without those values, and
+ * the last such value as an error names it (`effect`, `multiply`).
+ */
+function placementValues(c: Component): { rest: Component; fields?: Record<string, unknown>; named?: [string, string] } {
+  let rest = c;
+  let fields: Record<string, unknown> | undefined;
+  let named: [string, string] | undefined;
+  for (const t of PLACEMENT_HOOKS) {
+    const v = (c as Record<string, unknown>)[t.planKey];
+    const f = v === undefined ? undefined : t.layerPlacement!(v as never);
+    if (!f) continue;
+    if (rest === c) rest = { ...c };
+    delete (rest as Record<string, unknown>)[t.planKey];
+    fields = { ...fields, ...f };
+    named = [t.name, t.canonical ? t.canonical(v as never) : String(v)];
+  }
+  return { rest, ...(fields ? { fields, named } : {}) };
+}
 /** What an `fl_layer_apply` component may hold besides flags. */
 const PLACEMENT_KEYS = new Set<string>(['gravity', 'x', 'y', 'flags']);
 
@@ -124,16 +146,42 @@ function withoutLayerFlags(c: Component): Component {
   return out;
 }
 
-function placementOf(from: Component, opener: Component): Placement {
+function placementOf(from: Component, opener: Component, spec: LayerSpec, hooked: Record<string, unknown> | undefined): Placement {
   const g = from.gravity;
-  if (g && g.kind !== 'compass' && g.kind !== 'xy_center') {
-    throw new Errors.UNSUPPORTED(`g_${g.kind}`, `placing a layer by ${g.kind} gravity is not supported`);
+  if (g && g.kind === 'auto') {
+    throw new Errors.UNSUPPORTED(`g_auto${g.focus === 'default' ? '' : `:${g.focus}`}`, 'placing a layer by automatic gravity is not supported (use g_face or g_faces)');
   }
   const f = { ...opener.flags, ...from.flags };
+  const key = spec.under ? 'u' : 'l';
+  if (f.regionRelative && g?.kind !== 'face') {
+    throw new Errors.INVALID_PARAM('flags', 'region_relative (needs g_face or g_faces to place the layer on)');
+  }
+  if (spec.under && (f.cutter || hooked?.blend)) {
+    throw new Errors.INVALID_PARAM('underlay', `${f.cutter ? 'fl_cutter' : `e_${String(hooked!.blend)}`} (blend modes and fl_cutter apply to overlays, l_)`);
+  }
+  if (spec.source.kind === 'lut' && (g || from.x || from.y || LAYER_FLAGS.some((k) => k !== 'layerApply' && f[k]) || hooked)) {
+    throw new Errors.INVALID_PARAM('overlay', 'lut (a LUT layer takes no placement, flags or blend mode)');
+  }
+  if (f.textNoTrim && spec.source.kind !== 'text') throw new Errors.INVALID_PARAM('flags', 'text_no_trim (only valid with a text layer)');
+  if (g?.kind === 'face' && f.tiled) throw new Errors.INVALID_PARAM('flags', `tiled (with g_${g.multiple ? 'faces' : 'face'}: a ${key}_ layer is placed on faces)`);
   return {
     ...(g ? { gravity: g } : {}), ...(from.x ? { x: from.x } : {}), ...(from.y ? { y: from.y } : {}),
-    ...(f.relative ? { relative: true } : {}), ...(f.noOverflow ? { noOverflow: true } : {}), ...(f.tiled ? { tiled: true } : {}),
+    ...(f.relative ? { relative: true } : {}), ...(f.regionRelative ? { regionRelative: true } : {}),
+    ...(f.noOverflow ? { noOverflow: true } : {}), ...(f.tiled ? { tiled: true } : {}), ...(f.cutter ? { cutter: true } : {}),
+    ...(f.textNoTrim ? { textNoTrim: true } : {}),
+    ...hooked,
   };
+}
+
+/**
+ * A relative layer's w/h written with a decimal point above 1 (`w_1.3`: 130 % of the base or
+ * the face, Cloudinary's fl_region_relative examples) are multiples, not pixel counts.
+ */
+function multiples(c: Component): Component {
+  const out = { ...c };
+  if (c.width?.kind === 'px' && c.width.decimal !== undefined) out.width = { kind: 'fraction', value: c.width.decimal };
+  if (c.height?.kind === 'px' && c.height.decimal !== undefined) out.height = { kind: 'fraction', value: c.height.decimal };
+  return out;
 }
 
 /** Request-dependent values (`w_auto`…) are resolved for the base's components only. */
@@ -176,11 +224,16 @@ function groupLayers(flat: readonly Component[]): Component[] {
           const k = LAYER_FLAGS.find((f) => c.flags![f])!;
           throw new Errors.INVALID_PARAM('flags', `${k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`)} (only valid with a layer)`);
         }
+        if (PLACEMENT_HOOKS.length) {
+          const hooked = placementValues(c);
+          if (hooked.named) throw new Errors.INVALID_PARAM(hooked.named[0], `${hooked.named[1]} (says how a layer is composited: only valid with l_ or in its fl_layer_apply component)`);
+        }
         out.push(c);
         continue;
       }
       const end = closes.get(i);
-      const { layer: _l, underlay: _u, ...rest } = withoutLayerFlags(c);
+      const openerHooks = placementValues(c);
+      const { layer: _l, underlay: _u, ...rest } = withoutLayerFlags(openerHooks.rest);
       // The language's own keys (a condition, variables) in the opener apply to the layer as a
       // whole, not to its first transformation: they stay beside it.
       const lifted: Component = {};
@@ -189,12 +242,15 @@ function groupLayers(flat: readonly Component[]): Component[] {
         if (DEF_BY_PLAN_KEY.get(k)?.flow) { (lifted as Record<string, unknown>)[k] = restRec[k]; delete restRec[k]; }
       }
       let own: Component, inner: Component[], placeFrom: Component;
+      let hooked = openerHooks.fields;
       if (end === undefined) {
         // Self-contained: this component's g/x/y place the layer instead of cropping it.
         const { gravity: _g, x: _x, y: _y, ...layerOwn } = rest;
         own = layerOwn; inner = []; placeFrom = c;
       } else {
-        own = rest; inner = build(i + 1, end); placeFrom = flat[end];
+        const applyHooks = placementValues(flat[end]);
+        if (applyHooks.fields) hooked = { ...hooked, ...applyHooks.fields };
+        own = rest; inner = build(i + 1, end); placeFrom = applyHooks.rest;
         for (const k of Object.keys(placeFrom)) {
           if (!PLACEMENT_KEYS.has(k)) {
             const def = TRANSFORMS.find((t) => t.planKey === k);
@@ -203,10 +259,15 @@ function groupLayers(flat: readonly Component[]): Component[] {
         }
         i = end;
       }
+      const placement = placementOf(placeFrom, c, spec, hooked);
+      if ((placement.relative || placement.regionRelative) && Object.keys(own).length) own = multiples(own);
       const components = [own, ...inner].filter((x) => Object.keys(x).length > 0);
       components.forEach(assertStatic);
+      if (spec.source.kind === 'lut' && components.length) {
+        throw new Errors.INVALID_PARAM('overlay', `lut (a LUT layer takes no transformations: ${components.map(canonicalComponent).join('/')})`);
+      }
       const grouped: LayerSpec = {
-        ...spec, components, placement: placementOf(placeFrom, c), nested: components.map(canonicalComponent).join('/'),
+        ...spec, components, placement, nested: components.map(canonicalComponent).join('/'),
       };
       out.push(spec.under ? { ...lifted, underlay: grouped } : { ...lifted, layer: grouped });
       // An fl_layer_apply component's other flags (e.g. fl_getinfo) still apply to the base.

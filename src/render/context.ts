@@ -31,9 +31,10 @@ export interface RenderContext {
   readonly timing: Record<string, number>;
   /**
    * Loads an image layer (`l_`/`u_` public id, folders with `/`) through the delivery's
-   * origins; absent where no origin is at hand (layers are then refused).
+   * origins; absent where no origin is at hand (layers are then refused). `type: 'fetch'`
+   * loads a remote URL (`l_fetch:`) through the fetch route's SSRF-guarded origin instead.
    */
-  readonly loadLayer?: (publicId: string, ext?: string) => Promise<Source>;
+  readonly loadLayer?: (publicId: string, ext?: string, type?: 'upload' | 'fetch') => Promise<Source>;
   /**
    * Content decisions (g_auto/face crop positions, subject boxes, faces) of this request's
    * render, by where they were asked (analyze/subject.ts). A render that is handed the map of

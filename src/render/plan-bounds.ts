@@ -11,7 +11,6 @@
 import { TRANSFORMS, PHASES, withoutClaimed, type Component, type PlanKey, type TransformDef } from '../../transforms/index.ts';
 import type { BoundsContext, PlanDims } from '../../transforms/types.ts';
 import type { Config } from '../config.ts';
-import type { Source } from '../origin/types.ts';
 import { canonicalComponent, type Plan } from '../plan/parse.ts';
 import type { SourceMeta } from './source-meta.ts';
 import { geometrySize, hasGeometry, refuseOver, refuseOverEncoder } from './geometry.ts';
@@ -72,7 +71,7 @@ function context(config: Config, depth: number, seen: BoundsContext['seen'], loa
  * too much; returns the planned output size (`exact` false when it depends on the pixels).
  */
 export async function checkPlanBounds(plan: Plan, meta: SourceMeta, out: OutputSettings, config: Config,
-  loadLayer?: (publicId: string, ext?: string) => Promise<Source>): Promise<PlanDims> {
+  loadLayer?: BoundsContext['loadLayer']): Promise<PlanDims> {
   const s = sourceStart(meta, plan, out);
   const start: PlanDims = { width: s.width, height: s.height, pages: s.animated ? (s.frames?.length ?? meta.pages) : 1, exact: true };
   const d = await walk(plan.components, start, context(config, 0, { layers: 0, components: 0 }, loadLayer));

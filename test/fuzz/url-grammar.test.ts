@@ -102,7 +102,9 @@ const VALID: Record<Key, fc.Arbitrary<string>> = {
   dpr: fc.oneof(fc.constantFrom('1.0', '2', '2.5', 'auto', '0', '10', '3.0', '0.5', '-1'), frac),
   pg: fc.oneof(int(-1, 5), fc.constantFrom('1-2', '1;3', 'name:x', 'embedded:1')),
   t: fc.constantFrom('thumb', 'square', 'thumb.square', 'loop', 'missing', 'a.b.c', 'thumb.constructor', ...PROTO),
-  l: fc.constantFrom('text:Arial_20:hello', 'sample', 'fetch:aHR0cDovLzEyNy4wLjAuMS94LmpwZw', 'folder:a', 'text:Arial_20:$(a)', 'text:Arial_20:$(zz)', 'text:Arial_20:a$(b)b'),
+  // Remote layers go to the loopback origin (a layer it does not have is a 400, as a stored one).
+  l: fc.constantFrom('text:Arial_20:hello', 'sample', `fetch:${Buffer.from(`http://127.0.0.1:${originPort}/x.jpg`).toString('base64url')}`,
+    `fetch:${Buffer.from(`http://127.0.0.1:${originPort}/missing`).toString('base64url')}`, 'folder:a', 'text:Arial_20:$(a)', 'text:Arial_20:$(zz)', 'text:Arial_20:a$(b)b'),
   u: fc.constantFrom('sample', 'a'),
   d: fc.constantFrom('default.png', 'a.png'),
   co: fc.constantFrom('red', 'rgb:00ff00'),

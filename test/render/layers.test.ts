@@ -26,7 +26,8 @@ await fs.writeFile(path.join(storage, 'gb.png'), await sharp({ create: { width: 
 
 // Registered first, so it runs after the server's close (tap runs teardowns last-in first-out).
 t.teardown(() => fs.rm(storage, { recursive: true, force: true }));
-const { app } = await startServer(t, { listen: false, config: { storageDir: storage } });
+// Remote layers are refused by the allow-list before any DNS lookup (test/transforms/layer-fetch.test.ts has the loopback ones).
+const { app } = await startServer(t, { listen: false, config: { storageDir: storage, fetchAllow: ['127.0.0.1'] } });
 
 interface Pixels { width: number; height: number; channels: number; at(x: number, y: number): number[] }
 
@@ -100,6 +101,9 @@ t.test('fl_relative sizes the layer by the base, otherwise fractions are of the 
   await redAt(t, 'l_docs:red,w_0.5,fl_relative/fl_layer_apply,g_north_west/white.png', box(0, 0, 50, 50));
   await redAt(t, 'l_docs:red,w_0.5/fl_layer_apply,g_north_west/white.png', box(0, 0, 10, 10));
   await redAt(t, 'l_docs:red,w_1.0,h_1.0,c_scale,fl_relative/white.png', box(0, 0, 100, 80));
+  // a decimal above 1 is a multiple too (150 %), and the canvas grows to hold it
+  await redAt(t, 'l_docs:red,w_1.5,h_0.5,c_scale,fl_relative,g_north_west/white.png', box(0, 0, 150, 40), [150, 80]);
+  await redAt(t, 'l_docs:red,w_1.5,h_0.5,c_scale,fl_relative,g_north_west,fl_no_overflow/white.png', box(0, 0, 100, 40), [100, 80]);
 });
 
 t.test('the layer runs its own transformations', async (t) => {
@@ -216,6 +220,27 @@ t.test('text overlays render in their colour and place', async (t) => {
   t.equal(comma.status, 200, comma.error ?? '');
 });
 
+t.test('fl_text_no_trim keeps a margin of a fifth of the font size around the text', async (t) => {
+  const greenBox = async (url: string) => {
+    const r = await get(url);
+    t.equal(r.status, 200, `${url} ${r.error ?? ''}`);
+    let left = Infinity, top = Infinity, right = -1, bottom = -1;
+    for (let y = 0; y < r.px!.height; y++) for (let x = 0; x < r.px!.width; x++) {
+      const p = r.px!.at(x, y);
+      if (p[1] > 200 && p[0] < 60 && p[2] < 60) { left = Math.min(left, x); top = Math.min(top, y); right = Math.max(right, x); bottom = Math.max(bottom, y); }
+    }
+    return { w: right - left + 1, h: bottom - top + 1, left, top };
+  };
+  const trimmed = await greenBox('l_text:Arial_20:Hi,co_white,b_rgb:00ff00/fl_layer_apply,g_north_west/white.png');
+  const padded = await greenBox('l_text:Arial_20:Hi,co_white,b_rgb:00ff00/fl_layer_apply,g_north_west,fl_text_no_trim/white.png');
+  t.same([padded.w, padded.h], [trimmed.w + 8, trimmed.h + 8], `4 px each side (${trimmed.w}x${trimmed.h} → ${padded.w}x${padded.h})`);
+  t.same([padded.left, padded.top], [0, 0]);
+  const image = await get('l_docs:red,fl_text_no_trim/white.png');
+  t.equal(image.error, 'Invalid flags in transformation: text_no_trim (only valid with a text layer)');
+  const alone = await get('fl_text_no_trim/white.png');
+  t.equal(alone.error, 'Invalid flags in transformation: text_no_trim (only valid with a layer)');
+});
+
 t.test('layer errors name the layer', async (t) => {
   const missing = await get('l_docs:nosuch/fl_layer_apply/white.png');
   t.equal(missing.status, 400);
@@ -223,8 +248,8 @@ t.test('layer errors name the layer', async (t) => {
   const under = await get('u_nosuch/white.png');
   t.match(under.error, /^Invalid underlay in transformation: nosuch/);
   const fetch = await get('l_fetch:aHR0cDovL2V4YW1wbGUuY29tL2EucG5n/white.png');
-  t.equal(fetch.status, 400);
-  t.equal(fetch.error, 'Unsupported transformation l_fetch: remote (fetch) layers are not supported');
+  t.equal(fetch.status, 403, 'a remote layer outside the allow-list');
+  t.match(fetch.error, /example\.com/);
   const video = await get('l_video:dog/white.png');
   t.equal(video.status, 400);
   t.match(video.error, /^Unsupported transformation l_video/);

@@ -83,6 +83,47 @@ t.test('grouping: own component, following components, placement', async (t) => 
   t.same(plan('l_a/fl_layer_apply,fl_getinfo').components[1], { flags: { getinfo: true } });
 });
 
+t.test('remote and LUT layer sources', async (t) => {
+  // http://a.com/b.png, URL-safe or standard base64, padded or not
+  for (const b64 of ['aHR0cDovL2EuY29tL2IucG5n', 'aHR0cDovL2EuY29tL2IucG5n==']) {
+    t.same(only(plan(`l_fetch:${b64}`).components[0]).source, { kind: 'fetch', url: 'http://a.com/b.png' }, b64);
+  }
+  // https://a.com/x?y=~ has `~`/`+`-free base64 only with the URL-safe alphabet: aHR0cHM6Ly9hLmNvbS94P3k9fg
+  t.same(only(plan('l_fetch:aHR0cHM6Ly9hLmNvbS94P3k9fg').components[0]).source, { kind: 'fetch', url: 'https://a.com/x?y=~' });
+  t.same(only(plan('l_lut:looks:warm.3DL').components[0]).source, { kind: 'lut', publicId: 'looks/warm', ext: '3dl' });
+  t.same(only(plan('l_lut:warm.cube').components[0]).source, { kind: 'lut', publicId: 'warm', ext: 'cube' });
+  t.equal(plan('l_lut:warm.cube').canonical, 'l_lut:warm.cube()@');
+  t.not(plan('l_fetch:aHR0cDovL2EuY29tL2IucG5n').canonical, plan('l_fetch:aHR0cDovL2EuY29tL2MucG5n').canonical, 'the URL is in the key');
+});
+
+t.test('blend modes, cutter and face placement go to the placement', async (t) => {
+  for (const m of ['multiply', 'screen', 'overlay', 'mask']) {
+    const self = only(plan(`e_${m},l_icon`).components[0]);
+    t.same(self.placement, { blend: m }, `e_${m} in the opener`);
+    t.same(self.components, [], 'not a layer transformation');
+    const applied = only(plan(`l_icon,e_sepia/e_${m},fl_layer_apply`).components[0]);
+    t.same(applied.placement, { blend: m }, `e_${m} in fl_layer_apply`);
+    t.same(applied.components, [{ effect: { name: 'sepia', args: [80] } }], 'other effects stay with the layer');
+  }
+  t.same(only(plan('l_a/fl_cutter,fl_layer_apply,g_south').components[0]).placement, { gravity: { kind: 'compass', dir: 'south' }, cutter: true });
+  const faces = only(plan('l_golden_star,g_faces,w_1.1,fl_region_relative').components[0]);
+  t.same(faces.placement, { gravity: { kind: 'face', multiple: true, fallback: 'auto' }, regionRelative: true });
+  t.same(faces.components, [{ width: { kind: 'fraction', value: 1.1 } }], 'w_1.1 of a relative layer is 110 %');
+  t.not(plan('l_a,g_faces,w_1.1,fl_region_relative').canonical, plan('l_a,g_faces,w_1.3,fl_region_relative').canonical);
+  t.same(only(plan('l_sample/g_face,fl_layer_apply').components[0]).placement.gravity, { kind: 'face', multiple: false, fallback: 'auto' });
+  t.same(only(plan('l_a,e_anti_removal:90').components[0]).placement, { blend: 'anti_removal', blendLevel: 90 });
+  t.equal(plan('l_a,e_anti_removal').canonical, plan('l_a,e_anti_removal:50').canonical, 'level 50 by default');
+  const texts = ['l_a', 'l_a,e_multiply', 'l_a,e_screen', 'l_a,e_overlay', 'l_a,e_mask', 'l_a,e_anti_removal:10', 'l_a,e_anti_removal:90', 'l_a,fl_cutter', 'l_a,g_face', 'l_a,g_faces',
+    'l_a,g_faces,w_1.0,fl_region_relative', 'l_a,g_faces,w_1.0'];
+  const seen = new Map<string, string>();
+  for (const x of texts) {
+    const c = plan(x).canonical;
+    t.notOk(seen.has(c), `${x} differs from ${seen.get(c)}`);
+    seen.set(c, x);
+  }
+  t.equal(plan('e_multiply,l_a').canonical, plan('l_a/e_multiply,fl_layer_apply').canonical, 'one blend, two spellings');
+});
+
 t.test('co_ colour', async (t) => {
   t.same(plan('co_red').components[0].colour, { r: 255, g: 0, b: 0, alpha: 1 });
   t.equal(plan('co_rgb:0000ff80').canonical, 'co_rgb:0000ff80');
@@ -108,11 +149,17 @@ t.test('canonical text: equal plans equal, different layers different', async (t
 
 t.test('rejected', async (t) => {
   const table: [string, string][] = [
-    ['l_fetch:aHR0cDovL2EuY29tL2IucG5n', '400 Unsupported transformation l_fetch: remote (fetch) layers are not supported'],
-    ['u_fetch:aW1hZ2UudXJs', '400 Unsupported transformation u_fetch: remote (fetch) layers are not supported'],
+    ['l_fetch:!!!', '400 Invalid overlay in transformation: fetch:!!! (not base64)'],
+    ['u_fetch:aW1hZ2UudXJs', '400 Invalid underlay in transformation: fetch:aW1hZ2UudXJs (not a URL)'],
+    // ftp://a.com/b.png
+    ['l_fetch:ZnRwOi8vYS5jb20vYi5wbmc', '400 Invalid overlay in transformation: fetch:ZnRwOi8vYS5jb20vYi5wbmc (only http and https URLs)'],
     ['l_video:dog', '400 Unsupported transformation l_video: video layers are not supported for images'],
     ['l_subtitles:a.srt', '400 Unsupported transformation l_subtitles: subtitle layers are video-only'],
-    ['l_lut:a.3dl', '400 Unsupported transformation l_lut: LUT layers are not supported'],
+    ['l_lut:a.png', '400 Invalid overlay in transformation: lut:a.png (a LUT file is <public_id>.cube or .3dl)'],
+    ['u_lut:a.cube', '400 Invalid underlay in transformation: lut:a.cube (a LUT is applied with l_lut:)'],
+    ['l_lut:a.cube,w_10', '400 Invalid overlay in transformation: lut (a LUT layer takes no transformations: w_10)'],
+    ['l_lut:a.cube/fl_layer_apply,g_north', '400 Invalid overlay in transformation: lut (a LUT layer takes no placement, flags or blend mode)'],
+    ['l_lut:..:a.cube', '400 Invalid overlay in transformation: lut:..:a.cube'],
     ['l_$img', '400 Unsupported transformation l_$img: layers named by a variable (asset references) are not supported'],
     ['l_..:etc:passwd', '400 Invalid overlay in transformation: ..:etc:passwd'],
     ['l_a::b', '400 Invalid overlay in transformation: a::b'],
@@ -125,10 +172,17 @@ t.test('rejected', async (t) => {
     ['fl_layer_apply', '400 Invalid flags in transformation: layer_apply (no layer to apply)'],
     ['w_10,fl_relative', '400 Invalid flags in transformation: relative (only valid with a layer)'],
     ['l_a/fl_layer_apply,w_10', '400 Unsupported transformation w_ with fl_layer_apply: the fl_layer_apply component takes only placement (g, x, y) and flags'],
-    ['l_a/fl_layer_apply,g_face', '400 Unsupported transformation g_face: placing a layer by face gravity is not supported'],
+    ['l_a/fl_layer_apply,g_auto', '400 Unsupported transformation g_auto: placing a layer by automatic gravity is not supported (use g_face or g_faces)'],
+    ['l_a,g_faces,fl_tiled', '400 Invalid flags in transformation: tiled (with g_faces: a l_ layer is placed on faces)'],
     ['l_a,w_auto', '400 Unsupported transformation w_auto: automatic values inside a layer are not supported'],
-    ['l_a,fl_cutter', '400 Unsupported transformation fl_cutter: cutter layers are not supported'],
-    ['l_a,fl_region_relative', '400 Unsupported transformation fl_region_relative: layers relative to detected regions are not supported'],
+    ['u_a,fl_cutter', '400 Invalid underlay in transformation: fl_cutter (blend modes and fl_cutter apply to overlays, l_)'],
+    ['u_a,e_multiply', '400 Invalid underlay in transformation: e_multiply (blend modes and fl_cutter apply to overlays, l_)'],
+    ['w_10,fl_cutter', '400 Invalid flags in transformation: cutter (only valid with a layer)'],
+    ['l_a,fl_region_relative', '400 Invalid flags in transformation: region_relative (needs g_face or g_faces to place the layer on)'],
+    ['e_multiply', '400 Invalid effect in transformation: multiply (says how a layer is composited: only valid with l_ or in its fl_layer_apply component)'],
+    ['l_a/e_screen/fl_layer_apply', '400 Invalid effect in transformation: screen (says how a layer is composited: only valid with l_ or in its fl_layer_apply component)'],
+    ['l_a,e_multiply:5', '400 Invalid effect in transformation: multiply:5'],
+    ['fl_region_relative,g_adv_eyes,l_glasses,w_1.5', '400 Unsupported transformation g_adv_eyes: this gravity (object or feature detection) is not supported'],
   ];
   for (const [text, expected] of table) t.equal(failure(text), expected, text);
 });

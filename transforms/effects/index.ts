@@ -15,6 +15,7 @@ import { REGION_EFFECTS } from './region.ts';
 import { SHAPE_EFFECTS } from './shape.ts';
 import { TEXTURE_EFFECTS } from './texture.ts';
 import { VECTORIZE_EFFECTS } from './vectorize.ts';
+import { BLEND_EFFECTS } from './blend.ts';
 
 export const EFFECT_FAMILIES = [
   COLOUR_EFFECTS,
@@ -28,6 +29,7 @@ export const EFFECT_FAMILIES = [
   SHAPE_EFFECTS,
   TEXTURE_EFFECTS,
   VECTORIZE_EFFECTS,
+  BLEND_EFFECTS,
 ] as const;
 
 const BY_NAME: ReadonlyMap<string, EffectDef> = (() => {

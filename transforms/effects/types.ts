@@ -20,6 +20,11 @@ export interface EffectDef {
   /** Canonical text of the parsed arguments, when joining them with `:` would not parse back. */
   canonical?(args: EffectArg[]): string[];
   apply(canvas: Canvas, v: EffectValue, ctx: ApplyContext, component: Component): Promise<void>;
+  /**
+   * A layer blend mode (transforms/effects/blend.ts): the effect is not applied to pixels but
+   * moved into the enclosing layer's placement by the plan's grouping.
+   */
+  blend?: string;
   /** Size after the effect, from the plan (absent: unchanged). */
   bounds?(d: PlanDims, v: EffectValue, bc: BoundsContext, component: Component): PlanDims | Promise<PlanDims>;
   /**
