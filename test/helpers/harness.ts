@@ -12,6 +12,7 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
+import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
 import type { Test } from 'tap';
 import { buildServer, type ServerOptions as BuildOptions } from '../../src/server.ts';
@@ -204,4 +205,15 @@ export async function connectionCounter(preferredPort = 0): Promise<ConnectionCo
     },
     close: () => new Promise<void>((r) => listener.close(() => r())),
   };
+}
+
+/** Decoded pixels of an answer (raw, the channels it has). */
+export interface RawImage { data: Buffer; width: number; height: number; channels: number }
+
+/** `app.inject` GET of `url`, which must answer 200 (else it throws naming the X-Cld-Error), decoded to raw pixels. */
+export async function injectRaw(app: FastifyInstance, url: string): Promise<RawImage> {
+  const res = await app.inject({ url });
+  if (res.statusCode !== 200) throw new Error(`${url}: ${res.statusCode} ${String(res.headers['x-cld-error'])}`);
+  const { data, info } = await sharp(res.rawPayload).raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height, channels: info.channels };
 }
