@@ -117,6 +117,25 @@ export interface ServerOptions extends BuildOptions {
   clock?: ManualClock;
 }
 
+/** An answer read byte for byte. */
+export interface RawReply { status: number; headers: IncomingHttpHeaders; body: Buffer }
+
+/**
+ * GET `urlPath` from 127.0.0.1:`port` with the request target sent byte for byte (node:http).
+ * `agent: false` gives the request a connection of its own, so concurrent calls are concurrent
+ * on the wire too; by default Node's global agent.
+ */
+export function rawGet(port: number, urlPath: string, headers: Record<string, string> = {}, agent?: false): Promise<RawReply> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: urlPath, headers, ...(agent === false ? { agent } : {}) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
 /** Build (and by default start) a server; closed at the end of `t` when given. */
 export async function startServer(t: Test | undefined, opts: ServerOptions = {}): Promise<TestServer> {
   const { config: overrides, env, listen = true, gate, clock, ...delivery } = opts;
@@ -146,14 +165,7 @@ export async function startServer(t: Test | undefined, opts: ServerOptions = {})
     },
     getRaw(urlPath, headers = {}) {
       if (!listen) throw new Error('startServer({ listen: false }): use app.inject');
-      return new Promise((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port, path: urlPath, headers }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-          res.on('error', reject);
-        }).on('error', reject);
-      });
+      return rawGet(port, urlPath, headers);
     },
     async close() {
       if (closed) return;
