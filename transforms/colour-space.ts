@@ -85,8 +85,9 @@ export const colourSpace = defineTransform({
       case 'cmyk': return holdsCmyk(info.format) ? img.toColourspace('cmyk') : img.toColourspace('srgb');
       case 'icc': {
         const file = profiles.get(v.publicId);
-        // apply() ran before any encoding of this plan and recorded the profile
-        if (!file) throw new Errors.UNPROCESSABLE(`ICC profile ${v.publicId} was not loaded`);
+        // apply() ran before any encoding of this plan and recorded the profile: without it the
+        // renderer is wrong, not the request (a 500, logged).
+        if (!file) throw new Error(`cs_icc:${v.publicId}: encoded before its profile was loaded`);
         return img.withIccProfile(file);
       }
     }
