@@ -66,9 +66,6 @@ export const Errors = {
   /** The source decodes badly (empty, truncated, corrupt). Arg: reason. */
   CORRUPT_SOURCE: createError<'APERTURE_CORRUPT_SOURCE', 422, [string]>(
     'APERTURE_CORRUPT_SOURCE', 'Corrupt image source: %s', 422),
-  /** The requested processing cannot be done on this input's pixels (e_trim leaves nothing). Arg: reason. */
-  UNPROCESSABLE: createError<'APERTURE_UNPROCESSABLE', 422, [string]>(
-    'APERTURE_UNPROCESSABLE', 'Cannot process image: %s', 422),
   /** Remote origin answered with an error. Arg: reason. */
   ORIGIN_FAILED: createError<'APERTURE_ORIGIN_FAILED', 502, [string]>(
     'APERTURE_ORIGIN_FAILED', 'Origin failed: %s', 502),

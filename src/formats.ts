@@ -117,6 +117,11 @@ export interface FormatRow {
    * (`logo.svg` of an SVG source is delivered as PNG); `f_` still asks for the format.
    */
   readonly extensionNamesSource?: boolean;
+  /** Holds CMYK pixels: `cs_keep_cmyk` and `cs_cmyk` write CMYK in it (sRGB in the others). */
+  readonly cmyk?: boolean;
+  /** Its files may carry scripts and outside references: they reach libvips only through the
+   *  sanitizer (security/svg.ts), and an unsanitized one is refused at load (render/source-meta.ts). */
+  readonly sanitized?: boolean;
 }
 
 const animationOf = (s: EncodeSettings) =>
@@ -126,7 +131,7 @@ const LEVELS = (best: number, good: number, eco: number, low: number) => ({ best
 
 export const FORMATS = {
   jpeg: {
-    extensions: ['jpg', 'jpeg', 'jpe'], mime: 'image/jpeg', sharp: 'jpeg', alpha: false, animation: false, lossy: true,
+    extensions: ['jpg', 'jpeg', 'jpe'], mime: 'image/jpeg', sharp: 'jpeg', alpha: false, animation: false, lossy: true, cmyk: true,
     output: {
       quality: 80,
       encode: (img, s, q) => img.jpeg({ quality: q, mozjpeg: true, progressive: s.flags.progressive ?? false, chromaSubsampling: s.chroma ?? '4:2:0' }),
@@ -194,7 +199,7 @@ export const FORMATS = {
   // colours show: black under full transparency). Kept as it was; `alpha: false` would flatten
   // over the background instead.
   tiff: {
-    extensions: ['tif', 'tiff'], mime: 'image/tiff', sharp: 'tiff', alpha: true, animation: false, lossy: false,
+    extensions: ['tif', 'tiff'], mime: 'image/tiff', sharp: 'tiff', alpha: true, animation: false, lossy: false, cmyk: true,
     output: { quality: 80, encode: (img, _s, q) => img.tiff({ quality: q, compression: 'jpeg' }) },
   },
   // SVG sources are rasterized without external fetches (security/svg.ts) and delivered as
@@ -202,7 +207,7 @@ export const FORMATS = {
   // e_vectorize traced, or else the pixels as a PNG inside an <image> element.
   svg: {
     extensions: ['svg'], mime: 'image/svg+xml', sharp: 'svg', alpha: true, animation: false, lossy: false, deliveredAs: 'png',
-    extensionNamesSource: true,
+    extensionNamesSource: true, sanitized: true,
     output: {
       quality: 100, vector: true,
       encode: (img) => img.png({ compressionLevel: 6, adaptiveFiltering: true }),
@@ -248,6 +253,18 @@ export function searchesQuality(f: OutputFormat): f is QAutoFormat {
 
 const OUTPUT_FORMATS: readonly OutputFormat[] = ROWS.filter(([, r]) => r.output).map(([f]) => f as OutputFormat);
 const Q_AUTO_FORMATS: readonly QAutoFormat[] = OUTPUT_FORMATS.filter(searchesQuality);
+/** The output format that delivers a canvas's vector rendition (Encoder.vector): e_vectorize's. */
+export const VECTOR_OUTPUT: OutputFormat = OUTPUT_FORMATS.find((f) => encoderOf(f).vector)!;
+
+/** Whether a format name (a row's key) holds CMYK pixels (FormatRow.cmyk). */
+export function holdsCmyk(f: string): boolean {
+  return f in FORMATS && formatRow(f as FormatName).cmyk === true;
+}
+/** Whether sources of sharp's format `sharpName` must have passed the sanitizer (FormatRow.sanitized). */
+export function needsSanitizing(sharpName: string): boolean {
+  const f = sourceFormatName(sharpName);
+  return f !== undefined && formatRow(f).sanitized === true;
+}
 
 /** q_auto's tuning of `f`, per format as a record (src/analyze/quality.ts exports these). */
 export function qAutoTable<T>(pick: (t: QAutoTuning) => T): Readonly<Record<QAutoFormat, T>> {

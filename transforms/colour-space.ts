@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { defineTransform } from './types.ts';
 import { Errors, isHttpError } from '../src/errors.ts';
+import { holdsCmyk } from '../src/formats.ts';
 
 export type ColourSpace = { kind: 'srgb' | 'no_cmyk' | 'keep_cmyk' | 'cmyk' } | { kind: 'icc'; publicId: string };
 
@@ -28,7 +29,6 @@ declare module './types.ts' {
   interface PlanValues { colourSpace: ColourSpace }
 }
 
-const CMYK_FORMATS = new Set(['jpeg', 'tiff']);
 const ID = /^[\w\-./]+$/;
 
 /** Profile files written so far: public id → path (content-addressed, so a stale entry stays valid). */
@@ -81,12 +81,13 @@ export const colourSpace = defineTransform({
     switch (v.kind) {
       case 'srgb': return img.toColourspace('srgb').withIccProfile('srgb');
       case 'no_cmyk': return img.toColourspace('srgb');
-      case 'keep_cmyk': return info.sourceSpace === 'cmyk' && CMYK_FORMATS.has(info.format) ? img.toColourspace('cmyk') : img.toColourspace('srgb');
-      case 'cmyk': return CMYK_FORMATS.has(info.format) ? img.toColourspace('cmyk') : img.toColourspace('srgb');
+      case 'keep_cmyk': return info.sourceSpace === 'cmyk' && holdsCmyk(info.format) ? img.toColourspace('cmyk') : img.toColourspace('srgb');
+      case 'cmyk': return holdsCmyk(info.format) ? img.toColourspace('cmyk') : img.toColourspace('srgb');
       case 'icc': {
         const file = profiles.get(v.publicId);
-        // apply() ran before any encoding of this plan and recorded the profile
-        if (!file) throw new Errors.UNPROCESSABLE(`ICC profile ${v.publicId} was not loaded`);
+        // apply() ran before any encoding of this plan and recorded the profile: without it the
+        // renderer is wrong, not the request (a 500, logged).
+        if (!file) throw new Error(`cs_icc:${v.publicId}: encoded before its profile was loaded`);
         return img.withIccProfile(file);
       }
     }

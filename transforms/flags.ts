@@ -49,11 +49,11 @@ const SIMPLE: Record<string, keyof Flags> = {
 };
 const UNSUPPORTED: Record<string, string> = {
   text_disallow_overflow: 'text overflow checks are not supported',
-  clip: 'clipping paths are not supported', clip_evenodd: 'clipping paths are not supported', rasterize: 'vector output is not supported',
+  clip: 'clipping paths are not supported', clip_evenodd: 'clipping paths are not supported', rasterize: 'not supported (vector sources are always rasterized here; f_svg asks for SVG output)',
   force_strip: 'not supported', force_icc: 'not supported', alternate: 'not supported',
   apng: 'animated PNG output is not supported', mono: 'audio is not supported', splice: 'video is not supported',
   streaming_attachment: 'video is not supported', truncate_ts: 'video is not supported', waveform: 'video is not supported',
-  hlsv3: 'video is not supported', keyframe_interval: 'video is not supported', sanitize: 'SVG output is not supported',
+  hlsv3: 'video is not supported', keyframe_interval: 'video is not supported', sanitize: 'not supported (SVG sources are always sanitized; SVG output holds only traced paths or an embedded PNG)',
   lowres: 'not supported', replace_image: 'PDF image replacement is not supported', animated_png: 'animated PNG output is not supported',
   animated_webp: 'not supported', getinfo_extended: 'not supported', expand_heif: 'not supported', c2pa: 'not supported',
   draco: '3D is not supported', attachment_expanded: 'not supported',

@@ -24,7 +24,8 @@
  * into this value, in a component of its own. The renderer (src/render/layers.ts) composites it
  * in the overlay phase.
  */
-import { defineTransform, type Component, type ComputeContext, type ImageRef } from './types.ts';
+import { defineTransform, type ApplyContext, type BoundsContext, type Component, type ComputeContext, type ImageRef, type PlanDims } from './types.ts';
+import type { Canvas } from '../src/render/canvas.ts';
 import { colourCanonical, dimCanonical, parseIntIn, type Dim, type Rgba } from './args.ts';
 import type { Gravity } from './gravity.ts';
 import { Errors } from '../src/errors.ts';
@@ -272,12 +273,18 @@ export function layerImages(spec: LayerSpec): { refs: ImageRef[]; nested: readon
   return { refs: s.kind === 'image' || s.kind === 'lut' ? [{ publicId: s.publicId, ...(s.ext ? { ext: s.ext } : {}) }] : [], nested: spec.components };
 }
 
-export const layer = defineTransform({
-  key: 'l', planKey: 'layer', name: 'overlay', phase: 'overlay',
-  parse: (raw) => bareLayer(false, parseLayerSource('overlay', raw)),
+/** The hooks `l_` and `u_` share (one grammar, one placement, one renderer); they differ in key and parse. */
+export const layerHooks = {
+  phase: 'overlay',
   canonical: layerCanonical,
   compute: layerCompute,
-  apply: (canvas, value, _component, ctx) => applyLayer(canvas, value, ctx),
-  bounds: (value, dims, _component, bc) => layerBounds(value, dims, bc),
+  apply: (canvas: Canvas, value: LayerSpec, _component: Component, ctx: ApplyContext) => applyLayer(canvas, value, ctx),
+  bounds: (value: LayerSpec, dims: PlanDims, _component: Component, bc: BoundsContext) => layerBounds(value, dims, bc),
   images: layerImages,
+} as const;
+
+export const layer = defineTransform({
+  key: 'l', planKey: 'layer', name: 'overlay',
+  parse: (raw) => bareLayer(false, parseLayerSource('overlay', raw)),
+  ...layerHooks,
 });

@@ -321,7 +321,7 @@ export interface ApplyContext extends RenderContext, RenderServices {
 
 /** What an `encode` hook knows about the encoding. */
 export interface EncodeInfo {
-  /** The output format (src/formats.ts name: jpg, png, webp, …). */
+  /** The output format (a src/formats.ts row name: jpeg, png, webp, …). */
   readonly format: string;
   /** The source's colour space as libvips names it (srgb, cmyk, b-w, …). */
   readonly sourceSpace: string | undefined;

@@ -8,7 +8,7 @@ import { Errors, sourceError } from '../errors.ts';
 import type { Source } from '../origin/types.ts';
 import type { Config } from '../config.ts';
 import { isSanitizedSvg } from '../security/svg.ts';
-import { sourceFormatName } from '../formats.ts';
+import { needsSanitizing, sourceFormatName } from '../formats.ts';
 
 export interface SourceMeta {
   format: string;
@@ -57,7 +57,7 @@ export async function readSourceMeta(src: Source, config: Config): Promise<Sourc
     throw sourceError(e, 'unsupported');
   }
   // Second line behind the pipeline's sniffing (pipeline/source.ts, security/svg.ts): no unsanitized SVG is rendered.
-  if (m.format === 'svg' && !isSanitizedSvg(src.buffer)) throw new Errors.UNSUPPORTED_SOURCE('an SVG that did not pass the sanitizer');
+  if (m.format && needsSanitizing(m.format) && !isSanitizedSvg(src.buffer)) throw new Errors.UNSUPPORTED_SOURCE('an SVG that did not pass the sanitizer');
   // The format table's sources that this libvips reads (src/formats.ts).
   if (!m.format || !sourceFormatName(m.format) || !m.width || !m.height) {
     throw new Errors.UNSUPPORTED_SOURCE(`format ${m.format ?? 'unknown'} is not supported`);

@@ -1,8 +1,9 @@
 /**
  * Where originals are kept and how the Upload and Admin APIs write them
- * (../shared/docs/upload-api.md "Storage, versions, invalidation"). Two backends implement it:
- * a local folder (file.ts, today's layout: `<root>/<public_id>.<ext>`) and S3-compatible object
- * storage (s3.ts). Delivery reads the same objects through the origin of the backend.
+ * (../shared/docs/upload-api.md "Storage, versions, invalidation"). One implementation
+ * (assets.ts) over two blob backends: a local folder (blob-file.ts, the layout
+ * `<root>/<public_id>.<ext>`) and S3-compatible object storage (blob-s3.ts). Delivery reads the
+ * same objects through its origin (origin/local.ts, origin/s3.ts).
  *
  * Every write is atomic: an object is visible under its public id whole or not at all, and its
  * metadata never names bytes that are not there.

@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import type { Config } from '../config.ts';
 import type { Delivery } from '../delivery.ts';
 import { Errors, sourceError, isHttpError } from '../errors.ts';
-import { sourceFormatName, FORMATS, type FormatName } from '../formats.ts';
+import { sourceFormatName, FORMATS, FORMAT_BY_EXTENSION, type FormatName } from '../formats.ts';
 import { maybeSvg } from '../security/svg.ts';
 import type { AssetMeta, AssetStore, DerivedMeta } from '../storage/types.ts';
 import { apiSignature, checkSignedParams, type Params } from './auth.ts';
@@ -202,7 +202,8 @@ export function createApi(deps: ApiDeps) {
       let meta: AssetMeta;
       try {
         const v = await validate(file.bytes);
-        if (p.format && p.format !== v.format && !(p.format === 'jpeg' && v.format === 'jpg')) {
+        // `format` may name the file's format by any of its extensions (`jpeg` for a JPEG stored as jpg).
+        if (p.format && p.format !== v.format && FORMAT_BY_EXTENSION.get(p.format) !== FORMAT_BY_EXTENSION.get(v.format)) {
           throw new Errors.UNSUPPORTED(`format=${p.format.slice(0, 16)}`, `converting on upload is not supported yet; the file is ${v.format}, deliver it as .${p.format} instead`);
         }
         const original = (p.filename_override || file.filename || '').replace(/\.[^./]*$/, '');

@@ -10,17 +10,19 @@ import type { Test } from 'tap';
 import { startServer, type TestServer } from './harness.ts';
 import type { Config } from '../../src/config.ts';
 import { makeStorage, removeStorage, repoRoot } from './core-fixtures.ts';
+import { parsePlan } from '../../src/plan/parse.ts';
 
 export interface Pixels { data: Buffer; width: number; height: number }
 
 /**
  * Storage: makeStorage()'s fixtures plus `cat.png` (451×300 photo), `disc.png` (100×80,
  * transparent, an opaque red disc of radius 25 in the middle) and `halfdisc.png` (the same disc
- * at alpha 128).
+ * at alpha 128), and `files` (name → bytes).
  */
-export async function effectServer(t: Test, config: Partial<Config> = {}): Promise<TestServer> {
+export async function effectServer(t: Test, config: Partial<Config> = {}, files: Readonly<Record<string, Buffer>> = {}): Promise<TestServer> {
   const dir = await makeStorage('aperture-effects-');
   t.teardown(() => removeStorage(dir));
+  for (const [name, bytes] of Object.entries(files)) await fs.writeFile(path.join(dir, name), bytes);
   await fs.copyFile(path.join(repoRoot, 'images/cat.png'), path.join(dir, 'cat.png'));
   const disc = (alpha: number) => Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="100" height="80"><circle cx="50" cy="40" r="25" fill="#ff0000" fill-opacity="${alpha}"/></svg>`);
   await fs.writeFile(path.join(dir, 'disc.png'), await sharp(disc(1)).png().toBuffer());
@@ -50,6 +52,15 @@ export async function framesOf(t: Test, s: TestServer, url: string): Promise<{ p
   t.equal(r.status, 200, `${url} → 200 (${r.headers.get('x-cld-error') ?? ''})`);
   const m = await sharp(r.body, { animated: true }).metadata();
   return { pages: m.pages ?? 1, width: m.width ?? 0, height: m.pageHeight ?? m.height ?? 0 };
+}
+
+/** Each `[text, canonical]`: `text` parses to `canonical`, which re-parses to itself. */
+export function canonicalRoundTrip(t: Test, pairs: readonly (readonly [string, string])[]): void {
+  for (const [text, canonical] of pairs) {
+    const p = parsePlan([text]);
+    t.equal(p.canonical, canonical, text);
+    t.equal(parsePlan([p.canonical]).canonical, canonical, `${canonical} re-parses to itself`);
+  }
 }
 
 /** GET `url`; asserts the status and that X-Cld-Error matches `message`. */

@@ -12,6 +12,7 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
+import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
 import type { Test } from 'tap';
 import { buildServer, type ServerOptions as BuildOptions } from '../../src/server.ts';
@@ -116,6 +117,25 @@ export interface ServerOptions extends BuildOptions {
   clock?: ManualClock;
 }
 
+/** An answer read byte for byte. */
+export interface RawReply { status: number; headers: IncomingHttpHeaders; body: Buffer }
+
+/**
+ * GET `urlPath` from 127.0.0.1:`port` with the request target sent byte for byte (node:http).
+ * `agent: false` gives the request a connection of its own, so concurrent calls are concurrent
+ * on the wire too; by default Node's global agent.
+ */
+export function rawGet(port: number, urlPath: string, headers: Record<string, string> = {}, agent?: false): Promise<RawReply> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: urlPath, headers, ...(agent === false ? { agent } : {}) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
 /** Build (and by default start) a server; closed at the end of `t` when given. */
 export async function startServer(t: Test | undefined, opts: ServerOptions = {}): Promise<TestServer> {
   const { config: overrides, env, listen = true, gate, clock, ...delivery } = opts;
@@ -145,14 +165,7 @@ export async function startServer(t: Test | undefined, opts: ServerOptions = {})
     },
     getRaw(urlPath, headers = {}) {
       if (!listen) throw new Error('startServer({ listen: false }): use app.inject');
-      return new Promise((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port, path: urlPath, headers }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-          res.on('error', reject);
-        }).on('error', reject);
-      });
+      return rawGet(port, urlPath, headers);
     },
     async close() {
       if (closed) return;
@@ -204,4 +217,15 @@ export async function connectionCounter(preferredPort = 0): Promise<ConnectionCo
     },
     close: () => new Promise<void>((r) => listener.close(() => r())),
   };
+}
+
+/** Decoded pixels of an answer (raw, the channels it has). */
+export interface RawImage { data: Buffer; width: number; height: number; channels: number }
+
+/** `app.inject` GET of `url`, which must answer 200 (else it throws naming the X-Cld-Error), decoded to raw pixels. */
+export async function injectRaw(app: FastifyInstance, url: string): Promise<RawImage> {
+  const res = await app.inject({ url });
+  if (res.statusCode !== 200) throw new Error(`${url}: ${res.statusCode} ${String(res.headers['x-cld-error'])}`);
+  const { data, info } = await sharp(res.rawPayload).raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height, channels: info.channels };
 }

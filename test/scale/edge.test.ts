@@ -4,27 +4,16 @@
  * cached side by side, errors are never cached, and least_conn spreads work over both.
  */
 import t from 'tap';
-import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startNginx, nginxAvailable, nginxSkipReason } from '../helpers/nginx.ts';
-import { startServer } from '../helpers/harness.ts';
+import { rawGet, startServer, type RawReply } from '../helpers/harness.ts';
 
 const storageDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../images');
 
-interface Reply { status: number; headers: http.IncomingHttpHeaders; body: Buffer }
+type Reply = RawReply;
 
-function get(port: number, urlPath: string, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: urlPath, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-  });
-}
+const get = (port: number, urlPath: string, headers: Record<string, string> = {}): Promise<Reply> => rawGet(port, urlPath, headers, false);
 
 /** Requests one instance answered on the image route, by status ('' = all). */
 async function imageRequests(port: number, status = ''): Promise<number> {

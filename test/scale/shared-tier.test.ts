@@ -5,30 +5,19 @@
  * costs availability nothing; when Redis comes back on the same port, sharing resumes.
  */
 import t from 'tap';
-import http from 'node:http';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../src/config.ts';
 import { startRedis, redisAvailable, redisSkipReason } from '../helpers/redis.ts';
 import { repoRoot } from '../helpers/core-fixtures.ts';
-import { renderGate, startServer, waitFor, type RenderGate } from '../helpers/harness.ts';
+import { rawGet, renderGate, startServer, waitFor, type RawReply, type RenderGate } from '../helpers/harness.ts';
 
 const storageDir = path.join(repoRoot, 'images');
 
-interface Reply { status: number; headers: http.IncomingHttpHeaders; body: Buffer }
+type Reply = RawReply;
 
 /** One request on its own connection, so concurrent calls are concurrent on the wire too. */
-function get(port: number, urlPath: string, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: urlPath, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-  });
-}
+const get = (port: number, urlPath: string, headers: Record<string, string> = {}): Promise<Reply> => rawGet(port, urlPath, headers, false);
 
 function cacheOf(r: Reply): string | undefined {
   return /cache;desc="(\w+)"/.exec(String(r.headers['server-timing'] ?? ''))?.[1];

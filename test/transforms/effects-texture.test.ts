@@ -4,8 +4,7 @@
  * colours and black lines, two levels per channel, noise of the asked amplitude, dark corners).
  */
 import t from 'tap';
-import { parsePlan } from '../../src/plan/parse.ts';
-import { baseline, colourCount, effectServer, flatShare, framesOf, px, refused, rgbaOf, statsOf, type Pixels } from '../helpers/effect-pixels.ts';
+import { baseline, canonicalRoundTrip, colourCount, effectServer, flatShare, framesOf, px, refused, rgbaOf, statsOf, type Pixels } from '../helpers/effect-pixels.ts';
 
 const s = await effectServer(t);
 const plain = await baseline(s, '/image/upload/cat.png');
@@ -83,14 +82,10 @@ t.test('e_vignette: corners darker, centre kept', async (t) => {
 });
 
 t.test('canonical round-trip', async (t) => {
-  for (const [text, canonical] of [
+  canonicalRoundTrip(t, [
     ['e_oil_paint', 'e_oil_paint:30'], ['e_cartoonify', 'e_cartoonify:50:50'], ['e_cartoonify:20:bw', 'e_cartoonify:20:bw'],
     ['e_cartoonify:70', 'e_cartoonify:70:70'], ['e_ordered_dither', 'e_ordered_dither:0'], ['e_noise', 'e_noise:20'], ['e_vignette', 'e_vignette:20'],
-  ] as const) {
-    const p = parsePlan([text]);
-    t.equal(p.canonical, canonical, text);
-    t.equal(parsePlan([p.canonical]).canonical, canonical, `${canonical} re-parses to itself`);
-  }
+  ]);
 });
 
 t.test('bad arguments are 400 naming the value', async (t) => {

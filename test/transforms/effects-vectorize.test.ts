@@ -15,7 +15,7 @@ import { readSourceMeta } from '../../src/render/source-meta.ts';
 import { testConfig } from '../../src/config.ts';
 import { isHttpError } from '../../src/errors.ts';
 import { repoRoot } from '../helpers/core-fixtures.ts';
-import { baseline, effectServer, refused, statsOf, type Pixels } from '../helpers/effect-pixels.ts';
+import { baseline, canonicalRoundTrip, effectServer, refused, statsOf, type Pixels } from '../helpers/effect-pixels.ts';
 
 const s = await effectServer(t);
 const plain = await baseline(s, '/image/upload/cat.png');
@@ -86,16 +86,12 @@ t.test('f_svg without e_vectorize embeds the pixels', async (t) => {
 });
 
 t.test('canonical round-trip', async (t) => {
-  for (const [text, canonical] of [
+  canonicalRoundTrip(t, [
     ['e_vectorize', 'e_vectorize:10:300:2:100:25'],
     ['e_vectorize:colors:3:detail:0.5', 'e_vectorize:3:0.5:2:100:25'],
     ['e_vectorize:5:1.0:0.1', 'e_vectorize:5:1.0:0.1:100:25'],
     ['e_vectorize:2:150:0:50:100', 'e_vectorize:2:150:0:50:100'],
-  ] as const) {
-    const p = parsePlan([text]);
-    t.equal(p.canonical, canonical, text);
-    t.equal(parsePlan([p.canonical]).canonical, canonical, `${canonical} re-parses to itself`);
-  }
+  ]);
 });
 
 t.test('bad arguments are 400 naming the value', async (t) => {

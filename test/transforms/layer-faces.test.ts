@@ -10,7 +10,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { startServer } from '../helpers/harness.ts';
+import { injectRaw, startServer, type RawImage } from '../helpers/harness.ts';
 import { repoRoot } from '../helpers/core-fixtures.ts';
 
 const storage = await fs.mkdtemp(path.join(os.tmpdir(), 'aperture-layer-faces-'));
@@ -25,13 +25,8 @@ await fs.writeFile(path.join(storage, 'green.png'), await sharp({ create: { widt
 
 const { app } = await startServer(t, { listen: false, config: { storageDir: storage } });
 
-interface Raw { data: Buffer; width: number; height: number; channels: number }
-async function raw(url: string): Promise<Raw> {
-  const res = await app.inject({ url: `/image/upload/${url}` });
-  if (res.statusCode !== 200) throw new Error(`${url}: ${res.statusCode} ${String(res.headers['x-cld-error'])}`);
-  const { data, info } = await sharp(res.rawPayload).raw().toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height, channels: info.channels };
-}
+type Raw = RawImage;
+const raw = (url: string): Promise<Raw> => injectRaw(app, `/image/upload/${url}`);
 
 type Box = { left: number; top: number; right: number; bottom: number };
 const w = (b: Box) => b.right - b.left + 1;

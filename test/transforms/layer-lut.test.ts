@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { startServer, waitFor } from '../helpers/harness.ts';
+import { injectRaw, startServer, waitFor, type RawImage } from '../helpers/harness.ts';
 import { repoRoot } from '../helpers/core-fixtures.ts';
 
 const storage = await fs.mkdtemp(path.join(os.tmpdir(), 'aperture-lut-'));
@@ -58,13 +58,8 @@ await put('changing.cube', cube(2, (r, g, b) => [r, g, b]));
 
 const { app } = await startServer(t, { listen: false, config: { storageDir: storage } });
 
-interface Raw { data: Buffer; width: number; height: number; channels: number }
-async function raw(url: string): Promise<Raw> {
-  const res = await app.inject({ url: `/image/upload/${url}` });
-  if (res.statusCode !== 200) throw new Error(`${url}: ${res.statusCode} ${String(res.headers['x-cld-error'])}`);
-  const { data, info } = await sharp(res.rawPayload).raw().toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height, channels: info.channels };
-}
+type Raw = RawImage;
+const raw = (url: string): Promise<Raw> => injectRaw(app, `/image/upload/${url}`);
 
 /** Largest difference between out and f(input) over every pixel. */
 function worst(input: Raw, out: Raw, f: (p: number[]) => number[]): number {

@@ -67,6 +67,17 @@ if (!opensslAvailable) {
     t.same(await listFiles(), before, 'no file written by any of them');
   });
 
+  t.test('format= may name the file\'s format by any of its extensions; another format is refused', async (t) => {
+    const jpeg = await sharp({ create: { width: 8, height: 6, channels: 3, background: '#345678' } }).jpeg().toBuffer();
+    const uri = `data:image/jpeg;base64,${jpeg.toString('base64')}`;
+    for (const format of ['jpg', 'jpeg', 'jpe']) {
+      const r = await cloudinary.uploader.upload(uri, opts({ public_id: `formats/${format}`, format }));
+      t.equal(r.format, 'jpg', `format=${format} of a JPEG: stored as jpg`);
+    }
+    await t.rejects(cloudinary.uploader.upload(uri, opts({ public_id: 'formats/png', format: 'png' })),
+      { http_code: 400, message: /format=png.*the file is jpg/ } as object as Error, 'format=png of a JPEG: 400 naming both');
+  });
+
   t.test('overwrite=false keeps the original', async (t) => {
     const first = await fs.readFile(path.join(storage, 'menu/coffee.png'));
     await t.rejects(cloudinary.uploader.upload(path.join(repoRoot, 'images/cat.png'), opts({ public_id: 'menu/coffee', overwrite: false })), /409/);

@@ -17,6 +17,7 @@
  */
 import { Errors } from '../../src/errors.ts';
 import { none, num, type EffectDef, type EffectFamily } from './types.ts';
+import { random } from './raw-frames.ts';
 
 /** A layer's pixels, as src/render/layers.ts renders them. */
 export interface LayerRaw {
@@ -50,18 +51,6 @@ function luminanceMask(l: LayerRaw): LayerRaw {
   return { data: out, width: l.width, height: l.height, channels: 4 };
 }
 
-/** A 32-bit PRNG (mulberry32): the same seed gives the same distortion, so results cache. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * `e_anti_removal[:level]`: the layer warped by a smooth random displacement field (three
  * sinusoids per axis, amplitude 0.5-4 % of the layer's larger side) and its alpha made uneven
@@ -70,7 +59,8 @@ function prng(seed: number): () => number {
  */
 function antiRemoval(l: LayerRaw, level: number): LayerRaw {
   const { width: w, height: h, channels: c } = l;
-  const rnd = prng(level * 7919 + w * 31 + h);
+  // The same seed gives the same distortion, so results cache.
+  const rnd = random(level * 7919 + w * 31 + h);
   const amp = Math.max(1, (0.005 + 0.035 * (level / 100)) * Math.max(w, h));
   const waves = (n: number) => Array.from({ length: n }, () => ({ fx: (0.5 + 3 * rnd()) / w, fy: (0.5 + 3 * rnd()) / h, ph: rnd() * 2 * Math.PI, a: 0.3 + 0.7 * rnd() }));
   const wx = waves(3), wy = waves(3), wa = waves(3);

@@ -18,6 +18,7 @@
 import sharp from 'sharp';
 import type { Worker } from 'node:worker_threads';
 import { Errors } from '../../src/errors.ts';
+import { VECTOR_OUTPUT } from '../../src/formats.ts';
 import { translate } from '../../src/render/affine.ts';
 import { spawnModuleWorker } from '../../src/analyze/spawn-worker.ts';
 import { parseNumberIn } from '../args.ts';
@@ -95,7 +96,7 @@ export const VECTORIZE_EFFECTS: EffectFamily = {
       }
       return NAMES.map((n) => v[n]);
     },
-    output: (_v, out) => (!out.format || out.format.kind === 'auto' ? { ...out, format: { kind: 'fixed', format: 'svg' } } : out),
+    output: (_v, out) => (!out.format || out.format.kind === 'auto' ? { ...out, format: { kind: 'fixed', format: VECTOR_OUTPUT } } : out),
     async apply(c, v, ctx) {
       await c.ensureDims();
       const img = await stillPixels(c, 'vectorize', { rgb: true, alpha: true });
