@@ -22,6 +22,7 @@ import { animatedSettings, encodeStill, pickFormat, plainSettings, type Encoded,
 import type { RawImage } from '../analyze/types.ts';
 import { Errors, classifySharpError, isHttpError } from '../errors.ts';
 import type { Region } from './affine.ts';
+import { listObjects } from '../analyze/subject.ts';
 
 export type { OutputSettings };
 
@@ -34,6 +35,8 @@ export interface RenderResult {
   crop?: Region;
   /** Encoder quality chosen by q_auto. */
   quality?: number;
+  /** `fl_getinfo` with object detection on: objects of the (oriented) input, in its pixels. */
+  objects?: { class: string; score: number; box: Region }[];
 }
 
 /** Format a source is delivered in when neither f_ nor an extension asks for one. */
@@ -189,6 +192,7 @@ export async function render(src: Source, meta: SourceMeta, plan: Plan, out: Out
   try {
     const t0 = now();
     const opened = openSource(src, meta, plan, out, ctx);
+    const objects = out.flags.getinfo && ctx.config.objects ? await listObjects(opened.canvas, { ...ctx, prefix: '' }, 'input') : undefined;
     const canvas = await transform(opened, plan, ctx);
     let raw: RawImage | undefined;
     const fused = !opened.animated && streamable(out, canvas);
@@ -221,7 +225,7 @@ export async function render(src: Source, meta: SourceMeta, plan: Plan, out: Out
     const t2 = now();
     ctx.timing.transform = (ctx.timing.transform ?? 0) + (t1 - t0);
     ctx.timing.encode = (ctx.timing.encode ?? 0) + (t2 - t1);
-    return { body: enc.body, format: enc.format, width: outW, height: outH, crop: canvas.visibleInputRegion(), ...(enc.quality !== undefined ? { quality: enc.quality } : {}) };
+    return { body: enc.body, format: enc.format, width: outW, height: outH, crop: canvas.visibleInputRegion(), ...(enc.quality !== undefined ? { quality: enc.quality } : {}), ...(objects ? { objects } : {}) };
   } catch (e) {
     if (isHttpError(e)) throw e;
     throw classifySharpError(e);

@@ -260,6 +260,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
         input: { width: meta.width, height: meta.height, format: meta.format, bytes: meta.bytes },
         output: { width: r.width, height: r.height, format: r.format, bytes: r.body.length },
         ...(r.crop ? { crop: r.crop } : {}),
+        ...(r.objects ? { objects: r.objects } : {}),
       };
       const body = Buffer.from(JSON.stringify(info));
       return { body, contentType: 'application/json', etag: etagOf(body), vary: [...ctx.vary], meta: meta2, timing: { ...ctx.timing } };
