@@ -202,13 +202,20 @@ export async function objectsOn(canvas: Canvas, ctx: RenderContext, tiled = fals
   }
 }
 
-/** Boxes of the asked classes (canvas pixels), those within KEEP_SHARE_OF_BEST of the best score. */
+/**
+ * Boxes of the asked classes (canvas pixels): per asked name, those within KEEP_SHARE_OF_BEST
+ * of that name's best score (`g_dog:cat` keeps the dogs and the cats).
+ */
 function askedBoxes(objects: readonly DetectedObject[], names: readonly string[]): DetectedObject[] {
-  const ids = new Set(names.flatMap((n) => objectClassIds(n)));
-  const cands = objects.filter((o) => ids.has(o.cls) && o.score >= ASKED_SCORE_THRESHOLD);
-  if (!cands.length) return [];
-  const best = Math.max(...cands.map((o) => o.score));
-  return cands.filter((o) => o.score >= best * KEEP_SHARE_OF_BEST);
+  const out: DetectedObject[] = [];
+  for (const name of names) {
+    const ids = new Set(objectClassIds(name));
+    const cands = objects.filter((o) => ids.has(o.cls) && o.score >= ASKED_SCORE_THRESHOLD);
+    if (!cands.length) continue;
+    const best = Math.max(...cands.map((o) => o.score));
+    for (const o of cands) if (o.score >= best * KEEP_SHARE_OF_BEST && !out.includes(o)) out.push(o);
+  }
+  return out;
 }
 
 /** The union box of the objects an object gravity names, looking harder (tiles) when the first pass found none. */
