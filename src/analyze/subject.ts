@@ -10,6 +10,7 @@
  *   behaves like `g_faces` with the `g_auto` fallback.
  */
 import type { Sharp } from 'sharp';
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Component } from '../../transforms/types.ts';
 import type { Canvas } from '../render/canvas.ts';
@@ -179,6 +180,19 @@ async function detectObjectsOn(canvas: Canvas, e: Entry, tiled: boolean): Promis
   return { objects: found.map((o) => ({ ...o, x: o.x * sx, y: o.y * sy, width: o.width * sx, height: o.height * sy })), complete: true };
 }
 
+/** Detection through the shared tier (Redis) when there is one: another instance's answer is reused. */
+async function sharedDetection(canvas: Canvas, ctx: RenderContext, stage: string, e: Entry, tiled: boolean): Promise<ObjectsResult> {
+  const shared = ctx.shared;
+  const key = createHash('sha256').update(`${analysisKey(canvas, ctx, stage)}\n${tiled ? 'tiled' : 'whole'}`).digest('base64url');
+  if (shared) {
+    const hit = await shared.getJson<DetectedObject[]>('objects', key);
+    if (Array.isArray(hit)) return { objects: hit, complete: true };
+  }
+  const r = await detectObjectsOn(canvas, e, tiled);
+  if (shared && r.complete) await shared.setJson('objects', key, r.objects);
+  return r;
+}
+
 /**
  * Objects on the canvas as it is at this point of the plan (cached with its analysis). `tiled`
  * adds the tile pass, which finds smaller objects, when the canvas is large enough for it to
@@ -192,7 +206,7 @@ export async function objectsOn(canvas: Canvas, ctx: RenderContext, tiled = fals
     const slot = useTiles ? 'objectsTiled' : 'objects';
     let p = e[slot];
     if (!p) {
-      p = detectObjectsOn(canvas, e, useTiles);
+      p = sharedDetection(canvas, ctx, stage, e, useTiles);
       e[slot] = p;
       p.then((r) => { if (!r.complete) e[slot] = undefined; }, () => { e[slot] = undefined; });
     }
@@ -225,11 +239,25 @@ async function objectTarget(canvas: Canvas, ctx: RenderContext, names: readonly 
   return boxes.length ? union(boxes) : undefined;
 }
 
-/** `g_auto:<class>…`: the saliency re-weighted by the named objects found (unchanged when none). */
+/**
+ * Plain `g_auto`'s object cue: objects found with at least this score join the subject, each
+ * weighted by its score (APERTURE_OBJECTS=0 turns the cue off with the detector).
+ */
+const CUE_SCORE = 0.5;
+
+/** `g_auto:<class>…`: the saliency re-weighted by the named objects found (unchanged when none); plain `g_auto`: the object cue. */
 async function autoWithObjects(canvas: Canvas, ctx: RenderContext, g: AutoGravity, sal: SaliencyAnalysis, W: number, H: number): Promise<SaliencyAnalysis> {
-  if (!g.objects?.length) return sal;
-  const { objects } = await objectsOn(canvas, ctx);
   const sx = sal.width / W, sy = sal.height / H;
+  if (!g.objects?.length) {
+    if (g.focus !== 'default' || !ctx.config.objects || sal.faces.length || !objectCue(sal)) return sal;
+    const { objects } = await objectsOn(canvas, ctx);
+    return withObjects(sal, objects.filter((o) => o.score >= CUE_SCORE)
+      .map((o) => ({ x: o.x * sx, y: o.y * sy, width: o.width * sx, height: o.height * sy, weight: o.score, avoid: false })));
+  }
+  const named = g.objects.filter((f) => !f.avoid && f.weight > 0).map((f) => f.name);
+  let { objects } = await objectsOn(canvas, ctx);
+  // None of the weighted objects in the first pass: look harder (tiles), as g_<class> does.
+  if (named.length && !askedBoxes(objects, named).length) objects = (await objectsOn(canvas, ctx, true)).objects;
   const boxes: WeightedBox[] = [];
   for (const f of g.objects) {
     for (const o of askedBoxes(objects, [f.name])) {
@@ -237,6 +265,11 @@ async function autoWithObjects(canvas: Canvas, ctx: RenderContext, g: AutoGravit
     }
   }
   return withObjects(sal, boxes);
+}
+
+/** Whether plain g_auto looks for objects on this analysis (APERTURE_GAUTO_OBJECT_CUE for measurements). */
+function objectCue(_sal: SaliencyAnalysis): boolean {
+  return process.env.APERTURE_GAUTO_OBJECT_CUE === '1';
 }
 
 /** Objects for `fl_getinfo`: class name, score and box in canvas pixels, from OBJECT_SCORE_THRESHOLD. */

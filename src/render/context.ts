@@ -40,4 +40,12 @@ export interface RenderContext {
    * them instead of analysing again. Absent: every decision is made afresh.
    */
   readonly decisions?: Map<string, unknown>;
+  /**
+   * The shared tier's small analysis records (Redis), where one is configured: detections are
+   * read there before running a detector and stored after, so instances share them.
+   */
+  readonly shared?: {
+    getJson<T>(ns: string, key: string): Promise<T | undefined>;
+    setJson(ns: string, key: string, value: unknown): Promise<void>;
+  };
 }

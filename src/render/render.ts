@@ -192,7 +192,7 @@ export async function render(src: Source, meta: SourceMeta, plan: Plan, out: Out
   try {
     const t0 = now();
     const opened = openSource(src, meta, plan, out, ctx);
-    const objects = out.flags.getinfo && ctx.config.objects ? await listObjects(opened.canvas, { ...ctx, prefix: '' }, 'input') : undefined;
+    const objects = out.flags.getinfo && ctx.config.objects ? await listObjects(opened.canvas, { ...ctx, prefix: '' }, 'geometry') : undefined;
     const canvas = await transform(opened, plan, ctx);
     let raw: RawImage | undefined;
     const fused = !opened.animated && streamable(out, canvas);

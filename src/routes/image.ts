@@ -420,7 +420,7 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
       metrics.cacheLookups.inc(L1_MISS);
       const refused = oversize.get(key);
       if (refused) throw new Errors.OUTPUT_TOO_LARGE(refused);
-      const ctx: RenderContext = { config, hints: hints ?? parseHints(request.headers), vary: vary ?? new Set<string>(), sourceIdentity: src.identity, prefix: '', timing: {}, deadline, loadLayer, decisions: new Map() };
+      const ctx: RenderContext = { config, hints: hints ?? parseHints(request.headers), vary: vary ?? new Set<string>(), sourceIdentity: src.identity, prefix: '', timing: {}, deadline, loadLayer, decisions: new Map(), ...(config.redisUrl ? { shared: delivery.tier } : {}) };
       // L1 miss: one computation per key in this process; across instances the shared tier
       // serves a result another instance made, or lets exactly one of them make it.
       let from = 'computed' as 'l2' | 'computed';
