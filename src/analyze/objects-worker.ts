@@ -12,9 +12,9 @@
  * objects above `scoreThreshold` and reads a class a request asks for down to
  * `askedThreshold`, from one detection per source.
  *
- * Passes: the whole image letterboxed to 512 px; with `tiled`, also 2×2 overlapping tiles (each
- * 60% of a side, letterboxed to 512 px), which finds objects too small for the first pass;
- * boxes of all passes are merged per class by non-maximum suppression.
+ * Passes: the whole image letterboxed to 512 px; with `tiled`, instead 2×2 overlapping tiles
+ * (each 60% of a side, letterboxed to 512 px), which find objects too small for the first pass;
+ * the caller merges them with its first pass (object-merge.ts).
  *
  * Protocol (one job at a time; objects.ts queues):
  *   in:  { id, op: 'detect', data, width, height, channels, tiled? } | { id, op: 'memory' }
@@ -28,6 +28,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { mergeDetections } from './object-merge.ts';
 
 export interface ObjectDetectOptions {
   /** Smallest score of an object that is listed (any class). */
@@ -60,7 +61,6 @@ export type ObjectWorkerReply =
 const INPUT = 512;
 const STRIDE = 4;
 const CLASSES = 80;
-const NMS_IOU = 0.5;
 /** Peaks kept per pass before thresholds (the graph's own top-k). */
 const TOP_K = 100;
 
@@ -148,33 +148,6 @@ async function pass(model: GraphModel, rgb: tf.Tensor3D, r: Region, minScore: nu
   return out;
 }
 
-function iou(a: DetectedObject, b: DetectedObject): number {
-  const w = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
-  const h = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
-  if (w <= 0 || h <= 0) return 0;
-  const inter = w * h;
-  return inter / (a.width * a.height + b.width * b.height - inter);
-}
-
-/** Share of `b` inside `a`. */
-function inside(a: DetectedObject, b: DetectedObject): number {
-  const w = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
-  const h = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
-  return w <= 0 || h <= 0 ? 0 : (w * h) / (b.width * b.height);
-}
-
-/**
- * Per-class NMS over all passes. A tile box that is mostly inside a larger whole-image box of
- * the same class is a part of it (a tile sees half a dog as a dog) and is dropped.
- */
-function merge(whole: DetectedObject[], tiles: DetectedObject[]): DetectedObject[] {
-  const tileKept = tiles.filter((t) => !whole.some((w) => w.cls === t.cls && inside(w, t) > 0.6));
-  const all = [...whole, ...tileKept].sort((a, b) => b.score - a.score);
-  const kept: DetectedObject[] = [];
-  for (const b of all) if (kept.every((k) => k.cls !== b.cls || iou(k, b) <= NMS_IOU)) kept.push(b);
-  return kept;
-}
-
 /** 2×2 tiles, each 60% of the side (so they overlap by 20%). */
 function tilesOf(width: number, height: number): Region[] {
   const tw = Math.round(width * 0.6), th = Math.round(height * 0.6);
@@ -189,12 +162,13 @@ export async function detectObjectsWith(
   const rgb = tf.tensor3d(toRgb(data, width, height, channels), [height, width, 3], 'float32');
   const minScore = Math.min(opts.scoreThreshold, opts.askedThreshold);
   try {
-    const whole = await pass(model, rgb, { x: 0, y: 0, w: width, h: height }, minScore);
+    // With `tiled` only the tiles: the caller already has the whole-image pass and merges.
+    const whole = tiled ? [] : await pass(model, rgb, { x: 0, y: 0, w: width, h: height }, minScore);
     const tiles: DetectedObject[] = [];
     if (tiled) {
       for (const r of tilesOf(width, height)) tiles.push(...await pass(model, rgb, r, minScore));
     }
-    return merge(whole, tiles).map((o) => ({
+    return mergeDetections(whole, tiles).map((o) => ({
       cls: o.cls, score: Math.round(o.score * 1000) / 1000,
       x: o.x, y: o.y, width: o.width, height: o.height,
     }));

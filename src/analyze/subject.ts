@@ -26,6 +26,7 @@ import type { AutoGravity } from '../../transforms/gravity.ts';
 import { ASKED_SCORE_THRESHOLD, OBJECT_SCORE_THRESHOLD, TILED_SIDE, getObjectDetector, rawForObjects, type DetectedObject } from './objects.ts';
 import { COCO_CLASSES, objectClassIds } from './coco.ts';
 import { withObjects, type WeightedBox } from './object-focus.ts';
+import { mergeDetections } from './object-merge.ts';
 
 /** Objects are looked for on a copy of this long side (the network's input). */
 const OBJECT_SIDE = 512;
@@ -206,7 +207,13 @@ export async function objectsOn(canvas: Canvas, ctx: RenderContext, tiled = fals
     const slot = useTiles ? 'objectsTiled' : 'objects';
     let p = e[slot];
     if (!p) {
-      p = sharedDetection(canvas, ctx, stage, e, useTiles);
+      if (useTiles) {
+        // The tile pass adds to the first pass (run first if it has not been).
+        const base = objectsOn(canvas, ctx, false, stage);
+        p = Promise.all([base, sharedDetection(canvas, ctx, stage, e, true)]).then(([b, t]) => ({
+          objects: mergeDetections(b.objects, t.objects), complete: b.complete && t.complete,
+        }));
+      } else p = sharedDetection(canvas, ctx, stage, e, false);
       e[slot] = p;
       p.then((r) => { if (!r.complete) e[slot] = undefined; }, () => { e[slot] = undefined; });
     }
