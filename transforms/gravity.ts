@@ -73,7 +73,7 @@ function parseObject(raw: string): Gravity | undefined {
   let i = 0;
   for (; i < parts.length && parts[i] !== 'auto'; i++) {
     const name = canonicalObjectName(parts[i]);
-    if (!name) return names.length ? undefined : undefined;
+    if (!name) return undefined;
     if (!names.includes(name)) names.push(name);
   }
   if (!names.length) return undefined;

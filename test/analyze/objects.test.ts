@@ -104,3 +104,13 @@ t.test('APERTURE_OBJECTS=0: object gravities are 400 unsupported, nothing loads'
   tt.notOk(JSON.parse(r.body.toString()).objects, 'getinfo lists no objects');
   tt.equal(objectWorkerStarts(), before, 'no object worker started');
 });
+
+t.test('APERTURE_GAUTO_OBJECTS=1: plain g_auto looks for objects too', async (tt) => {
+  await stopObjectWorker();
+  const s = await startServer(tt, { config: { storageDir: dir, gautoObjects: true } });
+  tt.teardown(async () => { await s.close(); await stopObjectWorker(); });
+  const before = objectWorkerStarts();
+  const r = await s.get('/image/upload/c_fill,w_300,h_400,g_auto/fl_getinfo/rocket.jpg');
+  tt.equal(r.status, 200);
+  tt.equal(objectWorkerStarts(), before + 1, 'the detector ran for plain g_auto');
+});
