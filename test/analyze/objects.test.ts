@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { startServer } from '../helpers/harness.ts';
 import { objectWorkerStarts, stopObjectWorker } from '../../src/analyze/objects.ts';
+import { createClient } from 'redis';
+import { startRedis, redisAvailable, redisSkipReason } from '../helpers/redis.ts';
 
 const images = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../images');
 
@@ -113,4 +115,21 @@ t.test('APERTURE_GAUTO_OBJECTS=1: plain g_auto looks for objects too', async (tt
   const r = await s.get('/image/upload/c_fill,w_300,h_400,g_auto/fl_getinfo/rocket.jpg');
   tt.equal(r.status, 200);
   tt.equal(objectWorkerStarts(), before + 1, 'the detector ran for plain g_auto');
+});
+
+t.test('detections are stored in the shared tier (Redis) for other instances', { skip: redisAvailable ? false : redisSkipReason }, async (tt) => {
+  const redis = await startRedis();
+  tt.teardown(() => redis.stop());
+  const raw = createClient({ url: redis.url });
+  await raw.connect();
+  tt.teardown(() => raw.close());
+  // Its own copy of the composite: a source identity no earlier subtest analysed in this process.
+  await fs.copyFile(path.join(dir, 'pair.jpg'), path.join(dir, 'pair-redis.jpg'));
+  const s = await startServer(tt, { config: { storageDir: dir, redisUrl: redis.url, redisTimeoutMs: 10_000 } });
+  tt.teardown(async () => { await s.close(); await stopObjectWorker(); });
+  tt.equal((await s.get('/image/upload/c_fill,w_300,h_400,g_cat/pair-redis.jpg')).status, 200);
+  const keys = await raw.keys('aperture:j:objects:*');
+  tt.equal(keys.length, 1, 'one detection record (the first pass found the cat: no tile pass)');
+  const stored = JSON.parse((await raw.get(keys[0]!))!) as { cls: number; score: number }[];
+  tt.ok(stored.some((o) => o.cls === 15 && o.score >= 0.3), 'holding the cat');
 });
