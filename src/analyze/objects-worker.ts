@@ -12,12 +12,11 @@
  * objects above `scoreThreshold` and reads a class a request asks for down to
  * `askedThreshold`, from one detection per source.
  *
- * Passes: the whole image letterboxed to 512 px; with `tiled`, instead 2×2 overlapping tiles
- * (each 60% of a side, letterboxed to 512 px), which find objects too small for the first pass;
- * the caller merges them with its first pass (object-merge.ts).
+ * One pass per job: the image sent, letterboxed to 512 px (the caller sends at most 512 px: the
+ * whole canvas, or the tiles of its tile pass, subject.ts), boxes merged per class by NMS.
  *
  * Protocol (one job at a time; objects.ts queues):
- *   in:  { id, op: 'detect', data, width, height, channels, tiled? } | { id, op: 'memory' }
+ *   in:  { id, op: 'detect', data, width, height, channels } | { id, op: 'memory' }
  *   out: { type: 'ready' } | { type: 'failed', message }
  *        | { id, objects: DetectedObject[] } | { id, numTensors } | { id, error }
  */
@@ -48,7 +47,7 @@ export interface DetectedObject {
 }
 
 export type ObjectWorkerRequest =
-  | { id: number; op: 'detect'; data: Uint8Array; width: number; height: number; channels: number; tiled?: boolean }
+  | { id: number; op: 'detect'; data: Uint8Array; width: number; height: number; channels: number }
   | { id: number; op: 'memory' };
 
 export type ObjectWorkerReply =
@@ -148,27 +147,14 @@ async function pass(model: GraphModel, rgb: tf.Tensor3D, r: Region, minScore: nu
   return out;
 }
 
-/** 2×2 tiles, each 60% of the side (so they overlap by 20%). */
-function tilesOf(width: number, height: number): Region[] {
-  const tw = Math.round(width * 0.6), th = Math.round(height * 0.6);
-  const out: Region[] = [];
-  for (const fy of [0, 1]) for (const fx of [0, 1]) out.push({ x: fx ? width - tw : 0, y: fy ? height - th : 0, w: tw, h: th });
-  return out;
-}
-
 export async function detectObjectsWith(
-  model: GraphModel, data: Uint8Array, width: number, height: number, channels: number, opts: ObjectDetectOptions, tiled = false,
+  model: GraphModel, data: Uint8Array, width: number, height: number, channels: number, opts: ObjectDetectOptions,
 ): Promise<DetectedObject[]> {
   const rgb = tf.tensor3d(toRgb(data, width, height, channels), [height, width, 3], 'float32');
   const minScore = Math.min(opts.scoreThreshold, opts.askedThreshold);
   try {
-    // With `tiled` only the tiles: the caller already has the whole-image pass and merges.
-    const whole = tiled ? [] : await pass(model, rgb, { x: 0, y: 0, w: width, h: height }, minScore);
-    const tiles: DetectedObject[] = [];
-    if (tiled) {
-      for (const r of tilesOf(width, height)) tiles.push(...await pass(model, rgb, r, minScore));
-    }
-    return mergeDetections(whole, tiles).map((o) => ({
+    const found = await pass(model, rgb, { x: 0, y: 0, w: width, h: height }, minScore);
+    return mergeDetections(found, []).map((o) => ({
       cls: o.cls, score: Math.round(o.score * 1000) / 1000,
       x: o.x, y: o.y, width: o.width, height: o.height,
     }));
@@ -213,7 +199,7 @@ async function serve(): Promise<void> {
       port.postMessage({ id: req.id, numTensors: tf.memory().numTensors } satisfies ObjectWorkerReply);
       return;
     }
-    detectObjectsWith(model, req.data, req.width, req.height, req.channels, opts, req.tiled === true).then(
+    detectObjectsWith(model, req.data, req.width, req.height, req.channels, opts).then(
       (objects) => port.postMessage({ id: req.id, objects } satisfies ObjectWorkerReply),
       (err: unknown) => port.postMessage({ id: req.id, error: err instanceof Error ? err.message : String(err) } satisfies ObjectWorkerReply),
     );

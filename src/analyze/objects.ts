@@ -29,7 +29,7 @@ export const OBJECT_DETECT_OPTIONS: ObjectDetectOptions = Object.freeze({
   askedThreshold: ASKED_SCORE_THRESHOLD,
 });
 
-/** The tile pass (2×2 tiles, one more network pass each) runs on copies of this long side. */
+/** The tile pass (2×2 tiles, one more network pass each) cuts its tiles from a copy of this long side. */
 export const TILED_SIDE = 1024;
 
 const INIT_TIMEOUT_MS = 30_000;
@@ -39,8 +39,8 @@ export type { DetectedObject };
 
 export interface ObjectDetector {
   readonly available: boolean;
-  /** Objects in `img` pixels, best score first; `tiled` adds the 2×2 tile passes. */
-  detect(img: RawImage, tiled?: boolean): Promise<DetectedObject[]>;
+  /** Objects in `img` pixels (one network pass, letterboxed to 512 px), best score first. */
+  detect(img: RawImage): Promise<DetectedObject[]>;
   tensorCount(): Promise<number>;
 }
 
@@ -90,14 +90,14 @@ class WorkerObjectDetector implements ObjectDetector {
     this.pump();
   }
 
-  async detect(img: RawImage, tiled = false): Promise<DetectedObject[]> {
+  async detect(img: RawImage): Promise<DetectedObject[]> {
     const { width, height, channels } = img;
     if (!(width > 0 && height > 0) || img.data.length < width * height * channels) {
       throw new RangeError(`detect: ${width}x${height}x${channels} image with ${img.data.length} bytes`);
     }
     const data = new Uint8Array(width * height * channels);
     data.set(img.data.subarray(0, data.length));
-    const reply = await this.run({ id: this.nextId++, op: 'detect', data, width, height, channels, tiled }, [data.buffer]);
+    const reply = await this.run({ id: this.nextId++, op: 'detect', data, width, height, channels }, [data.buffer]);
     if (reply && 'objects' in reply) return reply.objects;
     if (reply && 'error' in reply) warnOnce(`detection failed: ${reply.error}`);
     return [];

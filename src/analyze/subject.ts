@@ -9,7 +9,7 @@
  * - `g_auto` uses faces as the strongest cue; `g_auto:subject` ignores faces; `g_auto:faces`
  *   behaves like `g_faces` with the `g_auto` fallback.
  */
-import type { Sharp } from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Component } from '../../transforms/types.ts';
@@ -172,13 +172,39 @@ function entryOf(canvas: Canvas, ctx: RenderContext, stage: string): Promise<Ent
   return p;
 }
 
+/** 2×2 tiles of a `w×h` image, each 60% of a side (they overlap by 20%). */
+function tilesOf(w: number, h: number): { left: number; top: number; width: number; height: number }[] {
+  const tw = Math.round(w * 0.6), th = Math.round(h * 0.6);
+  const out = [];
+  for (const fy of [0, 1]) for (const fx of [0, 1]) out.push({ left: fx ? w - tw : 0, top: fy ? h - th : 0, width: tw, height: th });
+  return out;
+}
+
+/**
+ * One detection on the canvas: the whole of it at OBJECT_SIDE, or (`tiled`) 2×2 tiles of a
+ * TILED_SIDE copy, each cut and scaled to OBJECT_SIDE here by libvips, so the worker never holds
+ * more than one network input (its wasm heap never shrinks while it lives).
+ */
 async function detectObjectsOn(canvas: Canvas, e: Entry, tiled: boolean): Promise<ObjectsResult> {
   const detector = await getObjectDetector();
   if (!detector.available) return { objects: [], complete: false };
   const img = await rawForObjects(canvas.pipeline().clone(), tiled ? TILED_SIDE : OBJECT_SIDE);
-  const found = await detector.detect(img, tiled);
   const sx = e.width / img.width, sy = e.height / img.height;
-  return { objects: found.map((o) => ({ ...o, x: o.x * sx, y: o.y * sy, width: o.width * sx, height: o.height * sy })), complete: true };
+  if (!tiled) {
+    const found = await detector.detect(img);
+    return { objects: found.map((o) => ({ ...o, x: o.x * sx, y: o.y * sy, width: o.width * sx, height: o.height * sy })), complete: detector.available };
+  }
+  const found: DetectedObject[] = [];
+  for (const t of tilesOf(img.width, img.height)) {
+    const { data, info } = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } })
+      .extract(t).resize(OBJECT_SIDE, OBJECT_SIDE, { fit: 'inside', withoutEnlargement: true })
+      .raw().toBuffer({ resolveWithObject: true });
+    const k = t.width / info.width;
+    for (const o of await detector.detect({ data, width: info.width, height: info.height, channels: img.channels })) {
+      found.push({ ...o, x: (t.left + o.x * k) * sx, y: (t.top + o.y * k) * sy, width: o.width * k * sx, height: o.height * k * sy });
+    }
+  }
+  return { objects: mergeDetections([], found), complete: detector.available };
 }
 
 /** Detection through the shared tier (Redis) when there is one: another instance's answer is reused. */
