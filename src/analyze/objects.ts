@@ -6,7 +6,7 @@
  * (APERTURE_OBJECTS_IDLE_MS) without a job the worker is terminated, which gives its wasm heap
  * back. One job is in the worker at a time (FIFO here), each bounded by a timeout.
  *
- * Thresholds (chosen on the development composites, bench/objects-score.ts): objects are listed
+ * Thresholds (set before, then checked on the development composites of bench/objects-score.ts): objects are listed
  * (fl_getinfo, g_auto cue) from score 0.3; a class a request names is read down to 0.15, so a
  * small or unusual-looking object of the asked class is still found.
  *
