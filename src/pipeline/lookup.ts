@@ -65,6 +65,7 @@ export function createLookup(delivery: Delivery, sources: Sources, producer: Pro
       const ctx: RenderContext = {
         config, hints: job.hints ?? parseHints(job.headers), vary: job.vary ?? new Set<string>(), sourceIdentity: src.identity,
         prefix: '', timing: {}, deadline: job.deadline, loadLayer: sources.loadLayer, decisions: new Map(),
+        ...(config.redisUrl ? { shared: tier } : {}),
       };
       let from = 'computed' as 'l2' | 'computed';
       const r = await results.getOrCompute(key, async () => {

@@ -47,4 +47,12 @@ export interface RenderContext {
    * failure is blamed on one that does not decode alone (render/blame.ts). render() makes it.
    */
   readonly decodes?: SourceDecode[];
+  /**
+   * The shared tier's small analysis records (Redis), where one is configured: detections are
+   * read there before running a detector and stored after, so instances share them.
+   */
+  readonly shared?: {
+    getJson<T>(ns: string, key: string): Promise<T | undefined>;
+    setJson(ns: string, key: string, value: unknown): Promise<void>;
+  };
 }

@@ -90,7 +90,7 @@ export function placeByGravity(c: Component, iw: number, ih: number, rw: number,
 }
 
 function isContentGravity(c: Component): boolean {
-  return c.gravity?.kind === 'auto' || c.gravity?.kind === 'face';
+  return c.gravity?.kind === 'auto' || c.gravity?.kind === 'face' || c.gravity?.kind === 'object';
 }
 
 /**
@@ -161,6 +161,13 @@ async function planGeometry(iw: number, ih: number, c: Component, config: Config
   }
 
   const whole: GeometryPlan = { width: iw, height: ih };
+  if (!W && !H && mode === 'crop' && c.gravity?.kind === 'object' && !c.x && !c.y && !c.zoom) {
+    // Object-aware cropping without a size crops to the detected objects' box (Cloudinary:
+    // "crop around objects without needing to specify dimensions"); none found: the whole image.
+    const subj = await look.subject();
+    if (!subj || (subj.width === iw && subj.height === ih)) return whole;
+    return { extract: { x: subj.x, y: subj.y, width: subj.width, height: subj.height }, width: subj.width, height: subj.height };
+  }
   if (!W && !H) {
     if (mode === 'crop' || mode === 'thumb' || mode === 'fill' || mode === 'lfill') {
       // offsets alone (c_crop,x_10,y_10) still cut; zoom alone zooms

