@@ -35,7 +35,10 @@ function bands(c: Canvas, rgb: [number, number, number], alpha: number): number[
 
 /** `e_red`/`e_green`/`e_blue`: scale one channel. */
 function channel(index: 0 | 1 | 2) {
+  const name = ['red', 'green', 'blue'][index];
   return {
+    doc: `The ${name} channel multiplied by 1+N/100.`,
+    examples: ['60', '-60'],
     parse: num(-100, 100, 0),
     async apply(c: Canvas, v: { args: (number | string)[] }) {
       await toRgb(c);
@@ -130,8 +133,13 @@ const overlay = (l: number, c: number): number => (l < 128 ? (2 * l * c) / 255 :
 const RECOLOR_NUM = /^-?(?:\d+\.?\d*|\.\d+)$/;
 
 export const COLOUR_EFFECTS: EffectFamily = {
-  grayscale: { parse: none, apply: toGrey },
+  grayscale: {
+    doc: 'Shades of grey (luminance).',
+    examples: [''],
+    parse: none, apply: toGrey },
   blackwhite: {
+    doc: 'Black and white by a threshold (0-100).',
+    examples: ['', '30'],
     parse: num(0, 100, 50),
     async apply(c, v) {
       await c.op('threshold', 'colour', (img) => img.threshold(Math.round(((v.args[0] as number) / 100) * 255)));
@@ -139,6 +147,8 @@ export const COLOUR_EFFECTS: EffectFamily = {
     },
   },
   sepia: {
+    doc: 'A sepia tone, mixed with the original by strength.',
+    examples: ['', '40'],
     parse: num(1, 100, 80),
     async apply(c, v) {
       const k = (v.args[0] as number) / 100;
@@ -149,10 +159,14 @@ export const COLOUR_EFFECTS: EffectFamily = {
     },
   },
   brightness: {
+    doc: 'Luminance multiplied by 1+N/100.',
+    examples: ['', '-40'],
     parse: num(-99, 100, 80),
     apply: (c, v) => c.op('modulate', 'colour', (img) => img.modulate({ brightness: 1 + (v.args[0] as number) / 100 })),
   },
   brightness_hsb: {
+    doc: 'Every channel multiplied by 1+N/100 (HSB brightness).',
+    examples: ['', '-40'],
     parse: num(-99, 100, 80),
     async apply(c, v) {
       const k = 1 + (v.args[0] as number) / 100;
@@ -161,10 +175,14 @@ export const COLOUR_EFFECTS: EffectFamily = {
     },
   },
   saturation: {
+    doc: 'Colour saturation scaled by 1+N/100.',
+    examples: ['', '-70'],
     parse: num(-100, 100, 80),
     apply: (c, v) => c.op('modulate', 'colour', (img) => img.modulate({ saturation: Math.max(0, 1 + (v.args[0] as number) / 100) })),
   },
   contrast: {
+    doc: 'Contrast around mid-grey scaled by 1+N/100.',
+    examples: ['', '-50'],
     parse: num(-100, 100, 50),
     apply(c, v) {
       const a = 1 + (v.args[0] as number) / 100;
@@ -172,6 +190,8 @@ export const COLOUR_EFFECTS: EffectFamily = {
     },
   },
   gamma: {
+    doc: 'Mid-tones brightened (positive) or darkened; 0 is neutral.',
+    examples: ['50', '-40'],
     parse: num(-50, 150, 0),
     apply(c, v) {
       // Cloudinary's 0 is neutral; positive brightens mid-tones.
@@ -179,9 +199,17 @@ export const COLOUR_EFFECTS: EffectFamily = {
       return c.op('gamma', 'colour', (img) => img.gamma(2.2, Math.max(1, 2.2 / g)));
     },
   },
-  negate: { parse: none, apply: (c) => c.op('negate', 'colour', (img) => img.negate({ alpha: false })) },
-  normalize: { parse: none, apply: (c) => c.op('normalise', 'colour', (img) => img.normalise()) },
+  negate: {
+    doc: 'The colours inverted (alpha kept).',
+    examples: [''],
+    parse: none, apply: (c) => c.op('negate', 'colour', (img) => img.negate({ alpha: false })) },
+  normalize: {
+    doc: 'Each channel stretched to the full range.',
+    examples: [''],
+    parse: none, apply: (c) => c.op('normalise', 'colour', (img) => img.normalise()) },
   hue: {
+    doc: 'Hue rotated by N×1.8 degrees.',
+    examples: ['', '-40'],
     parse: num(-100, 100, 80),
     async apply(c, v) {
       await toRgb(c);
@@ -192,6 +220,8 @@ export const COLOUR_EFFECTS: EffectFamily = {
   green: channel(1),
   blue: channel(2),
   colorize: {
+    doc: "Blended toward the component's co_ colour (default black) by level.",
+    examples: [{ transformation: 'co_rgb:2f6fde,e_colorize:40' }, { transformation: 'co_orange,e_colorize:70' }],
     parse: num(0, 100, 100),
     async apply(c, v, _ctx, component) {
       const k = (v.args[0] as number) / 100;
@@ -201,6 +231,8 @@ export const COLOUR_EFFECTS: EffectFamily = {
     },
   },
   tint: {
+    doc: 'Colours spread left to right at their positions, overlaid on the luminance.',
+    examples: ['', '80:blue:green', 'equalize:80:red:20p:blue:80p'],
     parse: parseTint,
     canonical: tintCanonical,
     async apply(c, v) {
@@ -221,6 +253,8 @@ export const COLOUR_EFFECTS: EffectFamily = {
     },
   },
   recolor: {
+    doc: 'A 3×3 (RGB) or 4×4 (RGBA) colour matrix, rows first.',
+    examples: ['0:0:1:0:1:0:1:0:0', '0.5:0.5:0:0.3:0.7:0:0:0.2:0.8'],
     parse(args, raw) {
       if ((args.length !== 9 && args.length !== 16) || !args.every((a) => RECOLOR_NUM.test(a))) throw new Errors.INVALID_PARAM('effect', raw);
       return args.map((a) => parseNumberIn('effect', a, -100, 100));

@@ -51,6 +51,8 @@ async function improve(c: Canvas, mode: string, blend: number): Promise<void> {
 
 export const TONE_EFFECTS: EffectFamily = {
   vibrance: {
+    doc: 'Saturation raised most where it is low (dull colours move most).',
+    examples: ['', '80', '-60'],
     parse: num(-100, 100, 20),
     async apply(c, v) {
       const k = (v.args[0] as number) / 100;
@@ -63,6 +65,8 @@ export const TONE_EFFECTS: EffectFamily = {
     },
   },
   fill_light: {
+    doc: 'Shadows lifted; the bias reaches into mid-tones.',
+    examples: ['', '70:60'],
     parse: ints([0, 100, 100], [-100, 100, 0]),
     async apply(c, v) {
       const [blend, bias] = v.args as number[];
@@ -77,6 +81,8 @@ export const TONE_EFFECTS: EffectFamily = {
     },
   },
   auto_color: {
+    doc: 'Grey-world white balance.',
+    examples: [''],
     parse: num(0, 100, 100),
     async apply(c, v) {
       let gains: [number, number, number] = [1, 1, 1];
@@ -85,6 +91,8 @@ export const TONE_EFFECTS: EffectFamily = {
     },
   },
   auto_brightness: {
+    doc: 'Gamma putting the mean luma at mid-grey.',
+    examples: [''],
     parse: num(0, 100, 100),
     async apply(c, v) {
       let lut = new Float64Array(256);
@@ -96,6 +104,8 @@ export const TONE_EFFECTS: EffectFamily = {
     },
   },
   auto_contrast: {
+    doc: 'Luma stretched so 0.5 % / 99.5 % reach black / white.',
+    examples: [''],
     parse: num(0, 100, 100),
     async apply(c, v) {
       let lo = 0, hi = 255;
@@ -106,6 +116,8 @@ export const TONE_EFFECTS: EffectFamily = {
     },
   },
   improve: {
+    doc: 'Contrast stretch, white balance and saturation (indoor, outdoor or auto).',
+    examples: ['', 'indoor', 'outdoor:50'],
     parse(args, raw) {
       if (args.length > 2) throw new Errors.INVALID_PARAM('effect', raw);
       let mode = 'outdoor';
