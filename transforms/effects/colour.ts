@@ -136,7 +136,9 @@ export const COLOUR_EFFECTS: EffectFamily = {
   grayscale: {
     doc: 'Shades of grey (luminance).',
     examples: [''],
-    parse: none, apply: toGrey },
+    parse: none,
+    apply: toGrey,
+  },
   blackwhite: {
     doc: 'Black and white by a threshold (0-100).',
     examples: ['', '30'],
@@ -202,11 +204,15 @@ export const COLOUR_EFFECTS: EffectFamily = {
   negate: {
     doc: 'The colours inverted (alpha kept).',
     examples: [''],
-    parse: none, apply: (c) => c.op('negate', 'colour', (img) => img.negate({ alpha: false })) },
+    parse: none,
+    apply: (c) => c.op('negate', 'colour', (img) => img.negate({ alpha: false })),
+  },
   normalize: {
     doc: 'Each channel stretched to the full range.',
     examples: [''],
-    parse: none, apply: (c) => c.op('normalise', 'colour', (img) => img.normalise()) },
+    parse: none,
+    apply: (c) => c.op('normalise', 'colour', (img) => img.normalise()),
+  },
   hue: {
     doc: 'Hue rotated by N×1.8 degrees.',
     examples: ['', '-40'],
