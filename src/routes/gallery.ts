@@ -15,7 +15,7 @@ import { gallerySections, type GallerySample, type GallerySection } from '../../
 export const GALLERY_SAMPLES: Readonly<Record<GallerySample, string>> = {
   photo: 'coffee.png',
   portrait: 'astronaut.png',
-  logo: 'logo-alpha.png',
+  logo: 'logo-cutout.png',
 };
 
 /** Every entry's sizing, before the transformation it shows. */

@@ -110,7 +110,7 @@ const BLEND_DOCS: Readonly<Record<BlendMode, string>> = {
 };
 
 /** A layer as the gallery shows the blend modes: the logo, 60 % of the base's width, centred. */
-const BLEND_LAYER = 'l_logo-alpha,w_0.6,fl_relative';
+const BLEND_LAYER = 'l_logo-cutout,w_0.6,fl_relative';
 
 function blendMode(name: BlendMode): EffectDef {
   return {
