@@ -108,6 +108,16 @@ t.test('e_brightness_hsb multiplies every channel; e_hue turns red; e_vibrance l
   t.ok(sat(mean(await get('e_vibrance:-100/vib.png'), 0, 0, 20, 20)) < sat(mean(v0, 0, 0, 20, 20)), 'negative vibrance mutes');
 });
 
+t.test('e_gamma brightens mid-tones above 0, darkens them below, 0 is neutral', async (t) => {
+  const base = lum(mean(await get('grey.png')));
+  const up = lum(mean(await get('e_gamma:50/grey.png')));
+  const down = lum(mean(await get('e_gamma:-40/grey.png')));
+  const zero = lum(mean(await get('e_gamma:0/grey.png')));
+  t.ok(Math.abs(up - 255 * (128 / 255) ** 0.5) <= 1.5, `e_gamma:50 → exponent ½: ${up.toFixed(1)}`);
+  t.ok(Math.abs(down - 255 * (128 / 255) ** 1.8) <= 1.5, `e_gamma:-40 → exponent 1.8: ${down.toFixed(1)}`);
+  t.ok(Math.abs(zero - base) <= 0.5, 'e_gamma:0 unchanged');
+});
+
 t.test('e_colorize blends toward the component\'s co_ colour', async (t) => {
   const full = mean(await get('co_rgb:0000ff,e_colorize/photo.png'));
   t.ok(full[0] < 2 && full[1] < 2 && full[2] > 253, 'level 100 (default): all co_ colour');

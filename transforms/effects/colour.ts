@@ -9,7 +9,7 @@
  * | brightness_hsb | -99..100 (80), multiplies HSB brightness (every channel) by 1+N/100 |
  * | contrast | -100..100 (50; Cloudinary documents 0, which would do nothing) |
  * | saturation | -100..100 (80) |
- * | gamma | -50..150 (0) → exponent |
+ * | gamma | -50..150 (0): each channel to the power 1/G, G = 1+N/50 (N ≥ 0) or 1/(1−N/50) (N < 0) |
  * | hue | -100..100 (80) → hue rotation N×1.8° |
  * | red, green, blue | -100..100 (0) → that channel × (1+N/100) |
  * | negate, normalize | |
@@ -192,13 +192,16 @@ export const COLOUR_EFFECTS: EffectFamily = {
     },
   },
   gamma: {
-    doc: 'Mid-tones brightened (positive) or darkened; 0 is neutral.',
+    doc: 'Mid-tones brightened (positive) or darkened (negative); 0 is neutral.',
     examples: ['50', '-40'],
     parse: num(-50, 150, 0),
-    apply(c, v) {
-      // Cloudinary's 0 is neutral; positive brightens mid-tones.
-      const g = Math.max(1, Math.min(3, 1 + (v.args[0] as number) / 50));
-      return c.op('gamma', 'colour', (img) => img.gamma(2.2, Math.max(1, 2.2 / g)));
+    async apply(c, v) {
+      // exponent 1/G on each channel: G = 1+N/50 above 0 (150 → 4), 1/(1−N/50) below (−50 → ½)
+      const n = v.args[0] as number;
+      const g = n >= 0 ? 1 + n / 50 : 1 / (1 - n / 50);
+      if (g === 1) return;
+      const lut = Array.from({ length: 256 }, (_, i) => 255 * (i / 255) ** (1 / g));
+      await mapRgb(c, (r, gg, b, out) => { out[0] = lut[r]; out[1] = lut[gg]; out[2] = lut[b]; });
     },
   },
   negate: {
