@@ -13,7 +13,7 @@ export type { GallerySample };
 export interface GalleryEntry {
   /** What the entry shows: an effect's name (`red`) or a layer option (`fl_tiled`). */
   readonly name: string;
-  /** `e_<name>` for effects, the option itself for layer options. */
+  /** `e_<name>[:<args>]` for effects, the option itself for layer options. */
   readonly label: string;
   readonly doc: string;
   /** The transformation shown (one or more components, without the sample's sizing). */
@@ -29,11 +29,14 @@ export interface GallerySection {
   readonly entries: readonly GalleryEntry[];
 }
 
-function effectTransformation(name: string, ex: EffectExample): { transformation: string; sample: GallerySample } {
+function effectEntry(name: string, ex: EffectExample): { label: string; transformation: string; sample: GallerySample } {
   const spec = typeof ex === 'string' ? { args: ex } : ex;
   const args = spec.args ?? '';
+  const token = `e_${name}${args ? `:${args}` : ''}`;
   return {
-    transformation: spec.transformation ?? `e_${name}${args ? `:${args}` : ''}`,
+    // a plain example is labelled with its token (`e_art:zorro`), a whole transformation by the name
+    label: spec.transformation ? `e_${name}` : token,
+    transformation: spec.transformation ?? token,
     sample: spec.sample ?? 'photo',
   };
 }
@@ -53,7 +56,7 @@ export function gallerySections(): GallerySection[] {
     kind: 'effect' as const,
     entries: Object.keys(family.effects).sort().flatMap((name) => {
       const def = family.effects[name];
-      return def.examples.map((ex) => ({ name, label: `e_${name}`, doc: def.doc, ...effectTransformation(name, ex) }));
+      return def.examples.map((ex) => ({ name, doc: def.doc, ...effectEntry(name, ex) }));
     }),
   }));
   sections.push({
