@@ -9,6 +9,7 @@ import { createDelivery, type Delivery, type DeliveryOptions } from './delivery.
 import { imageRoutes, IMAGE_ROUTE } from './routes/image.ts';
 import { healthRoutes } from './routes/health.ts';
 import { demoRoutes } from './routes/demo.ts';
+import { galleryRoutes } from './routes/gallery.ts';
 import { apiRoutes } from './routes/api.ts';
 import { createStore } from './storage/index.ts';
 import { createApi } from './upload/service.ts';
@@ -92,6 +93,7 @@ export async function buildServer(config: Config, options: ServerOptions = {}): 
 
   healthRoutes(app);
   demoRoutes(app);
+  galleryRoutes(app);
   app.get('/metrics', async (_req, reply) => {
     reply.header('Cache-Control', 'no-store');
     reply.type(delivery.metrics.registry.contentType);

@@ -40,6 +40,9 @@ export interface Flags {
   textNoTrim?: boolean;
 }
 
+/** The flags that say how a layer is placed (the gallery shows each: transforms/layer.ts LAYER_EXAMPLES). */
+export const LAYER_FLAGS = ['relative', 'region_relative', 'no_overflow', 'tiled', 'cutter', 'text_no_trim'] as const;
+
 const SIMPLE: Record<string, keyof Flags> = {
   progressive: 'progressive', lossy: 'lossy', lossless: 'lossless', png8: 'png8', strip_profile: 'stripProfile',
   keep_iptc: 'keepIptc', keep_attribution: 'keepIptc', immutable_cache: 'immutableCache', getinfo: 'getinfo',

@@ -78,3 +78,6 @@ export function isKnownKey(key: string): boolean {
 export type { Component, PlanKey, PlanValues, TransformDef, Phase, PlannedOutput } from './types.ts';
 export type { LayerSpec, Placement } from './layer.ts';
 export { PHASES } from './types.ts';
+export { gallerySections, type GalleryEntry, type GallerySection, type GallerySample } from './gallery.ts';
+export { effectNames } from './effects/index.ts';
+export { LAYER_FLAGS } from './flags.ts';

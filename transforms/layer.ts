@@ -29,6 +29,7 @@ import type { Canvas } from '../src/render/canvas.ts';
 import { colourCanonical, dimCanonical, parseIntIn, type Dim, type Rgba } from './args.ts';
 import type { Gravity } from './gravity.ts';
 import { Errors } from '../src/errors.ts';
+import type { GallerySample } from './effects/types.ts';
 import { FORMAT_BY_EXTENSION } from '../src/formats.ts';
 import { applyLayer, layerBounds } from '../src/render/layers.ts';
 
@@ -83,6 +84,27 @@ export interface LayerSpec {
   /** Canonical text of `components` (set with them; transforms cannot see the plan printer). */
   readonly nested: string;
 }
+
+/**
+ * The layer options as the gallery (GET /gallery) shows them: each layer flag of
+ * transforms/flags.ts LAYER_FLAGS (`fl_<flag>`), face placement and each kind of layer source,
+ * as a whole transformation on a bundled sample (`sample`, default the photo). `l_fetch:` is
+ * not shown: it needs a remote origin. A test fails when a layer flag has no entry here.
+ */
+export const LAYER_EXAMPLES: readonly { readonly name: string; readonly doc: string; readonly transformation: string; readonly sample?: GallerySample }[] = [
+  { name: 'l_<public_id>', doc: 'An image layer, placed by the fl_layer_apply component\'s g_, x_, y_.', transformation: 'l_logo-cutout,w_50/fl_layer_apply,g_south_east,x_6,y_6' },
+  { name: 'u_<public_id>', doc: 'An underlay: the same layer placed under the base.', transformation: 'u_coffee,c_fill,h_1.0,w_1.0,fl_relative/fl_layer_apply', sample: 'logo' },
+  { name: 'fl_relative', doc: 'The layer\'s fractional w/h are relative to the base.', transformation: 'l_logo-cutout,w_0.3,fl_relative/fl_layer_apply,g_north_east' },
+  { name: 'fl_region_relative', doc: 'The layer\'s fractional w/h are relative to the face it is placed on.', transformation: 'l_logo-cutout,w_1.3,fl_region_relative/fl_layer_apply,g_face', sample: 'portrait' },
+  { name: 'g_face', doc: 'The layer placed on the largest face.', transformation: 'l_logo-cutout,w_40/fl_layer_apply,g_face', sample: 'portrait' },
+  { name: 'g_faces', doc: 'The layer placed on each face.', transformation: 'l_logo-cutout,w_40/fl_layer_apply,g_faces', sample: 'portrait' },
+  { name: 'fl_tiled', doc: 'The layer repeated over the whole base.', transformation: 'l_logo-cutout,w_32,o_70/fl_layer_apply,fl_tiled' },
+  { name: 'fl_cutter', doc: 'The layer\'s alpha cuts the base: kept where the layer is opaque.', transformation: 'l_logo-cutout,w_100/fl_cutter,fl_layer_apply' },
+  { name: 'fl_no_overflow', doc: 'A layer reaching past the base is clipped instead of growing the canvas.', transformation: 'l_logo-cutout,w_80/fl_layer_apply,fl_no_overflow,g_south_east,x_-30,y_-30' },
+  { name: 'fl_text_no_trim', doc: 'A text layer keeps a margin around its ink (b_ shows the box).', transformation: 'l_text:Arial_20_bold:Aperture,co_white,b_rgb:2f6fde/fl_layer_apply,fl_text_no_trim,g_south,y_8' },
+  { name: 'l_text', doc: 'Text: l_text:<font>_<size>[_<style>…]:<text>, coloured by co_.', transformation: 'l_text:Arial_22_bold:Hello%20world,co_white/fl_layer_apply,g_south,y_8' },
+  { name: 'l_lut', doc: 'A 3D colour look-up table (.cube or .3dl) from storage, applied to the base.', transformation: 'l_lut:teal-orange.cube' },
+];
 
 declare module './types.ts' {
   interface PlanValues { layer: LayerSpec }

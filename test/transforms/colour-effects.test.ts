@@ -29,6 +29,9 @@ await put('semi.png', solid(40, 20, 0, 0, 0, 0)
   .composite([{ input: await solid(20, 20, 200, 0, 0, 0.3).png().toBuffer(), left: 0, top: 0 }, { input: await solid(20, 20, 200, 0, 0, 0.8).png().toBuffer(), left: 20, top: 0 }]));
 // 100×20 mid-grey
 await put('grey.png', solid(100, 20, 128, 128, 128).removeAlpha());
+// 100×20: 70 % red-brown (a saucer on wood), 30 % light grey (the cup)
+await put('warm.png', sharp({ create: { width: 100, height: 20, channels: 3, background: { r: 170, g: 70, b: 40 } } })
+  .composite([{ input: await solid(30, 20, 200, 198, 196).png().toBuffer(), left: 70, top: 0 }]));
 // the photo, 160 px wide, as is, dark, with a blue cast and flat (low contrast)
 const photo = await sharp(path.resolve('images/rocket.jpg')).resize(160).removeAlpha().toBuffer();
 await put('photo.png', sharp(photo));
@@ -108,6 +111,16 @@ t.test('e_brightness_hsb multiplies every channel; e_hue turns red; e_vibrance l
   t.ok(sat(mean(await get('e_vibrance:-100/vib.png'), 0, 0, 20, 20)) < sat(mean(v0, 0, 0, 20, 20)), 'negative vibrance mutes');
 });
 
+t.test('e_gamma brightens mid-tones above 0, darkens them below, 0 is neutral', async (t) => {
+  const base = lum(mean(await get('grey.png')));
+  const up = lum(mean(await get('e_gamma:50/grey.png')));
+  const down = lum(mean(await get('e_gamma:-40/grey.png')));
+  const zero = lum(mean(await get('e_gamma:0/grey.png')));
+  t.ok(Math.abs(up - 255 * (128 / 255) ** 0.5) <= 1.5, `e_gamma:50 → exponent ½: ${up.toFixed(1)}`);
+  t.ok(Math.abs(down - 255 * (128 / 255) ** 1.8) <= 1.5, `e_gamma:-40 → exponent 1.8: ${down.toFixed(1)}`);
+  t.ok(Math.abs(zero - base) <= 0.5, 'e_gamma:0 unchanged');
+});
+
 t.test('e_colorize blends toward the component\'s co_ colour', async (t) => {
   const full = mean(await get('co_rgb:0000ff,e_colorize/photo.png'));
   t.ok(full[0] < 2 && full[1] < 2 && full[2] > 253, 'level 100 (default): all co_ colour');
@@ -178,6 +191,12 @@ t.test('tone: fill_light, auto_color, auto_brightness, auto_contrast, improve', 
   const cast = mean(await get('cast.png')), fixed = mean(await get('e_auto_color/cast.png'));
   t.ok(Math.abs(fixed[2] - fixed[0]) < Math.abs(cast[2] - cast[0]) / 3, `auto_color removes the blue cast (b−r ${(cast[2] - cast[0]).toFixed(0)} → ${(fixed[2] - fixed[0]).toFixed(0)})`);
   t.ok(dist(mean(await get('e_auto_color:0/cast.png')), cast) < 1.5, 'blend 0 changes nothing');
+  // A scene of one dominant colour with neutral pixels: those are balanced, the colour stays
+  // (grey world would have tripled blue and turned the red-brown grey).
+  const warm = await get('warm.png'), balanced = await get('e_auto_color/warm.png');
+  const red0 = mean(warm, 0, 0, 70, 20), red1 = mean(balanced, 0, 0, 70, 20), cup = mean(balanced, 70, 0, 30, 20);
+  t.ok(red1[0] - red1[2] > 0.9 * (red0[0] - red0[2]), `auto_color keeps a dominant colour (r−b ${(red0[0] - red0[2]).toFixed(0)} → ${(red1[0] - red1[2]).toFixed(0)})`);
+  t.ok(Math.abs(cup[0] - cup[2]) <= 2, `the neutral area ends neutral (r−b ${(cup[0] - cup[2]).toFixed(1)})`);
 
   const bright = lum(mean(await get('e_auto_brightness/dark.png')));
   t.ok(Math.abs(bright - 128) < Math.abs(lum(mean(dark)) - 128) / 2, `auto_brightness moves the mean toward mid-grey (${bright.toFixed(0)})`);

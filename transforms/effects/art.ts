@@ -49,6 +49,8 @@ export const ART_FILTERS: Readonly<Record<string, Grade>> = {
 
 export const ART_EFFECTS: EffectFamily = {
   art: {
+    doc: 'One of 21 named colour grades.',
+    examples: Object.keys(ART_FILTERS),
     parse(args, raw) {
       if (args.length !== 1) throw new Errors.INVALID_PARAM('effect', raw);
       if (!own(ART_FILTERS, args[0])) {

@@ -90,8 +90,24 @@ export function layerBlend(name: string): LayerBlend | undefined {
   return Object.hasOwn(LAYER_BLENDS, name) ? LAYER_BLENDS[name as BlendMode] : undefined;
 }
 
+/** What each mode does, in one line (the gallery's text). */
+const BLEND_DOCS: Readonly<Record<BlendMode, string>> = {
+  multiply: 'The layer multiplies the base: darkens (white keeps the base).',
+  screen: 'The layer screens the base: lightens (black keeps the base).',
+  overlay: 'Multiply where the base is dark, screen where it is light.',
+  mask: "The layer's luminance × alpha becomes the base's alpha; outside the layer the base is transparent.",
+  anti_removal: 'The layer drawn warped and unevenly transparent, so it cannot be subtracted.',
+};
+
+/** A layer as the gallery shows the blend modes: the logo, 60 % of the base's width, centred. */
+const BLEND_LAYER = 'l_logo-cutout,w_0.6,fl_relative';
+
 function blendMode(name: BlendMode): EffectDef {
   return {
+    doc: BLEND_DOCS[name],
+    examples: name === 'anti_removal'
+      ? [{ transformation: `${BLEND_LAYER}/e_anti_removal,fl_layer_apply` }, { transformation: `${BLEND_LAYER}/e_anti_removal:100,fl_layer_apply,g_south_east` }]
+      : [{ transformation: `${BLEND_LAYER}/e_${name},fl_layer_apply` }],
     parse: name === 'anti_removal' ? num(1, 100, 50) : none,
     blend: name,
     // The grouping takes blend modes out of every component before rendering.

@@ -40,6 +40,8 @@ const PERIOD = 8;
 
 export const COLORBLIND_EFFECTS: EffectFamily = {
   simulate_colorblind: {
+    doc: 'What a colour-blind viewer sees.',
+    examples: ['', ...Object.keys(SIMULATIONS).filter((k) => k !== 'deuteranopia')],
     parse(args, raw) {
       if (args.length > 1 || (args[0] !== undefined && !own(SIMULATIONS, args[0]))) throw new Errors.INVALID_PARAM('effect', raw);
       return [args[0] ?? 'deuteranopia'];
@@ -52,6 +54,8 @@ export const COLORBLIND_EFFECTS: EffectFamily = {
     },
   },
   assist_colorblind: {
+    doc: 'Stripes over reds and greens, or xray: red-green differences moved into blue and lightness.',
+    examples: ['', '60', 'xray'],
     parse(args, raw) {
       if (args.length > 1) throw new Errors.INVALID_PARAM('effect', raw);
       if (args[0] === 'xray') return ['xray'];

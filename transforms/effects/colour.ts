@@ -9,7 +9,7 @@
  * | brightness_hsb | -99..100 (80), multiplies HSB brightness (every channel) by 1+N/100 |
  * | contrast | -100..100 (50; Cloudinary documents 0, which would do nothing) |
  * | saturation | -100..100 (80) |
- * | gamma | -50..150 (0) → exponent |
+ * | gamma | -50..150 (0): each channel to the power 1/G, G = 1+N/50 (N ≥ 0) or 1/(1−N/50) (N < 0) |
  * | hue | -100..100 (80) → hue rotation N×1.8° |
  * | red, green, blue | -100..100 (0) → that channel × (1+N/100) |
  * | negate, normalize | |
@@ -35,7 +35,10 @@ function bands(c: Canvas, rgb: [number, number, number], alpha: number): number[
 
 /** `e_red`/`e_green`/`e_blue`: scale one channel. */
 function channel(index: 0 | 1 | 2) {
+  const name = ['red', 'green', 'blue'][index];
   return {
+    doc: `The ${name} channel multiplied by 1+N/100.`,
+    examples: ['60', '-60'],
     parse: num(-100, 100, 0),
     async apply(c: Canvas, v: { args: (number | string)[] }) {
       await toRgb(c);
@@ -130,8 +133,15 @@ const overlay = (l: number, c: number): number => (l < 128 ? (2 * l * c) / 255 :
 const RECOLOR_NUM = /^-?(?:\d+\.?\d*|\.\d+)$/;
 
 export const COLOUR_EFFECTS: EffectFamily = {
-  grayscale: { parse: none, apply: toGrey },
+  grayscale: {
+    doc: 'Shades of grey (luminance).',
+    examples: [''],
+    parse: none,
+    apply: toGrey,
+  },
   blackwhite: {
+    doc: 'Black and white by a threshold (0-100).',
+    examples: ['', '30'],
     parse: num(0, 100, 50),
     async apply(c, v) {
       await c.op('threshold', 'colour', (img) => img.threshold(Math.round(((v.args[0] as number) / 100) * 255)));
@@ -139,6 +149,8 @@ export const COLOUR_EFFECTS: EffectFamily = {
     },
   },
   sepia: {
+    doc: 'A sepia tone, mixed with the original by strength.',
+    examples: ['', '40'],
     parse: num(1, 100, 80),
     async apply(c, v) {
       const k = (v.args[0] as number) / 100;
@@ -149,10 +161,14 @@ export const COLOUR_EFFECTS: EffectFamily = {
     },
   },
   brightness: {
+    doc: 'Luminance multiplied by 1+N/100.',
+    examples: ['', '-40'],
     parse: num(-99, 100, 80),
     apply: (c, v) => c.op('modulate', 'colour', (img) => img.modulate({ brightness: 1 + (v.args[0] as number) / 100 })),
   },
   brightness_hsb: {
+    doc: 'Every channel multiplied by 1+N/100 (HSB brightness).',
+    examples: ['', '-40'],
     parse: num(-99, 100, 80),
     async apply(c, v) {
       const k = 1 + (v.args[0] as number) / 100;
@@ -161,10 +177,14 @@ export const COLOUR_EFFECTS: EffectFamily = {
     },
   },
   saturation: {
+    doc: 'Colour saturation scaled by 1+N/100.',
+    examples: ['', '-70'],
     parse: num(-100, 100, 80),
     apply: (c, v) => c.op('modulate', 'colour', (img) => img.modulate({ saturation: Math.max(0, 1 + (v.args[0] as number) / 100) })),
   },
   contrast: {
+    doc: 'Contrast around mid-grey scaled by 1+N/100.',
+    examples: ['', '-50'],
     parse: num(-100, 100, 50),
     apply(c, v) {
       const a = 1 + (v.args[0] as number) / 100;
@@ -172,16 +192,33 @@ export const COLOUR_EFFECTS: EffectFamily = {
     },
   },
   gamma: {
+    doc: 'Mid-tones brightened (positive) or darkened (negative); 0 is neutral.',
+    examples: ['50', '-40'],
     parse: num(-50, 150, 0),
-    apply(c, v) {
-      // Cloudinary's 0 is neutral; positive brightens mid-tones.
-      const g = Math.max(1, Math.min(3, 1 + (v.args[0] as number) / 50));
-      return c.op('gamma', 'colour', (img) => img.gamma(2.2, Math.max(1, 2.2 / g)));
+    async apply(c, v) {
+      // exponent 1/G on each channel: G = 1+N/50 above 0 (150 → 4), 1/(1−N/50) below (−50 → ½)
+      const n = v.args[0] as number;
+      const g = n >= 0 ? 1 + n / 50 : 1 / (1 - n / 50);
+      if (g === 1) return;
+      const lut = Array.from({ length: 256 }, (_, i) => 255 * (i / 255) ** (1 / g));
+      await mapRgb(c, (r, gg, b, out) => { out[0] = lut[r]; out[1] = lut[gg]; out[2] = lut[b]; });
     },
   },
-  negate: { parse: none, apply: (c) => c.op('negate', 'colour', (img) => img.negate({ alpha: false })) },
-  normalize: { parse: none, apply: (c) => c.op('normalise', 'colour', (img) => img.normalise()) },
+  negate: {
+    doc: 'The colours inverted (alpha kept).',
+    examples: [''],
+    parse: none,
+    apply: (c) => c.op('negate', 'colour', (img) => img.negate({ alpha: false })),
+  },
+  normalize: {
+    doc: 'Each channel stretched to the full range.',
+    examples: [''],
+    parse: none,
+    apply: (c) => c.op('normalise', 'colour', (img) => img.normalise()),
+  },
   hue: {
+    doc: 'Hue rotated by N×1.8 degrees.',
+    examples: ['', '-40'],
     parse: num(-100, 100, 80),
     async apply(c, v) {
       await toRgb(c);
@@ -192,6 +229,8 @@ export const COLOUR_EFFECTS: EffectFamily = {
   green: channel(1),
   blue: channel(2),
   colorize: {
+    doc: "Blended toward the component's co_ colour (default black) by level.",
+    examples: [{ transformation: 'co_rgb:2f6fde,e_colorize:40' }, { transformation: 'co_orange,e_colorize:70' }],
     parse: num(0, 100, 100),
     async apply(c, v, _ctx, component) {
       const k = (v.args[0] as number) / 100;
@@ -201,6 +240,8 @@ export const COLOUR_EFFECTS: EffectFamily = {
     },
   },
   tint: {
+    doc: 'Colours spread left to right at their positions, overlaid on the luminance.',
+    examples: ['', '80:blue:green', 'equalize:80:red:20p:blue:80p'],
     parse: parseTint,
     canonical: tintCanonical,
     async apply(c, v) {
@@ -221,6 +262,8 @@ export const COLOUR_EFFECTS: EffectFamily = {
     },
   },
   recolor: {
+    doc: 'A 3×3 (RGB) or 4×4 (RGBA) colour matrix, rows first.',
+    examples: ['0:0:1:0:1:0:1:0:0', '0.5:0.5:0:0.3:0.7:0:0:0.2:0.8'],
     parse(args, raw) {
       if ((args.length !== 9 && args.length !== 16) || !args.every((a) => RECOLOR_NUM.test(a))) throw new Errors.INVALID_PARAM('effect', raw);
       return args.map((a) => parseNumberIn('effect', a, -100, 100));

@@ -31,6 +31,8 @@ async function obscureFaces(c: Canvas, ctx: ApplyContext, how: (region: Sharp, w
 
 export const FACE_EFFECTS: EffectFamily = {
   pixelate_faces: {
+    doc: 'Detected faces pixelated in blocks of N pixels.',
+    examples: [{ args: '', sample: 'portrait' }, { args: '12', sample: 'portrait' }],
     parse: num(1, 200, 5),
     apply: (c, v, ctx) => obscureFaces(c, ctx, async (region, w, h) => {
       const block = v.args[0] as number;
@@ -42,6 +44,8 @@ export const FACE_EFFECTS: EffectFamily = {
     }),
   },
   blur_faces: {
+    doc: 'Detected faces blurred.',
+    examples: [{ args: '', sample: 'portrait' }, { args: '1500', sample: 'portrait' }],
     parse: num(1, 2000, 500),
     apply: (c, v, ctx) => obscureFaces(c, ctx, (region) =>
       region.blur(Math.max(0.3, (v.args[0] as number) / 25)).raw().toBuffer({ resolveWithObject: true })),

@@ -23,18 +23,26 @@ function sharpenSigma(strength: number, from: number): number {
 
 export const FILTER_EFFECTS: EffectFamily = {
   blur: {
+    doc: 'Gaussian blur, sigma strength/25.',
+    examples: ['', '400'],
     parse: num(1, 2000, 100),
     apply: (c, v) => c.op('blur', 'convolve', (img) => img.blur(Math.max(0.3, (v.args[0] as number) / 25))),
   },
   sharpen: {
+    doc: 'Sharpened (sigma 0.5-10 by strength).',
+    examples: ['', '600'],
     parse: num(1, 2000, 100),
     apply: (c, v) => c.op('sharpen', 'convolve', (img) => img.sharpen({ sigma: sharpenSigma(v.args[0] as number, 0.5) })),
   },
   unsharp_mask: {
+    doc: 'Unsharp mask (sigma 1-10 by strength).',
+    examples: ['', '600'],
     parse: num(1, 2000, 100),
     apply: (c, v) => c.op('sharpen', 'convolve', (img) => img.sharpen({ sigma: sharpenSigma(v.args[0] as number, 1), m1: 0.5, m2: 2 })),
   },
   pixelate: {
+    doc: 'Square blocks of N pixels.',
+    examples: ['', '12'],
     parse: num(1, 200, 5),
     async apply(c, v) {
       const block = v.args[0] as number;
@@ -49,6 +57,8 @@ export const FILTER_EFFECTS: EffectFamily = {
     },
   },
   trim: {
+    doc: 'The border of one colour (within tolerance) cut away; the only filter that changes the size.',
+    examples: [{ transformation: 'b_white,c_pad,h_140,w_220/e_trim' }, { transformation: 'b_rgb:2f6fde,c_pad,h_140,w_220/e_trim:10:rgb:2f6fde' }],
     colour: true,
     // what is left depends on the pixels
     bounds: (d) => ({ ...d, exact: false }),

@@ -3,7 +3,7 @@
  * is answered 400 "unsupported" (Cloudinary has many effects we do not perform: video, AI,
  * add-ons). Adding a family = one file + one line below.
  */
-import type { EffectDef } from './types.ts';
+import type { EffectDef, EffectFamily } from './types.ts';
 import { COLOUR_EFFECTS } from './colour.ts';
 import { FILTER_EFFECTS } from './filter.ts';
 import { FACE_EFFECTS } from './faces.ts';
@@ -17,25 +17,26 @@ import { TEXTURE_EFFECTS } from './texture.ts';
 import { VECTORIZE_EFFECTS } from './vectorize.ts';
 import { BLEND_EFFECTS } from './blend.ts';
 
-export const EFFECT_FAMILIES = [
-  COLOUR_EFFECTS,
-  FILTER_EFFECTS,
-  FACE_EFFECTS,
-  TONE_EFFECTS,
-  ART_EFFECTS,
-  SELECT_EFFECTS,
-  COLORBLIND_EFFECTS,
-  REGION_EFFECTS,
-  SHAPE_EFFECTS,
-  TEXTURE_EFFECTS,
-  VECTORIZE_EFFECTS,
-  BLEND_EFFECTS,
-] as const;
+/** Each family table with its file (the gallery points to the file's argument table). */
+export const EFFECT_FAMILIES: readonly { readonly file: string; readonly effects: EffectFamily }[] = [
+  { file: 'colour.ts', effects: COLOUR_EFFECTS },
+  { file: 'filter.ts', effects: FILTER_EFFECTS },
+  { file: 'faces.ts', effects: FACE_EFFECTS },
+  { file: 'tone.ts', effects: TONE_EFFECTS },
+  { file: 'art.ts', effects: ART_EFFECTS },
+  { file: 'select.ts', effects: SELECT_EFFECTS },
+  { file: 'colorblind.ts', effects: COLORBLIND_EFFECTS },
+  { file: 'region.ts', effects: REGION_EFFECTS },
+  { file: 'shape.ts', effects: SHAPE_EFFECTS },
+  { file: 'texture.ts', effects: TEXTURE_EFFECTS },
+  { file: 'vectorize.ts', effects: VECTORIZE_EFFECTS },
+  { file: 'blend.ts', effects: BLEND_EFFECTS },
+];
 
 const BY_NAME: ReadonlyMap<string, EffectDef> = (() => {
   const m = new Map<string, EffectDef>();
   for (const family of EFFECT_FAMILIES) {
-    for (const [name, def] of Object.entries(family)) {
+    for (const [name, def] of Object.entries(family.effects)) {
       if (m.has(name)) throw new Error(`effect ${name} is defined by two families`);
       m.set(name, def);
     }
@@ -53,4 +54,4 @@ export function effectNames(): string[] {
   return [...BY_NAME.keys()].sort();
 }
 
-export type { EffectDef, EffectValue, EffectFamily } from './types.ts';
+export type { EffectDef, EffectValue, EffectFamily, EffectExample, GallerySample } from './types.ts';

@@ -45,12 +45,16 @@ async function toRaw(img: Sharp): Promise<Raw> {
 
 export const REGION_EFFECTS: EffectFamily = {
   blur_region: {
+    doc: 'A region (x, y, w, h of the component) blurred; the whole image without w and h.',
+    examples: [{ transformation: 'e_blur_region:600,h_60,w_80,x_40,y_20' }, '300'],
     parse: num(1, 2000, 100),
     claims: REGION_KEYS,
     apply: (c, v, _ctx, component) => onRegion(c, component, (region) =>
       toRaw(region.blur(Math.max(0.3, (v.args[0] as number) / 25)))),
   },
   pixelate_region: {
+    doc: 'A region (x, y, w, h of the component) pixelated.',
+    examples: [{ transformation: 'e_pixelate_region:8,h_60,w_80,x_40,y_20' }],
     parse: num(1, 200, 5),
     claims: REGION_KEYS,
     apply: (c, v, _ctx, component) => onRegion(c, component, async (region, w, h) => {

@@ -67,6 +67,8 @@ async function withAlpha(c: Canvas): Promise<void> {
 
 export const SELECT_EFFECTS: EffectFamily = {
   replace_color: {
+    doc: 'Pixels near a colour (default: the predominant one) moved to another, shades kept.',
+    examples: ['blue', 'green:40', 'rgb:2f6fde:30:rgb:60402a'],
     parse(args, raw) {
       const t = joinColourTokens(args);
       if (t.length < 1 || t.length > 3) throw new Errors.INVALID_PARAM('effect', raw);
@@ -107,6 +109,8 @@ export const SELECT_EFFECTS: EffectFamily = {
     },
   },
   make_transparent: {
+    doc: "The border's colour flooded from the edges made transparent (with co_: that colour everywhere).",
+    examples: ['20', { transformation: 'co_white,e_make_transparent:20' }],
     parse: num(0, 100, 10),
     async apply(c, v, _ctx, component) {
       const tol = (v.args[0] as number) / 100;
@@ -138,6 +142,8 @@ export const SELECT_EFFECTS: EffectFamily = {
     },
   },
   opacity_threshold: {
+    doc: 'Alpha below level % becomes 0, the rest 255.',
+    examples: [{ transformation: 'e_gradient_fade:40,y_0.9/e_opacity_threshold:40' }],
     parse: num(1, 100, 50),
     async apply(c, v) {
       if (!c.hasAlpha) return;

@@ -296,6 +296,8 @@ const FADE_MODES = ['symmetric', 'symmetric_pad'] as const;
 
 export const SHAPE_EFFECTS: EffectFamily = {
   shadow: {
+    doc: "A blurred shadow of the image's shape, offset by x, y, coloured by co_.",
+    examples: [{ args: '', sample: 'logo' }, { transformation: 'co_rgb:2f6fde,e_shadow:80,x_12,y_-6', sample: 'logo' }],
     parse(args, raw) {
       if (args.length > 1) throw new Errors.INVALID_PARAM('effect', raw);
       return [args.length ? intArg(args[0], raw, 0, 100) : 40];
@@ -322,6 +324,8 @@ export const SHAPE_EFFECTS: EffectFamily = {
   },
 
   outline: {
+    doc: "An outline of the image's shape (outer, inner, fill), coloured by co_.",
+    examples: [{ args: '', sample: 'logo' }, { transformation: 'co_red,e_outline:inner:4', sample: 'logo' }, { transformation: 'co_rgb:2f6fde,e_outline:outer:8:200', sample: 'logo' }, { transformation: 'co_orange,e_outline:outer_fill:6', sample: 'logo' }],
     parse(args, raw) {
       let i = 0;
       let mode: OutlineMode = 'outer';
@@ -376,6 +380,8 @@ export const SHAPE_EFFECTS: EffectFamily = {
   },
 
   distort: {
+    doc: 'The corners moved to four points (a perspective), or the image bent along an arc.',
+    examples: ['10:5:150:0:160:107:0:100', 'arc:120'],
     parse(args, raw) {
       if (args[0] === 'arc') {
         if (args.length !== 2) throw new Errors.INVALID_PARAM('effect', raw);
@@ -421,6 +427,8 @@ export const SHAPE_EFFECTS: EffectFamily = {
   },
 
   shear: {
+    doc: 'Skewed by x and y degrees.',
+    examples: ['20:0', '0:-15'],
     parse(args, raw) {
       if (args.length !== 2) throw new Errors.INVALID_PARAM('effect', `${raw} (shear:<x degrees>:<y degrees>)`);
       return args.map((a) => {
@@ -450,6 +458,8 @@ export const SHAPE_EFFECTS: EffectFamily = {
   },
 
   gradient_fade: {
+    doc: 'The image fades to transparent (symmetric_pad: to b_) from an edge.',
+    examples: ['', 'symmetric:40', { transformation: 'b_black,e_gradient_fade:symmetric_pad,x_0.3' }],
     parse(args, raw) {
       // [strength] or [mode, strength]: the one-edge fade has no mode name of its own
       let i = 0;

@@ -167,6 +167,8 @@ async function cartoon(src: Raw, line: number, reduction: number, bw: boolean): 
 
 export const TEXTURE_EFFECTS: EffectFamily = {
   oil_paint: {
+    doc: "Brush strokes: each pixel takes the colour of its neighbourhood's most frequent tone.",
+    examples: ['', '80'],
     parse: num(0, 100, 30),
     apply: (c, v, ctx) => redraw(c, {}, async (img) => {
       ctx.deadline.check('e_oil_paint');
@@ -174,6 +176,8 @@ export const TEXTURE_EFFECTS: EffectFamily = {
     }),
   },
   cartoonify: {
+    doc: 'Smoothed, posterized colours with black edge lines (bw: grey).',
+    examples: ['', '70:20', '50:bw'],
     parse(args, raw) {
       if (args.length > 2) throw new Errors.INVALID_PARAM('effect', raw);
       const line = args[0] ? intArg(args[0], raw, 0, 100) : 50;
@@ -187,6 +191,8 @@ export const TEXTURE_EFFECTS: EffectFamily = {
     }),
   },
   ordered_dither: {
+    doc: 'Two levels per channel through a threshold map (0-18).',
+    examples: ['', '4', '12', '17'],
     parse: num(0, DITHER_MAPS.length - 1, 0),
     apply: (c, v) => redraw(c, {}, async (img) => {
       dither(img, DITHER_MAPS[v.args[0] as number]);
@@ -194,6 +200,8 @@ export const TEXTURE_EFFECTS: EffectFamily = {
     }),
   },
   noise: {
+    doc: 'Gaussian noise.',
+    examples: ['', '60'],
     parse: num(0, 100, 20),
     apply: (c, v) => redraw(c, {}, async (img, frame) => {
       const sigma = (v.args[0] as number) / 2;
@@ -210,6 +218,8 @@ export const TEXTURE_EFFECTS: EffectFamily = {
     }),
   },
   vignette: {
+    doc: 'Edges darkened by a radial gradient.',
+    examples: ['', '80'],
     parse: num(0, 100, 20),
     async apply(c, v) {
       await c.ensureDims();

@@ -7,7 +7,7 @@
  * |---|---|
  * | vibrance | -100..100 (20): saturation raised (lowered) most where it is low: ×(1+N/100·(1−s)) |
  * | fill_light | blend 0-100 (100), bias -100..100 (0): lifts shadows; bias > 0 reaches further into mid-tones |
- * | auto_color | blend 0-100 (100): grey-world white balance (each channel's mean to the luma mean) |
+ * | auto_color | blend 0-100 (100): white balance: the near-neutral pixels' mean made grey (grey world when they are under 5 %) |
  * | auto_brightness | blend 0-100 (100): gamma that puts the mean luma at mid-grey |
  * | auto_contrast | blend 0-100 (100): luma stretched so 0.5 % / 99.5 % reach black / white |
  * | improve | [indoor\|outdoor\|auto (outdoor)][:blend 0-100 (100)] — also `improve:N`: contrast stretch + white balance (indoor: full, outdoor: half) + saturation (outdoor ×1.15, indoor ×1.05) + indoor brightening; auto picks indoor when the mean luma is below 40 % |
@@ -17,9 +17,28 @@ import type { Canvas } from '../../src/render/canvas.ts';
 import { intArg, num, type EffectFamily } from './types.ts';
 import { ints, luma, lumaPercentiles, mapRgb, means } from './pixels.ts';
 
-/** White-balance gains (grey world), `strength` 0-1 of the full correction. */
+/**
+ * The colour a white balance should make grey: the mean of the near-neutral pixels (chroma
+ * under a third of their brightest channel, neither black nor clipped) when they are at least
+ * 5 % of the picture, else the mean of all (grey world). A scene dominated by one colour (a red
+ * saucer on wood) keeps its colour; a cast over everything is still removed.
+ */
+function neutralMeans(data: Buffer, ch: number): { r: number; g: number; b: number; l: number } {
+  let r = 0, g = 0, b = 0, n = 0;
+  for (let i = 0; i < data.length; i += ch) {
+    const R = data[i], G = data[i + 1], B = data[i + 2];
+    const max = Math.max(R, G, B), min = Math.min(R, G, B);
+    if (max < 24 || max > 250 || max - min > max / 3) continue;
+    r += R; g += G; b += B; n++;
+  }
+  if (n < 0.05 * (data.length / ch)) return means(data, ch);
+  r /= n; g /= n; b /= n;
+  return { r, g, b, l: luma(r, g, b) };
+}
+
+/** White-balance gains (toward neutral, see neutralMeans), `strength` 0-1 of the full correction. */
 function whiteBalance(data: Buffer, ch: number, strength: number): [number, number, number] {
-  const m = means(data, ch);
+  const m = neutralMeans(data, ch);
   const g = (v: number) => 1 + ((v > 0 ? m.l / v : 1) - 1) * strength;
   return [g(m.r), g(m.g), g(m.b)];
 }
@@ -51,6 +70,8 @@ async function improve(c: Canvas, mode: string, blend: number): Promise<void> {
 
 export const TONE_EFFECTS: EffectFamily = {
   vibrance: {
+    doc: 'Saturation raised most where it is low (dull colours move most).',
+    examples: ['', '80', '-60'],
     parse: num(-100, 100, 20),
     async apply(c, v) {
       const k = (v.args[0] as number) / 100;
@@ -63,6 +84,8 @@ export const TONE_EFFECTS: EffectFamily = {
     },
   },
   fill_light: {
+    doc: 'Shadows lifted; the bias reaches into mid-tones.',
+    examples: ['', '70:60'],
     parse: ints([0, 100, 100], [-100, 100, 0]),
     async apply(c, v) {
       const [blend, bias] = v.args as number[];
@@ -77,6 +100,8 @@ export const TONE_EFFECTS: EffectFamily = {
     },
   },
   auto_color: {
+    doc: 'White balance: the near-neutral pixels made grey (a dominant colour is kept).',
+    examples: [''],
     parse: num(0, 100, 100),
     async apply(c, v) {
       let gains: [number, number, number] = [1, 1, 1];
@@ -85,6 +110,8 @@ export const TONE_EFFECTS: EffectFamily = {
     },
   },
   auto_brightness: {
+    doc: 'Gamma putting the mean luma at mid-grey.',
+    examples: [''],
     parse: num(0, 100, 100),
     async apply(c, v) {
       let lut = new Float64Array(256);
@@ -96,6 +123,8 @@ export const TONE_EFFECTS: EffectFamily = {
     },
   },
   auto_contrast: {
+    doc: 'Luma stretched so 0.5 % / 99.5 % reach black / white.',
+    examples: [''],
     parse: num(0, 100, 100),
     async apply(c, v) {
       let lo = 0, hi = 255;
@@ -106,6 +135,8 @@ export const TONE_EFFECTS: EffectFamily = {
     },
   },
   improve: {
+    doc: 'Contrast stretch, white balance and saturation (indoor, outdoor or auto).',
+    examples: ['', 'indoor', 'outdoor:50'],
     parse(args, raw) {
       if (args.length > 2) throw new Errors.INVALID_PARAM('effect', raw);
       let mode = 'outdoor';

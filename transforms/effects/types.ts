@@ -12,7 +12,26 @@ import type { ApplyContext, BoundsContext, Component, PlanDims, PlanKey, Planned
 export type EffectArg = number | string;
 export type EffectValue = { name: string; args: EffectArg[]; colour?: Rgba };
 
+/** The bundled picture an example shows best on (src/routes/gallery.ts maps it to a public id). */
+export type GallerySample = 'photo' | 'portrait' | 'logo';
+
+/**
+ * One example of an effect for the gallery (GET /gallery): the arguments after `e_<name>`
+ * (`''` for `e_red`, `'60'` for `e_red:60`), or a whole transformation for effects that need
+ * other keys of their component (`co_`, `x_`…) or a layer (blend modes); `sample` picks the
+ * picture (default the photo).
+ */
+export type EffectExample = string | {
+  readonly args?: string;
+  readonly transformation?: string;
+  readonly sample?: GallerySample;
+};
+
 export interface EffectDef {
+  /** One line for the gallery: what the effect does. */
+  doc: string;
+  /** At least one example (the gallery test fails on an effect without). */
+  examples: readonly EffectExample[];
   /** Raw `:`-separated arguments after the name → typed arguments; throws INVALID_PARAM. */
   parse(args: string[], raw: string): EffectArg[];
   /** The last arguments may be a colour (`e_trim:10:red`): parsed into `colour`. */

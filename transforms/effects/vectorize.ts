@@ -81,6 +81,8 @@ function trace(job: TraceJob, race: <T>(p: Promise<T>) => Promise<T>): Promise<s
 
 export const VECTORIZE_EFFECTS: EffectFamily = {
   vectorize: {
+    doc: 'Traced into vector shapes; SVG output unless a raster format is named.',
+    examples: ['', '3:0.5', { transformation: 'e_vectorize:colors:6/f_svg' }],
     parse(args, raw) {
       const v: Record<Name, EffectArg> = { ...DEFAULTS };
       if (args.length && (NAMES as readonly string[]).includes(args[0])) {
