@@ -21,9 +21,11 @@ import { createSourceCache, type SourceCache } from './source-cache.ts';
 import { httpOrigins } from './http.ts';
 import { localOrigins } from './local.ts';
 import { s3Origins } from './s3.ts';
+import { stagingOrigins } from './staging.ts';
 
 /** The storage backends, in the order they are asked. */
 export const BACKENDS: readonly OriginFactory[] = [
+  stagingOrigins,
   httpOrigins,
   s3Origins,
   localOrigins,

@@ -11,11 +11,13 @@ import sharp from 'sharp';
 import type { Config } from '../config.ts';
 import type { Delivery } from '../delivery.ts';
 import { Errors, classifySharpError, isHttpError } from '../errors.ts';
-import { sourceFormatName, FORMATS, type FormatName } from '../formats.ts';
+import { sourceFormatName, FORMATS, OUTPUT_BY_EXTENSION, type FormatName } from '../formats.ts';
 import { maybeSvg } from '../security/svg.ts';
+import { computeSignature } from '../security/signature.ts';
+import { stageSource } from '../origin/staging.ts';
 import type { AssetMeta, AssetStore, DerivedMeta } from '../storage/types.ts';
 import { apiSignature, checkSignedParams, type Params } from './auth.ts';
-import { bool, breakpointsOf, checkParamNames, checkPublicId, contextOf, eagerOf, tagsOf, type BreakpointRequest, type EagerSpec } from './params.ts';
+import { bool, breakpointsOf, checkParamNames, checkPublicId, contextOf, eagerOf, incomingOf, tagsOf, type BreakpointRequest, type EagerSpec } from './params.ts';
 
 export interface UploadedFile { readonly bytes: Buffer; readonly filename?: string }
 
@@ -33,6 +35,14 @@ export interface ApiDeps {
 }
 
 type Json = Record<string, unknown>;
+
+/** A decoded upload: the bytes to store (SVG sanitized), their extension and size. */
+interface Validated { readonly bytes: Buffer; readonly format: string; readonly width: number; readonly height: number }
+
+/** `jpeg` and `jpg` (and the other aliases of one format) name one format. */
+function sameFormat(ext: string | undefined, stored: string): boolean {
+  return ext === undefined || ext === stored || (OUTPUT_BY_EXTENSION.get(ext) !== undefined && OUTPUT_BY_EXTENSION.get(ext) === OUTPUT_BY_EXTENSION.get(stored));
+}
 
 const bad = (m: string) => new Errors.BAD_API_PARAM(m);
 const randomId = (n: number) => crypto.randomBytes(n).toString('base64url').replace(/[-_]/g, '').toLowerCase().slice(0, n);
@@ -66,8 +76,17 @@ export function createApi(deps: ApiDeps) {
     throw bad('Invalid file: expected a file part, a data: URI or an http(s) URL');
   }
 
+  async function inSlot<T>(work: () => Promise<T>): Promise<T> {
+    const release = await delivery.admission.acquire();
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+
   /** Decodes the whole image within the source limits; returns what is stored about it. */
-  async function validate(bytes: Buffer): Promise<{ bytes: Buffer; format: string; width: number; height: number }> {
+  async function validate(bytes: Buffer): Promise<Validated> {
     if (bytes.length === 0) throw bad('Invalid image file: the file is empty');
     let body = bytes;
     try {
@@ -96,17 +115,57 @@ export function createApi(deps: ApiDeps) {
     return { url: `${base}${rel}`, secure_url: `${base.replace(/^http:/, 'https:')}${rel}` };
   }
 
-  function deliveryPath(meta: AssetMeta, transformation: string, format = meta.format): string {
+  /**
+   * `/image/upload/[s--sig--/]<transformation>/[v<version>/]<id>[.<ext>]`; signed when strict
+   * mode would refuse it unsigned (the API's own renders are trusted like signed URLs).
+   */
+  function signedPath(transformation: string, id: string, ext: string | undefined, version?: number): string {
     const t = transformation ? `${transformation}/` : '';
-    return `/image/upload/${t}v${meta.version}/${meta.publicId.split('/').map(encodeURIComponent).join('/')}.${format}`;
+    const idPart = `${id.split('/').map(encodeURIComponent).join('/')}${ext ? `.${ext}` : ''}`;
+    const sig = config.strict && config.secret ? `s--${computeSignature(t + idPart, config.secret, false)}--/` : '';
+    return `/image/upload/${sig}${t}${version !== undefined ? `v${version}/` : ''}${idPart}`;
+  }
+
+  function deliveryPath(meta: AssetMeta, transformation: string, format = meta.format): string {
+    return signedPath(transformation, meta.publicId, format, meta.version);
+  }
+
+  /** A delivery path rendered through the server; its error mapped onto the API's (`what` names the step). */
+  async function deliverOk(p: string, what: string): Promise<Buffer> {
+    const r = await deps.deliver(p);
+    if (r.status === 200) return r.body;
+    const why = r.error ?? `status ${r.status}`;
+    if (r.status === 413) throw new Errors.TOO_LARGE(`${what}: ${why}`);
+    if (r.status === 503) throw new Errors.OVERLOADED(`${what}: ${why}`);
+    if (r.status === 504) throw new Errors.TIMEOUT(`${what}: ${why}`);
+    if (r.status >= 500) {
+      deps.log(`${what} failed with ${r.status}: ${why}`);
+      throw new Errors.INTERNAL();
+    }
+    throw bad(`${what} failed: ${why}`);
+  }
+
+  /**
+   * An incoming `transformation` and/or `format` applied to validated bytes: they are staged
+   * under a random id and delivered by the image route, and the rendered bytes are what gets
+   * stored (validated again by the caller). Without `format`, the URL has no extension and the
+   * renderer keeps the source's format where it can encode it (as delivery does).
+   */
+  async function renderIncoming(bytes: Buffer, name: string, transformation: string, format: string | undefined): Promise<Buffer> {
+    const staged = stageSource(bytes, name);
+    try {
+      const what = transformation ? `incoming transformation ${transformation.slice(0, 100)}` : `format=${format}`;
+      return await deliverOk(signedPath(transformation, staged.id, format), what);
+    } finally {
+      staged.release();
+    }
   }
 
   async function derive(meta: AssetMeta, transformation: string, format: string | undefined): Promise<DerivedMeta & { path: string }> {
     const p = deliveryPath(meta, transformation, format);
-    const r = await deps.deliver(p);
-    if (r.status !== 200) throw bad(`eager transformation ${transformation} failed: ${r.error ?? `status ${r.status}`}`);
-    const m = await sharp(r.body, { limitInputPixels: false }).metadata();
-    return { transformation, format: format ?? meta.format, bytes: r.body.length, width: m.width ?? 0, height: m.pageHeight ?? m.height ?? 0, path: p };
+    const body = await deliverOk(p, `eager transformation ${transformation.slice(0, 100)}`);
+    const m = await sharp(body, { limitInputPixels: false }).metadata();
+    return { transformation, format: format ?? meta.format, bytes: body.length, width: m.width ?? 0, height: m.pageHeight ?? m.height ?? 0, path: p };
   }
 
   async function eager(meta: AssetMeta, specs: readonly EagerSpec[], origin: string): Promise<{ answer: Json[]; derived: DerivedMeta[] }> {
@@ -125,9 +184,8 @@ export function createApi(deps: ApiDeps) {
     for (const r of reqs) {
       const kb = Math.max(1, Math.round(r.bytesStep / 1000));
       const prefix = r.transformation ? `${r.transformation}/` : '';
-      const probe = await deps.deliver(deliveryPath(meta, `${prefix}c_scale,w_auto:breakpoints_${r.minWidth}_${r.maxWidth}_${kb}_${r.maxImages}:json`, r.format));
-      if (probe.status !== 200) throw bad(`responsive_breakpoints failed: ${probe.error ?? `status ${probe.status}`}`);
-      const widths = (JSON.parse(probe.body.toString()) as { breakpoints: number[] }).breakpoints;
+      const probe = await deliverOk(deliveryPath(meta, `${prefix}c_scale,w_auto:breakpoints_${r.minWidth}_${r.maxWidth}_${kb}_${r.maxImages}:json`, r.format), 'responsive_breakpoints');
+      const widths = (JSON.parse(probe.toString()) as { breakpoints: number[] }).breakpoints;
       const list: Json[] = [];
       for (const w of [...widths].sort((a, b) => b - a)) {
         if (r.createDerived) {
@@ -193,18 +251,26 @@ export function createApi(deps: ApiDeps) {
     async upload(raw: Params, part: UploadedFile | undefined, origin: string): Promise<Json> {
       const p = authorize(raw);
       checkParamNames('upload', p);
-      if (p.transformation) throw new Errors.UNSUPPORTED(`transformation=${p.transformation.slice(0, 64)}`, 'incoming transformations on upload are not supported yet; store the original and deliver it transformed');
       // Everything that can be refused is checked before the first byte is written.
+      const incoming = incomingOf(p.transformation, p.format);
       eagerOf(p.eager); breakpointsOf(p.responsive_breakpoints);
       const tags = tagsOf(p.tags), context = contextOf(p.context);
       const file = await fileBytes(p, part);
+      let bytes = file.bytes;
+      let v: Validated | undefined;
+      if (incoming) {
+        // The file is validated before the renderer sees it; the render takes its own slot.
+        const src = await inSlot(() => validate(bytes));
+        if (incoming.transformation || !sameFormat(incoming.format, src.format)) {
+          bytes = await renderIncoming(src.bytes, file.filename ?? 'upload', incoming.transformation, incoming.format);
+        } else {
+          v = src;
+        }
+      }
       const release = await delivery.admission.acquire();
       let meta: AssetMeta;
       try {
-        const v = await validate(file.bytes);
-        if (p.format && p.format !== v.format && !(p.format === 'jpeg' && v.format === 'jpg')) {
-          throw new Errors.UNSUPPORTED(`format=${p.format.slice(0, 16)}`, `converting on upload is not supported yet; the file is ${v.format}, deliver it as .${p.format} instead`);
-        }
+        v ??= await validate(bytes);
         const original = (p.filename_override || file.filename || '').replace(/\.[^./]*$/, '');
         const folder = p.folder ? p.folder.replace(/^\/+|\/+$/g, '') : '';
         let id = p.public_id;
