@@ -36,6 +36,9 @@ export interface ApiDeps {
 
 type Json = Record<string, unknown>;
 
+/** What an unsigned call (through a preset marked unsigned) may send: the file and where it goes. */
+const UNSIGNED_OPTIONS = new Set(['file', 'upload_preset', 'public_id', 'folder', 'tags', 'context', 'filename_override', 'timestamp', 'type', 'resource_type', 'cloud_name']);
+
 /** A decoded upload: the bytes to store (SVG sanitized), their extension and size. */
 interface Validated { readonly bytes: Buffer; readonly format: string; readonly width: number; readonly height: number }
 
@@ -212,16 +215,30 @@ export function createApi(deps: ApiDeps) {
     };
   }
 
-  /** Signed, or unsigned through a preset marked unsigned; the preset's parameters fill the gaps. */
-  function authorize(params: Params): Params {
+  /**
+   * Signed, or unsigned through a preset marked unsigned. A signed call's parameters override its
+   * preset's; an unsigned call may only name the file and where it goes (UNSIGNED_OPTIONS, as
+   * Cloudinary's unsigned uploads), cannot overwrite unless its preset says so, and the preset
+   * wins over what it sends (the preset is the operator's rule for anonymous callers).
+   */
+  function authorize(params: Params, call: 'upload' | 'other' = 'other'): Params {
     const presetName = params.upload_preset;
     const preset = presetName !== undefined ? config.uploadPresets[presetName] : undefined;
     if (presetName !== undefined && !preset) throw bad(`Upload preset not found: ${presetName.slice(0, 64)}`);
+    const fromPreset: Record<string, string> = {};
+    for (const [k, v] of Object.entries(preset ?? {})) if (k !== 'unsigned') fromPreset[k] = String(v);
     const signed = params.signature !== undefined || params.api_key !== undefined;
-    if (signed || !preset?.unsigned) checkSignedParams(params, creds, Date.now());
-    const merged: Record<string, string> = {};
-    for (const [k, v] of Object.entries(preset ?? {})) if (k !== 'unsigned') merged[k] = String(v);
-    return { ...merged, ...params };
+    if (signed) {
+      checkSignedParams(params, creds, Date.now());
+      return { ...fromPreset, ...params };
+    }
+    // Only an upload may be unsigned (Cloudinary: explicit, rename and destroy are always signed).
+    if (!preset || call !== 'upload') checkSignedParams(params, creds, Date.now());
+    if (!preset?.unsigned) throw new Errors.UNAUTHORIZED(`Upload preset ${presetName!.slice(0, 64)} is not marked unsigned: sign the call (api_key, timestamp, signature)`);
+    for (const k of Object.keys(params)) {
+      if (!UNSIGNED_OPTIONS.has(k)) throw bad(`${k.slice(0, 64)} parameter is not allowed when using unsigned upload`);
+    }
+    return { overwrite: 'false', ...params, ...fromPreset };
   }
 
   async function runDerived(meta: AssetMeta, p: Params, origin: string): Promise<{ meta: AssetMeta; extra: Json }> {
@@ -249,7 +266,7 @@ export function createApi(deps: ApiDeps) {
 
   return {
     async upload(raw: Params, part: UploadedFile | undefined, origin: string): Promise<Json> {
-      const p = authorize(raw);
+      const p = authorize(raw, 'upload');
       checkParamNames('upload', p);
       // Everything that can be refused is checked before the first byte is written.
       const incoming = incomingOf(p.transformation, p.format);
