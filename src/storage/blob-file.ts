@@ -10,7 +10,18 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import type { Blob, BlobStore } from './blob.ts';
 
-const md5 = (b: Buffer) => crypto.createHash('md5').update(b).digest('hex');
+/** Bytes hashed between two turns of the event loop (~0.5 ms): a 4 MB upload never blocks a cache hit for long. */
+const HASH_SLICE = 256 * 1024;
+
+/** Hex MD5 (S3's ETag of a single-part object), hashed in slices that yield to the event loop. */
+async function md5(b: Buffer): Promise<string> {
+  const h = crypto.createHash('md5');
+  for (let i = 0; i < b.length; i += HASH_SLICE) {
+    if (i > 0) await new Promise<void>((r) => setImmediate(r));
+    h.update(b.subarray(i, i + HASH_SLICE));
+  }
+  return h.digest('hex');
+}
 
 export function createFileBlobs(root: string): BlobStore {
   const abs = path.resolve(root);
@@ -42,7 +53,7 @@ export function createFileBlobs(root: string): BlobStore {
     async get(key): Promise<Blob | undefined> {
       try {
         const body = await fs.readFile(fileOf(key));
-        return { body, etag: md5(body) };
+        return { body, etag: await md5(body) };
       } catch (e) {
         if (missing(e)) return undefined;
         throw e;
@@ -63,7 +74,7 @@ export function createFileBlobs(root: string): BlobStore {
         await fs.rm(tmp, { force: true });
         throw e;
       }
-      return { etag: md5(body) };
+      return { etag: await md5(body) };
     },
     async delete(key) {
       try {
