@@ -32,7 +32,8 @@ export function createFileBlobs(root: string): BlobStore {
   };
   const missing = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR';
 
-  async function walk(dir: string, rel: string, out: string[]): Promise<void> {
+  /** Keys under `dir` (`rel` from the root) that start with `prefix`; folders that cannot hold one are not entered. */
+  async function walk(dir: string, rel: string, out: string[], prefix: string): Promise<void> {
     let entries;
     try {
       entries = await fs.readdir(dir, { withFileTypes: true });
@@ -43,8 +44,11 @@ export function createFileBlobs(root: string): BlobStore {
     for (const e of entries) {
       if (e.name.includes('.tmp-')) continue;
       const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) await walk(path.join(dir, e.name), r, out);
-      else if (e.isFile()) out.push(r);
+      if (e.isDirectory()) {
+        if (r.startsWith(prefix) || prefix.startsWith(`${r}/`)) await walk(path.join(dir, e.name), r, out, prefix);
+      } else if (e.isFile() && r.startsWith(prefix)) {
+        out.push(r);
+      }
     }
   }
 
@@ -86,11 +90,12 @@ export function createFileBlobs(root: string): BlobStore {
       }
     },
     async list(prefix, startAfter, max) {
-      // The folder that holds the prefix, walked whole; fine for the Admin API's page sizes.
+      // The folder that holds the prefix, and only the sub-folders that can hold matching keys (a
+      // public id's own files are one folder read, however many assets the storage holds).
       const base = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
       const keys: string[] = [];
-      await walk(base ? fileOf(base) : abs, base, keys);
-      const sorted = keys.filter((k) => k.startsWith(prefix) && (startAfter === undefined || k > startAfter)).sort();
+      await walk(base ? fileOf(base) : abs, base, keys, prefix);
+      const sorted = keys.filter((k) => startAfter === undefined || k > startAfter).sort();
       return { keys: sorted.slice(0, max), more: sorted.length > max };
     },
     close: async () => {},
