@@ -69,10 +69,16 @@ export function createFileBlobs(root: string): BlobStore {
     },
     async put(key, body) {
       const file = fileOf(key);
-      await fs.mkdir(path.dirname(file), { recursive: true });
       const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${crypto.randomBytes(6).toString('hex')}`);
       try {
-        await fs.writeFile(tmp, body, { flag: 'wx' });
+        try {
+          await fs.writeFile(tmp, body, { flag: 'wx' });
+        } catch (e) {
+          // The folder is made when it is missing, not asked for on every write.
+          if (!missing(e)) throw e;
+          await fs.mkdir(path.dirname(file), { recursive: true });
+          await fs.writeFile(tmp, body, { flag: 'wx' });
+        }
         await fs.rename(tmp, file);
       } catch (e) {
         await fs.rm(tmp, { force: true });
