@@ -14,6 +14,12 @@ export interface Delivery {
   readonly config: Config;
   readonly results: ResultCache;
   readonly admission: Admission;
+  /**
+   * Upload API calls in progress: at most `concurrency - 1` (at least 1) at once, each also
+   * taking `admission` slots for its pixel work, so uploads never hold every transform slot and
+   * a burst of them waits here rather than in front of the renders.
+   */
+  readonly uploads: Admission;
   readonly access: Access;
   readonly origins: Origins;
   readonly metrics: Metrics;
@@ -67,6 +73,7 @@ export function createDelivery(config: Config, opts: DeliveryOptions = {}): Deli
     config,
     results: new ResultCache(config.cacheBytes, config.maxOutputBytes),
     admission,
+    uploads: new Admission(Math.max(1, config.concurrency - 1), config.queueSize, config.queueTimeoutMs),
     refiner,
     access: createAccess(config),
     svg: createSvgSanitizer({ maxBytes: config.maxSvgBytes, ...(opts.svgLatch ? { latch: opts.svgLatch } : {}) }),

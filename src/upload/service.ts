@@ -17,7 +17,7 @@ import { computeSignature } from '../security/signature.ts';
 import { stageSource } from '../origin/staging.ts';
 import type { AssetMeta, AssetStore, DerivedMeta } from '../storage/types.ts';
 import { apiSignature, checkSignedParams, type Params } from './auth.ts';
-import { bool, breakpointsOf, checkParamNames, checkPublicId, contextOf, eagerOf, incomingOf, tagsOf, type BreakpointRequest, type EagerSpec } from './params.ts';
+import { bool, breakpointsOf, checkParamNames, checkPublicId, contextOf, eagerOf, incomingOf, tagsOf, type BreakpointRequest, type EagerSpec, type Incoming } from './params.ts';
 
 export interface UploadedFile { readonly bytes: Buffer; readonly filename?: string }
 
@@ -264,6 +264,47 @@ export function createApi(deps: ApiDeps) {
     return { meta: m, extra };
   }
 
+  /** Validates `file` (and renders the incoming transformation), then writes it; the stored metadata. */
+  async function storeUpload(p: Params, file: UploadedFile, tags: string[], context: Record<string, string>, incoming: Incoming | undefined): Promise<AssetMeta> {
+    let bytes = file.bytes;
+    let v: Validated | undefined;
+    if (incoming) {
+      // The file is validated before the renderer sees it; the render takes its own slot.
+      const src = await inSlot(() => validate(bytes));
+      if (incoming.transformation || !sameFormat(incoming.format, src.format)) {
+        bytes = await renderIncoming(src.bytes, file.filename ?? 'upload', incoming.transformation, incoming.format);
+      } else {
+        v = src;
+      }
+    }
+    const release = await delivery.admission.acquire();
+    let meta: AssetMeta;
+    try {
+      v ??= await validate(bytes);
+      const original = (p.filename_override || file.filename || '').replace(/\.[^./]*$/, '');
+      const folder = p.folder ? p.folder.replace(/^\/+|\/+$/g, '') : '';
+      let id = p.public_id;
+      if (!id) {
+        const stem = bool(p, 'use_filename', false) && original ? original.replace(/[^\p{L}\p{N}_-]+/gu, '_').slice(0, 100) : '';
+        id = stem ? (bool(p, 'unique_filename', true) ? `${stem}_${randomId(6)}` : stem) : randomId(20);
+      }
+      const publicId = checkPublicId(folder ? `${folder}/${id}` : id);
+      const prev = await store.head(publicId);
+      if (prev && !bool(p, 'overwrite', true)) throw new Errors.CONFLICT(`Resource already exists - ${publicId}`);
+      const now = new Date();
+      meta = {
+        publicId, format: v.format, version: Math.max(Math.floor(now.getTime() / 1000), (prev?.version ?? 0) + 1),
+        width: v.width, height: v.height, bytes: v.bytes.length, tags, context,
+        ...(original ? { originalFilename: original } : {}), createdAt: prev?.createdAt ?? now.toISOString(), etag: '',
+      };
+      await store.put(meta, v.bytes);
+      meta = (await store.head(publicId)) ?? meta;
+    } finally {
+      release();
+    }
+    return meta;
+  }
+
   return {
     async upload(raw: Params, part: UploadedFile | undefined, origin: string): Promise<Json> {
       const p = authorize(raw, 'upload');
@@ -273,41 +314,13 @@ export function createApi(deps: ApiDeps) {
       eagerOf(p.eager); breakpointsOf(p.responsive_breakpoints);
       const tags = tagsOf(p.tags), context = contextOf(p.context);
       const file = await fileBytes(p, part);
-      let bytes = file.bytes;
-      let v: Validated | undefined;
-      if (incoming) {
-        // The file is validated before the renderer sees it; the render takes its own slot.
-        const src = await inSlot(() => validate(bytes));
-        if (incoming.transformation || !sameFormat(incoming.format, src.format)) {
-          bytes = await renderIncoming(src.bytes, file.filename ?? 'upload', incoming.transformation, incoming.format);
-        } else {
-          v = src;
-        }
-      }
-      const release = await delivery.admission.acquire();
+      // The upload's own work (validation, incoming render, write) within the uploads' budget.
+      const releaseUpload = await delivery.uploads.acquire();
       let meta: AssetMeta;
       try {
-        v ??= await validate(bytes);
-        const original = (p.filename_override || file.filename || '').replace(/\.[^./]*$/, '');
-        const folder = p.folder ? p.folder.replace(/^\/+|\/+$/g, '') : '';
-        let id = p.public_id;
-        if (!id) {
-          const stem = bool(p, 'use_filename', false) && original ? original.replace(/[^\p{L}\p{N}_-]+/gu, '_').slice(0, 100) : '';
-          id = stem ? (bool(p, 'unique_filename', true) ? `${stem}_${randomId(6)}` : stem) : randomId(20);
-        }
-        const publicId = checkPublicId(folder ? `${folder}/${id}` : id);
-        const prev = await store.head(publicId);
-        if (prev && !bool(p, 'overwrite', true)) throw new Errors.CONFLICT(`Resource already exists - ${publicId}`);
-        const now = new Date();
-        meta = {
-          publicId, format: v.format, version: Math.max(Math.floor(now.getTime() / 1000), (prev?.version ?? 0) + 1),
-          width: v.width, height: v.height, bytes: v.bytes.length, tags, context,
-          ...(original ? { originalFilename: original } : {}), createdAt: prev?.createdAt ?? now.toISOString(), etag: '',
-        };
-        await store.put(meta, v.bytes);
-        meta = (await store.head(publicId)) ?? meta;
+        meta = await storeUpload(p, file, tags, context, incoming);
       } finally {
-        release();
+        releaseUpload();
       }
       await deps.invalidate(meta.publicId);
       const d = await runDerived(meta, p, origin);

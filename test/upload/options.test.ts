@@ -127,6 +127,36 @@ t.test('an upload takes an admission slot', async (t) => {
   t.same([tr.status, tr.json.width], [200, 16]);
 });
 
+t.test('uploads never hold every transform slot', async (t) => {
+  // concurrency 2: at most one upload at a time does its own work; a render always finds a slot.
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'aperture-upload-budget-'));
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
+  await fs.copyFile(path.join(repoRoot, 'images/rocket.jpg'), path.join(dir, 'rocket.jpg'));
+  const g = renderGate();
+  const s2 = await startServer(t, { gate: g, config: { storageDir: dir, apiKey: KEY, secret: SECRET, cloudName: CLOUD, concurrency: 2 } });
+  const { admission, uploads } = s2.app.delivery;
+  const post = (params: Record<string, string>) => {
+    const p: Record<string, string> = { ...params, timestamp: String(Math.floor(Date.now() / 1000)) };
+    const form = new FormData();
+    for (const [k, v] of Object.entries({ ...p, api_key: KEY, signature: apiSignature(p, SECRET) })) form.append(k, v);
+    form.append('file', new Blob([new Uint8Array(small)]), 'pic.jpg');
+    return fetch(`${s2.base}/v1_1/${CLOUD}/image/upload`, { method: 'POST', body: form });
+  };
+  const first = post({ public_id: 'first', transformation: 'c_scale,w_16' });
+  await g.waitHeld(1);
+  t.same([uploads.inFlight, admission.inFlight], [1, 1], 'the first upload and its incoming render');
+  const second = post({ public_id: 'second' });
+  await waitFor(() => uploads.queued === 1, 'the second upload waiting for its turn');
+  t.equal(admission.inFlight, 1, 'it waits outside the transform slots');
+  const render = fetch(`${s2.base}/image/upload/w_33/rocket.jpg`);
+  await g.waitHeld(2);
+  t.equal(admission.inFlight, 2, 'a delivery render takes the free slot while uploads wait');
+  t.notOk((await fs.readdir(dir)).includes('second.jpg'));
+  g.open();
+  t.same(await Promise.all([first, second, render].map(async (r) => (await r).status)), [200, 200, 200]);
+  t.same([uploads.inFlight, uploads.queued, admission.inFlight], [0, 0, 0]);
+});
+
 t.test('APERTURE_MAX_UPLOAD_BYTES: 413 through multipart and data URI', async (t) => {
   const big = await sharp({ create: { width: 1000, height: 1000, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).png().toBuffer();
   t.ok(big.length > MAX_UPLOAD, `a ${big.length}-byte file, over the ${MAX_UPLOAD}-byte limit`);
