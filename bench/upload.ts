@@ -17,6 +17,7 @@
  * before and after (the machine may be shared). Target: cache-hit p99 < 20 ms with 4 uploads.
  */
 import fs from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,6 +106,21 @@ function uploadLoops(n: number): { stop(): void; done: Promise<number[]> } {
   return { stop: () => w.postMessage('stop'), done };
 }
 
+/**
+ * CPU milliseconds the main thread (the server's event loop) has used, from
+ * /proc/self/task/<pid>/stat (utime + stime, in clock ticks of 10 ms): unlike latency, this does
+ * not grow when other processes take the cores. NaN where /proc is absent.
+ */
+function mainThreadCpuMs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : NaN;
@@ -139,9 +155,12 @@ const load0 = os.loadavg();
 await hit();
 for (let i = 0; i < 200; i++) await hit();
 
+const cpu0 = mainThreadCpuMs();
 const baseline = await hitPhase(seconds * 1000);
+const cpuBase = mainThreadCpuMs() - cpu0;
 const eldBase = eld;
 
+const cpu1 = mainThreadCpuMs();
 const started = performance.now();
 const during$ = uploadLoops(uploaders);
 const during = await hitPhase(seconds * 1000);
@@ -149,13 +168,16 @@ const eldDuring = eld;
 during$.stop();
 const upLat = await during$.done;
 const upSecs = (performance.now() - started) / 1000;
+const cpuDuring = mainThreadCpuMs() - cpu1;
 
+const cpu2 = mainThreadCpuMs();
 const aloneStart = performance.now();
 const alone$ = uploadLoops(uploaders);
 await new Promise((r) => setTimeout(r, seconds * 1000));
 alone$.stop();
 const aloneLat = await alone$.done;
 const aloneSecs = (performance.now() - aloneStart) / 1000;
+const cpuAlone = mainThreadCpuMs() - cpu2;
 const load1 = os.loadavg();
 
 const f = (x: number) => x.toFixed(1);
@@ -165,12 +187,14 @@ console.log(`Machine: ${cpus.length} × ${cpus[0]?.model ?? '?'}, Node ${process
 console.log(`Load average (1/5/15 min): before ${load0.map((l) => l.toFixed(2)).join(' / ')}, after ${load1.map((l) => l.toFixed(2)).join(' / ')}`);
 console.log(`Photos: 4 × 2448×1632 JPEG q90 (4.0 MP), ${(meanBytes / 1e6).toFixed(2)} MB on average; ${uploaders} upload loops; hits of ${HIT_PATH} paced at ${HIT_RATE}/s over ${HIT_CONNECTIONS} connections; ${seconds} s per phase; concurrency ${config.concurrency}`);
 console.log('');
-console.log('| phase | cache hits | hit p50 ms | hit p99 ms | hit max ms | event-loop delay p99 / max ms | uploads | uploads/s | MB/s | upload p50 ms | upload p99 ms |');
-console.log('|---|---|---|---|---|---|---|---|---|---|---|');
-console.log(`| hits alone | ${baseline.length} | ${f(pct(baseline, 50))} | ${f(pct(baseline, 99))} | ${f(Math.max(...baseline))} | ${e(eldBase)} | — | — | — | — | — |`);
-console.log(`| hits + ${uploaders} concurrent uploads | ${during.length} | ${f(pct(during, 50))} | ${f(pct(during, 99))} | ${f(Math.max(...during))} | ${e(eldDuring)} | ${upLat.length} | ${(upLat.length / upSecs).toFixed(2)} | ${((upLat.length * meanBytes) / 1e6 / upSecs).toFixed(1)} | ${f(pct(upLat, 50))} | ${f(pct(upLat, 99))} |`);
-console.log(`| ${uploaders} concurrent uploads alone | — | — | — | — | — | ${aloneLat.length} | ${(aloneLat.length / aloneSecs).toFixed(2)} | ${((aloneLat.length * meanBytes) / 1e6 / aloneSecs).toFixed(1)} | ${f(pct(aloneLat, 50))} | ${f(pct(aloneLat, 99))} |`);
+console.log('| phase | cache hits | hit p50 ms | hit p99 ms | hit max ms | event-loop delay p99 / max ms | main thread CPU % | uploads | uploads/s | MB/s | upload p50 ms | upload p99 ms |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+console.log(`| hits alone | ${baseline.length} | ${f(pct(baseline, 50))} | ${f(pct(baseline, 99))} | ${f(Math.max(...baseline))} | ${e(eldBase)} | ${(cpuBase / seconds / 10).toFixed(0)} | — | — | — | — | — |`);
+console.log(`| hits + ${uploaders} concurrent uploads | ${during.length} | ${f(pct(during, 50))} | ${f(pct(during, 99))} | ${f(Math.max(...during))} | ${e(eldDuring)} | ${(cpuDuring / upSecs / 10).toFixed(0)} | ${upLat.length} | ${(upLat.length / upSecs).toFixed(2)} | ${((upLat.length * meanBytes) / 1e6 / upSecs).toFixed(1)} | ${f(pct(upLat, 50))} | ${f(pct(upLat, 99))} |`);
+console.log(`| ${uploaders} concurrent uploads alone | — | — | — | — | — | ${(cpuAlone / aloneSecs / 10).toFixed(0)} | ${aloneLat.length} | ${(aloneLat.length / aloneSecs).toFixed(2)} | ${((aloneLat.length * meanBytes) / 1e6 / aloneSecs).toFixed(1)} | ${f(pct(aloneLat, 50))} | ${f(pct(aloneLat, 99))} |`);
 
+console.log('');
+console.log(`Main-thread CPU per cache hit: ${(cpuBase / baseline.length).toFixed(3)} ms; per upload (uploads alone): ${(cpuAlone / aloneLat.length).toFixed(1)} ms`);
 await hits.close();
 await app.close();
 await fs.rm(dir, { recursive: true, force: true });
