@@ -157,6 +157,24 @@ t.test('uploads never hold every transform slot', async (t) => {
   t.same([uploads.inFlight, uploads.queued, admission.inFlight], [0, 0, 0]);
 });
 
+t.test('strict mode: the API signs its own renders', async (t) => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'aperture-upload-strict-'));
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
+  const s3 = await startServer(t, { config: { storageDir: dir, apiKey: KEY, secret: SECRET, cloudName: CLOUD, strict: true } });
+  const p: Record<string, string> = { public_id: 'strict/pic', transformation: 'c_scale,w_16', eager: 'c_scale,w_8', timestamp: String(Math.floor(Date.now() / 1000)) };
+  const form = new FormData();
+  for (const [k, v] of Object.entries({ ...p, api_key: KEY, signature: apiSignature(p, SECRET) })) form.append(k, v);
+  form.append('file', new Blob([new Uint8Array(small)]), 'pic.jpg');
+  const res = await fetch(`${s3.base}/v1_1/${CLOUD}/image/upload`, { method: 'POST', body: form });
+  const json = await res.json() as { width: number; eager: { width: number; url: string }[] };
+  t.equal(res.status, 200);
+  t.equal(json.width, 16, 'incoming transformation rendered although strict mode refuses unsigned transformations');
+  t.equal(json.eager[0].width, 8, 'eager likewise');
+  t.match(new URL(json.eager[0].url).pathname, /^\/image\/upload\/s--[A-Za-z0-9_-]{8}--\/c_scale,w_8\//, 'the eager URL it answers is signed');
+  t.equal((await s3.get(new URL(json.eager[0].url).pathname)).status, 200, 'and served');
+  t.equal((await s3.get('/image/upload/c_scale,w_8/strict/pic.jpg')).status, 401, 'the unsigned form is still refused');
+});
+
 t.test('APERTURE_MAX_UPLOAD_BYTES: 413 through multipart and data URI', async (t) => {
   const big = await sharp({ create: { width: 1000, height: 1000, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).png().toBuffer();
   t.ok(big.length > MAX_UPLOAD, `a ${big.length}-byte file, over the ${MAX_UPLOAD}-byte limit`);
