@@ -1,9 +1,11 @@
 /**
  * The Upload and Admin API calls (upload-api.md), on the asset store. Each call validates
  * everything before it writes anything: a refused upload stores nothing. Uploads hold an
- * admission slot while they decode and store (a burst of uploads queues like transforms and
- * cannot starve delivery of every slot); derived results (eager, breakpoints) are rendered by
- * the delivery route itself, so they use the same renderer, limits and caches as any URL.
+ * admission slot while they decode and store, and at most `concurrency - 1` uploads work at
+ * once (Delivery.uploads), so a burst of uploads never holds every transform slot. Derived
+ * results (eager, breakpoints) and an incoming `transformation`/`format` (on a staged copy of
+ * the file, origin/staging.ts) are rendered by the delivery route itself, so they use the same
+ * renderer, limits and caches as any URL.
  */
 import crypto from 'node:crypto';
 import path from 'node:path';
