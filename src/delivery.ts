@@ -8,11 +8,18 @@ import { createMetrics, type Metrics } from './metrics.ts';
 import { createNoopTier, createRedisTier, type SharedTier, type TierLog } from './cache/redis-tier.ts';
 import { Refiner } from './cache/refiner.ts';
 import { createSvgSanitizer, type SvgSanitizer } from './security/svg.ts';
+import { createInvalidations, type Invalidations } from './cache/invalidation.ts';
 
 export interface Delivery {
   readonly config: Config;
   readonly results: ResultCache;
   readonly admission: Admission;
+  /**
+   * Upload API calls in progress: at most `concurrency - 1` (at least 1) at once, each also
+   * taking `admission` slots for its pixel work, so uploads never hold every transform slot and
+   * a burst of them waits here rather than in front of the renders.
+   */
+  readonly uploads: Admission;
   readonly access: Access;
   readonly origins: Origins;
   readonly metrics: Metrics;
@@ -20,6 +27,8 @@ export interface Delivery {
   readonly tier: SharedTier;
   /** Re-renders results served with a fast encoder setting, when no transform is waiting. */
   readonly refiner: Refiner;
+  /** Forgets changed originals here and on the other instances (Redis pub/sub). */
+  readonly invalidations: Invalidations;
   /** Sanitizes SVG sources in a worker thread (security/svg.ts). */
   readonly svg: SvgSanitizer;
   /** The wall clock behaviour is judged by (provisional max-age, source freshness); Date.now unless injected. */
@@ -56,16 +65,19 @@ export function createDelivery(config: Config, opts: DeliveryOptions = {}): Deli
   const tier = config.redisUrl ? createRedisTier(config, log, opts.now) : createNoopTier();
   const admission = new Admission(config.concurrency, config.queueSize, config.queueTimeoutMs);
   const refiner = new Refiner(() => admission.inFlight === 0 && admission.queued === 0, config.refineQueue, (e) => log.warn(`refinement failed: ${e instanceof Error ? e.message : String(e)}`));
+  const origins = createOrigins(config, opts.now ? { now: opts.now, ...opts.http } : opts.http);
   return {
     tier,
+    invalidations: createInvalidations(tier, origins),
     metrics: createMetrics({ collectDefault: opts.defaultMetrics ?? true, refiner, ...(config.redisUrl ? { sharedTier: tier } : {}) }),
     config,
     results: new ResultCache(config.cacheBytes, config.maxOutputBytes),
     admission,
+    uploads: new Admission(Math.max(1, config.concurrency - 1), config.queueSize, config.queueTimeoutMs),
     refiner,
     access: createAccess(config),
     svg: createSvgSanitizer({ maxBytes: config.maxSvgBytes, ...(opts.svgLatch ? { latch: opts.svgLatch } : {}) }),
-    origins: createOrigins(config, opts.now ? { now: opts.now, ...opts.http } : opts.http),
+    origins,
     now: opts.now ?? Date.now,
     ...(opts.renderLatch ? { renderLatch: opts.renderLatch } : {}),
   };

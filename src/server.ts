@@ -108,9 +108,9 @@ export async function buildServer(config: Config, options: ServerOptions = {}): 
       const error = r.headers['x-cld-error'];
       return { status: r.statusCode, body: r.rawPayload, ...(error ? { error: String(error) } : {}) };
     },
-    // Result keys hold the source's identity, so forgetting the source is enough; local
-    // folders are also watched by their origin.
-    invalidate: async (publicId) => delivery.origins.invalidate({ type: 'upload', publicId }),
+    // Result keys hold the source's identity, so forgetting the source is enough (here and, through
+    // Redis, on the other instances); local folders are also watched by their origin.
+    invalidate: (publicId) => delivery.invalidations.announce({ type: 'upload', publicId }),
     log: (msg, err) => app.log.warn({ err }, msg),
   }));
   let idleSweep: NodeJS.Timeout | undefined;

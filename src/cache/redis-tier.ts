@@ -36,6 +36,17 @@ export interface SharedTier {
    * Concurrent calls for one key in this process share one flow (and one error).
    */
   coalesce(key: string, compute: () => Promise<StoredResult>): Promise<{ result: StoredResult; source: 'l2' | 'computed' }>;
+  /**
+   * Publish `message` on `channel` to every instance subscribed to it (Redis pub/sub). Never
+   * throws; false when Redis is down or slow (the message is lost, not queued).
+   */
+  publish(channel: string, message: string): Promise<boolean>;
+  /**
+   * Call `handler` for every message on `channel`, on a second connection (a subscribed
+   * connection takes no other command). Subscribes when Redis first answers and again after
+   * each reconnection; messages published while the connection was down are not delivered.
+   */
+  subscribe(channel: string, handler: (message: string) => void): void;
   readonly connected: boolean;
   /** Reconnection attempts since start (diagnostics; tests wait for them instead of sleeping). */
   readonly reconnects: number;
@@ -132,6 +143,8 @@ export function createNoopTier(): SharedTier {
     getJson: async () => undefined,
     setJson: async () => {},
     coalesce: async (_key, compute) => ({ result: await compute(), source: 'computed' }),
+    publish: async () => false,
+    subscribe: () => {},
     connected: false,
     reconnects: 0,
     close: async () => {},
@@ -303,6 +316,21 @@ export function createRedisTier(config: Config, log: TierLog, now: () => number 
 
   const inflight = new Map<string, Promise<{ result: StoredResult; source: 'l2' | 'computed' }>>();
 
+  // The subscriber connection, made on the first subscribe(). node-redis subscribes it again
+  // after every reconnection; until its first connection succeeds, 'ready' does it.
+  let subscriber: ReturnType<typeof client.duplicate> | undefined;
+  const channels = new Map<string, (message: string) => void>();
+  const subscribed = new Set<string>();
+  function subscribeAll(): void {
+    const sub = subscriber;
+    if (!sub?.isReady) return;
+    for (const [channel, handler] of channels) {
+      if (subscribed.has(channel)) continue;
+      subscribed.add(channel);
+      sub.subscribe(channel, handler).catch(() => { subscribed.delete(channel); });
+    }
+  }
+
   return {
     async getResult(key) {
       try {
@@ -337,6 +365,26 @@ export function createRedisTier(config: Config, log: TierLog, now: () => number 
       inflight.set(key, flow);
       return flow;
     },
+    async publish(channel, message) {
+      try {
+        await exec(['PUBLISH', channel, message]);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    subscribe(channel, handler) {
+      if (closed) return;
+      channels.set(channel, handler);
+      if (!subscriber) {
+        const sub = client.duplicate();
+        subscriber = sub;
+        sub.on('error', () => { /* the main client reports Redis' state; this one just reconnects */ });
+        sub.on('ready', subscribeAll);
+        sub.connect().catch(() => { /* retried by the reconnect strategy */ });
+      }
+      subscribeAll();
+    },
     get connected() {
       return isConnected();
     },
@@ -346,6 +394,7 @@ export function createRedisTier(config: Config, log: TierLog, now: () => number 
     async close() {
       if (closed) return;
       closed = true;
+      if (subscriber?.isOpen) subscriber.destroy();
       if (!client.isOpen) return;
       if (!client.isReady || breakerUntil > now()) {
         client.destroy();

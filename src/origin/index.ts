@@ -3,6 +3,8 @@
  * BACKENDS; the first origin whose `matches()` is true serves a ref, so a new backend (an S3
  * bucket) is one file exporting an OriginFactory and one line here, above the one it replaces.
  *
+ * - A staged upload (staging.ts) is served first, under its random id, while its Upload API
+ *   call renders the incoming transformation.
  * - `fetch` takes the remote URL from the path, and `upload` ids under a folder mapped to a
  *   remote base URL (auto-upload mapping, as in Cloudinary) are loaded from there: both through
  *   the SSRF-guarded HTTP origin (http.ts).
@@ -21,9 +23,11 @@ import { createSourceCache, type SourceCache } from './source-cache.ts';
 import { httpOrigins } from './http.ts';
 import { localOrigins } from './local.ts';
 import { s3Origins } from './s3.ts';
+import { stagingOrigins } from './staging.ts';
 
 /** The storage backends, in the order they are asked. */
 export const BACKENDS: readonly OriginFactory[] = [
+  stagingOrigins,
   httpOrigins,
   s3Origins,
   localOrigins,

@@ -130,3 +130,28 @@ export function breakpointsOf(v: string | undefined): BreakpointRequest[] {
     };
   });
 }
+
+export interface Incoming { readonly transformation: string; readonly format?: string }
+
+/**
+ * Upload's incoming `transformation` (components separated by `/`, as in a delivery URL, no
+ * version or signature segment) and `format` (an output extension): what to render before
+ * storing; undefined when neither is given.
+ */
+export function incomingOf(transformation: string | undefined, format: string | undefined): Incoming | undefined {
+  const t = (transformation ?? '').trim().replace(/^\/+|\/+$/g, '');
+  const f = format?.trim().toLowerCase() || undefined;
+  if (f !== undefined && !OUTPUT_BY_EXTENSION.has(f)) {
+    throw bad(`Invalid format ${JSON.stringify(f.slice(0, 16))}: expected one of ${[...OUTPUT_BY_EXTENSION.keys()].join(', ')}`);
+  }
+  if (t) {
+    if (t.length > 2000) throw bad('Invalid transformation: longer than 2000 characters');
+    // eslint-disable-next-line no-control-regex
+    if (/[\x00-\x20\x7f\\?#]/.test(t)) throw bad(`Invalid transformation ${JSON.stringify(t.slice(0, 64))}: spaces, control characters, \\, ? and # are not allowed`);
+    for (const c of t.split('/')) {
+      if (c === '' || c === '.' || c === '..' || /^v\d+$/.test(c) || c.startsWith('s--')) throw bad(`Invalid transformation ${JSON.stringify(t.slice(0, 64))}: component ${JSON.stringify(c.slice(0, 32))} is not a transformation`);
+    }
+  }
+  if (!t && f === undefined) return undefined;
+  return { transformation: t, ...(f !== undefined ? { format: f } : {}) };
+}

@@ -1,9 +1,11 @@
 /**
  * The Upload and Admin API calls (upload-api.md), on the asset store. Each call validates
  * everything before it writes anything: a refused upload stores nothing. Uploads hold an
- * admission slot while they decode and store (a burst of uploads queues like transforms and
- * cannot starve delivery of every slot); derived results (eager, breakpoints) are rendered by
- * the delivery route itself, so they use the same renderer, limits and caches as any URL.
+ * admission slot while they decode and store, and at most `concurrency - 1` uploads work at
+ * once (Delivery.uploads), so a burst of uploads never holds every transform slot. Derived
+ * results (eager, breakpoints) and an incoming `transformation`/`format` (on a staged copy of
+ * the file, origin/staging.ts) are rendered by the delivery route itself, so they use the same
+ * renderer, limits and caches as any URL.
  */
 import crypto from 'node:crypto';
 import path from 'node:path';
@@ -11,11 +13,13 @@ import sharp from 'sharp';
 import type { Config } from '../config.ts';
 import type { Delivery } from '../delivery.ts';
 import { Errors, sourceError, isHttpError } from '../errors.ts';
-import { sourceFormatName, FORMATS, FORMAT_BY_EXTENSION, type FormatName } from '../formats.ts';
+import { sourceFormatName, FORMATS, OUTPUT_BY_EXTENSION, type FormatName } from '../formats.ts';
 import { maybeSvg } from '../security/svg.ts';
+import { computeSignature } from '../security/signature.ts';
+import { stageSource } from '../origin/staging.ts';
 import type { AssetMeta, AssetStore, DerivedMeta } from '../storage/types.ts';
 import { apiSignature, checkSignedParams, type Params } from './auth.ts';
-import { bool, breakpointsOf, checkParamNames, checkPublicId, contextOf, eagerOf, tagsOf, type BreakpointRequest, type EagerSpec } from './params.ts';
+import { bool, breakpointsOf, checkParamNames, checkPublicId, contextOf, eagerOf, incomingOf, tagsOf, type BreakpointRequest, type EagerSpec, type Incoming } from './params.ts';
 
 export interface UploadedFile { readonly bytes: Buffer; readonly filename?: string }
 
@@ -33,6 +37,17 @@ export interface ApiDeps {
 }
 
 type Json = Record<string, unknown>;
+
+/** What an unsigned call (through a preset marked unsigned) may send: the file and where it goes. */
+const UNSIGNED_OPTIONS = new Set(['file', 'upload_preset', 'public_id', 'folder', 'tags', 'context', 'filename_override', 'timestamp', 'type', 'resource_type', 'cloud_name']);
+
+/** A decoded upload: the bytes to store (SVG sanitized), their extension and size. */
+interface Validated { readonly bytes: Buffer; readonly format: string; readonly width: number; readonly height: number }
+
+/** `jpeg` and `jpg` (and the other aliases of one format) name one format. */
+function sameFormat(ext: string | undefined, stored: string): boolean {
+  return ext === undefined || ext === stored || (OUTPUT_BY_EXTENSION.get(ext) !== undefined && OUTPUT_BY_EXTENSION.get(ext) === OUTPUT_BY_EXTENSION.get(stored));
+}
 
 const bad = (m: string) => new Errors.BAD_API_PARAM(m);
 const randomId = (n: number) => crypto.randomBytes(n).toString('base64url').replace(/[-_]/g, '').toLowerCase().slice(0, n);
@@ -66,8 +81,17 @@ export function createApi(deps: ApiDeps) {
     throw bad('Invalid file: expected a file part, a data: URI or an http(s) URL');
   }
 
+  async function inSlot<T>(work: () => Promise<T>): Promise<T> {
+    const release = await delivery.admission.acquire();
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+
   /** Decodes the whole image within the source limits; returns what is stored about it. */
-  async function validate(bytes: Buffer): Promise<{ bytes: Buffer; format: string; width: number; height: number }> {
+  async function validate(bytes: Buffer): Promise<Validated> {
     if (bytes.length === 0) throw bad('Invalid image file: the file is empty');
     let body = bytes;
     try {
@@ -96,17 +120,57 @@ export function createApi(deps: ApiDeps) {
     return { url: `${base}${rel}`, secure_url: `${base.replace(/^http:/, 'https:')}${rel}` };
   }
 
-  function deliveryPath(meta: AssetMeta, transformation: string, format = meta.format): string {
+  /**
+   * `/image/upload/[s--sig--/]<transformation>/[v<version>/]<id>[.<ext>]`; signed when strict
+   * mode would refuse it unsigned (the API's own renders are trusted like signed URLs).
+   */
+  function signedPath(transformation: string, id: string, ext: string | undefined, version?: number): string {
     const t = transformation ? `${transformation}/` : '';
-    return `/image/upload/${t}v${meta.version}/${meta.publicId.split('/').map(encodeURIComponent).join('/')}.${format}`;
+    const idPart = `${id.split('/').map(encodeURIComponent).join('/')}${ext ? `.${ext}` : ''}`;
+    const sig = config.strict && config.secret ? `s--${computeSignature(t + idPart, config.secret, false)}--/` : '';
+    return `/image/upload/${sig}${t}${version !== undefined ? `v${version}/` : ''}${idPart}`;
+  }
+
+  function deliveryPath(meta: AssetMeta, transformation: string, format = meta.format): string {
+    return signedPath(transformation, meta.publicId, format, meta.version);
+  }
+
+  /** A delivery path rendered through the server; its error mapped onto the API's (`what` names the step). */
+  async function deliverOk(p: string, what: string): Promise<Buffer> {
+    const r = await deps.deliver(p);
+    if (r.status === 200) return r.body;
+    const why = r.error ?? `status ${r.status}`;
+    if (r.status === 413) throw new Errors.TOO_LARGE(`${what}: ${why}`);
+    if (r.status === 503) throw new Errors.OVERLOADED(`${what}: ${why}`);
+    if (r.status === 504) throw new Errors.TIMEOUT(`${what}: ${why}`);
+    if (r.status >= 500) {
+      deps.log(`${what} failed with ${r.status}: ${why}`);
+      throw new Errors.INTERNAL();
+    }
+    throw bad(`${what} failed: ${why}`);
+  }
+
+  /**
+   * An incoming `transformation` and/or `format` applied to validated bytes: they are staged
+   * under a random id and delivered by the image route, and the rendered bytes are what gets
+   * stored (validated again by the caller). Without `format`, the URL has no extension and the
+   * renderer keeps the source's format where it can encode it (as delivery does).
+   */
+  async function renderIncoming(bytes: Buffer, name: string, transformation: string, format: string | undefined): Promise<Buffer> {
+    const staged = stageSource(bytes, name);
+    try {
+      const what = transformation ? `incoming transformation ${transformation.slice(0, 100)}` : `format=${format}`;
+      return await deliverOk(signedPath(transformation, staged.id, format), what);
+    } finally {
+      staged.release();
+    }
   }
 
   async function derive(meta: AssetMeta, transformation: string, format: string | undefined): Promise<DerivedMeta & { path: string }> {
     const p = deliveryPath(meta, transformation, format);
-    const r = await deps.deliver(p);
-    if (r.status !== 200) throw bad(`eager transformation ${transformation} failed: ${r.error ?? `status ${r.status}`}`);
-    const m = await sharp(r.body, { limitInputPixels: false }).metadata();
-    return { transformation, format: format ?? meta.format, bytes: r.body.length, width: m.width ?? 0, height: m.pageHeight ?? m.height ?? 0, path: p };
+    const body = await deliverOk(p, `eager transformation ${transformation.slice(0, 100)}`);
+    const m = await sharp(body, { limitInputPixels: false }).metadata();
+    return { transformation, format: format ?? meta.format, bytes: body.length, width: m.width ?? 0, height: m.pageHeight ?? m.height ?? 0, path: p };
   }
 
   async function eager(meta: AssetMeta, specs: readonly EagerSpec[], origin: string): Promise<{ answer: Json[]; derived: DerivedMeta[] }> {
@@ -125,9 +189,8 @@ export function createApi(deps: ApiDeps) {
     for (const r of reqs) {
       const kb = Math.max(1, Math.round(r.bytesStep / 1000));
       const prefix = r.transformation ? `${r.transformation}/` : '';
-      const probe = await deps.deliver(deliveryPath(meta, `${prefix}c_scale,w_auto:breakpoints_${r.minWidth}_${r.maxWidth}_${kb}_${r.maxImages}:json`, r.format));
-      if (probe.status !== 200) throw bad(`responsive_breakpoints failed: ${probe.error ?? `status ${probe.status}`}`);
-      const widths = (JSON.parse(probe.body.toString()) as { breakpoints: number[] }).breakpoints;
+      const probe = await deliverOk(deliveryPath(meta, `${prefix}c_scale,w_auto:breakpoints_${r.minWidth}_${r.maxWidth}_${kb}_${r.maxImages}:json`, r.format), 'responsive_breakpoints');
+      const widths = (JSON.parse(probe.toString()) as { breakpoints: number[] }).breakpoints;
       const list: Json[] = [];
       for (const w of [...widths].sort((a, b) => b - a)) {
         if (r.createDerived) {
@@ -154,16 +217,30 @@ export function createApi(deps: ApiDeps) {
     };
   }
 
-  /** Signed, or unsigned through a preset marked unsigned; the preset's parameters fill the gaps. */
-  function authorize(params: Params): Params {
+  /**
+   * Signed, or unsigned through a preset marked unsigned. A signed call's parameters override its
+   * preset's; an unsigned call may only name the file and where it goes (UNSIGNED_OPTIONS, as
+   * Cloudinary's unsigned uploads), cannot overwrite unless its preset says so, and the preset
+   * wins over what it sends (the preset is the operator's rule for anonymous callers).
+   */
+  function authorize(params: Params, call: 'upload' | 'other' = 'other'): Params {
     const presetName = params.upload_preset;
     const preset = presetName !== undefined ? config.uploadPresets[presetName] : undefined;
     if (presetName !== undefined && !preset) throw bad(`Upload preset not found: ${presetName.slice(0, 64)}`);
+    const fromPreset: Record<string, string> = {};
+    for (const [k, v] of Object.entries(preset ?? {})) if (k !== 'unsigned') fromPreset[k] = String(v);
     const signed = params.signature !== undefined || params.api_key !== undefined;
-    if (signed || !preset?.unsigned) checkSignedParams(params, creds, Date.now());
-    const merged: Record<string, string> = {};
-    for (const [k, v] of Object.entries(preset ?? {})) if (k !== 'unsigned') merged[k] = String(v);
-    return { ...merged, ...params };
+    if (signed) {
+      checkSignedParams(params, creds, Date.now());
+      return { ...fromPreset, ...params };
+    }
+    // Only an upload may be unsigned (Cloudinary: explicit, rename and destroy are always signed).
+    if (!preset || call !== 'upload') checkSignedParams(params, creds, Date.now());
+    if (!preset?.unsigned) throw new Errors.UNAUTHORIZED(`Upload preset ${presetName!.slice(0, 64)} is not marked unsigned: sign the call (api_key, timestamp, signature)`);
+    for (const k of Object.keys(params)) {
+      if (!UNSIGNED_OPTIONS.has(k)) throw bad(`${k.slice(0, 64)} parameter is not allowed when using unsigned upload`);
+    }
+    return { overwrite: 'false', ...params, ...fromPreset };
   }
 
   async function runDerived(meta: AssetMeta, p: Params, origin: string): Promise<{ meta: AssetMeta; extra: Json }> {
@@ -189,43 +266,63 @@ export function createApi(deps: ApiDeps) {
     return { meta: m, extra };
   }
 
+  /** Validates `file` (and renders the incoming transformation), then writes it; the stored metadata. */
+  async function storeUpload(p: Params, file: UploadedFile, tags: string[], context: Record<string, string>, incoming: Incoming | undefined): Promise<AssetMeta> {
+    let bytes = file.bytes;
+    let v: Validated | undefined;
+    if (incoming) {
+      // The file is validated before the renderer sees it; the render takes its own slot.
+      const src = await inSlot(() => validate(bytes));
+      if (incoming.transformation || !sameFormat(incoming.format, src.format)) {
+        bytes = await renderIncoming(src.bytes, file.filename ?? 'upload', incoming.transformation, incoming.format);
+      } else {
+        v = src;
+      }
+    }
+    const release = await delivery.admission.acquire();
+    let meta: AssetMeta;
+    try {
+      v ??= await validate(bytes);
+      const original = (p.filename_override || file.filename || '').replace(/\.[^./]*$/, '');
+      const folder = p.folder ? p.folder.replace(/^\/+|\/+$/g, '') : '';
+      let id = p.public_id;
+      if (!id) {
+        const stem = bool(p, 'use_filename', false) && original ? original.replace(/[^\p{L}\p{N}_-]+/gu, '_').slice(0, 100) : '';
+        id = stem ? (bool(p, 'unique_filename', true) ? `${stem}_${randomId(6)}` : stem) : randomId(20);
+      }
+      const publicId = checkPublicId(folder ? `${folder}/${id}` : id);
+      const prev = await store.head(publicId);
+      if (prev && !bool(p, 'overwrite', true)) throw new Errors.CONFLICT(`Resource already exists - ${publicId}`);
+      const now = new Date();
+      meta = {
+        publicId, format: v.format, version: Math.max(Math.floor(now.getTime() / 1000), (prev?.version ?? 0) + 1),
+        width: v.width, height: v.height, bytes: v.bytes.length, tags, context,
+        ...(original ? { originalFilename: original } : {}), createdAt: prev?.createdAt ?? now.toISOString(), etag: '',
+      };
+      await store.put(meta, v.bytes);
+      meta = (await store.head(publicId)) ?? meta;
+    } finally {
+      release();
+    }
+    return meta;
+  }
+
   return {
     async upload(raw: Params, part: UploadedFile | undefined, origin: string): Promise<Json> {
-      const p = authorize(raw);
+      const p = authorize(raw, 'upload');
       checkParamNames('upload', p);
-      if (p.transformation) throw new Errors.UNSUPPORTED(`transformation=${p.transformation.slice(0, 64)}`, 'incoming transformations on upload are not supported yet; store the original and deliver it transformed');
       // Everything that can be refused is checked before the first byte is written.
+      const incoming = incomingOf(p.transformation, p.format);
       eagerOf(p.eager); breakpointsOf(p.responsive_breakpoints);
       const tags = tagsOf(p.tags), context = contextOf(p.context);
       const file = await fileBytes(p, part);
-      const release = await delivery.admission.acquire();
+      // The upload's own work (validation, incoming render, write) within the uploads' budget.
+      const releaseUpload = await delivery.uploads.acquire();
       let meta: AssetMeta;
       try {
-        const v = await validate(file.bytes);
-        // `format` may name the file's format by any of its extensions (`jpeg` for a JPEG stored as jpg).
-        if (p.format && p.format !== v.format && FORMAT_BY_EXTENSION.get(p.format) !== FORMAT_BY_EXTENSION.get(v.format)) {
-          throw new Errors.UNSUPPORTED(`format=${p.format.slice(0, 16)}`, `converting on upload is not supported yet; the file is ${v.format}, deliver it as .${p.format} instead`);
-        }
-        const original = (p.filename_override || file.filename || '').replace(/\.[^./]*$/, '');
-        const folder = p.folder ? p.folder.replace(/^\/+|\/+$/g, '') : '';
-        let id = p.public_id;
-        if (!id) {
-          const stem = bool(p, 'use_filename', false) && original ? original.replace(/[^\p{L}\p{N}_-]+/gu, '_').slice(0, 100) : '';
-          id = stem ? (bool(p, 'unique_filename', true) ? `${stem}_${randomId(6)}` : stem) : randomId(20);
-        }
-        const publicId = checkPublicId(folder ? `${folder}/${id}` : id);
-        const prev = await store.head(publicId);
-        if (prev && !bool(p, 'overwrite', true)) throw new Errors.CONFLICT(`Resource already exists - ${publicId}`);
-        const now = new Date();
-        meta = {
-          publicId, format: v.format, version: Math.max(Math.floor(now.getTime() / 1000), (prev?.version ?? 0) + 1),
-          width: v.width, height: v.height, bytes: v.bytes.length, tags, context,
-          ...(original ? { originalFilename: original } : {}), createdAt: prev?.createdAt ?? now.toISOString(), etag: '',
-        };
-        await store.put(meta, v.bytes);
-        meta = (await store.head(publicId)) ?? meta;
+        meta = await storeUpload(p, file, tags, context, incoming);
       } finally {
-        release();
+        releaseUpload();
       }
       await deps.invalidate(meta.publicId);
       const d = await runDerived(meta, p, origin);

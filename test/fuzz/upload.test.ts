@@ -13,6 +13,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import sharp from 'sharp';
 import { apiSignature } from '../../src/upload/auth.ts';
+import { stagedCount } from '../../src/origin/staging.ts';
 import { corpusDir, startServer } from '../helpers/harness.ts';
 
 const KEY = 'fuzz-key', SECRET = 'fuzz-secret', CLOUD = 'fuzz';
@@ -54,7 +55,7 @@ const call = fc.record({
   mutate,
   publicId: fc.option(publicId, { nil: undefined }),
   signing: fc.constantFrom('good', 'good', 'good', 'wrong-secret', 'none', 'stale', 'wrong-key'),
-  extra: fc.option(fc.constantFrom('overwrite=false', 'tags=a,b', 'context=a=b|c', 'eager=w_20', 'eager=e_nope', 'folder=../up', 'format=png', 'unknown_param=1', 'responsive_breakpoints=[{"max_width":-1}]'), { nil: undefined }),
+  extra: fc.option(fc.constantFrom('overwrite=false', 'tags=a,b', 'context=a=b|c', 'eager=w_20', 'eager=e_nope', 'folder=../up', 'format=png', 'format=webp', 'format=exe', 'transformation=c_scale,w_10', 'transformation=w_abc', 'transformation=w_10/../x', 'transformation=fl_getinfo', 'upload_preset=nope', 'unknown_param=1', 'responsive_breakpoints=[{"max_width":-1}]'), { nil: undefined }),
   as: fc.constantFrom('multipart', 'datauri'),
 });
 
@@ -87,5 +88,6 @@ t.test('upload fuzz: 0 x 5xx, nothing stored by a refused call', async (t) => {
   t.comment(`statuses: ${[...statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}x${n}`).join(', ')}`);
   t.ok(statuses.get(200), 'some calls were accepted');
   t.ok([...statuses.keys()].some((s) => s >= 400), 'some calls were refused');
+  t.equal(stagedCount(), 0, 'no staged upload outlives its call');
   statuses = new Map();
 });

@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import { startServer } from '../helpers/harness.ts';
 import { opensslAvailable, startTlsProxy } from '../helpers/tls-proxy.ts';
 import { repoRoot } from '../helpers/core-fixtures.ts';
+import { stagedCount } from '../../src/origin/staging.ts';
 
 type Cld = { config(o: Record<string, unknown>): void; uploader: Record<string, (...a: unknown[]) => Promise<Record<string, unknown>>>; api: Record<string, (...a: unknown[]) => Promise<Record<string, unknown>>> };
 const cloudinary = (createRequire(import.meta.url)('cloudinary') as { v2: Cld }).v2;
@@ -105,6 +106,52 @@ if (!opensslAvailable) {
     t.same(await cloudinary.uploader.destroy('menu/tea', opts()), { result: 'ok' });
     t.same(await cloudinary.uploader.destroy('menu/tea', opts()), { result: 'not found' });
     t.equal((await server.get('/image/upload/menu/tea.png')).status, 404);
+  });
+
+  t.test('incoming transformation and format are applied before storing', async (t) => {
+    // The SDK turns width/crop upload options into `transformation=c_scale,w_100`.
+    const r = await cloudinary.uploader.upload(photo, opts({ public_id: 'incoming/small', width: 100, crop: 'scale' }));
+    t.equal(r.width, 100, 'answer: the stored width');
+    t.equal(r.format, 'png', 'no format: the source format is kept');
+    const stored = await fs.readFile(path.join(storage, 'incoming/small.png'));
+    t.equal((await sharp(stored).metadata()).width, 100, 'the stored original is 100 px wide');
+    t.equal(r.bytes, stored.length);
+    const orig = await sharp(photo).metadata();
+    t.equal(r.height, Math.round((orig.height! * 100) / orig.width!), 'aspect ratio kept');
+
+    const w = await cloudinary.uploader.upload(photo, opts({ public_id: 'incoming/converted', format: 'webp' }));
+    t.equal(w.format, 'webp');
+    const webp = await fs.readFile(path.join(storage, 'incoming/converted.webp'));
+    t.equal((await sharp(webp).metadata()).format, 'webp', 'stored as WebP');
+    t.same([w.width, w.height], [orig.width, orig.height], 'format alone keeps the size');
+    const got = await server.get(`/image/upload/v${w.version}/incoming/converted.webp`);
+    t.equal(got.status, 200);
+    t.same(await sharp(got.body).metadata().then((m) => [m.format, m.width]), ['webp', orig.width], 'delivery serves the stored WebP');
+
+    const both = await cloudinary.uploader.upload(photo, opts({ public_id: 'incoming/both', transformation: [{ width: 40, height: 40, crop: 'fill' }, { effect: 'grayscale' }], format: 'jpg' }));
+    t.same([both.width, both.height, both.format], [40, 40, 'jpg']);
+    const stats = await sharp(await fs.readFile(path.join(storage, 'incoming/both.jpg'))).stats();
+    t.ok(Math.abs(stats.channels[0].mean - stats.channels[1].mean) < 1, 'grayscale applied (chained transformation)');
+
+    // jpg source, format jpeg: no conversion, the bytes are stored as sent.
+    const rocket = path.join(repoRoot, 'images/rocket.jpg');
+    const same = await cloudinary.uploader.upload(rocket, opts({ public_id: 'incoming/same', format: 'jpeg' }));
+    t.equal(same.format, 'jpg');
+    t.ok((await fs.readFile(path.join(storage, 'incoming/same.jpg'))).equals(await fs.readFile(rocket)), 'same format: stored byte for byte');
+    t.equal(stagedCount(), 0, 'every staged source released');
+  });
+
+  t.test('a refused incoming transformation stores nothing', async (t) => {
+    const before = await listFiles();
+    await t.rejects(cloudinary.uploader.upload(photo, opts({ public_id: 'incoming/bad1', width: 'abc', crop: 'scale' })), { http_code: 400, message: /incoming transformation c_scale,w_abc failed: Invalid width/ } as object as Error);
+    await t.rejects(cloudinary.uploader.upload(photo, opts({ public_id: 'incoming/bad2', effect: 'cartoonify' })), { http_code: 400, message: /cartoonify/ } as object as Error, 'unsupported key named');
+    await t.rejects(cloudinary.uploader.upload(photo, opts({ public_id: 'incoming/bad3', format: 'exe' })), { http_code: 400, message: /Invalid format "exe"/ } as object as Error);
+    await t.rejects(cloudinary.uploader.upload(photo, opts({ public_id: 'incoming/bad4', raw_transformation: 'w_10/../x' })), { http_code: 400, message: /not a transformation/ } as object as Error);
+    await t.rejects(cloudinary.uploader.upload(photo, opts({ public_id: 'incoming/bad5', width: 10, flags: 'getinfo' })), { http_code: 400, message: /Invalid image file/ } as object as Error, 'a render that is not an image is refused');
+    t.same(await listFiles(), before, 'no file written');
+    t.equal(stagedCount(), 0, 'every staged source released');
+    const staged = await server.get('/image/upload/w_10/00000000000000000000000000000000.png');
+    t.equal(staged.status, 404, 'no staged id is served once its upload is over');
   });
 
   t.test('Admin API: list, details, delete', async (t) => {

@@ -1,15 +1,16 @@
 /**
  * Two instances on one S3-compatible server (s3rver, a real process) and one real redis-server:
  * what A accepts through the official SDK, B serves; after A overwrites, B's unversioned URL
- * gives the new picture once B's revalidation period (APERTURE_STORAGE_REVALIDATE_MS, 1 s) has
- * passed on B's clock, which the test advances instead of sleeping; after A destroys, B
- * answers 404. A's own caches change at once.
+ * gives the new picture as soon as A's invalidation message reaches B over Redis pub/sub (B's
+ * clock never moves); after A destroys, B answers 404. With Redis stopped, B sees the change
+ * once its revalidation period (APERTURE_STORAGE_REVALIDATE_MS, 1 s) has passed on B's clock,
+ * which the test advances instead of sleeping. A's own caches change at once.
  */
 import t from 'tap';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import sharp from 'sharp';
-import { manualClock, startServer } from '../helpers/harness.ts';
+import { manualClock, startServer, waitFor } from '../helpers/harness.ts';
 import { opensslAvailable, startTlsProxy } from '../helpers/tls-proxy.ts';
 import { startS3 } from '../helpers/s3.ts';
 import { redisAvailable, redisSkipReason, startRedis } from '../helpers/redis.ts';
@@ -47,24 +48,46 @@ if (!opensslAvailable || !redisAvailable) {
     t.ok(fromA.body.equals(fromB.body), 'same bytes on both');
   });
 
-  t.test('an overwrite on A reaches B within its revalidation period', async (t) => {
+  t.test('an overwrite on A reaches B through Redis, without B waiting for its period', async (t) => {
     const before = await b.get('/image/upload/w_80/hero.png');
+    t.equal(before.status, 200, 'B holds the old source');
+    const seen = b.app.delivery.invalidations.received;
+    const started = process.hrtime.bigint();
     await up('cat.png');
     const onA = await a.get('/image/upload/w_80/hero.png');
     t.notOk(onA.body.equals(before.body), 'A serves the new picture at once');
-    const stillOld = await b.get('/image/upload/w_80/hero.png');
-    t.ok(stillOld.body.equals(before.body), 'B inside its period keeps the version it checked');
-    clockB.advance(1001);
+    await waitFor(() => b.app.delivery.invalidations.received > seen, "B receiving A's invalidation");
+    t.comment(`B invalidated ${Number(process.hrtime.bigint() - started) / 1e6} ms after the upload call started`);
     const fresh = await b.get('/image/upload/w_80/hero.png');
     t.equal(fresh.status, 200);
-    t.ok(fresh.body.equals(onA.body), 'after the period, B serves the new picture');
+    t.ok(fresh.body.equals(onA.body), "B serves the new picture; its clock has not moved");
     t.not(await meanRed(fresh.body), await meanRed(before.body));
   });
 
-  t.test('a destroy on A is a 404 on B after its period', async (t) => {
+  t.test('a destroy on A is a 404 on B once the message arrives', async (t) => {
+    const seen = b.app.delivery.invalidations.received;
     t.same(await cloudinary.uploader.destroy('hero', { agent: proxy.agent }), { result: 'ok' });
     t.equal((await a.get('/image/upload/w_80/hero.png')).status, 404, 'A: gone at once');
+    await waitFor(() => b.app.delivery.invalidations.received > seen, "B receiving A's invalidation");
+    t.equal((await b.get('/image/upload/w_80/hero.png')).status, 404, 'B: gone, without its clock moving');
+  });
+
+  t.test('Redis down: B sees an overwrite after its revalidation period', async (t) => {
+    await up('coffee.png', { public_id: 'fallback' });
+    const before = await b.get('/image/upload/w_80/fallback.png');
+    t.equal(before.status, 200);
+    await redis.stop();
+    await waitFor(() => !a.app.delivery.tier.connected && !b.app.delivery.tier.connected, 'both instances seeing Redis down');
+    const seen = b.app.delivery.invalidations.received;
+    await up('cat.png', { public_id: 'fallback' });
+    const onA = await a.get('/image/upload/w_80/fallback.png');
+    t.notOk(onA.body.equals(before.body), 'A serves the new picture at once');
+    const stillOld = await b.get('/image/upload/w_80/fallback.png');
+    t.ok(stillOld.body.equals(before.body), 'B inside its period keeps the version it checked (no message came)');
+    t.equal(b.app.delivery.invalidations.received, seen);
     clockB.advance(1001);
-    t.equal((await b.get('/image/upload/w_80/hero.png')).status, 404, 'B: gone after its period');
+    const fresh = await b.get('/image/upload/w_80/fallback.png');
+    t.equal(fresh.status, 200);
+    t.ok(fresh.body.equals(onA.body), 'after the period, B serves the new picture');
   });
 }
