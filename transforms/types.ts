@@ -124,6 +124,13 @@ export interface TransformDef<K extends PlanKey = PlanKey> {
    */
   images?(value: PlanValues[K]): { readonly refs: readonly ImageRef[]; readonly nested: readonly Component[] };
   /**
+   * Source-stage hook: the stored upload to deliver instead when the requested source does not
+   * exist (the origin answered NOT_FOUND): `d_<id>` default images. The pipeline
+   * (src/pipeline/source.ts) asks the plan's components in order, the last one holding such a
+   * value wins; the result is keyed by that image's identity and answered with `X-Cld-Default`.
+   */
+  fallback?(value: PlanValues[K]): ImageRef;
+  /**
    * Keys of the same component that this value reads itself (e_blur_region's x, y, w, h name
    * its region): the geometry owner leaves them out of that component. Absent: none.
    */
