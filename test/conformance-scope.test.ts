@@ -44,6 +44,7 @@ if (!hasShared) {
       }
     }
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    if (process.env.SCOPE_DUMP) await fs.writeFile(process.env.SCOPE_DUMP, JSON.stringify(results.filter((r) => r.status !== 200), null, 1));
     t.equal(results.length, lines.length, 'every line answered');
     t.same(results.filter((r) => r.status >= 500).map((r) => `${r.status} ${r.line}`), [], 'no 5xx');
     const ok = results.filter((r) => r.status === 200).length;

@@ -220,15 +220,26 @@ function groupLayers(flat: readonly Component[]): Component[] {
       const c = flat[i];
       const spec = layerOf(c);
       if (!spec) {
-        if (c.flags && LAYER_FLAGS.some((k) => c.flags![k])) {
-          const k = LAYER_FLAGS.find((f) => c.flags![f])!;
+        let b = c;
+        // Outside a layer, fl_relative and fl_region_relative (Cloudinary lists them for every
+        // crop mode) make w/h written with a decimal point multiples of the current image
+        // (`w_1.5` is 150 %); fractions up to 1.0 already are. The flag stays in the component,
+        // so the canonical text parses back to the same plan.
+        if (b.flags?.relative || b.flags?.regionRelative) {
+          if (b.flags.regionRelative && b.gravity?.kind === 'face') {
+            throw new Errors.UNSUPPORTED('fl_region_relative', 'sizes relative to a face region apply to layers only (l_/u_ with g_face or g_faces)');
+          }
+          b = multiples(b);
+        }
+        if (b.flags && LAYER_FLAGS.some((k) => k !== 'relative' && k !== 'regionRelative' && b.flags![k])) {
+          const k = LAYER_FLAGS.find((f) => f !== 'relative' && f !== 'regionRelative' && b.flags![f])!;
           throw new Errors.INVALID_PARAM('flags', `${k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`)} (only valid with a layer)`);
         }
         if (PLACEMENT_HOOKS.length) {
-          const hooked = placementValues(c);
+          const hooked = placementValues(b);
           if (hooked.named) throw new Errors.INVALID_PARAM(hooked.named[0], `${hooked.named[1]} (says how a layer is composited: only valid with l_ or in its fl_layer_apply component)`);
         }
-        out.push(c);
+        out.push(b);
         continue;
       }
       const end = closes.get(i);
