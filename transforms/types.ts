@@ -290,8 +290,12 @@ export interface ResolveContext extends ResolveServices {
   readonly config: Config;
   readonly source: Source;
   readonly meta: SourceMeta;
-  /** Tags, context and metadata of the asset, for `tags`, `ctx`, `md` in expressions (absent: empty). */
-  readonly asset?: AssetMetadata;
+  /**
+   * Reads the tags, context and metadata of the asset (its origin's Origin.asset), for `tags`,
+   * `ctx`, `md` in expressions; called only when an expression reads them (absent or undefined:
+   * empty).
+   */
+  readonly asset?: () => Promise<AssetMetadata | undefined>;
   /** Components before the one being resolved (already resolved), for per-step analysis. */
   readonly before: readonly Component[];
   /**

@@ -85,7 +85,7 @@ export function createResolver(delivery: Delivery, sources: Sources): Resolver {
       const { url, plan } = parsed;
       const deadline = new Deadline(config.processTimeoutMs);
       const tl = performance.now();
-      const { src, fallback } = await sources.loadOrFallback(url, plan);
+      const { src, ref, fallback } = await sources.loadOrFallback(url, plan);
       const loadMs = performance.now() - tl;
       const fb = fallback !== undefined ? { fallback } : {};
       if (parsed.formatCheck) access.checkFormat(url, await readSourceMeta(src, config));
@@ -95,7 +95,10 @@ export function createResolver(delivery: Delivery, sources: Sources): Resolver {
       const vary = new Set<string>();
       const meta = await readSourceMeta(src, config);
       const admit = <T>(work: (d: Deadline) => Promise<T>) => admitted(delivery, deadline, 'breakpoint sampling', () => work(deadline));
-      const r = await resolvePlan(plan, { hints, vary, config, source: src, meta, plan, extFormat: url.extFormat, admit });
+      // Tags and context (`if_!sale!_in_tags`) are read only when an expression reads them; the
+      // resolved plan, which the result key holds, then shows what they decided.
+      const asset = () => sources.asset(ref);
+      const r = await resolvePlan(plan, { hints, vary, config, source: src, meta, plan, extFormat: url.extFormat, admit, asset });
       return { parsed, src, plan: r.plan, variant: r.variant, deadline, headers, hints, vary, loadMs, ...fb, ...(r.json !== undefined ? { json: r.json } : {}) };
     },
   };

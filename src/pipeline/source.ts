@@ -5,10 +5,10 @@
  */
 import type { Delivery } from '../delivery.ts';
 import type { DeliveryUrl } from '../url/parse-url.ts';
-import type { Source } from '../origin/types.ts';
+import type { Source, SourceRef } from '../origin/types.ts';
 import type { Plan } from '../plan/parse.ts';
 import { TRANSFORMS } from '../../transforms/index.ts';
-import type { Component, ImageRef } from '../../transforms/types.ts';
+import type { AssetMetadata, Component, ImageRef } from '../../transforms/types.ts';
 import { maybeSvg } from '../security/svg.ts';
 import { byteMemo } from '../cache/memo.ts';
 import { hasCode } from '../errors.ts';
@@ -24,6 +24,8 @@ const FALLBACKS = TRANSFORMS.filter((t) => t.fallback);
 /** A delivery's source, or the stored image a fallback hook (`d_`) named because the source does not exist. */
 export interface Delivered {
   readonly src: Source;
+  /** Which asset `src` is (the URL's, or the fallback's), for its metadata (Sources.asset). */
+  readonly ref: SourceRef;
   /** The fallback image delivered instead (`<id>[.<ext>]`, for `X-Cld-Default`); undefined: the source itself. */
   readonly fallback?: string;
 }
@@ -36,6 +38,8 @@ export interface Sources {
    * plan's last `fallback` value names (`d_`); a missing fallback keeps the source's 404.
    */
   loadOrFallback(url: DeliveryUrl, plan: Plan): Promise<Delivered>;
+  /** Tags and context stored with the asset `ref` names (Origin.asset), for conditions; undefined without. */
+  asset(ref: SourceRef): Promise<AssetMetadata | undefined>;
   /** The source, if the origin can vouch for it without I/O (see Origins.peek) and no sanitizing is pending. */
   peek(url: DeliveryUrl): Source | undefined;
   /** An `l_`/`u_` image layer: a stored upload, through the same origins and sanitizer as the base. */
@@ -114,12 +118,13 @@ export function createSources(delivery: Delivery): Sources {
     load,
     async loadOrFallback(url, plan) {
       try {
-        return { src: await load(url) };
+        return { src: await load(url), ref: url };
       } catch (err) {
         const ref = FALLBACKS.length && hasCode(err, 'NOT_FOUND') ? fallbackOf(plan) : undefined;
         if (!ref) throw err;
+        const upload: SourceRef = { type: 'upload', publicId: ref.publicId, ...(ref.ext ? { ext: ref.ext } : {}) };
         const src = await loadLayer(ref.publicId, ref.ext).catch((e: unknown) => { throw hasCode(e, 'NOT_FOUND') ? err : e; });
-        return { src, fallback: ref.publicId + (ref.ext ? `.${ref.ext}` : '') };
+        return { src, ref: upload, fallback: ref.publicId + (ref.ext ? `.${ref.ext}` : '') };
       }
     },
     peek(url) {
@@ -127,6 +132,7 @@ export function createSources(delivery: Delivery): Sources {
       if (!src || !maybeSvg(src.buffer)) return src;
       return svgMemo.get(src.identity);
     },
+    asset: (ref) => origins.asset(ref),
     loadLayer,
     layers,
     async layerIdentities(plan) {

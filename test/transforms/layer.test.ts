@@ -170,7 +170,7 @@ t.test('rejected', async (t) => {
     ['l_text:Arial_10_stroke:hi', '400 Unsupported transformation l_text:Arial_10_stroke:hi: text option stroke is not supported'],
     ['l_a,u_b', '400 Invalid overlay in transformation: l_ and u_ in one component'],
     ['fl_layer_apply', '400 Invalid flags in transformation: layer_apply (no layer to apply)'],
-    ['w_10,fl_relative', '400 Invalid flags in transformation: relative (only valid with a layer)'],
+    ['w_10,fl_no_overflow', '400 Invalid flags in transformation: no_overflow (only valid with a layer)'],
     ['l_a/fl_layer_apply,w_10', '400 Unsupported transformation w_ with fl_layer_apply: the fl_layer_apply component takes only placement (g, x, y) and flags'],
     ['l_a/fl_layer_apply,g_auto', '400 Unsupported transformation g_auto: placing a layer by automatic gravity is not supported (use g_face or g_faces)'],
     ['l_a,g_faces,fl_tiled', '400 Invalid flags in transformation: tiled (with g_faces: a l_ layer is placed on faces)'],
