@@ -24,7 +24,7 @@
  * into this value, in a component of its own. The renderer (src/render/layers.ts) composites it
  * in the overlay phase.
  */
-import { defineTransform, type Component, type ComputeContext, type ImageRef } from './types.ts';
+import { defineTransform, type Component, type ComputeContext, type ImageRef, type PlanKey } from './types.ts';
 import { colourCanonical, dimCanonical, parseIntIn, type Dim, type Rgba } from './args.ts';
 import type { Gravity } from './gravity.ts';
 import { Errors } from '../src/errors.ts';
@@ -272,6 +272,11 @@ export function layerImages(spec: LayerSpec): { refs: ImageRef[]; nested: readon
   return { refs: s.kind === 'image' || s.kind === 'lut' ? [{ publicId: s.publicId, ...(s.ext ? { ext: s.ext } : {}) }] : [], nested: spec.components };
 }
 
+const TEXT_READS: readonly PlanKey[] = ['colour'];
+const NO_READS: readonly PlanKey[] = [];
+/** A text layer's opening component colours the text with its `co_` (TransformDef.reads). */
+export const layerReads = (v: LayerSpec): readonly PlanKey[] => (v.source.kind === 'text' ? TEXT_READS : NO_READS);
+
 export const layer = defineTransform({
   key: 'l', planKey: 'layer', name: 'overlay', phase: 'overlay',
   parse: (raw) => bareLayer(false, parseLayerSource('overlay', raw)),
@@ -280,4 +285,5 @@ export const layer = defineTransform({
   apply: (canvas, value, _component, ctx) => applyLayer(canvas, value, ctx),
   bounds: (value, dims, _component, bc) => layerBounds(value, dims, bc),
   images: layerImages,
+  reads: layerReads,
 });

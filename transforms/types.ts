@@ -124,6 +124,17 @@ export interface TransformDef<K extends PlanKey = PlanKey> {
    */
   images?(value: PlanValues[K]): { readonly refs: readonly ImageRef[]; readonly nested: readonly Component[] };
   /**
+   * Keys of the same component this value reads as its settings (a text layer and `e_colorize`,
+   * `e_outline`, `e_shadow`, `e_make_transparent` read `co_`). See `inert`.
+   */
+  reads?(value: PlanValues[K]): readonly PlanKey[];
+  /**
+   * The value does nothing by itself (`co_`): the plan parser refuses, with a 400 naming it, a
+   * component that holds it where no other value `reads` it (a parameter that parses and does
+   * nothing would be a stub).
+   */
+  readonly inert?: boolean;
+  /**
    * Source-stage hook: the stored upload to deliver instead when the requested source does not
    * exist (the origin answered NOT_FOUND): `d_<id>` default images. The pipeline
    * (src/pipeline/source.ts) asks the plan's components in order, the last one holding such a

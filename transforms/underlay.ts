@@ -4,7 +4,7 @@
  * where the base is transparent. A layer reaching outside the base grows the canvas as for `l_`.
  */
 import { defineTransform } from './types.ts';
-import { bareLayer, layerCanonical, layerCompute, layerImages, parseLayerSource, type LayerSpec } from './layer.ts';
+import { bareLayer, layerCanonical, layerCompute, layerImages, layerReads, parseLayerSource, type LayerSpec } from './layer.ts';
 import { applyLayer, layerBounds } from '../src/render/layers.ts';
 
 declare module './types.ts' {
@@ -19,4 +19,5 @@ export const underlay = defineTransform({
   apply: (canvas, value, _component, ctx) => applyLayer(canvas, value, ctx),
   bounds: (value, dims, _component, bc) => layerBounds(value, dims, bc),
   images: layerImages,
+  reads: layerReads,
 });

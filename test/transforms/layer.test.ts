@@ -125,9 +125,20 @@ t.test('blend modes, cutter and face placement go to the placement', async (t) =
 });
 
 t.test('co_ colour', async (t) => {
-  t.same(plan('co_red').components[0].colour, { r: 255, g: 0, b: 0, alpha: 1 });
-  t.equal(plan('co_rgb:0000ff80').canonical, 'co_rgb:0000ff80');
+  t.same(plan('e_colorize,co_red').components[0].colour, { r: 255, g: 0, b: 0, alpha: 1 });
+  t.equal(plan('co_rgb:0000ff80,e_colorize').canonical, 'co_rgb:0000ff80,e_colorize:100');
   t.equal(failure('co_nope'), '400 Invalid color in transformation: nope');
+});
+
+t.test('co_ needs a reader in its component (TransformDef.reads), else a 400 naming it', async (t) => {
+  const why = '(nothing in its component reads it: it sets the colour of a text layer or of an effect that takes one, in the same component)';
+  for (const s of ['co_red', 'w_100,co_red', 'l_logo,co_red', 'e_blur,co_red', 'co_$c', 'l_text:Arial_20:hi/co_red/fl_layer_apply', 'if_w_gt_10,co_red']) {
+    t.equal(failure(s), `400 Invalid color in transformation: ${s.split('/').find((c) => c.includes('co_'))!.split(',').find((p) => p.startsWith('co_'))} ${why}`, s);
+  }
+  for (const s of ['e_colorize,co_red', 'e_colorize:50,co_red', 'l_text:Arial_20:hi,co_red', 'u_text:Arial_20:hi,co_red', 'e_outline,co_red',
+    'e_outline:inner:5,co_blue', 'e_shadow,co_rgb:ff0000', 'e_make_transparent,co_white', 'e_$fx,co_red', '$c_!red!/e_colorize,co_$c']) {
+    t.equal(failure(s), 'parsed', s);
+  }
 });
 
 t.test('canonical text: equal plans equal, different layers different', async (t) => {

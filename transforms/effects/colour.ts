@@ -193,6 +193,7 @@ export const COLOUR_EFFECTS: EffectFamily = {
   blue: channel(2),
   colorize: {
     parse: num(0, 100, 100),
+    reads: ['colour'],
     async apply(c, v, _ctx, component) {
       const k = (v.args[0] as number) / 100;
       const col = component.colour ?? { r: 0, g: 0, b: 0, alpha: 1 };

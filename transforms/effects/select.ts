@@ -108,6 +108,7 @@ export const SELECT_EFFECTS: EffectFamily = {
   },
   make_transparent: {
     parse: num(0, 100, 10),
+    reads: ['colour'],
     async apply(c, v, _ctx, component) {
       const tol = (v.args[0] as number) / 100;
       await withAlpha(c);

@@ -296,6 +296,7 @@ const FADE_MODES = ['symmetric', 'symmetric_pad'] as const;
 
 export const SHAPE_EFFECTS: EffectFamily = {
   shadow: {
+    reads: ['colour'],
     parse(args, raw) {
       if (args.length > 1) throw new Errors.INVALID_PARAM('effect', raw);
       return [args.length ? intArg(args[0], raw, 0, 100) : 40];
@@ -322,6 +323,7 @@ export const SHAPE_EFFECTS: EffectFamily = {
   },
 
   outline: {
+    reads: ['colour'],
     parse(args, raw) {
       let i = 0;
       let mode: OutlineMode = 'outer';
