@@ -3,7 +3,7 @@
  * API stores with an asset (its sidecar in the asset store) are read by the local origin's
  * `asset` hook when a condition uses them. `if_!sale!_in_tags,e_grayscale` greys only the tagged
  * image; a change of tags changes the result (the key holds the resolved plan); an original
- * placed by hand has no tags.
+ * placed by hand has no tags; the S3 origin reads the same metadata.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -13,6 +13,8 @@ import t from 'tap';
 import { startServer } from '../helpers/harness.ts';
 import { createAssetStore } from '../../src/storage/assets.ts';
 import { createFileBlobs } from '../../src/storage/blob-file.ts';
+import { createS3Blobs } from '../../src/storage/blob-s3.ts';
+import { startS3 } from '../helpers/s3.ts';
 import type { AssetMeta } from '../../src/storage/types.ts';
 
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'aperture-assetmeta-'));
@@ -63,4 +65,22 @@ t.test('changing the tags changes the result', async (t) => {
   t.ok(await chroma(url) < 3, 'tagged now: grey');
   await store.putMeta(meta('shop/plain', ['new']));
   t.equal((await s.get(url)).headers.get('etag'), before.headers.get('etag'), 'untagged again: the first result');
+});
+
+t.test('the S3 origin reads the same metadata (s3rver)', async (t) => {
+  const s3 = await startS3();
+  t.teardown(() => s3.stop());
+  const s3store = createAssetStore(createS3Blobs(s3.url('originals'), s3.endpoint));
+  t.teardown(() => s3store.close());
+  await s3store.put(meta('tagged', ['sale']), red);
+  await s3store.put(meta('plain', []), red);
+  const srv = await startServer(t, { config: { storageUrl: s3.url('originals'), s3Endpoint: s3.endpoint } });
+  const grey = async (id: string) => {
+    const r = await srv.get(`/image/upload/if_!sale!_in_tags,e_grayscale/${id}.png`);
+    t.equal(r.status, 200, `${id}: ${r.headers.get('x-cld-error')}`);
+    const means = (await sharp(r.body).stats()).channels.slice(0, 3).map((c) => c.mean);
+    return Math.max(...means) - Math.min(...means) < 3;
+  };
+  t.ok(await grey('tagged'), 'tagged on S3: grey');
+  t.notOk(await grey('plain'), 'untagged on S3: red');
 });
