@@ -169,6 +169,8 @@ export interface FlowContext {
   readonly active: boolean;
   /** The component holds nothing but language keys (a condition, variables): it can open a block. */
   readonly bare: boolean;
+  /** The components after this one (unresolved), so that a block opener can see whether an `if_end` follows. */
+  readonly later: readonly Component[];
   evaluate(e: Expr): Promise<Value>;
   test(c: Condition): Promise<boolean>;
   /** Define (or redefine) a user variable for the components that follow. */

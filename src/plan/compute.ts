@@ -159,12 +159,13 @@ class Resolver {
     let block: Block | undefined;
     /** The inline condition of the previous component, for an inline `if_else` after it. */
     let previous: boolean | undefined;
-    for (const c of list) {
+    for (const [i, c] of list.entries()) {
       let only = true;
       let inline: boolean | undefined;
       const f: FlowContext = {
         get active() { return only && (!block || (block.inElse ? !block.ok : block.ok)); },
         bare: Object.keys(c).every((k) => BY_PLAN_KEY.get(k)?.flow !== undefined),
+        get later() { return list.slice(i + 1); },
         evaluate: (e) => this.evaluate(e, canvas()),
         test: async (cond) => test(cond, await this.env(cond.names, canvas())),
         bind: (name, value) => { this.vars.set(name, value); },
