@@ -2,7 +2,8 @@
  * Default images `d_<id>[.<ext>]` (url-api.md §8) through the real server: a missing source is
  * answered with the stored default, transformed by the URL, 200 with `X-Cld-Default`; without
  * `d_`, or with a missing default, the 404 stays; an existing source ignores `d_`; folders are
- * `:`; the result is keyed by the default's identity (a changed default file is served fresh).
+ * `:`; the result is keyed by the default's identity (a changed default file is served fresh);
+ * a `fetch` URL whose remote answers 404 falls back too, a remote 500 does not.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -11,6 +12,7 @@ import sharp from 'sharp';
 import t from 'tap';
 import { startServer } from '../helpers/harness.ts';
 import { parsePlan } from '../../src/plan/parse.ts';
+import { startOriginServer } from '../helpers/origin-server.ts';
 
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'aperture-default-'));
 t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
@@ -96,4 +98,20 @@ t.test('bad default ids are a 400; canonical text round-trips', async (t) => {
   const p = parsePlan(['d_ph:anon.png', 'w_20']);
   t.equal(p.canonical, parsePlan(p.canonical.split('/')).canonical, p.canonical);
   t.match(p.canonical, /d_ph:anon\.png/);
+});
+
+t.test('fetch: a remote 404 falls back to the stored default, another failure does not', async (t) => {
+  const origin = await startOriginServer({
+    '/gone.png': (_req, res) => { res.writeHead(404); res.end(); },
+    '/broken.png': (_req, res) => { res.writeHead(500); res.end(); },
+  });
+  t.teardown(() => origin.close());
+  const f = await startServer(t, { listen: false, config: { storageDir: dir, fetchAllow: ['127.0.0.1'], fetchPorts: '*' }, http: { negativeTtlMs: 0 } });
+  const r = await f.app.inject(`/image/fetch/w_30/d_avatar.png/${origin.url('/gone.png')}`);
+  t.equal(r.statusCode, 200, String(r.headers['x-cld-error'] ?? ''));
+  t.equal(r.headers['x-cld-default'], 'avatar.png');
+  t.equal((await sharp(r.rawPayload).metadata()).width, 30);
+  const b = await f.app.inject(`/image/fetch/w_30/d_avatar.png/${origin.url('/broken.png')}`);
+  t.equal(b.statusCode, 502, 'an origin failure keeps its error');
+  t.equal(b.headers['x-cld-default'], undefined);
 });
