@@ -124,7 +124,10 @@ export function createSources(delivery: Delivery): Sources {
         if (!ref) throw err;
         const upload: SourceRef = { type: 'upload', publicId: ref.publicId, ...(ref.ext ? { ext: ref.ext } : {}) };
         const src = await loadLayer(ref.publicId, ref.ext).catch((e: unknown) => { throw hasCode(e, 'NOT_FOUND') ? err : e; });
-        return { src, ref: upload, fallback: ref.publicId + (ref.ext ? `.${ref.ext}` : '') };
+        // Keyed by the default's bytes and by the URL it stands in for: the answer also depends
+        // on the requested id (an attachment's name), so two missing ids never share a result.
+        const identity = `${src.identity}|default-for:${url.type}:${url.publicId}`;
+        return { src: { ...src, identity }, ref: upload, fallback: ref.publicId + (ref.ext ? `.${ref.ext}` : '') };
       }
     },
     peek(url) {

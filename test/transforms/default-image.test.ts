@@ -115,3 +115,11 @@ t.test('fetch: a remote 404 falls back to the stored default, another failure do
   t.equal(b.statusCode, 502, 'an origin failure keeps its error');
   t.equal(b.headers['x-cld-default'], undefined);
 });
+
+t.test('a default stands in per requested id: fl_attachment is named after the requested image', async (t) => {
+  const a = await s.get('/image/upload/fl_attachment,d_avatar.png/first-missing.png');
+  const b = await s.get('/image/upload/fl_attachment,d_avatar.png/second-missing.png');
+  t.equal(a.status, 200);
+  t.match(String(a.headers.get('content-disposition')), /first-missing\.png/);
+  t.match(String(b.headers.get('content-disposition')), /second-missing\.png/);
+});
