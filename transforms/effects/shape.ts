@@ -296,12 +296,12 @@ const FADE_MODES = ['symmetric', 'symmetric_pad'] as const;
 
 export const SHAPE_EFFECTS: EffectFamily = {
   shadow: {
-    reads: ['colour'],
     parse(args, raw) {
       if (args.length > 1) throw new Errors.INVALID_PARAM('effect', raw);
       return [args.length ? intArg(args[0], raw, 0, 100) : 40];
     },
     claims: ['x', 'y'],
+    reads: ['colour'],
     bounds(d, v, _bc, component) {
       const p = shadowPlan(d.width, d.height, v.args[0] as number, component);
       return sized(d, p.W, p.H);
@@ -323,7 +323,6 @@ export const SHAPE_EFFECTS: EffectFamily = {
   },
 
   outline: {
-    reads: ['colour'],
     parse(args, raw) {
       let i = 0;
       let mode: OutlineMode = 'outer';
@@ -337,6 +336,7 @@ export const SHAPE_EFFECTS: EffectFamily = {
       const blur = args[i + 1] ? intArg(args[i + 1], raw, 0, 2000) : 0;
       return [mode, width, blur];
     },
+    reads: ['colour'],
     bounds(d, v) {
       const pad = outlinePad(v.args[0] as OutlineMode, v.args[1] as number, v.args[2] as number);
       return sized(d, d.width + 2 * pad, d.height + 2 * pad);
