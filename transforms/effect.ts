@@ -22,6 +22,7 @@ export const effect = defineTransform({
   computes: 'parts',
   bounds: (v, d, component, bc) => effectDef(v.name)?.bounds?.(d, v, bc, component) ?? d,
   claims: (v) => effectDef(v.name)?.claims ?? NONE,
+  reads: (v) => effectDef(v.name)?.reads ?? NONE,
   output: (v, out) => effectDef(v.name)?.output?.(v, out) ?? out,
   parse(raw) {
     const [name, ...rest] = raw.split(':');

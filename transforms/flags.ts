@@ -50,6 +50,10 @@ const SIMPLE: Record<string, keyof Flags> = {
   layer_apply: 'layerApply', relative: 'relative', no_overflow: 'noOverflow', tiled: 'tiled',
   cutter: 'cutter', region_relative: 'regionRelative', text_no_trim: 'textNoTrim',
 };
+/** Cloudinary's name of each flag (the first spelling SIMPLE lists), for the canonical text. */
+const URL_NAME: Readonly<Record<string, string>> = Object.fromEntries(
+  [...Object.entries(SIMPLE).reverse().map(([name, key]) => [key, name]), ['attachment', 'attachment']],
+);
 const UNSUPPORTED: Record<string, string> = {
   text_disallow_overflow: 'text overflow checks are not supported',
   clip: 'clipping paths are not supported', clip_evenodd: 'clipping paths are not supported', rasterize: 'not supported (vector sources are always rasterized here; f_svg asks for SVG output)',
@@ -95,7 +99,11 @@ export const flags = defineTransform({
     }
     return out;
   },
-  canonical: (f) => Object.entries(f).filter(([, v]) => v).map(([k, v]) => (v === true ? k : `${k}:${v}`)).sort().join('.'),
+  // Cloudinary's snake_case names, so the canonical text parses back (`fl_ignore_aspect_ratio`).
+  canonical: (f) => Object.entries(f).filter(([, v]) => v).map(([k, v]) => {
+    const name = URL_NAME[k] ?? k;
+    return v === true ? name : `${name}:${v}`;
+  }).sort().join('.'),
   // getinfo answers a JSON description, which is never an attachment; attachment names the
   // download after the public id unless it names it; immutable_cache marks the result immutable.
   respond(f, rc) {

@@ -18,6 +18,7 @@ import { page } from './page.ts';
 import { density } from './density.ts';
 import { colourSpace } from './colour-space.ts';
 import { named } from './named.ts';
+import { defaultImage } from './default-image.ts';
 import { background } from './background.ts';
 import { angle } from './angle.ts';
 import { effect } from './effect.ts';
@@ -36,7 +37,7 @@ import { UNSUPPORTED_KEYS } from './unsupported.ts';
 // `condition` before `variable`: a false inline condition skips the component's variables too.
 export const TRANSFORMS: readonly TransformDef<PlanKey>[] = [
   condition, variable,
-  named, page, density, background,
+  named, defaultImage, page, density, background,
   width, height, crop, gravity, x, y, aspectRatio, zoom, dpr,
   angle,
   effect,

@@ -24,7 +24,7 @@
  * into this value, in a component of its own. The renderer (src/render/layers.ts) composites it
  * in the overlay phase.
  */
-import { defineTransform, type ApplyContext, type BoundsContext, type Component, type ComputeContext, type ImageRef, type PlanDims } from './types.ts';
+import { defineTransform, type ApplyContext, type BoundsContext, type Component, type ComputeContext, type ImageRef, type PlanDims, type PlanKey } from './types.ts';
 import type { Canvas } from '../src/render/canvas.ts';
 import { colourCanonical, dimCanonical, parseIntIn, type Dim, type Rgba } from './args.ts';
 import type { Gravity } from './gravity.ts';
@@ -295,6 +295,11 @@ export function layerImages(spec: LayerSpec): { refs: ImageRef[]; nested: readon
   return { refs: s.kind === 'image' || s.kind === 'lut' ? [{ publicId: s.publicId, ...(s.ext ? { ext: s.ext } : {}) }] : [], nested: spec.components };
 }
 
+const TEXT_READS: readonly PlanKey[] = ['colour'];
+const NO_READS: readonly PlanKey[] = [];
+/** A text layer's opening component colours the text with its `co_` (TransformDef.reads). */
+export const layerReads = (v: LayerSpec): readonly PlanKey[] => (v.source.kind === 'text' ? TEXT_READS : NO_READS);
+
 /** The hooks `l_` and `u_` share (one grammar, one placement, one renderer); they differ in key and parse. */
 export const layerHooks = {
   phase: 'overlay',
@@ -303,6 +308,7 @@ export const layerHooks = {
   apply: (canvas: Canvas, value: LayerSpec, _component: Component, ctx: ApplyContext) => applyLayer(canvas, value, ctx),
   bounds: (value: LayerSpec, dims: PlanDims, _component: Component, bc: BoundsContext) => layerBounds(value, dims, bc),
   images: layerImages,
+  reads: layerReads,
 } as const;
 
 export const layer = defineTransform({

@@ -124,6 +124,24 @@ export interface TransformDef<K extends PlanKey = PlanKey> {
    */
   images?(value: PlanValues[K]): { readonly refs: readonly ImageRef[]; readonly nested: readonly Component[] };
   /**
+   * Keys of the same component this value reads as its settings (a text layer and `e_colorize`,
+   * `e_outline`, `e_shadow`, `e_make_transparent` read `co_`). See `inert`.
+   */
+  reads?(value: PlanValues[K]): readonly PlanKey[];
+  /**
+   * The value does nothing by itself (`co_`): the plan parser refuses, with a 400 naming it, a
+   * component that holds it where no other value `reads` it (a parameter that parses and does
+   * nothing would be a stub).
+   */
+  readonly inert?: boolean;
+  /**
+   * Source-stage hook: the stored upload to deliver instead when the requested source does not
+   * exist (the origin answered NOT_FOUND): `d_<id>` default images. The pipeline
+   * (src/pipeline/source.ts) asks the plan's components in order, the last one holding such a
+   * value wins; the result is keyed by that image's identity and answered with `X-Cld-Default`.
+   */
+  fallback?(value: PlanValues[K]): ImageRef;
+  /**
    * Keys of the same component that this value reads itself (e_blur_region's x, y, w, h name
    * its region): the geometry owner leaves them out of that component. Absent: none.
    */
@@ -151,6 +169,8 @@ export interface FlowContext {
   readonly active: boolean;
   /** The component holds nothing but language keys (a condition, variables): it can open a block. */
   readonly bare: boolean;
+  /** The components after this one (unresolved), so that a block opener can see whether an `if_end` follows. */
+  readonly later: readonly Component[];
   evaluate(e: Expr): Promise<Value>;
   test(c: Condition): Promise<boolean>;
   /** Define (or redefine) a user variable for the components that follow. */
@@ -283,8 +303,12 @@ export interface ResolveContext extends ResolveServices {
   readonly config: Config;
   readonly source: Source;
   readonly meta: SourceMeta;
-  /** Tags, context and metadata of the asset, for `tags`, `ctx`, `md` in expressions (absent: empty). */
-  readonly asset?: AssetMetadata;
+  /**
+   * Reads the tags, context and metadata of the asset (its origin's Origin.asset), for `tags`,
+   * `ctx`, `md` in expressions; called only when an expression reads them (absent or undefined:
+   * empty).
+   */
+  readonly asset?: () => Promise<AssetMetadata | undefined>;
   /** Components before the one being resolved (already resolved), for per-step analysis. */
   readonly before: readonly Component[];
   /**

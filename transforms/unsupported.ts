@@ -7,7 +7,6 @@ import type { UnsupportedKey } from './types.ts';
 const VIDEO = 'video-only parameter, not valid for images';
 
 export const UNSUPPORTED_KEYS: readonly UnsupportedKey[] = [
-  { key: 'd', reason: 'default images are not supported yet' },
   { key: 'dl', reason: 'animation delay is not supported' },
   { key: 'fn', reason: 'custom functions are not supported' },
   { key: 'ki', reason: 'keyframe interval is not supported' },

@@ -20,6 +20,7 @@ import type { Config } from '../config.ts';
 import { Errors } from '../errors.ts';
 import type { Origin, OriginFactory, OriginServices, Source, SourceRef, SourceStat } from './types.ts';
 import { createSourceCache, type SourceCache } from './source-cache.ts';
+import type { AssetMetadata } from '../../transforms/types.ts';
 import { httpOrigins } from './http.ts';
 import { localOrigins } from './local.ts';
 import { s3Origins } from './s3.ts';
@@ -43,6 +44,8 @@ export interface Origins {
   peek(ref: SourceRef): Source | undefined;
   /** The identity `load` would give; without reading the bytes where the origin has `stat`. */
   stat(ref: SourceRef): Promise<SourceStat>;
+  /** The asset metadata of `ref` from its origin (Origin.asset); undefined where there is none. */
+  asset(ref: SourceRef): Promise<AssetMetadata | undefined>;
   /** Forget what any origin keeps about `ref` (the Upload API changed it). */
   invalidate(ref: SourceRef): void;
   /** The one source cache of every origin (for metrics and tests). */
@@ -73,6 +76,7 @@ export function createOrigins(config: Config, opts: OriginOptions = {}, backends
     load: async (ref) => originOf(ref).load(ref),
     peek: (ref) => matching(ref)?.peek?.(ref),
     invalidate: (ref) => matching(ref)?.invalidate?.(ref),
+    asset: async (ref) => matching(ref)?.asset?.(ref),
     async stat(ref) {
       const origin = originOf(ref);
       if (origin.stat) return origin.stat(ref);

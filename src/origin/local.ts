@@ -31,6 +31,9 @@ import type { Origin, OriginFactory, Source, SourceRef, SourceStat } from './typ
 import { createSourceCache, type ScopedKey, type SourceCache } from './source-cache.ts';
 import { byteMemo } from '../cache/memo.ts';
 import { EXTENSIONS } from '../formats.ts';
+import { assetMetadata, createAssetStore } from '../storage/assets.ts';
+import { createFileBlobs } from '../storage/blob-file.ts';
+import type { AssetStore } from '../storage/types.ts';
 
 /** A file is an image of its stem when its extension is in the format table, which ranks them. */
 const EXT_RANK: ReadonlyMap<string, number> = new Map(EXTENSIONS.map((e, i) => [e, i]));
@@ -267,10 +270,14 @@ export function createLocalOrigin(root: string, opts: LocalOriginOptions): Local
     return hit && named(hit.source, ref.publicId);
   }
 
+  /** The asset store over this folder (the Upload API's layout), for metadata: made when first asked. */
+  let assets: AssetStore | undefined;
+
   return {
     name,
     matches: (ref) => ref.type === type,
     peek,
+    asset: (ref) => assetMetadata(assets ??= createAssetStore(createFileBlobs(base)), ref.publicId),
     async load(ref) {
       const known = peek(ref);
       if (known) return known;

@@ -10,7 +10,7 @@
  * write through another instance is seen within the revalidation period.
  */
 import { Errors } from '../errors.ts';
-import { createAssetStore } from '../storage/assets.ts';
+import { assetMetadata, createAssetStore } from '../storage/assets.ts';
 import { createS3Blobs } from '../storage/blob-s3.ts';
 import type { Origin, OriginFactory, Source, SourceRef } from './types.ts';
 
@@ -50,6 +50,7 @@ export const s3Origins: OriginFactory = ({ config, cache, now }) => {
       if (!meta) throw new Errors.NOT_FOUND(ref.publicId);
       return { identity: `s3:${ref.publicId}:${meta.etag}:${meta.version}`, size: meta.bytes, etag: meta.etag };
     },
+    asset: (ref) => assetMetadata(store, ref.publicId),
     invalidate(ref) {
       scope.delete(scope.key(ref.publicId));
     },

@@ -9,6 +9,7 @@ import type { Config } from '../config.ts';
 import type { DeliveryType } from '../url/parse-url.ts';
 import type { SourceCache } from './source-cache.ts';
 import type { Resolver } from '../security/ssrf.ts';
+import type { AssetMetadata } from '../../transforms/types.ts';
 
 /** What every storage adapter hands to the renderer. */
 export interface Source {
@@ -64,6 +65,12 @@ export interface Origin {
   peek?(ref: SourceRef): Source | undefined;
   /** The identity `load` would give, without reading the bytes where the backend can (stat, HEAD). */
   stat?(ref: SourceRef): Promise<SourceStat>;
+  /**
+   * The tags and context stored with the asset `ref` names (the Upload API's metadata, read
+   * through the asset store), for `tags`/`ctx`/`md` in conditions; undefined when the asset has
+   * none. Absent: the backend keeps no metadata (remote origins).
+   */
+  asset?(ref: SourceRef): Promise<AssetMetadata | undefined>;
   /** Forget what is kept about `ref` (its original was overwritten, renamed or deleted here). */
   invalidate?(ref: SourceRef): void;
   /** Stop watching, cancel loads in flight, drop this origin's cache entries. */

@@ -116,7 +116,7 @@ export function createProducer(delivery: Delivery, sources: Sources): Producer {
     const vary = [...first.vary];
     delivery.refiner.schedule(key, async () => {
       if (!delivery.results.get(key)?.meta.provisional) return;
-      const src = await sources.load(url);
+      const { src } = await sources.loadOrFallback(url, plan);
       if (src.identity !== sourceIdentity) return;
       const ctx: RenderContext = { config: refined, hints, vary: new Set(vary), sourceIdentity, prefix: '', timing: {}, deadline: new Deadline(config.processTimeoutMs), ...(loadLayer ? { loadLayer } : {}), ...(decisions ? { decisions } : {}) };
       // (the first render's content decisions are replayed: no second g_auto analysis or face detection)

@@ -44,6 +44,8 @@ export interface Job {
   /** Client hints, and the request headers that changed the result: read for dynamic plans only. */
   readonly hints?: RequestHints;
   readonly vary?: Set<string>;
+  /** The stored image delivered because the source does not exist (`d_`), for `X-Cld-Default`. */
+  readonly fallback?: string;
   /** Time spent loading the source, ms. */
   readonly loadMs: number;
   /** A resolver's document to answer instead of the image (breakpoints JSON). */
@@ -83,17 +85,21 @@ export function createResolver(delivery: Delivery, sources: Sources): Resolver {
       const { url, plan } = parsed;
       const deadline = new Deadline(config.processTimeoutMs);
       const tl = performance.now();
-      const src = await sources.load(url);
+      const { src, ref, fallback } = await sources.loadOrFallback(url, plan);
       const loadMs = performance.now() - tl;
+      const fb = fallback !== undefined ? { fallback } : {};
       if (parsed.formatCheck) access.checkFormat(url, await readSourceMeta(src, config));
       // Hints and Vary matter to dynamic plans and to renders; a plain cache hit skips them.
-      if (!isDynamic(plan)) return { parsed, src, plan, variant: '', deadline, headers, loadMs };
+      if (!isDynamic(plan)) return { parsed, src, plan, variant: '', deadline, headers, loadMs, ...fb };
       const hints = parseHints(headers);
       const vary = new Set<string>();
       const meta = await readSourceMeta(src, config);
       const admit = <T>(work: (d: Deadline) => Promise<T>) => admitted(delivery, deadline, 'breakpoint sampling', () => work(deadline));
-      const r = await resolvePlan(plan, { hints, vary, config, source: src, meta, plan, extFormat: url.extFormat, admit });
-      return { parsed, src, plan: r.plan, variant: r.variant, deadline, headers, hints, vary, loadMs, ...(r.json !== undefined ? { json: r.json } : {}) };
+      // Tags and context (`if_!sale!_in_tags`) are read only when an expression reads them; the
+      // resolved plan, which the result key holds, then shows what they decided.
+      const asset = () => sources.asset(ref);
+      const r = await resolvePlan(plan, { hints, vary, config, source: src, meta, plan, extFormat: url.extFormat, admit, asset });
+      return { parsed, src, plan: r.plan, variant: r.variant, deadline, headers, hints, vary, loadMs, ...fb, ...(r.json !== undefined ? { json: r.json } : {}) };
     },
   };
 }

@@ -14,7 +14,7 @@ import { errorAnswer } from '../errors.ts';
 /** Headers every answer carries, errors included. */
 export const COMMON_HEADERS = {
   'access-control-allow-origin': '*',
-  'access-control-expose-headers': 'X-Cld-Error, Server-Timing, Content-Length, ETag',
+  'access-control-expose-headers': 'X-Cld-Error, X-Cld-Default, Server-Timing, Content-Length, ETag',
   'timing-allow-origin': '*',
   'x-content-type-options': 'nosniff',
 } as const;
@@ -131,6 +131,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
   reply.header('x-cld-error', message.replace(/[^\x20-\x7e]/g, '?').slice(0, 500));
   reply.removeHeader('etag');
   reply.removeHeader('content-disposition');
+  reply.removeHeader('x-cld-default');
   if (status === 503) reply.header('retry-after', '1');
   reply.type('application/json');
   if (label) metrics?.recordHttp(label, status, reply.elapsedTime);

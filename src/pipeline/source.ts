@@ -5,22 +5,41 @@
  */
 import type { Delivery } from '../delivery.ts';
 import type { DeliveryUrl } from '../url/parse-url.ts';
-import type { Source } from '../origin/types.ts';
+import type { Source, SourceRef } from '../origin/types.ts';
 import type { Plan } from '../plan/parse.ts';
 import { TRANSFORMS } from '../../transforms/index.ts';
-import type { Component, ImageRef } from '../../transforms/types.ts';
+import type { AssetMetadata, Component, ImageRef } from '../../transforms/types.ts';
 import { maybeSvg } from '../security/svg.ts';
 import { byteMemo } from '../cache/memo.ts';
+import { hasCode } from '../errors.ts';
 
 /** An image layer's stored upload. */
 export type LayerRef = ImageRef;
 
 /** The transforms that draw stored images besides the source (TransformDef.images). */
 const DRAWING = TRANSFORMS.filter((t) => t.images);
+/** The transforms that name an image to deliver when the source does not exist (TransformDef.fallback). */
+const FALLBACKS = TRANSFORMS.filter((t) => t.fallback);
+
+/** A delivery's source, or the stored image a fallback hook (`d_`) named because the source does not exist. */
+export interface Delivered {
+  readonly src: Source;
+  /** Which asset `src` is (the URL's, or the fallback's), for its metadata (Sources.asset). */
+  readonly ref: SourceRef;
+  /** The fallback image delivered instead (`<id>[.<ext>]`, for `X-Cld-Default`); undefined: the source itself. */
+  readonly fallback?: string;
+}
 
 export interface Sources {
   /** The source of a delivery URL, sanitized if it may be an SVG. */
   load(url: DeliveryUrl): Promise<Source>;
+  /**
+   * The source of a delivery URL or, when the origin answers NOT_FOUND, the stored upload the
+   * plan's last `fallback` value names (`d_`); a missing fallback keeps the source's 404.
+   */
+  loadOrFallback(url: DeliveryUrl, plan: Plan): Promise<Delivered>;
+  /** Tags and context stored with the asset `ref` names (Origin.asset), for conditions; undefined without. */
+  asset(ref: SourceRef): Promise<AssetMetadata | undefined>;
   /** The source, if the origin can vouch for it without I/O (see Origins.peek) and no sanitizing is pending. */
   peek(url: DeliveryUrl): Source | undefined;
   /** An `l_`/`u_` image layer: a stored upload, through the same origins and sanitizer as the base. */
@@ -82,13 +101,41 @@ export function createSources(delivery: Delivery): Sources {
     return list;
   }
 
+  function fallbackOf(plan: Plan): ImageRef | undefined {
+    let ref: ImageRef | undefined;
+    for (const c of plan.components) {
+      for (const t of FALLBACKS) {
+        const v = (c as Record<string, unknown>)[t.planKey];
+        if (v !== undefined) ref = t.fallback!(v as never);
+      }
+    }
+    return ref;
+  }
+
+  const load = async (url: DeliveryUrl): Promise<Source> => sanitized(await origins.load(url));
+
   return {
-    load: async (url) => sanitized(await origins.load(url)),
+    load,
+    async loadOrFallback(url, plan) {
+      try {
+        return { src: await load(url), ref: url };
+      } catch (err) {
+        const ref = FALLBACKS.length && hasCode(err, 'NOT_FOUND') ? fallbackOf(plan) : undefined;
+        if (!ref) throw err;
+        const upload: SourceRef = { type: 'upload', publicId: ref.publicId, ...(ref.ext ? { ext: ref.ext } : {}) };
+        const src = await loadLayer(ref.publicId, ref.ext).catch((e: unknown) => { throw hasCode(e, 'NOT_FOUND') ? err : e; });
+        // Keyed by the default's bytes and by the URL it stands in for: the answer also depends
+        // on the requested id (an attachment's name), so two missing ids never share a result.
+        const identity = `${src.identity}|default-for:${url.type}:${url.publicId}`;
+        return { src: { ...src, identity }, ref: upload, fallback: ref.publicId + (ref.ext ? `.${ref.ext}` : '') };
+      }
+    },
     peek(url) {
       const src = origins.peek(url);
       if (!src || !maybeSvg(src.buffer)) return src;
       return svgMemo.get(src.identity);
     },
+    asset: (ref) => origins.asset(ref),
     loadLayer,
     layers,
     async layerIdentities(plan) {

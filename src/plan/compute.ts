@@ -61,6 +61,13 @@ class Resolver {
     return at[before.length - 1];
   }
 
+  private assetP?: Promise<AssetMetadata>;
+  /** The asset's metadata, read once per resolution and only when an expression reads it. */
+  private asset(): Promise<AssetMetadata> {
+    const read = this.input.asset;
+    return (this.assetP ??= read ? read().then((a) => a ?? EMPTY_ASSET) : Promise.resolve(EMPTY_ASSET));
+  }
+
   private analysis(): Promise<{ faces: number; illustration: number }> {
     if (!this.input.analysis) return Promise.reject(new Errors.UNSUPPORTED('fc', 'image analysis is not available here'));
     this.analysisP ??= this.input.analysis();
@@ -84,7 +91,7 @@ class Resolver {
   /** The environment for expressions reading `names`, with the canvas after `before`. */
   async env(names: readonly string[], before: readonly Component[]): Promise<Env> {
     const { meta } = this.input;
-    const asset = this.input.asset ?? EMPTY_ASSET;
+    const asset = names.some((n) => n === 'tags' || n === 'ctx' || n === 'md') ? await this.asset() : EMPTY_ASSET;
     const values = new Map<string, Value>();
     for (const n of names) {
       switch (n) {
@@ -152,12 +159,13 @@ class Resolver {
     let block: Block | undefined;
     /** The inline condition of the previous component, for an inline `if_else` after it. */
     let previous: boolean | undefined;
-    for (const c of list) {
+    for (const [i, c] of list.entries()) {
       let only = true;
       let inline: boolean | undefined;
       const f: FlowContext = {
         get active() { return only && (!block || (block.inElse ? !block.ok : block.ok)); },
         bare: Object.keys(c).every((k) => BY_PLAN_KEY.get(k)?.flow !== undefined),
+        get later() { return list.slice(i + 1); },
         evaluate: (e) => this.evaluate(e, canvas()),
         test: async (cond) => test(cond, await this.env(cond.names, canvas())),
         bind: (name, value) => { this.vars.set(name, value); },

@@ -51,6 +51,8 @@ function parseComponentText(text: string, named: Readonly<Record<string, string>
   const comp: Component = {};
   const before: Component[] = [];
   let any = false;
+  /** Tokens of values that need a reader (TransformDef.inert), as written, for the 400. */
+  let tokens: Map<string, string> | undefined;
   for (const token of text.split(',')) {
     if (!token) throw new Errors.BAD_URL(`empty parameter in "${text}"`);
     const [key, raw] = splitToken(token);
@@ -61,6 +63,7 @@ function parseComponentText(text: string, named: Readonly<Record<string, string>
       throw new Errors.UNKNOWN_TRANSFORMATION(token);
     }
     if (raw === '') throw new Errors.INVALID_PARAM(def.name, raw);
+    if (def.inert) (tokens ??= new Map()).set(def.planKey, token);
     // Computed values (url-api.md §8) stay expressions until the source is known; `$` anywhere
     // (a variable read, `$(name)` in a text) or a language key makes the plan one to resolve.
     const computed = def.computes ? computedOf(raw, def.computes) : undefined;
@@ -85,7 +88,31 @@ function parseComponentText(text: string, named: Readonly<Record<string, string>
     }
     any = true;
   }
+  if (tokens) checkInert(comp, tokens);
   return any ? [...before, comp] : before;
+}
+
+/** Values that do nothing by themselves (TransformDef.inert) and the values that read settings. */
+const INERT = TRANSFORMS.filter((t) => t.inert);
+const READERS = TRANSFORMS.filter((t) => t.reads);
+
+/**
+ * A component holding a value that does nothing by itself (`co_`) needs a value that reads it
+ * (a text layer, `e_colorize`…); else it is a 400 naming it, not a silent no-op. A reader whose
+ * value is computed (`e_$name`) is assumed to read it: it is known once resolved.
+ */
+function checkInert(comp: Component, tokens: ReadonlyMap<string, string>): void {
+  for (const t of INERT) {
+    const v = (comp as Record<string, unknown>)[t.planKey];
+    if (v === undefined) continue;
+    const read = READERS.some((r) => {
+      const rv = (comp as Record<string, unknown>)[r.planKey];
+      return rv !== undefined && (rv instanceof Computed || r.reads!(rv as never).includes(t.planKey as PlanKey));
+    });
+    if (!read) {
+      throw new Errors.INVALID_PARAM(t.name, `${tokens.get(t.planKey) ?? t.key} (nothing in its component reads it: it sets the colour of a text layer or of an effect that takes one, in the same component)`);
+    }
+  }
 }
 
 const DEF_BY_PLAN_KEY: ReadonlyMap<string, (typeof TRANSFORMS)[number]> = new Map(TRANSFORMS.map((t) => [t.planKey, t]));
@@ -220,15 +247,26 @@ function groupLayers(flat: readonly Component[]): Component[] {
       const c = flat[i];
       const spec = layerOf(c);
       if (!spec) {
-        if (c.flags && LAYER_FLAGS.some((k) => c.flags![k])) {
-          const k = LAYER_FLAGS.find((f) => c.flags![f])!;
+        let b = c;
+        // Outside a layer, fl_relative and fl_region_relative (Cloudinary lists them for every
+        // crop mode) make w/h written with a decimal point multiples of the current image
+        // (`w_1.5` is 150 %); fractions up to 1.0 already are. The flag stays in the component,
+        // so the canonical text parses back to the same plan.
+        if (b.flags?.relative || b.flags?.regionRelative) {
+          if (b.flags.regionRelative && b.gravity?.kind === 'face') {
+            throw new Errors.UNSUPPORTED('fl_region_relative', 'sizes relative to a face region apply to layers only (l_/u_ with g_face or g_faces)');
+          }
+          b = multiples(b);
+        }
+        if (b.flags && LAYER_FLAGS.some((k) => k !== 'relative' && k !== 'regionRelative' && b.flags![k])) {
+          const k = LAYER_FLAGS.find((f) => f !== 'relative' && f !== 'regionRelative' && b.flags![f])!;
           throw new Errors.INVALID_PARAM('flags', `${k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`)} (only valid with a layer)`);
         }
         if (PLACEMENT_HOOKS.length) {
-          const hooked = placementValues(c);
+          const hooked = placementValues(b);
           if (hooked.named) throw new Errors.INVALID_PARAM(hooked.named[0], `${hooked.named[1]} (says how a layer is composited: only valid with l_ or in its fl_layer_apply component)`);
         }
-        out.push(c);
+        out.push(b);
         continue;
       }
       const end = closes.get(i);

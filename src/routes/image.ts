@@ -46,6 +46,8 @@ export function imageRoutes(app: FastifyInstance, delivery: Delivery): void {
     const job = await resolver.resolve(parsed, request.headers);
     if (job.json !== undefined) return respond.json(reply, job.json, job.vary ?? new Set());
     const layers = sources.layers(job.plan).length ? await job.deadline.race(sources.layerIdentities(job.plan), 'loading the layers') : '';
+    // A fallback image (`d_`) delivered in place of a missing source: same result, named here.
+    if (job.fallback !== undefined) reply.header('x-cld-default', job.fallback);
     const { result, cache } = await lookup.get(resultKey(job.src, parsed, job.plan, job.variant, layers), job);
     return respond.result(request, reply, parsed.url, result, cache, cache === 'miss' ? result.timing : undefined, job.loadMs, t0);
   }

@@ -13,6 +13,7 @@ import crypto from 'node:crypto';
 import { EXTENSIONS, FORMAT_BY_EXTENSION, formatRow } from '../formats.ts';
 import type { BlobStore } from './blob.ts';
 import type { AssetMeta, AssetPage, AssetStore, ListOptions } from './types.ts';
+import type { AssetMetadata } from '../../transforms/types.ts';
 
 const META = '.meta/';
 const IMAGE_EXT = new Set(EXTENSIONS);
@@ -69,6 +70,10 @@ export function createAssetStore(blobs: BlobStore): AssetStore {
   return {
     kind: blobs.kind,
     head,
+    async sidecar(publicId) {
+      const m = await blobs.get(metaKey(publicId));
+      return m ? (JSON.parse(m.body.toString()) as AssetMeta) : undefined;
+    },
     async get(publicId) {
       const meta = await head(publicId);
       const blob = meta && (await blobs.get(bodyKey(meta)));
@@ -108,6 +113,15 @@ export function createAssetStore(blobs: BlobStore): AssetStore {
     },
     close: () => blobs.close(),
   };
+}
+
+/**
+ * What conditions read of an asset (`tags`, `ctx`, `md`; transforms/types.ts AssetMetadata):
+ * from its metadata object, read without the bytes; undefined when it has none.
+ */
+export async function assetMetadata(store: AssetStore, publicId: string): Promise<AssetMetadata | undefined> {
+  const m = await store.sidecar(publicId);
+  return m && { tags: m.tags ?? [], context: m.context ?? {}, metadata: {} };
 }
 
 /** Cloudinary's `etag`/`version_id` style random id. */

@@ -50,6 +50,11 @@ export interface AssetStore {
   readonly kind: string;
   /** The asset stored under `publicId` (any extension), without its bytes. */
   head(publicId: string): Promise<AssetMeta | undefined>;
+  /**
+   * The metadata object written with the asset (tags, context), without looking at the bytes;
+   * undefined for an asset that has none (an original placed by hand) or no asset.
+   */
+  sidecar(publicId: string): Promise<AssetMeta | undefined>;
   /** The asset and its bytes. */
   get(publicId: string): Promise<StoredAsset | undefined>;
   /**

@@ -86,7 +86,7 @@ t.test('canonical text of free text in layers cannot imitate the key punctuation
 });
 
 t.test('every colour alpha byte prints distinctly, in every parameter that takes a colour', async (t) => {
-  for (const key of ['b_', 'co_', 'bo_1px_solid_', 'e_trim:10:']) {
+  for (const key of ['b_', 'e_colorize,co_', 'bo_1px_solid_', 'e_trim:10:']) {
     const seen = new Set<string>();
     for (let a = 0; a < 256; a++) seen.add(parsePlan([`${key}rgb:ff0000${a.toString(16).padStart(2, '0')}`], {}).canonical);
     t.equal(seen.size, 256, `${key}: 256 alpha values, 256 canonical texts`);

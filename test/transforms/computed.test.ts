@@ -161,7 +161,12 @@ t.test('inline conditions pick by the real image size', async (t) => {
   t.equal(await refused('/image/upload/if_iw_lt_300,$v_50,e_grayscale/w_$v_add_0/wide.png'), '400 Invalid expression in transformation: $v_add_0 (variable $v is used before it is defined)');
   t.same(await size('/image/upload/if_iw_gt_300,$v_50/if_end/w_$v_add_0/wide.png'), { width: 50, height: 25 }, 'beside variables only, a condition opens a block they belong to');
   t.equal(await refused('/image/upload/if_iw_lt_300,$v_50/if_end/w_$v_add_0/wide.png'), '400 Invalid expression in transformation: $v_add_0 (variable $v is used before it is defined)');
-  t.equal(await refused('/image/upload/if_iw_gt_300,$v_50/w_$v/wide.png'), '400 Invalid condition in transformation: if_iw_gt_300 (no if_end)');
+  // With no if_end after it, a condition beside variables sets those variables only.
+  t.same(await size('/image/upload/if_iw_gt_300,$v_50/w_$v/wide.png'), { width: 50, height: 25 }, 'no if_end: the condition gates its variables');
+  t.same(await size('/image/upload/$v_20/if_iw_lt_300,$v_50/w_$v/wide.png'), { width: 20, height: 10 }, 'false: the earlier value stays');
+  const ex = (img: string) => `/image/upload/if_ar_lt_1.0,$height_100/if_else,$height_40/h_$height/${img}`;
+  t.same(await size(ex('tall.png')), { width: 50, height: 100 }, 'Cloudinary\'s example: portrait takes the if variable');
+  t.same(await size(ex('wide.png')), { width: 80, height: 40 }, 'landscape takes the else variable');
 });
 
 t.test('condition blocks with if_else', async (t) => {

@@ -125,9 +125,20 @@ t.test('blend modes, cutter and face placement go to the placement', async (t) =
 });
 
 t.test('co_ colour', async (t) => {
-  t.same(plan('co_red').components[0].colour, { r: 255, g: 0, b: 0, alpha: 1 });
-  t.equal(plan('co_rgb:0000ff80').canonical, 'co_rgb:0000ff80');
+  t.same(plan('e_colorize,co_red').components[0].colour, { r: 255, g: 0, b: 0, alpha: 1 });
+  t.equal(plan('co_rgb:0000ff80,e_colorize').canonical, 'co_rgb:0000ff80,e_colorize:100');
   t.equal(failure('co_nope'), '400 Invalid color in transformation: nope');
+});
+
+t.test('co_ needs a reader in its component (TransformDef.reads), else a 400 naming it', async (t) => {
+  const why = '(nothing in its component reads it: it sets the colour of a text layer or of an effect that takes one, in the same component)';
+  for (const s of ['co_red', 'w_100,co_red', 'l_logo,co_red', 'e_blur,co_red', 'co_$c', 'l_text:Arial_20:hi/co_red/fl_layer_apply', 'if_w_gt_10,co_red']) {
+    t.equal(failure(s), `400 Invalid color in transformation: ${s.split('/').find((c) => c.includes('co_'))!.split(',').find((p) => p.startsWith('co_'))} ${why}`, s);
+  }
+  for (const s of ['e_colorize,co_red', 'e_colorize:50,co_red', 'l_text:Arial_20:hi,co_red', 'u_text:Arial_20:hi,co_red', 'e_outline,co_red',
+    'e_outline:inner:5,co_blue', 'e_shadow,co_rgb:ff0000', 'e_make_transparent,co_white', 'e_$fx,co_red', '$c_!red!/e_colorize,co_$c']) {
+    t.equal(failure(s), 'parsed', s);
+  }
 });
 
 t.test('canonical text: equal plans equal, different layers different', async (t) => {
@@ -170,7 +181,7 @@ t.test('rejected', async (t) => {
     ['l_text:Arial_10_stroke:hi', '400 Unsupported transformation l_text:Arial_10_stroke:hi: text option stroke is not supported'],
     ['l_a,u_b', '400 Invalid overlay in transformation: l_ and u_ in one component'],
     ['fl_layer_apply', '400 Invalid flags in transformation: layer_apply (no layer to apply)'],
-    ['w_10,fl_relative', '400 Invalid flags in transformation: relative (only valid with a layer)'],
+    ['w_10,fl_no_overflow', '400 Invalid flags in transformation: no_overflow (only valid with a layer)'],
     ['l_a/fl_layer_apply,w_10', '400 Unsupported transformation w_ with fl_layer_apply: the fl_layer_apply component takes only placement (g, x, y) and flags'],
     ['l_a/fl_layer_apply,g_auto', '400 Unsupported transformation g_auto: placing a layer by automatic gravity is not supported (use g_face or g_faces)'],
     ['l_a,g_faces,fl_tiled', '400 Invalid flags in transformation: tiled (with g_faces: a l_ layer is placed on faces)'],

@@ -232,6 +232,7 @@ export const COLOUR_EFFECTS: EffectFamily = {
     doc: "Blended toward the component's co_ colour (default black) by level.",
     examples: [{ transformation: 'co_rgb:2f6fde,e_colorize:40' }, { transformation: 'co_orange,e_colorize:70' }],
     parse: num(0, 100, 100),
+    reads: ['colour'],
     async apply(c, v, _ctx, component) {
       const k = (v.args[0] as number) / 100;
       const col = component.colour ?? { r: 0, g: 0, b: 0, alpha: 1 };

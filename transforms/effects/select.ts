@@ -112,6 +112,7 @@ export const SELECT_EFFECTS: EffectFamily = {
     doc: "The border's colour flooded from the edges made transparent (with co_: that colour everywhere).",
     examples: ['20', { transformation: 'co_white,e_make_transparent:20' }],
     parse: num(0, 100, 10),
+    reads: ['colour'],
     async apply(c, v, _ctx, component) {
       const tol = (v.args[0] as number) / 100;
       await withAlpha(c);

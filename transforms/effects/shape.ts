@@ -303,6 +303,7 @@ export const SHAPE_EFFECTS: EffectFamily = {
       return [args.length ? intArg(args[0], raw, 0, 100) : 40];
     },
     claims: ['x', 'y'],
+    reads: ['colour'],
     bounds(d, v, _bc, component) {
       const p = shadowPlan(d.width, d.height, v.args[0] as number, component);
       return sized(d, p.W, p.H);
@@ -339,6 +340,7 @@ export const SHAPE_EFFECTS: EffectFamily = {
       const blur = args[i + 1] ? intArg(args[i + 1], raw, 0, 2000) : 0;
       return [mode, width, blur];
     },
+    reads: ['colour'],
     bounds(d, v) {
       const pad = outlinePad(v.args[0] as OutlineMode, v.args[1] as number, v.args[2] as number);
       return sized(d, d.width + 2 * pad, d.height + 2 * pad);

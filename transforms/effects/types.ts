@@ -51,6 +51,8 @@ export interface EffectDef {
    * the geometry owner leaves them out of that component (TransformDef.claims).
    */
   claims?: readonly PlanKey[];
+  /** Keys of its component the effect reads as settings (`co_`; TransformDef.reads). */
+  reads?: readonly PlanKey[];
   /** Adjusts the plan's output settings (TransformDef.output). */
   output?(v: EffectValue, out: PlannedOutput): PlannedOutput;
 }
