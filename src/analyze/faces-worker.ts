@@ -14,11 +14,10 @@
  *        | { id, boxes: ScoredBox[] } | { id, numTensors } | { id, error }
  */
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { initWasmBackend, packageDir, serveModel, toRgb, type DetectRequest } from './tf-worker-host.ts';
 
 export interface DetectPass {
   /** Square network input side, a multiple of 32. */
@@ -42,9 +41,7 @@ export interface ScoredBox {
   score: number;
 }
 
-export type WorkerRequest =
-  | { id: number; op: 'detect'; data: Uint8Array; width: number; height: number; channels: number }
-  | { id: number; op: 'memory' };
+export type WorkerRequest = DetectRequest;
 
 export type WorkerReply =
   | { type: 'ready' }
@@ -69,12 +66,6 @@ interface Params {
   conv0: { filters: tf.Tensor4D; bias: tf.Tensor1D };
   separable: SeparableConv[];
   conv8: { filters: tf.Tensor4D; bias: tf.Tensor1D };
-}
-
-const require = createRequire(import.meta.url);
-
-function packageDir(name: string): string {
-  return path.dirname(require.resolve(`${name}/package.json`));
 }
 
 async function loadParams(modelDir: string): Promise<Params> {
@@ -120,23 +111,6 @@ function then<T extends tf.Tensor, U extends tf.Tensor>(x: T, op: (x: T) => U): 
 /** conv + bias + leaky ReLU (0.1) as one fused kernel: face-api's `relu(x - 0.1x) + 0.1x`. */
 function convLeaky(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D): tf.Tensor4D {
   return tf.fused.conv2d({ x, filter, bias, strides: 1, pad: 'valid', activation: 'leakyrelu', leakyreluAlpha: 0.1 });
-}
-
-/** Raw pixels of any channel count → float RGB; alpha is composited over white like a page. */
-function toRgb(data: Uint8Array, width: number, height: number, channels: number): Float32Array {
-  const n = width * height;
-  const out = new Float32Array(n * 3);
-  for (let i = 0, s = 0, d = 0; i < n; i++, s += channels, d += 3) {
-    let r: number, g: number, b: number, a = 255;
-    if (channels >= 3) { r = data[s]; g = data[s + 1]; b = data[s + 2]; if (channels === 4) a = data[s + 3]; }
-    else { r = g = b = data[s]; if (channels === 2) a = data[s + 1]; }
-    if (a === 255) { out[d] = r; out[d + 1] = g; out[d + 2] = b; }
-    else {
-      const k = a / 255, w = 255 * (1 - k);
-      out[d] = r * k + w; out[d + 1] = g * k + w; out[d + 2] = b * k + w;
-    }
-  }
-  return out;
 }
 
 /** conv0 output rows per band (even, so each band's 2x2 pool sees whole pairs of rows). */
@@ -264,38 +238,11 @@ export async function detectWith(
 }
 
 export async function initModel(): Promise<Params> {
-  setWasmPaths(path.join(packageDir('@tensorflow/tfjs-backend-wasm'), 'dist') + path.sep);
-  // The server already runs one transform per core; a threaded wasm pool would oversubscribe.
-  setThreadsCount(1);
-  if (!(await tf.setBackend('wasm'))) throw new Error('tfjs wasm backend failed to initialise');
-  await tf.ready();
+  await initWasmBackend();
   return loadParams(path.join(packageDir('@vladmandic/face-api'), 'model'));
 }
 
-async function serve(): Promise<void> {
-  const port = parentPort!;
-  const opts = workerData as DetectOptions;
-  let params: Params;
-  try {
-    // No warm-up inference: the worker starts for a request that is waiting, and its first
-    // detection sets the kernels up as a warm-up pass would (the input is resized to the pass
-    // size either way), so a warm-up would only double that request's wait.
-    params = await initModel();
-  } catch (err) {
-    port.postMessage({ type: 'failed', message: err instanceof Error ? err.message : String(err) } satisfies WorkerReply);
-    return;
-  }
-  port.postMessage({ type: 'ready' } satisfies WorkerReply);
-  port.on('message', (req: WorkerRequest) => {
-    if (req.op === 'memory') {
-      port.postMessage({ id: req.id, numTensors: tf.memory().numTensors } satisfies WorkerReply);
-      return;
-    }
-    detectWith(params, req.data, req.width, req.height, req.channels, opts).then(
-      (boxes) => port.postMessage({ id: req.id, boxes } satisfies WorkerReply),
-      (err: unknown) => port.postMessage({ id: req.id, error: err instanceof Error ? err.message : String(err) } satisfies WorkerReply),
-    );
-  });
-}
-
-if (parentPort) void serve();
+// No warm-up inference: the worker starts for a request that is waiting, and its first
+// detection sets the kernels up as a warm-up pass would (the input is resized to the pass
+// size either way), so a warm-up would only double that request's wait.
+if (parentPort) void serveModel<Params, DetectOptions, ScoredBox[]>(initModel, 'boxes', detectWith);

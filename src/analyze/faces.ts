@@ -25,9 +25,8 @@
  * resolves to [] and one warning is logged; callers check `detector.available` (or
  * `facesAvailable()`) to tell "no faces" from "could not look" and fall back to g_auto.
  */
-import type { Worker } from 'node:worker_threads';
 import { DEFAULT_FACES_IDLE_MS } from '../config.ts';
-import { ANALYSIS_WORKER_LIMITS, spawnModuleWorker } from './spawn-worker.ts';
+import { ModelWorkerHost, WorkerModel, type IdleTimer, type ModelStatus } from './model-worker.ts';
 import sharp from 'sharp';
 import type { DetectOptions, ScoredBox, WorkerReply, WorkerRequest } from './faces-worker.ts';
 import type { Box, RawImage } from './types.ts';
@@ -66,70 +65,34 @@ const INIT_TIMEOUT_MS = 30_000;
 /** One detection is ~0.1-0.2 s even on a busy box; far beyond that the worker is wedged. */
 const JOB_TIMEOUT_MS = 15_000;
 
-/** 'idle': no worker (not needed yet, or stopped after idleMs without a job). */
-type Status = 'idle' | 'loading' | 'ready' | 'unavailable';
+export type { IdleTimer };
 
-/** Calls `fire` once after `ms` unless the returned cancel function is called first. */
-export type IdleTimer = (ms: number, fire: () => void) => () => void;
-
-const realTimer: IdleTimer = (ms, fire) => {
-  const t = setTimeout(fire, ms);
-  t.unref(); // an idle worker's countdown must not keep the process alive
-  return () => clearTimeout(t);
-};
-
-let status: Status = 'idle';
-let detectorPromise: Promise<FaceDetector> | null = null;
-let log: FaceLog = (message) => process.emitWarning(message, 'FaceDetectionWarning');
-let warned = false;
-let idleMs = DEFAULT_FACES_IDLE_MS;
-let idleTimer: IdleTimer = realTimer;
-/** Termination of the last worker stopped for idleness, for stopFaceWorker() to await. */
-let stopped: Promise<void> = Promise.resolve();
+const host: ModelWorkerHost<FaceDetector> = new ModelWorkerHost<FaceDetector>({
+  callerUrl: import.meta.url,
+  module: 'faces-worker',
+  workerData: FACE_DETECT_OPTIONS,
+  idleMs: DEFAULT_FACES_IDLE_MS,
+  initTimeoutMs: INIT_TIMEOUT_MS,
+  jobTimeoutMs: JOB_TIMEOUT_MS,
+  log: (message) => process.emitWarning(message, 'FaceDetectionWarning'),
+  warning: (message) => `face detection unavailable, g_face falls back to g_auto: ${message}`,
+  create: (worker) => new WorkerFaceDetector(worker, host),
+  unavailable: {
+    available: false,
+    async detect() { return []; },
+    async tensorCount() { return -1; },
+  },
+});
 
 /**
  * Settings from the server config: `idleMs` (0 = keep the worker once started), the logger of
  * the one "unavailable" warning, and (tests) the timer that counts the idle time down.
  */
 export function configureFaces(opts: { idleMs?: number; log?: FaceLog; idleTimer?: IdleTimer }): void {
-  if (opts.idleMs !== undefined) idleMs = opts.idleMs;
-  if (opts.log) log = opts.log;
-  if (opts.idleTimer) idleTimer = opts.idleTimer;
+  host.configure(opts);
 }
 
-function warnOnce(message: string): void {
-  if (warned) return;
-  warned = true;
-  try { log(`face detection unavailable, g_face falls back to g_auto: ${message}`); } catch { /* logging must not break serving */ }
-}
-
-/** Where the worker's code is: its .ts source under tsx/tap, its compiled .js after `npm run build`. */
-function spawnWorker(): Worker {
-  return spawnModuleWorker(import.meta.url, 'faces-worker', FACE_DETECT_OPTIONS, ANALYSIS_WORKER_LIMITS);
-}
-
-interface Job {
-  readonly request: WorkerRequest;
-  readonly transfer: ArrayBuffer[];
-  readonly done: (reply: WorkerReply | null) => void;
-}
-
-class WorkerFaceDetector implements FaceDetector {
-  available = true;
-  /** Stopped for idleness (not a failure): jobs go to the current worker instead. */
-  private retired = false;
-  private readonly queue: Job[] = [];
-  private current: { job: Job; timer: NodeJS.Timeout } | null = null;
-  private nextId = 1;
-  private cancelIdle: (() => void) | null = null;
-
-  constructor(private readonly worker: Worker) {
-    worker.on('message', (reply: WorkerReply) => this.finish(reply));
-    worker.on('error', (err) => this.fail(`worker error: ${err.message}`));
-    worker.on('exit', (code) => { if (!this.retired) this.fail(`worker exited with code ${code}`); });
-    this.pump(); // idle from the start: arm the countdown
-  }
-
+class WorkerFaceDetector extends WorkerModel<WorkerRequest, WorkerReply> implements FaceDetector {
   async detect(img: RawImage): Promise<FaceBox[]> {
     const { width, height, channels } = img;
     if (!(width > 0 && height > 0) || img.data.length < width * height * channels) {
@@ -151,85 +114,10 @@ class WorkerFaceDetector implements FaceDetector {
     data.set(img.data.subarray(0, data.length));
     const reply = await this.run({ id: this.nextId++, op: 'detect', data, width, height, channels }, [data.buffer]);
     if (reply && 'boxes' in reply) return reply.boxes.map(toFaceBox);
-    if (reply && 'error' in reply) warnOnce(`detection failed: ${reply.error}`);
+    if (reply && 'error' in reply) this.host.warnOnce(`detection failed: ${reply.error}`);
     return [];
   }
-
-  async tensorCount(): Promise<number> {
-    const reply = await this.run({ id: this.nextId++, op: 'memory' }, []);
-    return reply && 'numTensors' in reply ? reply.numTensors : -1;
-  }
-
-  private async run(request: WorkerRequest, transfer: ArrayBuffer[]): Promise<WorkerReply | null> {
-    if (this.retired) {
-      const next = await getFaceDetector();
-      return next instanceof WorkerFaceDetector ? next.run(request, transfer) : null;
-    }
-    return new Promise((done) => {
-      if (!this.available) return done(null);
-      this.queue.push({ request, transfer, done });
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    this.cancelIdle?.();
-    this.cancelIdle = null;
-    if (this.current || !this.available) return;
-    const job = this.queue.shift();
-    if (!job) {
-      this.worker.unref(); // idle: do not keep the process alive
-      if (idleMs > 0) this.cancelIdle = idleTimer(idleMs, () => this.retire());
-      return;
-    }
-    this.worker.ref(); // a caller awaits this reply
-    const timer = setTimeout(() => this.fail(`detection took over ${JOB_TIMEOUT_MS} ms`), JOB_TIMEOUT_MS);
-    this.current = { job, timer };
-    this.worker.postMessage(job.request, job.transfer);
-  }
-
-  private finish(reply: WorkerReply): void {
-    const current = this.current;
-    if (!current || !('id' in reply) || reply.id !== current.job.request.id) return;
-    clearTimeout(current.timer);
-    this.current = null;
-    current.job.done(reply);
-    this.pump();
-  }
-
-  /** Idle: terminate the worker and let the next detection start a new one. */
-  retire(): Promise<void> {
-    if (this.retired || !this.available || this.current || this.queue.length) return stopped;
-    this.retired = true;
-    this.cancelIdle?.();
-    this.cancelIdle = null;
-    detectorPromise = null;
-    status = 'idle';
-    stopped = this.worker.terminate().then(() => undefined, () => undefined);
-    return stopped;
-  }
-
-  /** Stop for good: every waiting caller gets "no answer" (detect → []). */
-  fail(reason: string): void {
-    if (!this.available || this.retired) return; // a retired worker's late events concern no one
-    this.available = false;
-    status = 'unavailable';
-    warnOnce(reason);
-    if (this.current) {
-      clearTimeout(this.current.timer);
-      this.current.job.done(null);
-      this.current = null;
-    }
-    for (const job of this.queue.splice(0)) job.done(null);
-    void this.worker.terminate();
-  }
 }
-
-const unavailableDetector: FaceDetector = {
-  available: false,
-  async detect() { return []; },
-  async tensorCount() { return -1; },
-};
 
 function toFaceBox(b: ScoredBox): FaceBox {
   return { x: b.x, y: b.y, width: b.width, height: b.height, score: b.score };
@@ -246,44 +134,9 @@ function scaleBox(b: FaceBox, sx: number, sy: number, width: number, height: num
   };
 }
 
-async function startDetector(): Promise<FaceDetector> {
-  status = 'loading';
-  let worker: Worker;
-  try {
-    worker = spawnWorker();
-  } catch (err) {
-    status = 'unavailable';
-    warnOnce(err instanceof Error ? err.message : String(err));
-    return unavailableDetector;
-  }
-  const ready = await new Promise<string | null>((resolve) => {
-    const timer = setTimeout(() => settle(`model did not load within ${INIT_TIMEOUT_MS} ms`), INIT_TIMEOUT_MS);
-    const onMessage = (m: WorkerReply): void => {
-      if ('type' in m) settle(m.type === 'ready' ? null : m.message);
-    };
-    const onError = (err: Error): void => settle(err.message);
-    const onExit = (code: number): void => settle(`worker exited with code ${code} while loading`);
-    function settle(result: string | null): void {
-      clearTimeout(timer);
-      worker.off('message', onMessage).off('error', onError).off('exit', onExit);
-      resolve(result);
-    }
-    worker.on('message', onMessage).on('error', onError).on('exit', onExit);
-  });
-  if (ready !== null) {
-    status = 'unavailable';
-    warnOnce(ready);
-    void worker.terminate();
-    return unavailableDetector;
-  }
-  status = 'ready';
-  return new WorkerFaceDetector(worker);
-}
-
 /** The process-wide detector; the first call starts it and concurrent callers share that start. */
 export function getFaceDetector(): Promise<FaceDetector> {
-  detectorPromise ??= startDetector();
-  return detectorPromise;
+  return host.get();
 }
 
 /** Faces in an already downscaled image (~416-512 px long side); [] when detection is unavailable. */
@@ -295,10 +148,8 @@ export async function detectFaces(img: RawImage): Promise<FaceBox[]> {
  * Stop the worker now if it has no job (as the idle countdown would), and resolve once the
  * last worker stopped for idleness has exited. A busy worker is left running.
  */
-export async function stopFaceWorker(): Promise<void> {
-  const detector = await detectorPromise;
-  if (detector instanceof WorkerFaceDetector) await detector.retire();
-  await stopped;
+export function stopFaceWorker(): Promise<void> {
+  return host.stop();
 }
 
 /**
@@ -306,9 +157,9 @@ export async function stopFaceWorker(): Promise<void> {
  * render path should `await getFaceDetector()` and read `available` rather than poll this.
  */
 export function facesAvailable(): boolean {
-  return status === 'ready';
+  return host.status === 'ready';
 }
 
-export function facesStatus(): Status {
-  return status;
+export function facesStatus(): ModelStatus {
+  return host.status;
 }

