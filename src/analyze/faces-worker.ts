@@ -17,7 +17,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { initWasmBackend, packageDir, serveModel, toRgb, type DetectRequest } from './tf-worker-host.ts';
+import { initWasmBackend, packageDir, serveModel, toRgb, type DetectReply, type DetectRequest } from './tf-worker-host.ts';
 
 export interface DetectPass {
   /** Square network input side, a multiple of 32. */
@@ -43,12 +43,7 @@ export interface ScoredBox {
 
 export type WorkerRequest = DetectRequest;
 
-export type WorkerReply =
-  | { type: 'ready' }
-  | { type: 'failed'; message: string }
-  | { id: number; boxes: ScoredBox[] }
-  | { id: number; numTensors: number }
-  | { id: number; error: string };
+export type WorkerReply = DetectReply<{ boxes: ScoredBox[] }>;
 
 // face-api tinyFaceDetector/const.ts: anchors are in output-grid cells (1 cell = 32 input px).
 const ANCHORS: ReadonlyArray<readonly [number, number]> = [

@@ -2,8 +2,8 @@
  * Face detection for g_face / g_faces / g_auto and e_pixelate_faces / e_blur_faces.
  *
  * The detector (TinyFaceDetector from @vladmandic/face-api on tfjs wasm) lives in one worker
- * thread (faces-worker.ts) so inference never blocks the event loop; this module owns its
- * lifecycle and a FIFO queue so exactly one job is in the worker at a time (tfjs is
+ * thread (faces-worker.ts) so inference never blocks the event loop; this module (through
+ * model-worker.ts) owns its lifecycle and a FIFO queue so exactly one job is in the worker at a time (tfjs is
  * single-threaded and a backlog inside the worker could not be timed out).
  *
  * Detection is two passes merged by non-maximum suppression, chosen by measurement
@@ -26,7 +26,7 @@
  * `facesAvailable()`) to tell "no faces" from "could not look" and fall back to g_auto.
  */
 import { DEFAULT_FACES_IDLE_MS } from '../config.ts';
-import { ModelWorkerHost, WorkerModel, type IdleTimer, type ModelStatus } from './model-worker.ts';
+import { ModelWorkerHost, WorkerModel, unavailableDetector, type IdleTimer, type ModelStatus } from './model-worker.ts';
 import sharp from 'sharp';
 import type { DetectOptions, ScoredBox, WorkerReply, WorkerRequest } from './faces-worker.ts';
 import type { Box, RawImage } from './types.ts';
@@ -77,11 +77,7 @@ const host: ModelWorkerHost<FaceDetector> = new ModelWorkerHost<FaceDetector>({
   log: (message) => process.emitWarning(message, 'FaceDetectionWarning'),
   warning: (message) => `face detection unavailable, g_face falls back to g_auto: ${message}`,
   create: (worker) => new WorkerFaceDetector(worker, host),
-  unavailable: {
-    available: false,
-    async detect() { return []; },
-    async tensorCount() { return -1; },
-  },
+  unavailable: unavailableDetector,
 });
 
 /**

@@ -53,6 +53,13 @@ export interface ModelWorkerSpec<D> {
   readonly unavailable: D;
 }
 
+/** The detector handed out when a model's worker could not start: it finds nothing. */
+export const unavailableDetector = Object.freeze({
+  available: false as const,
+  async detect(): Promise<never[]> { return []; },
+  async tensorCount(): Promise<number> { return -1; },
+});
+
 export class ModelWorkerHost<D> {
   status: ModelStatus = 'idle';
   /** How many times a worker was started. */

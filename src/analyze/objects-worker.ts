@@ -25,7 +25,7 @@ import path from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
-import { initWasmBackend, packageDir, serveModel, toRgb, type DetectRequest } from './tf-worker-host.ts';
+import { initWasmBackend, packageDir, serveModel, toRgb, type DetectReply, type DetectRequest } from './tf-worker-host.ts';
 import { mergeDetections, type ClassBox } from './object-merge.ts';
 
 export interface ObjectDetectOptions {
@@ -40,12 +40,7 @@ export type DetectedObject = ClassBox;
 
 export type ObjectWorkerRequest = DetectRequest;
 
-export type ObjectWorkerReply =
-  | { type: 'ready' }
-  | { type: 'failed'; message: string }
-  | { id: number; objects: DetectedObject[] }
-  | { id: number; numTensors: number }
-  | { id: number; error: string };
+export type ObjectWorkerReply = DetectReply<{ objects: DetectedObject[] }>;
 
 const INPUT = 512;
 const STRIDE = 4;

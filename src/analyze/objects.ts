@@ -4,7 +4,7 @@
  * face detector's lifecycle (faces.ts): nothing is loaded at boot, the first request that needs
  * objects starts the worker (~0.1 s to load the 4 MB model), and after `idleMs`
  * (APERTURE_OBJECTS_IDLE_MS) without a job the worker is terminated, which gives its wasm heap
- * back. One job is in the worker at a time (FIFO here), each bounded by a timeout.
+ * back. One job is in the worker at a time (FIFO, model-worker.ts), each bounded by a timeout.
  *
  * Thresholds (set before, then checked on the development composites of bench/objects-score.ts): objects are listed
  * (fl_getinfo, g_auto cue) from score 0.3; a class a request names is read down to 0.15, so a
@@ -15,7 +15,7 @@
  */
 import type { Sharp } from 'sharp';
 import { DEFAULT_OBJECTS_IDLE_MS } from '../config.ts';
-import { ModelWorkerHost, WorkerModel, type IdleTimer, type ModelStatus } from './model-worker.ts';
+import { ModelWorkerHost, WorkerModel, unavailableDetector, type IdleTimer, type ModelStatus } from './model-worker.ts';
 import type { DetectedObject, ObjectDetectOptions, ObjectWorkerReply, ObjectWorkerRequest } from './objects-worker.ts';
 import type { RawImage } from './types.ts';
 
@@ -52,11 +52,7 @@ const host: ModelWorkerHost<ObjectDetector> = new ModelWorkerHost<ObjectDetector
   log: (message) => { process.emitWarning(message, 'ObjectDetectionWarning'); },
   warning: (message) => `object detection unavailable: ${message}`,
   create: (worker) => new WorkerObjectDetector(worker, host),
-  unavailable: {
-    available: false,
-    async detect() { return []; },
-    async tensorCount() { return -1; },
-  },
+  unavailable: unavailableDetector,
 });
 
 export function configureObjects(opts: { idleMs?: number; log?: (m: string) => void; idleTimer?: IdleTimer }): void {

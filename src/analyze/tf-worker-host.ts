@@ -48,6 +48,14 @@ export type DetectRequest =
   | { id: number; op: 'detect'; data: Uint8Array; width: number; height: number; channels: number }
   | { id: number; op: 'memory' };
 
+/** A worker's replies; `Result` is its detection reply's payload, e.g. `{ boxes: ScoredBox[] }`. */
+export type DetectReply<Result extends object> =
+  | { type: 'ready' }
+  | { type: 'failed'; message: string }
+  | ({ id: number } & Result)
+  | { id: number; numTensors: number }
+  | { id: number; error: string };
+
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /**
