@@ -362,6 +362,22 @@ const SPEC = {
     env: 'APERTURE_FACES_IDLE_MS', kind: int(0, 86_400_000), default: DEFAULT_FACES_IDLE_MS,
     doc: 'the face detector worker starts on the first request that needs faces and stops after this long without one, giving back its memory (~100 MB); 0 keeps it once started',
   }),
+  bgRemoval: setting({
+    env: 'APERTURE_BGREMOVAL', kind: bool, default: true,
+    doc: '`e_background_removal` / `e_bgremoval` (ISNet in a child process); `0` answers them 400 unsupported',
+  }),
+  bgRemovalIdleMs: setting({
+    env: 'APERTURE_BGREMOVAL_IDLE_MS', kind: int(0, 86_400_000), default: 60_000,
+    doc: 'the background removal process starts with the first mask to compute and stops after this long without one, giving back its memory (~1.1 GB while inferring)',
+  }),
+  bgRemovalWaitMs: setting({
+    env: 'APERTURE_BGREMOVAL_WAIT_MS', kind: int(0, 600_000), default: 20_000,
+    doc: 'how long a request waits for a background removal mask being computed (never past `APERTURE_TIMEOUT_MS`); then 423 with Retry-After while the computation goes on. 0: 423 at once unless the mask is cached',
+  }),
+  bgRemovalCacheBytes: setting({
+    env: 'APERTURE_BGREMOVAL_CACHE_BYTES', kind: int(0, TB, 'bytes'), default: 16 * MB,
+    doc: 'memo of background removal masks (1 MB each, at the model\'s 1024 px) by source and preceding components',
+  }),
   storageUrl: setting({
     env: 'APERTURE_STORAGE_URL', kind: storageUrl, default: '', shown: '`file://` + `APERTURE_STORAGE_DIR`',
     doc: 'where `upload` originals live and where the Upload API writes: `file:///abs/path` or `s3://bucket[/prefix]` (credentials and region from the AWS SDK chain)',

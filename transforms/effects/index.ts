@@ -16,6 +16,7 @@ import { SHAPE_EFFECTS } from './shape.ts';
 import { TEXTURE_EFFECTS } from './texture.ts';
 import { VECTORIZE_EFFECTS } from './vectorize.ts';
 import { BLEND_EFFECTS } from './blend.ts';
+import { BGREMOVAL_EFFECTS } from './bgremoval.ts';
 
 export const EFFECT_FAMILIES = [
   COLOUR_EFFECTS,
@@ -30,6 +31,7 @@ export const EFFECT_FAMILIES = [
   TEXTURE_EFFECTS,
   VECTORIZE_EFFECTS,
   BLEND_EFFECTS,
+  BGREMOVAL_EFFECTS,
 ] as const;
 
 const BY_NAME: ReadonlyMap<string, EffectDef> = (() => {
