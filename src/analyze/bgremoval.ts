@@ -20,7 +20,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { LRUCache } from 'lru-cache';
 import { Errors } from '../errors.ts';
 import type { Deadline } from '../render/deadline.ts';
-import { MODEL_SIDE, type ChildReply, type ChildRequest } from './bgremoval-child.ts';
+import { MODEL_SIDE, type ChildReply, type ChildRequest } from './bgremoval-protocol.ts';
 
 export { MODEL_SIDE };
 
@@ -76,9 +76,7 @@ function startChild(): Promise<void> {
   const c = fork(url, [], { execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   child = c;
   stats.starts++;
-  // Neither the process nor its channel keeps the server alive; a request waiting on it does.
-  c.unref();
-  c.channel?.unref();
+  holdAlive(c, true);
   ready = new Promise<void>((resolve, reject) => {
     const onMessage = (m: ChildReply) => {
       if ('ready' in m) { resolve(); return; }
@@ -104,6 +102,12 @@ function startChild(): Promise<void> {
   return ready;
 }
 
+/** While a job is running the child keeps the process alive; idle, it does not. */
+function holdAlive(c: ChildProcess | null, on: boolean): void {
+  if (!c) return;
+  if (on) { c.ref(); c.channel?.ref(); } else { c.unref(); c.channel?.unref(); }
+}
+
 function stopChild(): void {
   const c = child;
   child = null;
@@ -116,6 +120,7 @@ function pump(): void {
   if (current) return;
   const job = queue.shift();
   if (!job) {
+    holdAlive(child, false);
     cancelIdle?.();
     cancelIdle = child ? idleTimer(settingsIdleMs, () => { cancelIdle = null; if (!current && !queue.length) stopChild(); }) : null;
     return;
@@ -128,6 +133,7 @@ function pump(): void {
     try {
       await jobLatch?.();
       await (ready ?? startChild());
+      holdAlive(child, true);
       const t0 = performance.now();
       const done = new Promise<Buffer>((resolve, reject) => { current = { id, job: { ...job, resolve, reject } }; });
       child!.send({ id, rgb: job.rgb } satisfies ChildRequest);

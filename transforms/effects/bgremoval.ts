@@ -41,7 +41,7 @@ const removal = (name: string): EffectDef => ({
       .raw().timeout({ seconds: ctx.deadline.seconds(`e_${name}`) }).toBuffer(),
     { idleMs: config.bgRemovalIdleMs, waitMs: config.bgRemovalWaitMs, cacheBytes: config.bgRemovalCacheBytes }, ctx.deadline);
     const alpha = await sharp(mask, { raw: { width: MODEL_SIDE, height: MODEL_SIDE, channels: 1 } })
-      .resize(W, H, { fit: 'fill', kernel: 'linear' }).raw().timeout({ seconds: ctx.deadline.seconds(`e_${name}`) }).toBuffer();
+      .resize(W, H, { fit: 'fill', kernel: 'linear' }).extractChannel(0).raw().timeout({ seconds: ctx.deadline.seconds(`e_${name}`) }).toBuffer();
     const data = Buffer.from(img.data);
     for (let i = 0, n = W * H; i < n; i++) data[4 * i + 3] = Math.round((data[4 * i + 3] * alpha[i]) / 255);
     c.replace({ data, ...raw }, translate(0, 0));
