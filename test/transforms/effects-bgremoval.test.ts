@@ -119,7 +119,7 @@ if (!haveShared) {
     t.equal(again.status, 200, 'the next request finds it cached');
   });
 
-  t.test('the model process stops when idle and starts again on demand', async (t) => {
+  t.test('the model process stops when idle', async (t) => {
     await waitFor(() => idleFire !== null && !bgRemovalState().busy, 'the idle countdown armed');
     const pid = bgRemovalState().pid!;
     t.ok(pid > 0, 'running');
