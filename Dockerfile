@@ -13,7 +13,9 @@ ARG NODE_IMAGE=node:24-bookworm-slim
 # ---- build: all dependencies, tsc -> dist/ -------------------------------------------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
-COPY package.json package-lock.json ./
+# .npmrc: onnxruntime-node-install-cuda=skip (its postinstall would otherwise download CUDA
+# binaries; the CPU ones are in the package)
+COPY package.json package-lock.json .npmrc ./
 # The @aperture/sdk workspace: npm ci links it and its prepare builds it to packages/sdk/dist.
 COPY packages/sdk ./packages/sdk
 RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
@@ -25,7 +27,7 @@ RUN npm run build
 # ---- deps: production dependencies only (no tap, typescript, playwright-core, ...) ----------
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json .npmrc ./
 COPY packages/sdk/package.json ./packages/sdk/
 # --ignore-scripts: the root prepare (the SDK build) needs TypeScript, a dev dependency; the
 # runtime takes the SDK built in the build stage. sharp's binaries come as packages, and the one
