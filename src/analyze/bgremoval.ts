@@ -122,7 +122,7 @@ function pump(): void {
   if (!job) {
     holdAlive(child, false);
     cancelIdle?.();
-    cancelIdle = child ? idleTimer(settingsIdleMs, () => { cancelIdle = null; if (!current && !queue.length) stopChild(); }) : null;
+    cancelIdle = child && settingsIdleMs > 0 ? idleTimer(settingsIdleMs, () => { cancelIdle = null; if (!current && !queue.length) stopChild(); }) : null;
     return;
   }
   cancelIdle?.();
