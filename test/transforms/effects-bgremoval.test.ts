@@ -73,7 +73,7 @@ if (!haveShared) {
   });
 
   t.test('derived URLs reuse the mask: b_red fills, f_jpg flattens onto it, WebP/AVIF keep the alpha, e_bgremoval is the same', async (t) => {
-    const before = bgRemovalState().masksComputed;
+    const before = bgRemovalState().masksComputed, hitsBefore = bgRemovalState().cacheHits;
     // a background point far from the subject (ground truth 0) and a subject point
     const bgPt = 20 * W + 20, fgPt = (T + EH / 2) * W + L + EW / 2;
     t.equal(truth[bgPt], 0);
@@ -99,7 +99,8 @@ if (!haveShared) {
     const legacy = await s.get('/image/upload/e_bgremoval/comp.png');
     t.equal(legacy.status, 200);
     t.equal(bgRemovalState().masksComputed, before, 'no other mask was computed');
-    t.ok(bgRemovalState().cacheHits >= 8, 'every derived URL was a mask cache hit');
+    // 7 renders (the repeated f_jpg URL is a result cache hit; an AVIF refinement may add one)
+    t.ok(bgRemovalState().cacheHits - hitsBefore >= 7, 'every derived render was a mask cache hit');
   });
 
   t.test('a mask still being computed after APERTURE_BGREMOVAL_WAIT_MS is a 423 with Retry-After; the work goes on', async (t) => {
