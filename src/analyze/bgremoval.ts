@@ -20,11 +20,12 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { LRUCache } from 'lru-cache';
 import { Errors } from '../errors.ts';
 import type { Deadline } from '../render/deadline.ts';
-import { MODEL_SIDE, type ChildReply, type ChildRequest } from './bgremoval-protocol.ts';
+import { MODEL_SIDE, type BgModel, type ChildReply, type ChildRequest } from './bgremoval-protocol.ts';
 
-export { MODEL_SIDE };
+export { MODEL_SIDE, type BgModel };
 
 export interface BgRemovalSettings {
+  model: BgModel;
   idleMs: number;
   waitMs: number;
   cacheBytes: number;
@@ -38,16 +39,19 @@ const realTimer: IdleTimer = (ms, fire) => {
   return () => clearTimeout(t);
 };
 
-interface Job { rgb: Uint8Array; resolve: (mask: Buffer) => void; reject: (e: Error) => void }
+interface Job { model: BgModel; rgb: Uint8Array; resolve: (mask: Buffer) => void; reject: (e: Error) => void }
 
 let idleTimer: IdleTimer = realTimer;
 /** Tests: awaited before each job is handed to the child, so a test can hold a job in flight. */
 let jobLatch: (() => Promise<void>) | undefined;
 let child: ChildProcess | null = null;
+/** The model the running child loaded. */
+let childModel: BgModel | null = null;
 let ready: Promise<void> | null = null;
 let cancelIdle: (() => void) | null = null;
 const queue: Job[] = [];
-let current: { id: number; job: Job } | null = null;
+/** The job in hand: waiting at the latch or for the child (no `child` yet), or sent to `child`. */
+let current: { id: number; job: Job; child?: ChildProcess } | null = null;
 let nextId = 1;
 let lastInferenceMs = 5000;
 const stats = { starts: 0, inferences: 0, masksComputed: 0, cacheHits: 0 };
@@ -69,12 +73,13 @@ function childUrl(): URL {
   return new URL(import.meta.url.endsWith('.ts') ? './bgremoval-child.ts' : './bgremoval-child.js', import.meta.url);
 }
 
-function startChild(): Promise<void> {
+function startChild(model: BgModel): Promise<void> {
   const url = childUrl();
   // Under tsx/tap the child loads its TypeScript source through tsx's loader.
   const execArgv = url.pathname.endsWith('.ts') ? [`--import=${import.meta.resolve('tsx/esm')}`] : [];
-  const c = fork(url, [], { execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const c = fork(url, [model], { execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   child = c;
+  childModel = model;
   stats.starts++;
   holdAlive(c, true);
   ready = new Promise<void>((resolve, reject) => {
@@ -93,7 +98,7 @@ function startChild(): Promise<void> {
       const why = new Error(`background removal process exited (${signal ?? code})`);
       reject(why);
       if (child === c) { child = null; ready = null; }
-      if (current) { const { job } = current; current = null; job.reject(why); }
+      if (current?.child === c) { const { job } = current; current = null; job.reject(why); }
       pump();
     });
     c.once('error', (e) => reject(e));
@@ -132,11 +137,14 @@ function pump(): void {
   void (async () => {
     try {
       await jobLatch?.();
-      await (ready ?? startChild());
+      // a job for another model (servers with different settings in one process) restarts it
+      if (child && childModel !== job.model) stopChild();
+      await (ready ?? startChild(job.model));
       holdAlive(child, true);
       const t0 = performance.now();
-      const done = new Promise<Buffer>((resolve, reject) => { current = { id, job: { ...job, resolve, reject } }; });
-      child!.send({ id, rgb: job.rgb } satisfies ChildRequest);
+      const c = child!;
+      const done = new Promise<Buffer>((resolve, reject) => { current = { id, job: { ...job, resolve, reject }, child: c }; });
+      c.send({ id, rgb: job.rgb } satisfies ChildRequest);
       const mask = await done;
       lastInferenceMs = performance.now() - t0;
       stats.inferences++;
@@ -151,9 +159,9 @@ function pump(): void {
 
 let settingsIdleMs = 60_000;
 
-function runModel(rgb: Uint8Array): Promise<Buffer> {
+function runModel(model: BgModel, rgb: Uint8Array): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
-    queue.push({ rgb, resolve, reject });
+    queue.push({ model, rgb, resolve, reject });
     pump();
   });
 }
@@ -169,13 +177,14 @@ export async function foregroundMask(key: string, input: () => Promise<Uint8Arra
     cacheBytes = settings.cacheBytes;
     cache = settings.cacheBytes > 0 ? new LRUCache<string, Buffer>({ maxSize: settings.cacheBytes, sizeCalculation: (b) => Math.max(1, b.length) }) : null;
   }
+  key = `${settings.model}\n${key}`;
   const hit = cache?.get(key);
   if (hit) { stats.cacheHits++; return hit; }
   let p = inflight.get(key);
   if (!p) {
     p = (async () => {
       const rgb = await input();
-      const mask = await runModel(rgb);
+      const mask = await runModel(settings.model, rgb);
       stats.masksComputed++;
       if (cache && mask.length <= cache.maxSize) cache.set(key, mask);
       return mask;

@@ -4,7 +4,8 @@
  * cat's face, an ellipse cut from images/cat.png) pasted on a real textured wallpaper
  * (../shared/corpus/graphics/kay-alpha.png), so the ground-truth mask is exact. One mask is
  * computed for it and every derived URL reuses it; a second (another preceding component)
- * shows the 423 answer while a mask is being computed, with the job held by a latch.
+ * shows the 423 answer while a mask is being computed, with the job held by a latch. The same
+ * patch on a plain grey background is the medium model's test (the small one finds 0.72 there).
  */
 import t from 'tap';
 import fs from 'node:fs/promises';
@@ -12,6 +13,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { corpusDir, startServer, waitFor } from '../helpers/harness.ts';
 import { makeStorage, removeStorage, repoRoot } from '../helpers/core-fixtures.ts';
+import { loadConfig } from '../../src/config.ts';
 import { bgRemovalState, configureBgRemoval, stopBgRemoval, type IdleTimer } from '../../src/analyze/bgremoval.ts';
 
 const wallpaper = path.join(corpusDir, 'graphics/kay-alpha.png');
@@ -28,6 +30,8 @@ if (!haveShared) {
     .ensureAlpha().composite([{ input: ell, blend: 'dest-in' }]).png().toBuffer();
   await sharp(wallpaper).resize(W, H, { fit: 'cover' }).removeAlpha().composite([{ input: patch, left: L, top: T }])
     .png().toFile(path.join(dir, 'comp.png'));
+  await sharp({ create: { width: W, height: H, channels: 3, background: { r: 200, g: 200, b: 205 } } })
+    .composite([{ input: patch, left: L, top: T }]).png().toFile(path.join(dir, 'plain.png'));
   // ground truth: the patch's alpha placed on the canvas
   const truth = await sharp({ create: { width: W, height: H, channels: 3, background: { r: 0, g: 0, b: 0 } } })
     .composite([{ input: await sharp(patch).extractChannel(3).png().toBuffer(), left: L, top: T }]).extractChannel(0).raw().toBuffer();
@@ -130,10 +134,32 @@ if (!haveShared) {
     t.pass('its process has exited');
   });
 
+  const iouOf = (data: Buffer) => {
+    let inter = 0, union = 0;
+    for (let i = 0; i < W * H; i++) {
+      const p = data[4 * i + 3] >= 128, g = truth[i] >= 128;
+      if (p && g) inter++;
+      if (p || g) union++;
+    }
+    return inter / union;
+  };
+
+  t.test('APERTURE_BGREMOVAL_MODEL=medium: the other ISNet (the process restarts with it); the plain-background composite', async (t) => {
+    const medium = await startServer(t, { config: { storageDir: dir, bgRemovalModel: 'medium', bgRemovalWaitMs: 600_000, processTimeoutMs: 600_000 } });
+    const starts = bgRemovalState().starts;
+    const r = await medium.get('/image/upload/e_background_removal/plain.png');
+    t.equal(r.status, 200, `200 (${r.headers.get('x-cld-error') ?? ''})`);
+    const iou = iouOf((await alphaOf(r.body)).data);
+    t.comment(`medium model, plain background: IoU ${iou.toFixed(3)}`);
+    t.ok(iou >= 0.8, `IoU ${iou.toFixed(3)} >= 0.80`);
+    t.equal(bgRemovalState().starts, starts + 1, 'the model process was started with the medium model');
+  });
+
   t.test('options and APERTURE_BGREMOVAL=0 are 400 unsupported', async (t) => {
     const opt = await s.get('/image/upload/e_background_removal:fineedges_y/comp.png');
     t.equal(opt.status, 400);
     t.match(opt.headers.get('x-cld-error') ?? '', /Unsupported transformation e_background_removal:fineedges_y/);
+    t.throws(() => loadConfig({ APERTURE_BGREMOVAL_MODEL: 'large' }), /APERTURE_BGREMOVAL_MODEL must be one of small, medium/, 'an unknown model stops the boot');
     const off = await startServer(t, { config: { storageDir: dir, bgRemoval: false } });
     for (const e of ['background_removal', 'bgremoval']) {
       const r = await off.get(`/image/upload/e_${e}/comp.png`);

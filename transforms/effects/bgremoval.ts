@@ -39,7 +39,7 @@ const removal = (name: string): EffectDef => ({
     const mask = await foregroundMask(key, () => sharp(img.data, { raw, limitInputPixels: false })
       .flatten({ background: '#ffffff' }).resize(MODEL_SIDE, MODEL_SIDE, { fit: 'fill' })
       .raw().timeout({ seconds: ctx.deadline.seconds(`e_${name}`) }).toBuffer(),
-    { idleMs: config.bgRemovalIdleMs, waitMs: config.bgRemovalWaitMs, cacheBytes: config.bgRemovalCacheBytes }, ctx.deadline);
+    { model: config.bgRemovalModel, idleMs: config.bgRemovalIdleMs, waitMs: config.bgRemovalWaitMs, cacheBytes: config.bgRemovalCacheBytes }, ctx.deadline);
     const alpha = await sharp(mask, { raw: { width: MODEL_SIDE, height: MODEL_SIDE, channels: 1 } })
       .resize(W, H, { fit: 'fill', kernel: 'linear' }).extractChannel(0).raw().timeout({ seconds: ctx.deadline.seconds(`e_${name}`) }).toBuffer();
     const data = Buffer.from(img.data);
