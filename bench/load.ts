@@ -58,7 +58,7 @@ const HOT = [
 ];
 const HOSTILE = [
   '/image/upload/w_abc/rocket.jpg', '/image/upload/zz_1/rocket.jpg', '/image/upload/w_9000/rocket.jpg', '/image/upload/w_10/missing.jpg',
-  '/image/upload/w_10/cut.jpg', '/image/upload/w_10/junk.png', '/image/upload/empty.png', '/image/upload/e_background_removal/rocket.jpg',
+  '/image/upload/w_10/cut.jpg', '/image/upload/w_10/junk.png', '/image/upload/empty.png', '/image/upload/e_background_removal:fineedges_y/rocket.jpg',
   '/image/upload/../../etc/passwd', '/image/private/rocket.jpg', '/image/upload/w_10,w_20/rocket.jpg', '/image/upload/w_%zz/rocket.jpg',
   ...(hasEdge ? ['/image/upload/bomb-16000x16000.png', '/image/upload/w_100/bomb-16000x16000.png', '/image/upload/w_50/truncated-half.jpg', '/image/upload/truncated-small.jpg', '/image/upload/not-an-image.jpg'] : []),
 ];

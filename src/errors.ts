@@ -22,6 +22,22 @@ class TooLarge extends Error {
   }
 }
 
+/**
+ * Errors.PENDING: the result needs work that is still running (a background removal mask); the
+ * answer is 423 with `Retry-After`, as Cloudinary answers while a derived asset is generated.
+ */
+class Pending extends Error {
+  readonly code = 'APERTURE_PENDING';
+  readonly statusCode = 423;
+  /** Seconds for `Retry-After`. */
+  readonly retryAfterS: number;
+  constructor(detail: string, retryAfterS: number) {
+    super(`Processing: ${detail}`);
+    this.name = 'ApertureError';
+    this.retryAfterS = Math.max(1, Math.ceil(retryAfterS));
+  }
+}
+
 export const Errors = {
   /** `Invalid width in transformation: abc` (Cloudinary's wording). Args: parameter name, raw value. */
   INVALID_PARAM: createError<'APERTURE_INVALID_PARAM', 400, [string, string]>(
@@ -60,6 +76,8 @@ export const Errors = {
    * request asks for (400 "Requested output too large: …", a bad transformation).
    */
   TOO_LARGE: TooLarge,
+  /** Work this result needs is still running: 423 with Retry-After. Args: what, seconds. */
+  PENDING: Pending,
   /** The source is not an image format we decode. Arg: reason. */
   UNSUPPORTED_SOURCE: createError<'APERTURE_UNSUPPORTED_SOURCE', 415, [string]>(
     'APERTURE_UNSUPPORTED_SOURCE', 'Unsupported image source: %s', 415),

@@ -45,7 +45,7 @@ const TITLES: Readonly<Record<string, string>> = {
   'colour.ts': 'Colour', 'filter.ts': 'Filters', 'faces.ts': 'Faces', 'tone.ts': 'Automatic tone',
   'art.ts': 'Art filters', 'select.ts': 'Selective colour and opacity', 'colorblind.ts': 'Colour blindness',
   'region.ts': 'Regions', 'shape.ts': 'Shape', 'texture.ts': 'Texture', 'vectorize.ts': 'Vectorize',
-  'blend.ts': 'Layer blend modes',
+  'blend.ts': 'Layer blend modes', 'bgremoval.ts': 'Background removal',
 };
 
 /** The gallery's sections, in registry order, effects by name within a family. */

@@ -133,6 +133,8 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
   reply.removeHeader('content-disposition');
   reply.removeHeader('x-cld-default');
   if (status === 503) reply.header('retry-after', '1');
+  const retryAfterS = (error as { retryAfterS?: unknown }).retryAfterS;
+  if (status === 423 && typeof retryAfterS === 'number') reply.header('retry-after', String(retryAfterS));
   reply.type('application/json');
   if (label) metrics?.recordHttp(label, status, reply.elapsedTime);
   return reply.send({ error: { message } });

@@ -21,7 +21,7 @@ t.test('every gallery image loads in Chromium', { skip: fs.existsSync(CHROMIUM) 
   // the queue's and the budget's wall-clock limits would shed some as 503/504, which is
   // admission control at work, not a gallery entry failing. Lifted here.
   const { base } = await startServer(t, {
-    config: { storageDir: path.join(repoRoot, 'images'), queueTimeoutMs: 600_000, processTimeoutMs: 600_000 },
+    config: { storageDir: path.join(repoRoot, 'images'), queueTimeoutMs: 600_000, processTimeoutMs: 600_000, bgRemovalWaitMs: 600_000 },
   });
   let browser: Browser | undefined;
   t.teardown(async () => { await browser?.close(); });

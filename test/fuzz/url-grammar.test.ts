@@ -171,6 +171,9 @@ function sendable(url: string): boolean {
 t.test(`URL grammar: ${RUNS} generated requests, seed ${SEED}`, async (t) => {
   const { app } = await startServer(t, { listen: false, http: { resolver: async () => [] }, config: {
     storageDir: dir,
+    // e_background_removal would run the model (seconds a mask, a new one per source and
+    // prefix): off here, it is a 400 unsupported; test/transforms/effects-bgremoval.test.ts runs it
+    bgRemoval: false,
     maxOutputSide: 96,
     maxOutputPixels: 96 * 96,
     maxSourcePixels: 200_000,

