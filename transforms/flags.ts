@@ -106,6 +106,8 @@ export const flags = defineTransform({
     }
     return out;
   },
+  // `fl_a,fl_b` in one component: both flags (the later one's argument wins, `fl_attachment:x`).
+  merge: (a, b) => ({ ...a, ...b }),
   // Cloudinary's snake_case names, so the canonical text parses back (`fl_ignore_aspect_ratio`).
   canonical: (f) => Object.entries(f).filter(([, v]) => v).map(([k, v]) => {
     const name = URL_NAME[k] ?? k;
