@@ -142,6 +142,21 @@ export function parseColour(name: string, raw: string): Rgba {
   return { r: n(0), g: n(2), b: n(4), alpha: hex.length === 8 ? Math.round((n(6) / 255) * 1000) / 1000 : 1 };
 }
 
+const BARE_HEX = /^(?:[0-9a-f]{3}|[0-9a-f]{6})$/i;
+
+/**
+ * A colour inside a larger value (an effect's argument, a `b_auto` palette entry): a bad one is
+ * a 400 naming parameter `name` and the `whole` value. `bareHex`: a hex without `rgb:` (`f00`,
+ * `ff0000`) is a colour too, as Cloudinary writes palette and replace_color colours.
+ */
+export function colourPart(name: string, part: string, whole: string, bareHex = false): Rgba {
+  try {
+    return parseColour(name, bareHex && BARE_HEX.test(part) ? `rgb:${part}` : part);
+  } catch {
+    throw new Errors.INVALID_PARAM(name, whole);
+  }
+}
+
 export function colourCanonical(c: Rgba): string {
   const h = (v: number) => v.toString(16).padStart(2, '0');
   return `rgb:${h(c.r)}${h(c.g)}${h(c.b)}${c.alpha < 1 ? h(Math.round(c.alpha * 255)) : ''}`;

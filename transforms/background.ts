@@ -23,7 +23,7 @@
  */
 import sharp from 'sharp';
 import { defineTransform } from './types.ts';
-import { colourCanonical, own, parseColour, parseIntIn, type Rgba } from './args.ts';
+import { colourCanonical, colourPart, own, parseColour, parseIntIn, type Rgba } from './args.ts';
 import { Errors } from '../src/errors.ts';
 import type { Canvas, PadExtend } from '../src/render/canvas.ts';
 import { toRgb } from './effects/pixels.ts';
@@ -47,15 +47,6 @@ const MODE = /^(border|predominant)(_gradient)?(_contrast)?$/;
 const DIRECTIONS: Readonly<Record<string, GradientDirection>> = {
   horizontal: 'horizontal', vertical: 'vertical', diagonal_desc: 'diagonal_desc', diagonal_asc: 'diagonal_asc',
 };
-const BARE_HEX = /^(?:[0-9a-f]{3}|[0-9a-f]{6})$/i;
-
-function paletteColour(raw: string, whole: string): Rgba {
-  try {
-    return parseColour('background', BARE_HEX.test(raw) ? `rgb:${raw}` : raw);
-  } catch {
-    throw new Errors.INVALID_PARAM('background', whole);
-  }
-}
 
 function parseAuto(raw: string): ImageBackground {
   const parts = raw.split(':').slice(1);
@@ -70,7 +61,7 @@ function parseAuto(raw: string): ImageBackground {
   if (gradient && parts[i] !== undefined && own(DIRECTIONS, parts[i])) direction = DIRECTIONS[parts[i++]];
   let palette: Rgba[] | undefined;
   if (parts[i]?.startsWith('palette_')) {
-    palette = parts[i++].slice('palette_'.length).split('_').map((c) => paletteColour(c, raw));
+    palette = parts[i++].slice('palette_'.length).split('_').map((c) => colourPart('background', c, raw, true));
     if (palette.length > 16) throw bad();
   }
   if (i < parts.length) throw bad();

@@ -7,13 +7,16 @@
  * `lossless` (WebP/AVIF lossless), `preserve_transparency` (f_auto keeps PNG for images with
  * transparency), `any_format` (PNG output may switch to PNG8: pixel-identical, or within the
  * q_auto level's budget; src/render/auto-encode.ts). Read by the encoder; getinfo, attachment
- * and immutable_cache shape the answer through the `respond` hook. Layer flags — `layer_apply` (closes a layer),
+ * and immutable_cache shape the answer through the `respond` hook, getinfo's objects come
+ * from its `inspect` hook. Layer flags — `layer_apply` (closes a layer),
  * `relative`, `region_relative`, `no_overflow`, `tiled`, `cutter`, `text_no_trim` — are consumed by the plan's layer grouping
  * (src/plan/parse.ts) and are refused outside a layer.
  */
 import { defineTransform } from './types.ts';
 import { Errors } from '../src/errors.ts';
 import { own } from './args.ts';
+import { listObjects } from '../src/analyze/subject.ts';
+import type { Region } from '../src/render/affine.ts';
 
 export interface Flags {
   progressive?: boolean;
@@ -68,6 +71,10 @@ const UNSUPPORTED: Record<string, string> = {
 
 declare module './types.ts' {
   interface PlanValues { flags: Flags }
+  interface Findings {
+    /** `fl_getinfo` with object detection on: objects of the (oriented) input, in its pixels. */
+    objects?: readonly { class: string; score: number; box: Region }[];
+  }
 }
 
 export const flags = defineTransform({
@@ -99,11 +106,19 @@ export const flags = defineTransform({
     }
     return out;
   },
+  // `fl_a,fl_b` in one component: both flags (the later one's argument wins, `fl_attachment:x`).
+  merge: (a, b) => ({ ...a, ...b }),
   // Cloudinary's snake_case names, so the canonical text parses back (`fl_ignore_aspect_ratio`).
   canonical: (f) => Object.entries(f).filter(([, v]) => v).map(([k, v]) => {
     const name = URL_NAME[k] ?? k;
     return v === true ? name : `${name}:${v}`;
   }).sort().join('.'),
+  // getinfo lists the objects of the input (its pixels, before any component) when object
+  // detection is on; without getinfo no detector starts.
+  async inspect(f, canvas, ctx) {
+    if (!f.getinfo || !ctx.config.objects) return undefined;
+    return { objects: await listObjects(canvas, { ...ctx, prefix: '' }, 'geometry') };
+  },
   // getinfo answers a JSON description, which is never an attachment; attachment names the
   // download after the public id unless it names it; immutable_cache marks the result immutable.
   respond(f, rc) {
@@ -114,7 +129,7 @@ export const flags = defineTransform({
         input: { width: input.width, height: input.height, format: input.format, bytes: input.bytes },
         output: { width: output.width, height: output.height, format: output.format, bytes: output.bytes },
         ...(output.crop ? { crop: output.crop } : {}),
-        ...(output.objects ? { objects: output.objects } : {}),
+        ...(rc.findings.objects ? { objects: rc.findings.objects } : {}),
       };
       delete rc.attachment;
     } else if (f.attachment && rc.json === undefined) {

@@ -118,6 +118,15 @@ export interface TransformDef<K extends PlanKey = PlanKey> {
    */
   respond?(value: PlanValues[K], rc: RespondContext): void;
   /**
+   * Render-time hook: looks at the opened source (the oriented input, before the first
+   * component runs) for what the answer reports about it (fl_getinfo's objects). The renderer
+   * (src/render/render.ts `render`) calls it for each component holding the value, in plan
+   * order, before the components run, and merges what it returns into the render's `Findings`,
+   * which the `respond` hooks read as `rc.findings`. Delivered images only, not layers. Absent
+   * or undefined: nothing is looked at (no analysis runs).
+   */
+  inspect?(value: PlanValues[K], canvas: Canvas, ctx: RenderContext): Promise<Findings | undefined>;
+  /**
    * Plan-time hook: the stored images this value draws besides the delivered source (an image
    * layer's), and the components it nests (a layer's own), walked for more. The pipeline
    * (src/pipeline/source.ts) loads them as it loads the source and keys results on them.
@@ -221,13 +230,23 @@ export interface ImageFacts {
   readonly bytes: number;
 }
 
+/**
+ * What `inspect` hooks found out about the delivered source, for the `respond` hooks. Each
+ * transform with an `inspect` hook adds its fields by declaration merging (flags.ts:
+ * fl_getinfo's `objects`), so the renderer and the pipeline carry it without knowing them.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface Findings {}
+
 /** What a `respond` hook may read about the delivered result, and what it may set on the answer. */
 export interface RespondContext {
   readonly config: Config;
   /** The source, from its header (size after EXIF orientation). */
   readonly input: ImageFacts;
   /** The encoded output, with its format's file extension and the input region it shows (undefined: all of it). */
-  readonly output: ImageFacts & { readonly extension: string; readonly crop?: Region; readonly objects?: readonly { class: string; score: number; box: Region }[] };
+  readonly output: ImageFacts & { readonly extension: string; readonly crop?: Region };
+  /** What the plan's `inspect` hooks found out about the source (empty when none ran). */
+  readonly findings: Findings;
   /** The last segment of the public id: the name of a download that names none. */
   readonly name: string;
   /** Answer this JSON document instead of the image. */

@@ -86,7 +86,8 @@ export function createProducer(delivery: Delivery, sources: Sources): Producer {
     const rc: RespondContext = {
       config,
       input: { width: meta.width, height: meta.height, format: meta.format, bytes: meta.bytes },
-      output: { width: r.width, height: r.height, format: r.format, bytes: r.body.length, extension: row.extensions[0], ...(r.crop ? { crop: r.crop } : {}), ...(r.objects ? { objects: r.objects } : {}) },
+      output: { width: r.width, height: r.height, format: r.format, bytes: r.body.length, extension: row.extensions[0], ...(r.crop ? { crop: r.crop } : {}) },
+      findings: r.findings ?? {},
       name: url.publicId.split('/').pop() || 'image',
     };
     for (const c of plan.components) {

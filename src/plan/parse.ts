@@ -80,12 +80,8 @@ function parseComponentText(text: string, named: Readonly<Record<string, string>
       any = true;
       continue;
     }
-    if (comp[k] !== undefined && key !== 'fl') throw new Errors.INVALID_PARAM(def.name, `${raw} (given twice in one component)`);
-    if (key === 'fl' && comp.flags) {
-      (comp as Record<string, unknown>)[k] = { ...comp.flags, ...(value as object) };
-    } else {
-      (comp as Record<string, unknown>)[k] = value;
-    }
+    if (comp[k] !== undefined) throw new Errors.INVALID_PARAM(def.name, `${raw} (given twice in one component)`);
+    (comp as Record<string, unknown>)[k] = value;
     any = true;
   }
   if (tokens) checkInert(comp, tokens);

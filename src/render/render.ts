@@ -6,7 +6,7 @@
  */
 import sharp, { type Sharp } from 'sharp';
 import { TRANSFORMS, PHASES, withoutClaimed, type Component, type PlanKey, type PlannedOutput, type TransformDef } from '../../transforms/index.ts';
-import type { ApplyContext, LoadOptions } from '../../transforms/types.ts';
+import type { ApplyContext, Findings, LoadOptions } from '../../transforms/types.ts';
 import type { FormatRequest } from '../../transforms/format.ts';
 import { animates, deliveredFormat, encoderOf, formatRow, searchesQuality, sourceFormatName, type OutputFormat } from '../formats.ts';
 import type { Flags } from '../../transforms/flags.ts';
@@ -23,7 +23,6 @@ import type { RawImage } from '../analyze/types.ts';
 import { Errors } from '../errors.ts';
 import { blame } from './blame.ts';
 import type { Region } from './affine.ts';
-import { listObjects } from '../analyze/subject.ts';
 
 export type { OutputSettings };
 
@@ -36,8 +35,8 @@ export interface RenderResult {
   crop?: Region;
   /** Encoder quality chosen by q_auto. */
   quality?: number;
-  /** `fl_getinfo` with object detection on: objects of the (oriented) input, in its pixels. */
-  objects?: { class: string; score: number; box: Region }[];
+  /** What the plan's `inspect` hooks found out about the opened source (TransformDef.inspect). */
+  findings?: Findings;
 }
 
 /** Format a source is delivered in when neither f_ nor an extension asks for one. */
@@ -86,6 +85,23 @@ function loadOptions(plan: Plan): LoadOptions {
     }
   }
   return o;
+}
+
+/** Transforms that look at the opened source for the answer (TransformDef.inspect). */
+const INSPECTORS = TRANSFORMS.filter((t) => t.inspect);
+
+/** The plan's `inspect` hooks on the opened source, in plan order; undefined when none found anything. */
+async function inspect(canvas: Canvas, plan: Plan, ctx: RenderContext): Promise<Findings | undefined> {
+  let found: Findings | undefined;
+  for (const c of plan.components) {
+    for (const t of INSPECTORS) {
+      const v = (c as Record<string, unknown>)[t.planKey];
+      if (v === undefined) continue;
+      const f = await t.inspect!(v as never, canvas, ctx);
+      if (f) found = { ...found, ...f };
+    }
+  }
+  return found;
 }
 
 const BY_PHASE: ReadonlyMap<string, readonly TransformDef<PlanKey>[]> = new Map(
@@ -230,7 +246,7 @@ export async function render(src: Source, meta: SourceMeta, plan: Plan, out: Out
   try {
     const t0 = now();
     const opened = openSource(src, meta, plan, out, ctx);
-    const objects = out.flags.getinfo && ctx.config.objects ? await listObjects(opened.canvas, { ...ctx, prefix: '' }, 'geometry') : undefined;
+    const findings = await inspect(opened.canvas, plan, ctx);
     const canvas = await transform(opened, plan, ctx);
     // A canvas that carries a vector rendition of its pixels (e_vectorize, nothing drawn after
     // it) is delivered as that document by an encoder that takes one (SVG).
@@ -238,7 +254,7 @@ export async function render(src: Source, meta: SourceMeta, plan: Plan, out: Out
     if (canvas.vector !== undefined && vectorFormat && encoderOf(vectorFormat).vector) {
       const body = Buffer.from(canvas.vector);
       ctx.timing.transform = (ctx.timing.transform ?? 0) + (now() - t0);
-      return { body, format: vectorFormat, width: canvas.width, height: canvas.height, crop: canvas.visibleInputRegion() };
+      return { body, format: vectorFormat, width: canvas.width, height: canvas.height, crop: canvas.visibleInputRegion(), ...(findings ? { findings } : {}) };
     }
     let raw: RawImage | undefined;
     const fused = !opened.animated && streamable(out, canvas);
@@ -274,7 +290,7 @@ export async function render(src: Source, meta: SourceMeta, plan: Plan, out: Out
     const t2 = now();
     ctx.timing.transform = (ctx.timing.transform ?? 0) + (t1 - t0);
     ctx.timing.encode = (ctx.timing.encode ?? 0) + (t2 - t1);
-    return { body: enc.body, format: enc.format, width: outW, height: outH, crop: canvas.visibleInputRegion(), ...(enc.quality !== undefined ? { quality: enc.quality } : {}), ...(objects ? { objects } : {}) };
+    return { body: enc.body, format: enc.format, width: outW, height: outH, crop: canvas.visibleInputRegion(), ...(enc.quality !== undefined ? { quality: enc.quality } : {}), ...(findings ? { findings } : {}) };
   } catch (e) {
     // A source that does not decode is the request's fault (4xx); the renderer's failures are 500s.
     throw await blame(e, ctx.decodes!, ctx.deadline);

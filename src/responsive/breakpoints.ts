@@ -177,16 +177,37 @@ export function computeBreakpoints(input: BreakpointInput, spec: BreakpointSpec)
   return p;
 }
 
+/** Output-phase transforms with automatic values (f_auto, q_auto): they decide what is delivered. */
+const OUTPUT_RESOLVERS = TRANSFORMS.filter((t) => t.phase === 'output' && t.resolve);
+
 /**
- * ResolveServices.breakpoints: sampling set up for the output this plan delivers. An automatic
- * format in this or a later component is not resolved yet: it is resolved here (through its
- * own transform, which adds its Vary) so that breakpoints are per delivered format.
+ * The components from the one being resolved on, with their output-phase automatic values
+ * resolved through their own transforms (which add their Vary): the resolve pass has not reached
+ * them yet, and breakpoints are those of the output this request is delivered.
+ */
+async function withOutputResolved(rest: readonly Component[], rc: ResolveContext): Promise<Component[]> {
+  const out: Component[] = [];
+  for (const c of rest) {
+    let copy: Component | undefined;
+    for (const t of OUTPUT_RESOLVERS) {
+      const v = (c as Record<string, unknown>)[t.planKey];
+      if (v === undefined || (t.dynamic && !t.dynamic(v as never))) continue;
+      copy ??= { ...c };
+      (copy as Record<string, unknown>)[t.planKey] = await t.resolve!(v as never, rc);
+    }
+    out.push(copy ?? c);
+  }
+  return out;
+}
+
+/**
+ * ResolveServices.breakpoints: sampling set up for the output this plan delivers. Automatic
+ * output values in this or a later component (f_auto, q_auto) are not resolved yet: they are
+ * resolved here, so that breakpoints are per delivered format and quality.
  */
 export async function breakpointSampler(rc: ResolveContext): Promise<BreakpointSampler> {
-  const rest = rc.plan ? rc.plan.components.slice(rc.before.length) : [];
+  const rest = rc.plan ? await withOutputResolved(rc.plan.components.slice(rc.before.length), rc) : [];
   const out = outputSettings({ components: [...rc.before, ...rest], canonical: '' }, rc.extFormat, rc.meta);
-  const f = TRANSFORMS.find((x) => x.planKey === 'format');
-  if (f?.resolve && f.dynamic?.(out.format as never)) out.format = (await f.resolve(out.format as never, rc)) as typeof out.format;
   const input: BreakpointInput = { source: rc.source, meta: rc.meta, before: rc.before, out, config: rc.config, ...(rc.admit ? { admit: rc.admit } : {}) };
   return { inputWidth: knownInputWidth(input), sample: async (spec) => (await computeBreakpoints(input, spec)).breakpoints };
 }

@@ -13,6 +13,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clientHintsHeaders, clientHintsMeta, imageTag, breakpointsUrl, escapeHtml } from '@aperture/sdk';
 import { parseHints } from '../negotiate/client-hints.ts';
+import { pageHead } from './page-style.ts';
 
 const DEFAULT_ID = 'rocket.jpg';
 const DEFAULT_TRANSFORMATION = 'c_fill,w_400,h_300/f_auto,q_auto';
@@ -43,30 +44,8 @@ function scriptJson(v: unknown): string {
   return JSON.stringify(v).replace(/</g, '\\u003c');
 }
 
-function page(id: string, origin: string | undefined, sent: Record<string, string>): string {
-  const hero = imageTag(id, {
-    alt: 'Responsive demo image', crop: 'scale', width: 'auto', dpr: 'auto', sizes: HERO_SIZES,
-    attributes: { id: 'hero', loading: 'eager', decoding: undefined },
-  });
-  const sentRows = Object.keys(sent).length
-    ? Object.entries(sent).map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(v)}</td></tr>`).join('')
-    : '<tr><td colspan="2"><em>none (a browser learns Accept-CH from this response; reload to see them)</em></td></tr>';
-  const data = { id, transformation: DEFAULT_TRANSFORMATION, breakpointsUrl: breakpointsUrl(id) };
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-${origin ? clientHintsMeta(origin, origin.startsWith('https:')) : ''}
-<title>Aperture · responsive delivery</title>
-<style>
-  body { margin: 0; font: 15px/1.45 system-ui, sans-serif; color: #1d2430; background: #f5f6f8; }
-  header { padding: 14px 20px; background: #1d2430; color: #fff; }
-  header h1 { margin: 0; font-size: 20px; }
-  header p { margin: 2px 0 0; opacity: .75; font-size: 13px; }
-  section { margin: 16px 20px; padding: 14px 16px; background: #fff; border-radius: 8px; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
-  h2 { margin: 0 0 10px; font-size: 16px; }
-  .row { display: flex; gap: 20px; flex-wrap: wrap; align-items: flex-start; }
+/** The demo page's own rules, after the shared stylesheet (page-style.ts). */
+const DEMO_CSS = `  .row { display: flex; gap: 20px; flex-wrap: wrap; align-items: flex-start; }
   .hero-slot { width: 50vw; max-width: 100%; }
   @media (max-width: 700px) {
     section { margin: 10px 0; border-radius: 0; }
@@ -84,9 +63,18 @@ ${origin ? clientHintsMeta(origin, origin.startsWith('https:')) : ''}
   button { padding: 5px 12px; border: 0; border-radius: 4px; background: #2f6fde; color: #fff; cursor: pointer; }
   .ok { color: #176c2b; } .bad { color: #b3261e; }
   #pg-out img { max-width: 100%; display: block; margin-top: 8px; }
-  svg text { font: 11px system-ui, sans-serif; fill: #445; }
-</style>
-</head>
+  svg text { font: 11px system-ui, sans-serif; fill: #445; }`;
+
+function page(id: string, origin: string | undefined, sent: Record<string, string>): string {
+  const hero = imageTag(id, {
+    alt: 'Responsive demo image', crop: 'scale', width: 'auto', dpr: 'auto', sizes: HERO_SIZES,
+    attributes: { id: 'hero', loading: 'eager', decoding: undefined },
+  });
+  const sentRows = Object.keys(sent).length
+    ? Object.entries(sent).map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(v)}</td></tr>`).join('')
+    : '<tr><td colspan="2"><em>none (a browser learns Accept-CH from this response; reload to see them)</em></td></tr>';
+  const data = { id, transformation: DEFAULT_TRANSFORMATION, breakpointsUrl: breakpointsUrl(id) };
+  return `${pageHead('Aperture · responsive delivery', DEMO_CSS, origin ? `${clientHintsMeta(origin, origin.startsWith('https:'))}\n` : '')}
 <body>
 <header><h1>Aperture · responsive delivery</h1><p>w_auto, dpr_auto and per-image breakpoints, served by this instance</p></header>
 

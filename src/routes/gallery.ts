@@ -9,6 +9,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { escapeHtml } from '@aperture/sdk';
+import { pageHead } from './page-style.ts';
 import { gallerySections, type GallerySample, type GallerySection } from '../../transforms/index.ts';
 
 /** The bundled picture behind each sample kind (images/). */
@@ -25,6 +26,19 @@ export const GALLERY_WIDTH = 160;
 export function galleryUrl(transformation: string, sample: GallerySample): string {
   return `/image/upload/c_scale,w_${GALLERY_WIDTH}/${transformation}/${GALLERY_SAMPLES[sample]}`;
 }
+
+/** The gallery's own rules, after the shared stylesheet (page-style.ts). */
+const GALLERY_CSS = `  nav { padding: 8px 20px; font-size: 13px; }
+  h2 small { font-weight: normal; color: #667; font-size: 12px; }
+  .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 14px; }
+  figure { margin: 0; }
+  figure img { display: block; max-width: 100%; height: auto; border-radius: 3px;
+    background: repeating-conic-gradient(#ddd 0% 25%, #fff 0% 50%) 0 0 / 16px 16px; }
+  figcaption { margin-top: 4px; font-size: 12px; }
+  figcaption b { font-family: ui-monospace, monospace; }
+  figcaption code { display: block; font: 11px ui-monospace, monospace; color: #334; overflow-wrap: anywhere; margin-top: 2px; }
+  .doc { color: #445; }
+  .table { display: block; color: #889; font-size: 11px; }`;
 
 function sectionHtml(s: GallerySection, index: number): string {
   const id = `s${index}`;
@@ -50,33 +64,7 @@ export function galleryPage(): string {
   const nav = sections.map((s, i) => `<a href="#s${i}">${escapeHtml(s.title)}</a>`).join(' · ');
   const samples = Object.entries(GALLERY_SAMPLES).map(([k, id]) =>
     `<figure><img src="/image/upload/c_scale,w_${GALLERY_WIDTH}/${escapeHtml(id)}" alt="${escapeHtml(k)} sample" width="${GALLERY_WIDTH}"><figcaption><b>${escapeHtml(k)}</b> <code>${escapeHtml(id)}</code></figcaption></figure>`).join('\n');
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Aperture · effects gallery</title>
-<style>
-  body { margin: 0; font: 14px/1.4 system-ui, sans-serif; color: #1d2430; background: #f5f6f8; }
-  header { padding: 14px 20px; background: #1d2430; color: #fff; }
-  header h1 { margin: 0; font-size: 20px; }
-  header p { margin: 4px 0 0; opacity: .8; font-size: 13px; }
-  header a { color: #9cc2ff; }
-  nav { padding: 8px 20px; font-size: 13px; }
-  section { margin: 12px 20px; padding: 12px 14px; background: #fff; border-radius: 8px; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
-  h2 { margin: 0 0 10px; font-size: 16px; }
-  h2 small { font-weight: normal; color: #667; font-size: 12px; }
-  .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 14px; }
-  figure { margin: 0; }
-  figure img { display: block; max-width: 100%; height: auto; border-radius: 3px;
-    background: repeating-conic-gradient(#ddd 0% 25%, #fff 0% 50%) 0 0 / 16px 16px; }
-  figcaption { margin-top: 4px; font-size: 12px; }
-  figcaption b { font-family: ui-monospace, monospace; }
-  figcaption code { display: block; font: 11px ui-monospace, monospace; color: #334; overflow-wrap: anywhere; margin-top: 2px; }
-  .doc { color: #445; }
-  .table { display: block; color: #889; font-size: 11px; }
-</style>
-</head>
+  return `${pageHead('Aperture · effects gallery', GALLERY_CSS)}
 <body>
 <header><h1>Aperture · effects gallery</h1>
 <p>Every effect and layer option this instance performs, on the bundled samples scaled to ${GALLERY_WIDTH} px

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { startServer } from '../helpers/harness.ts';
+import { breakpointStats } from '../../src/responsive/breakpoints.ts';
 
 const HINT_VARY = 'Sec-CH-Width, Width, Sec-CH-Viewport-Width, Viewport-Width, Sec-CH-DPR, DPR';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aperture-responsive-'));
@@ -120,6 +121,21 @@ t.test('breakpoints: :json shape, delivered width = smallest breakpoint >= requi
   t.equal((await get('/image/upload/w_auto:breakpoints/small.jpg', { 'sec-ch-width': '900' })).width, 320, 'max capped at the source width');
   const small = (await app.inject('/image/upload/w_auto:breakpoints:json/small.jpg')).json() as { breakpoints: number[] };
   t.equal(small.breakpoints[small.breakpoints.length - 1], 320);
+});
+
+t.test('breakpoints of the delivered quality: q_auto later in the plan is resolved for them (Save-Data)', async (t) => {
+  const json = async (tr: string, headers: Record<string, string>) => {
+    const r = await app.inject({ url: `/image/upload/${tr}/photo.jpg`, headers });
+    t.equal(r.statusCode, 200, tr);
+    return { vary: r.headers.vary, bps: (r.json() as { breakpoints: number[] }).breakpoints };
+  };
+  const saving = await json('q_auto,w_auto:breakpoints:json', { 'save-data': 'on' });
+  t.equal(saving.vary, 'Save-Data', 'the list depends on Save-Data through q_auto');
+  const before = breakpointStats();
+  const eco = await json('q_auto:eco,w_auto:breakpoints:json', {});
+  t.same(eco.bps, saving.bps, 'the same list as q_auto:eco');
+  t.equal(breakpointStats().computed, before.computed, 'the same computation (sampled at eco, not good)');
+  t.equal(breakpointStats().hits, before.hits + 1);
 });
 
 t.test('bounded variants: 1000 different width hints → at most 30 cache entries', async (t) => {

@@ -29,6 +29,9 @@ t.test('every flag round-trips through canonical text in snake_case', async (t) 
   }
   t.equal(parsePlan(['fl_keep_attribution']).canonical, 'fl_keep_iptc', 'an alias prints as its first name');
   t.equal(parsePlan(['fl_strip_profile.ignore_aspect_ratio']).canonical, 'fl_ignore_aspect_ratio.strip_profile');
+  // fl_ twice in one component merges (its `merge` hook; the plan parser has no case for it).
+  t.same(parsePlan(['fl_lossy,w_10,fl_attachment:a,fl_attachment:b']).components[0]!.flags, { lossy: true, attachment: 'b' });
+  t.equal(parsePlan(['fl_progressive,fl_getinfo']).canonical, parsePlan(['fl_getinfo.progressive']).canonical);
   // Layer flags are consumed by the layer grouping into the layer's placement (its key text,
   // transforms/layer.ts), which names them in snake_case too; fl_layer_apply leaves nothing.
   for (const [f, url] of Object.entries(LAYER)) {

@@ -19,9 +19,9 @@
  */
 import { Errors } from '../../src/errors.ts';
 import type { Canvas } from '../../src/render/canvas.ts';
-import { colourCanonical, parseNumberIn, type Rgba } from '../args.ts';
+import { colourCanonical, colourPart, parseNumberIn, type Rgba } from '../args.ts';
 import { intArg, none, num, type EffectFamily } from './types.ts';
-import { clamp8, colourArg, luma, mapRgb, toRgb } from './pixels.ts';
+import { clamp8, luma, mapRgb, toRgb } from './pixels.ts';
 
 async function toGrey(canvas: Canvas): Promise<void> {
   await canvas.op('grayscale', 'colour', (img) => img.grayscale());
@@ -79,7 +79,7 @@ function parseTint(args: string[], raw: string): (number | string)[] {
     const under = /^(.*)_(\d{1,3})p$/.exec(tok);
     if (under) { tok = under[1]; pos = Number(under[2]); } else if (t[i + 1] !== undefined && POS.test(t[i + 1])) { pos = Number(POS.exec(t[++i])![1]); }
     if (pos > 100) throw new Errors.INVALID_PARAM('effect', raw);
-    stops.push(colourCanonical(colourArg(tok, raw)), pos);
+    stops.push(colourCanonical(colourPart('effect', tok, raw)), pos);
   }
   if (stops.length > 20) throw new Errors.INVALID_PARAM('effect', raw);
   if (!stops.length) stops.push('rgb:ff0000', -1);
@@ -250,7 +250,7 @@ export const COLOUR_EFFECTS: EffectFamily = {
       const n = rest.length / 2;
       const stops = Array.from({ length: n }, (_, i) => {
         const p = rest[2 * i + 1] as number;
-        return { c: colourArg(rest[2 * i] as string, String(rest[2 * i])), p: p >= 0 ? p / 100 : n === 1 ? 0 : i / (n - 1) };
+        return { c: colourPart('effect', rest[2 * i] as string, String(rest[2 * i])), p: p >= 0 ? p / 100 : n === 1 ? 0 : i / (n - 1) };
       }).sort((a, b) => a.p - b.p);
       await c.ensureDims();
       const w = Math.max(1, c.width - 1);

@@ -5,7 +5,6 @@
  */
 import type { Canvas } from '../../src/render/canvas.ts';
 import { Errors } from '../../src/errors.ts';
-import { parseColour, type Rgba } from '../args.ts';
 import { intArg } from './types.ts';
 
 /** Rec. 601 luma of 8-bit r, g, b (0-255). */
@@ -95,15 +94,6 @@ export function fromLab(L: number, a: number, bb: number, out: number[]): void {
   const B = 0.0557 * X - 0.204 * Y + 1.057 * Z;
   const gam = (v: number) => 255 * (v <= 0.0031308 ? 12.92 * v : 1.055 * v ** (1 / 2.4) - 0.055);
   out[0] = gam(R); out[1] = gam(G); out[2] = gam(B);
-}
-
-/** A colour argument of an effect; the error names the whole effect value. */
-export function colourArg(arg: string, raw: string): Rgba {
-  try {
-    return parseColour('effect', arg);
-  } catch {
-    throw new Errors.INVALID_PARAM('effect', raw);
-  }
 }
 
 /** Parser of up to `n` optional integers, each in its range with its default. */

@@ -8,16 +8,15 @@
  * | opacity_threshold | level 1-100 (50): alpha below level% → 0, else 255 (an image without alpha is unchanged: nothing is semi-transparent) |
  */
 import { Errors } from '../../src/errors.ts';
-import { colourCanonical, type Rgba } from '../args.ts';
+import { colourCanonical, colourPart, type Rgba } from '../args.ts';
 import type { Canvas } from '../../src/render/canvas.ts';
 import { intArg, num, type EffectFamily } from './types.ts';
-import { colourArg, fromLab, toLab, toRgb } from './pixels.ts';
+import { fromLab, toLab, toRgb } from './pixels.ts';
 import { joinColourTokens } from './colour.ts';
 
-const BARE_HEX = /^(?:[0-9a-f]{3}|[0-9a-f]{6})$/i;
-
+/** A replace_color colour (bare hex too) in canonical text. */
 function effectColour(tok: string, raw: string): string {
-  return colourCanonical(colourArg(BARE_HEX.test(tok) ? `rgb:${tok}` : tok, raw));
+  return colourCanonical(colourPart('effect', tok, raw, true));
 }
 
 /** The most frequent colour (Lab bins of 8) among saturated pixels (chroma > 15), else among all. */
@@ -75,9 +74,9 @@ export const SELECT_EFFECTS: EffectFamily = {
       return [effectColour(t[0], raw), t[1] !== undefined ? intArg(t[1], raw, 0, 100) : 50, ...(t[2] !== undefined ? [effectColour(t[2], raw)] : [])];
     },
     async apply(c, v) {
-      const to = colourArg(v.args[0] as string, 'replace_color');
+      const to = colourPart('effect', v.args[0] as string, 'replace_color');
       const tol = Math.max(0.5, v.args[1] as number);
-      const from = v.args[2] !== undefined ? colourArg(v.args[2] as string, 'replace_color') : undefined;
+      const from = v.args[2] !== undefined ? colourPart('effect', v.args[2] as string, 'replace_color') : undefined;
       const T = toLab(to.r, to.g, to.b);
       await toRgb(c);
       await c.editPixels((d, info) => {
