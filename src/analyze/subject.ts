@@ -73,6 +73,16 @@ interface Entry {
   skin: number;
   saliencyNoFaces: SaliencyAnalysis;
   withFaces?: Promise<{ faces: Box[]; saliency: SaliencyAnalysis; complete: boolean }>;
+}
+
+/**
+ * One canvas's analyses, created at once: the saliency entry and the object detections are each
+ * started on demand and do not wait for one another (a `g_<class>` whose class is found never
+ * computes saliency; one that falls back to `g_auto` runs saliency and detection side by side,
+ * in their two workers).
+ */
+interface Record {
+  base?: Promise<Entry>;
   /** Objects found by the first pass, and after the tile pass (each run once, on demand). */
   objects?: Promise<ObjectsResult>;
   objectsTiled?: Promise<ObjectsResult>;
@@ -87,7 +97,7 @@ interface Entry {
  * the cache to ~7-15 MB; 32 held 11 MB more after 160 cold g_auto renders of different photos
  * (BENCHMARKS.md, "Footprint").
  */
-const memos = settingSized((max) => new LRUCache<string, Promise<Entry>>({ max }));
+const memos = settingSized((max) => new LRUCache<string, Record>({ max }));
 
 function scaleBox(b: Box, sx: number, sy: number): Box {
   return { x: b.x * sx, y: b.y * sy, width: b.width * sx, height: b.height * sy };
@@ -150,16 +160,25 @@ async function decided<T>(ctx: RenderContext, key: string, decide: () => Promise
   return v;
 }
 
-function entryOf(canvas: Canvas, ctx: RenderContext, stage: string): Promise<Entry> {
+function recordOf(canvas: Canvas, ctx: RenderContext, stage: string): Record {
   const key = analysisKey(canvas, ctx, stage);
   const analyses = memos.of(ctx.config.analysisMemo);
-  let p = analyses.get(key);
-  if (!p) {
-    p = baseAnalysis(canvas);
-    analyses.set(key, p);
-    p.catch(() => analyses.delete(key));
+  let r = analyses.get(key);
+  if (!r) {
+    r = {};
+    analyses.set(key, r);
   }
-  return p;
+  return r;
+}
+
+function entryOf(canvas: Canvas, ctx: RenderContext, stage: string): Promise<Entry> {
+  const r = recordOf(canvas, ctx, stage);
+  if (!r.base) {
+    const p = baseAnalysis(canvas);
+    r.base = p;
+    p.catch(() => { if (r.base === p) r.base = undefined; });
+  }
+  return r.base;
 }
 
 /** 2×2 tiles of a `w×h` image, each 60% of a side (they overlap by 20%). */
@@ -175,11 +194,11 @@ function tilesOf(w: number, h: number): { left: number; top: number; width: numb
  * TILED_SIDE copy, each cut and scaled to OBJECT_SIDE here by libvips, so the worker never holds
  * more than one network input (its wasm heap never shrinks while it lives).
  */
-async function detectObjectsOn(canvas: Canvas, e: Entry, tiled: boolean): Promise<ObjectsResult> {
+async function detectObjectsOn(canvas: Canvas, tiled: boolean): Promise<ObjectsResult> {
   const detector = await getObjectDetector();
   if (!detector.available) return { objects: [], complete: false };
   const img = await rawForObjects(canvas.pipeline().clone(), tiled ? TILED_SIDE : OBJECT_SIDE);
-  const sx = e.width / img.width, sy = e.height / img.height;
+  const sx = canvas.width / img.width, sy = canvas.height / img.height;
   if (!tiled) {
     const found = await detector.detect(img);
     return { objects: found.map((o) => ({ ...o, x: o.x * sx, y: o.y * sy, width: o.width * sx, height: o.height * sy })), complete: detector.available };
@@ -198,14 +217,14 @@ async function detectObjectsOn(canvas: Canvas, e: Entry, tiled: boolean): Promis
 }
 
 /** Detection through the shared tier (Redis) when there is one: another instance's answer is reused. */
-async function sharedDetection(canvas: Canvas, ctx: RenderContext, stage: string, e: Entry, tiled: boolean): Promise<ObjectsResult> {
+async function sharedDetection(canvas: Canvas, ctx: RenderContext, stage: string, tiled: boolean): Promise<ObjectsResult> {
   const shared = ctx.shared;
   const key = createHash('sha256').update(`${analysisKey(canvas, ctx, stage)}\n${tiled ? 'tiled' : 'whole'}`).digest('base64url');
   if (shared) {
     const hit = await shared.getJson<DetectedObject[]>('objects', key);
     if (Array.isArray(hit)) return { objects: hit, complete: true };
   }
-  const r = await detectObjectsOn(canvas, e, tiled);
+  const r = await detectObjectsOn(canvas, tiled);
   if (shared && r.complete) await shared.setJson('objects', key, r.objects);
   return r;
 }
@@ -218,18 +237,18 @@ async function sharedDetection(canvas: Canvas, ctx: RenderContext, stage: string
 export async function objectsOn(canvas: Canvas, ctx: RenderContext, tiled = false, stage = 'geometry'): Promise<ObjectsResult> {
   const t0 = performance.now();
   try {
-    const e = await entryOf(canvas, ctx, stage);
-    const useTiles = tiled && Math.max(e.width, e.height) >= TILE_MIN_SIDE;
+    const e = recordOf(canvas, ctx, stage);
+    const useTiles = tiled && Math.max(canvas.width, canvas.height) >= TILE_MIN_SIDE;
     const slot = useTiles ? 'objectsTiled' : 'objects';
     let p = e[slot];
     if (!p) {
       if (useTiles) {
         // The tile pass adds to the first pass (run first if it has not been).
         const base = objectsOn(canvas, ctx, false, stage);
-        p = Promise.all([base, sharedDetection(canvas, ctx, stage, e, true)]).then(([b, t]) => ({
+        p = Promise.all([base, sharedDetection(canvas, ctx, stage, true)]).then(([b, t]) => ({
           objects: mergeDetections(b.objects, t.objects), complete: b.complete && t.complete,
         }));
-      } else p = sharedDetection(canvas, ctx, stage, e, false);
+      } else p = sharedDetection(canvas, ctx, stage, false);
       e[slot] = p;
       p.then((r) => { if (!r.complete) e[slot] = undefined; }, () => { e[slot] = undefined; });
     }

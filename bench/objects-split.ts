@@ -1,0 +1,103 @@
+/**
+ * Where a cold source's object analysis goes: the steps a `g_<class>` request runs on a source
+ * without the class (subject.ts), timed one at a time on the 20 photos of images/ and
+ * ../shared/corpus/photos, with the real workers:
+ *   - decode + resize to 320 px for saliency (main thread, libvips) and the saliency map (analysis worker);
+ *   - decode + resize to 512 px for the detector (main thread) and the first 512 px CenterNet
+ *     pass (object worker round trip: copy, transfer, float conversion, letterbox, network, peak decoding);
+ *   - the tile pass: decode to 1024 px, four tiles cut and scaled by libvips, four passes;
+ *   - then, in this process's main thread with the same model and code, one 512 px pass split
+ *     into input preparation (float RGB, tensor, resize, pad), the network (execute + read back)
+ *     and the peak decoding (the rest).
+ * Steps run one after another (no overlap), so they add up to more than a request that overlaps them.
+ *
+ * Usage: npx tsx bench/objects-split.ts
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import * as tf from '@tensorflow/tfjs-core';
+import { getObjectDetector, rawForObjects, stopObjectWorker, TILED_SIDE } from '../src/analyze/objects.ts';
+import { workerSaliency, closeMetricWorker } from '../src/analyze/metric.ts';
+import { ANALYSIS_SIDE } from '../src/analyze/crop.ts';
+import { objectClassIds } from '../src/analyze/coco.ts';
+import { detectObjectsWith, initObjectModel, OBJECT_INPUT } from '../src/analyze/objects-worker.ts';
+import { toRgb } from '../src/analyze/tf-worker-host.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const corpus = path.resolve(root, '../shared/corpus/photos');
+const files = [
+  ...fs.readdirSync(path.join(root, 'images')).filter((f) => /\.(png|jpg)$/.test(f) && !f.includes('logo')).map((f) => path.join(root, 'images', f)),
+  ...(fs.existsSync(corpus) ? fs.readdirSync(corpus).filter((f) => /\.(png|jpg)$/.test(f)).map((f) => path.join(corpus, f)) : []),
+];
+const cat = new Set(objectClassIds('cat'));
+const now = () => performance.now();
+const med = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
+const p90 = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length * 0.9)]; };
+const load = () => os.loadavg().map((v) => v.toFixed(1)).join(' ');
+
+console.log(`load average at start ${load()}`);
+const t0 = now();
+const detector = await getObjectDetector();
+const firstStart = now() - t0;
+const cols: Record<string, number[]> = { dec320: [], saliency: [], dec512: [], pass512: [], dec1024: [], tileCut: [], tilePasses: [] };
+let catFirst = 0;
+for (const f of files) {
+  const buf = await fs.promises.readFile(f);
+  const open = () => sharp(buf, { autoOrient: true, sequentialRead: true });
+  let t = now();
+  const small = await rawForObjects(open(), ANALYSIS_SIDE);
+  cols.dec320.push(now() - t); t = now();
+  await workerSaliency(small);
+  cols.saliency.push(now() - t); t = now();
+  const img = await rawForObjects(open(), OBJECT_INPUT);
+  cols.dec512.push(now() - t); t = now();
+  const found = await detector.detect(img);
+  cols.pass512.push(now() - t);
+  if (found.some((o) => cat.has(o.cls) && o.score >= 0.15)) catFirst++;
+  t = now();
+  const big = await rawForObjects(open(), TILED_SIDE);
+  cols.dec1024.push(now() - t);
+  const tw = Math.round(big.width * 0.6), th = Math.round(big.height * 0.6);
+  let cut = 0, passes = 0;
+  for (const [fx, fy] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
+    t = now();
+    const { data, info } = await sharp(big.data, { raw: { width: big.width, height: big.height, channels: big.channels } })
+      .extract({ left: fx ? big.width - tw : 0, top: fy ? big.height - th : 0, width: tw, height: th })
+      .resize(OBJECT_INPUT, OBJECT_INPUT, { fit: 'inside', withoutEnlargement: true }).raw().toBuffer({ resolveWithObject: true });
+    cut += now() - t; t = now();
+    await detector.detect({ data, width: info.width, height: info.height, channels: big.channels });
+    passes += now() - t;
+  }
+  cols.tileCut.push(cut); cols.tilePasses.push(passes);
+}
+console.log(`worker start + model load (first getObjectDetector): ${firstStart.toFixed(0)} ms; sources ${files.length}, cat in the first pass on ${catFirst}; load average ${load()}`);
+for (const [k, v] of Object.entries(cols)) console.log(`${k.padEnd(11)} median ${med(v).toFixed(1).padStart(7)} ms  p90 ${p90(v).toFixed(1).padStart(7)} ms`);
+await stopObjectWorker();
+await closeMetricWorker();
+
+// The same pass on this thread, split.
+const model = await initObjectModel();
+const prep: number[] = [], net: number[] = [], total: number[] = [];
+for (const f of files) {
+  const img = await rawForObjects(sharp(await fs.promises.readFile(f), { autoOrient: true }), OBJECT_INPUT);
+  let t = now();
+  const input = tf.tidy(() => {
+    const rgb = tf.tensor3d(toRgb(img.data as Uint8Array, img.width, img.height, img.channels), [img.height, img.width, 3], 'float32');
+    const resized = tf.image.resizeBilinear(tf.expandDims(rgb, 0) as tf.Tensor4D, [img.height, img.width], false, true);
+    return tf.pad(resized, [[0, 0], [0, OBJECT_INPUT - img.height], [0, OBJECT_INPUT - img.width], [0, 0]]);
+  });
+  await input.data();
+  prep.push(now() - t); t = now();
+  const heads = model.execute(input, ['tower_0/keypoints', 'tower_0/wh']) as tf.Tensor[];
+  await heads[0].data(); await heads[1].data();
+  net.push(now() - t);
+  input.dispose(); for (const h of heads) h.dispose();
+  t = now();
+  await detectObjectsWith(model, img.data as Uint8Array, img.width, img.height, img.channels, { scoreThreshold: 0.3, askedThreshold: 0.15 });
+  total.push(now() - t);
+}
+const decode = total.map((v, i) => v - prep[i] - net[i]);
+console.log(`main-thread pass: whole median ${med(total).toFixed(1)} ms; input prep ${med(prep).toFixed(1)}, network ${med(net).toFixed(1)}, peak decoding ≈ ${med(decode).toFixed(1)} ms; backend ${tf.getBackend()}; load average ${load()}`);
