@@ -5,7 +5,7 @@
  *   - decode + resize to 320 px for saliency (main thread, libvips) and the saliency map (analysis worker);
  *   - decode + resize to 512 px for the detector (main thread) and the first 512 px CenterNet
  *     pass (object worker round trip: copy, transfer, float conversion, letterbox, network, peak decoding);
- *   - the tile pass: decode to 1024 px, four tiles cut and scaled by libvips, four passes;
+ *   - the detail pass: decode to 853 px and one pass at that size (sources of 640 px or more);
  *   - then, in this process's main thread with the same model and code, one 512 px pass split
  *     into input preparation (float RGB, tensor, resize, pad), the network (execute + read back)
  *     and the peak decoding (the rest).
@@ -19,7 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
-import { getObjectDetector, rawForObjects, stopObjectWorker, TILED_SIDE } from '../src/analyze/objects.ts';
+import { getObjectDetector, rawForObjects, stopObjectWorker, DETAIL_SIDE } from '../src/analyze/objects.ts';
 import { workerSaliency, closeMetricWorker } from '../src/analyze/metric.ts';
 import { ANALYSIS_SIDE } from '../src/analyze/crop.ts';
 import { objectClassIds } from '../src/analyze/coco.ts';
@@ -42,7 +42,7 @@ console.log(`load average at start ${load()}`);
 const t0 = now();
 const detector = await getObjectDetector();
 const firstStart = now() - t0;
-const cols: Record<string, number[]> = { dec320: [], saliency: [], dec512: [], pass512: [], dec1024: [], tileCut: [], tilePasses: [] };
+const cols: Record<string, number[]> = { dec320: [], saliency: [], dec512: [], pass512: [], decDetail: [], passDetail: [] };
 let catFirst = 0;
 for (const f of files) {
   const buf = await fs.promises.readFile(f);
@@ -58,23 +58,15 @@ for (const f of files) {
   cols.pass512.push(now() - t);
   if (found.some((o) => cat.has(o.cls) && o.score >= 0.15)) catFirst++;
   t = now();
-  const big = await rawForObjects(open(), TILED_SIDE);
-  cols.dec1024.push(now() - t);
-  const tw = Math.round(big.width * 0.6), th = Math.round(big.height * 0.6);
-  let cut = 0, passes = 0;
-  for (const [fx, fy] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
-    t = now();
-    const { data, info } = await sharp(big.data, { raw: { width: big.width, height: big.height, channels: big.channels } })
-      .extract({ left: fx ? big.width - tw : 0, top: fy ? big.height - th : 0, width: tw, height: th })
-      .resize(OBJECT_INPUT, OBJECT_INPUT, { fit: 'inside', withoutEnlargement: true }).raw().toBuffer({ resolveWithObject: true });
-    cut += now() - t; t = now();
-    await detector.detect({ data, width: info.width, height: info.height, channels: big.channels });
-    passes += now() - t;
+  const big = await rawForObjects(open(), DETAIL_SIDE);
+  cols.decDetail.push(now() - t); t = now();
+  if (Math.max(big.width, big.height) >= OBJECT_INPUT * 1.25) {
+    await detector.detect(big);
+    cols.passDetail.push(now() - t);
   }
-  cols.tileCut.push(cut); cols.tilePasses.push(passes);
 }
 console.log(`worker start + model load (first getObjectDetector): ${firstStart.toFixed(0)} ms; sources ${files.length}, cat in the first pass on ${catFirst}; load average ${load()}`);
-for (const [k, v] of Object.entries(cols)) console.log(`${k.padEnd(11)} median ${med(v).toFixed(1).padStart(7)} ms  p90 ${p90(v).toFixed(1).padStart(7)} ms`);
+for (const [k, v] of Object.entries(cols)) console.log(`${k.padEnd(11)} (${v.length}) median ${med(v).toFixed(1).padStart(7)} ms  p90 ${p90(v).toFixed(1).padStart(7)} ms`);
 await stopObjectWorker();
 await closeMetricWorker();
 

@@ -12,8 +12,10 @@
  * objects above `scoreThreshold` and reads a class a request asks for down to
  * `askedThreshold`, from one detection per source.
  *
- * One pass per job: the image sent, letterboxed to 512 px (the caller sends at most 512 px: the
- * whole canvas, or the tiles of its tile pass, subject.ts), boxes merged per class by NMS.
+ * One pass per job, on the image sent at its own size: its long side raised to 512 px (the
+ * model's input size as shipped; smaller sources are enlarged) and capped at MAX_INPUT, padded to
+ * multiples of 32 (withFreeInputSize). The caller sends a 512 px copy for the first pass and an
+ * 853 px one for the detail pass (subject.ts). Boxes merged per class by NMS.
  *
  * Protocol (one job at a time; objects.ts queues):
  *   in:  { id, op: 'detect', data, width, height, channels } | { id, op: 'memory' }
@@ -44,6 +46,8 @@ export type ObjectWorkerReply = DetectReply<{ objects: DetectedObject[] }>;
 
 export const OBJECT_INPUT = 512;
 const INPUT = OBJECT_INPUT;
+/** Longest side the network is run at (its wasm heap grows with the input and never shrinks). */
+const MAX_INPUT = 1024;
 const STRIDE = 4;
 const CLASSES = 80;
 /** Peaks kept per pass before thresholds (the graph's own top-k). */
@@ -55,7 +59,7 @@ interface Region { x: number; y: number; w: number; h: number }
 const NET_STRIDE = 32;
 
 /**
- * One network pass on `region` of the image (scaled so its long side is 512 px, padded
+ * One network pass on `region` of the image (scaled so its long side is `side` px, padded
  * bottom/right to the next multiple of 32 only: withFreeInputSize), boxes mapped back to image
  * pixels.
  */
@@ -121,7 +125,8 @@ async function pass(model: GraphModel, rgb: tf.Tensor3D, r: Region, minScore: nu
 }
 
 export async function detectObjectsWith(
-  model: GraphModel, data: Uint8Array, width: number, height: number, channels: number, opts: ObjectDetectOptions, side = INPUT,
+  model: GraphModel, data: Uint8Array, width: number, height: number, channels: number, opts: ObjectDetectOptions,
+  side = Math.min(MAX_INPUT, Math.max(INPUT, width, height)),
 ): Promise<DetectedObject[]> {
   const rgb = tf.tensor3d(toRgb(data, width, height, channels), [height, width, 3], 'float32');
   const minScore = Math.min(opts.scoreThreshold, opts.askedThreshold);

@@ -9,7 +9,6 @@
  * - `g_auto` uses faces as the strongest cue; `g_auto:subject` ignores faces; `g_auto:faces`
  *   behaves like `g_faces` with the `g_auto` fallback.
  */
-import sharp from 'sharp';
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Component } from '../../transforms/types.ts';
@@ -23,15 +22,15 @@ import { getFaceDetector, type FaceBox } from './faces.ts';
 import type { Box, RawImage } from './types.ts';
 import { settingSized } from '../cache/memo.ts';
 import type { AutoGravity } from '../../transforms/gravity.ts';
-import { ASKED_SCORE_THRESHOLD, OBJECT_SCORE_THRESHOLD, TILED_SIDE, getObjectDetector, rawForObjects, type DetectedObject } from './objects.ts';
+import { ASKED_SCORE_THRESHOLD, OBJECT_SCORE_THRESHOLD, DETAIL_SIDE, getObjectDetector, rawForObjects, type DetectedObject } from './objects.ts';
 import { COCO_CLASSES, objectClassIds } from './coco.ts';
 import { withObjects, type WeightedBox } from './object-focus.ts';
 import { mergeDetections } from './object-merge.ts';
 
 /** Objects are looked for on a copy of this long side (the network's input). */
 const OBJECT_SIDE = 512;
-/** The tile pass runs only on canvases this much larger than the first pass's copy. */
-const TILE_MIN_SIDE = OBJECT_SIDE * 1.25;
+/** The detail pass runs only on canvases this much larger than the first pass's copy (below, it would see little more). */
+const DETAIL_MIN_SIDE = OBJECT_SIDE * 1.25;
 /** Of several boxes of an asked class, those scoring at least this share of the best are kept. */
 const KEEP_SHARE_OF_BEST = 0.5;
 
@@ -83,9 +82,9 @@ interface Entry {
  */
 interface Record {
   base?: Promise<Entry>;
-  /** Objects found by the first pass, and after the tile pass (each run once, on demand). */
+  /** Objects found by the first pass, and with the detail pass added (each run once, on demand). */
   objects?: Promise<ObjectsResult>;
-  objectsTiled?: Promise<ObjectsResult>;
+  objectsDetail?: Promise<ObjectsResult>;
 }
 
 /**
@@ -181,69 +180,47 @@ function entryOf(canvas: Canvas, ctx: RenderContext, stage: string): Promise<Ent
   return r.base;
 }
 
-/** 2×2 tiles of a `w×h` image, each 60% of a side (they overlap by 20%). */
-function tilesOf(w: number, h: number): { left: number; top: number; width: number; height: number }[] {
-  const tw = Math.round(w * 0.6), th = Math.round(h * 0.6);
-  const out = [];
-  for (const fy of [0, 1]) for (const fx of [0, 1]) out.push({ left: fx ? w - tw : 0, top: fy ? h - th : 0, width: tw, height: th });
-  return out;
-}
-
 /**
- * One detection on the canvas: the whole of it at OBJECT_SIDE, or (`tiled`) 2×2 tiles of a
- * TILED_SIDE copy, each cut and scaled to OBJECT_SIDE here by libvips, so the worker never holds
- * more than one network input (its wasm heap never shrinks while it lives).
+ * One detection on the canvas, one network pass: the whole of it at OBJECT_SIDE, or (`detail`)
+ * at DETAIL_SIDE, where objects ~1.7 times smaller than the first pass can see are found.
  */
-async function detectObjectsOn(canvas: Canvas, tiled: boolean): Promise<ObjectsResult> {
+async function detectObjectsOn(canvas: Canvas, detail: boolean): Promise<ObjectsResult> {
   const detector = await getObjectDetector();
   if (!detector.available) return { objects: [], complete: false };
-  const img = await rawForObjects(canvas.pipeline().clone(), tiled ? TILED_SIDE : OBJECT_SIDE);
+  const img = await rawForObjects(canvas.pipeline().clone(), detail ? DETAIL_SIDE : OBJECT_SIDE);
   const sx = canvas.width / img.width, sy = canvas.height / img.height;
-  if (!tiled) {
-    const found = await detector.detect(img);
-    return { objects: found.map((o) => ({ ...o, x: o.x * sx, y: o.y * sy, width: o.width * sx, height: o.height * sy })), complete: detector.available };
-  }
-  const found: DetectedObject[] = [];
-  for (const t of tilesOf(img.width, img.height)) {
-    const { data, info } = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } })
-      .extract(t).resize(OBJECT_SIDE, OBJECT_SIDE, { fit: 'inside', withoutEnlargement: true })
-      .raw().toBuffer({ resolveWithObject: true });
-    const k = t.width / info.width;
-    for (const o of await detector.detect({ data, width: info.width, height: info.height, channels: img.channels })) {
-      found.push({ ...o, x: (t.left + o.x * k) * sx, y: (t.top + o.y * k) * sy, width: o.width * k * sx, height: o.height * k * sy });
-    }
-  }
-  return { objects: mergeDetections([], found), complete: detector.available };
+  const found = await detector.detect(img);
+  return { objects: found.map((o) => ({ ...o, x: o.x * sx, y: o.y * sy, width: o.width * sx, height: o.height * sy })), complete: detector.available };
 }
 
 /** Detection through the shared tier (Redis) when there is one: another instance's answer is reused. */
-async function sharedDetection(canvas: Canvas, ctx: RenderContext, stage: string, tiled: boolean): Promise<ObjectsResult> {
+async function sharedDetection(canvas: Canvas, ctx: RenderContext, stage: string, detail: boolean): Promise<ObjectsResult> {
   const shared = ctx.shared;
-  const key = createHash('sha256').update(`${analysisKey(canvas, ctx, stage)}\n${tiled ? 'tiled' : 'whole'}`).digest('base64url');
+  const key = createHash('sha256').update(`${analysisKey(canvas, ctx, stage)}\n${detail ? 'detail' : 'whole'}`).digest('base64url');
   if (shared) {
     const hit = await shared.getJson<DetectedObject[]>('objects', key);
     if (Array.isArray(hit)) return { objects: hit, complete: true };
   }
-  const r = await detectObjectsOn(canvas, tiled);
+  const r = await detectObjectsOn(canvas, detail);
   if (shared && r.complete) await shared.setJson('objects', key, r.objects);
   return r;
 }
 
 /**
- * Objects on the canvas as it is at this point of the plan (cached with its analysis). `tiled`
- * adds the tile pass, which finds smaller objects, when the canvas is large enough for it to
+ * Objects on the canvas as it is at this point of the plan (cached with its analysis). `detail`
+ * adds the detail pass, which finds smaller objects, when the canvas is large enough for it to
  * see more than the first pass.
  */
-export async function objectsOn(canvas: Canvas, ctx: RenderContext, tiled = false, stage = 'geometry'): Promise<ObjectsResult> {
+export async function objectsOn(canvas: Canvas, ctx: RenderContext, detail = false, stage = 'geometry'): Promise<ObjectsResult> {
   const t0 = performance.now();
   try {
     const e = recordOf(canvas, ctx, stage);
-    const useTiles = tiled && Math.max(canvas.width, canvas.height) >= TILE_MIN_SIDE;
-    const slot = useTiles ? 'objectsTiled' : 'objects';
+    const useDetail = detail && Math.max(canvas.width, canvas.height) >= DETAIL_MIN_SIDE;
+    const slot = useDetail ? 'objectsDetail' : 'objects';
     let p = e[slot];
     if (!p) {
-      if (useTiles) {
-        // The tile pass adds to the first pass (run first if it has not been).
+      if (useDetail) {
+        // The detail pass adds to the first pass (run first if it has not been).
         const base = objectsOn(canvas, ctx, false, stage);
         p = Promise.all([base, sharedDetection(canvas, ctx, stage, true)]).then(([b, t]) => ({
           objects: mergeDetections(b.objects, t.objects), complete: b.complete && t.complete,
@@ -274,7 +251,7 @@ function askedBoxes(objects: readonly DetectedObject[], names: readonly string[]
   return out;
 }
 
-/** The union box of the objects an object gravity names, looking harder (tiles) when the first pass found none. */
+/** The union box of the objects an object gravity names, looking harder (the detail pass) when the first pass found none. */
 async function objectTarget(canvas: Canvas, ctx: RenderContext, names: readonly string[]): Promise<Box | undefined> {
   let boxes = askedBoxes((await objectsOn(canvas, ctx)).objects, names);
   if (!boxes.length) boxes = askedBoxes((await objectsOn(canvas, ctx, true)).objects, names);
@@ -309,7 +286,7 @@ async function autoWithObjects(canvas: Canvas, ctx: RenderContext, g: AutoGravit
   }
   const named = g.objects.filter((f) => !f.avoid && f.weight > 0).map((f) => f.name);
   let { objects } = await objectsOn(canvas, ctx);
-  // None of the weighted objects in the first pass: look harder (tiles), as g_<class> does.
+  // None of the weighted objects in the first pass: look harder (the detail pass), as g_<class> does.
   if (named.length && !askedBoxes(objects, named).length) objects = (await objectsOn(canvas, ctx, true)).objects;
   const boxes: WeightedBox[] = [];
   for (const f of g.objects) {
