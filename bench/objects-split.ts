@@ -23,7 +23,7 @@ import { getObjectDetector, rawForObjects, stopObjectWorker, DETAIL_SIDE } from 
 import { workerSaliency, closeMetricWorker } from '../src/analyze/metric.ts';
 import { ANALYSIS_SIDE } from '../src/analyze/crop.ts';
 import { objectClassIds } from '../src/analyze/coco.ts';
-import { detectObjectsWith, initObjectModel, OBJECT_INPUT } from '../src/analyze/objects-worker.ts';
+import { findPeaks, initObjectModel, OBJECT_INPUT } from '../src/analyze/objects-worker.ts';
 import { toRgb } from '../src/analyze/tf-worker-host.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -70,26 +70,24 @@ for (const [k, v] of Object.entries(cols)) console.log(`${k.padEnd(11)} (${v.len
 await stopObjectWorker();
 await closeMetricWorker();
 
-// The same pass on this thread, split.
+// The same pass on this thread, split: input preparation, network (execute + read back), peak decoding.
 const model = await initObjectModel();
-const prep: number[] = [], net: number[] = [], total: number[] = [];
+const prep: number[] = [], net: number[] = [], peaks: number[] = [];
 for (const f of files) {
   const img = await rawForObjects(sharp(await fs.promises.readFile(f), { autoOrient: true }), OBJECT_INPUT);
+  const iw = Math.ceil(img.width / 32) * 32, ih = Math.ceil(img.height / 32) * 32;
   let t = now();
   const input = tf.tidy(() => {
     const rgb = tf.tensor3d(toRgb(img.data as Uint8Array, img.width, img.height, img.channels), [img.height, img.width, 3], 'float32');
-    const resized = tf.image.resizeBilinear(tf.expandDims(rgb, 0) as tf.Tensor4D, [img.height, img.width], false, true);
-    return tf.pad(resized, [[0, 0], [0, OBJECT_INPUT - img.height], [0, OBJECT_INPUT - img.width], [0, 0]]);
+    return tf.pad(tf.expandDims(rgb, 0), [[0, 0], [0, ih - img.height], [0, iw - img.width], [0, 0]]);
   });
   await input.data();
   prep.push(now() - t); t = now();
   const heads = model.execute(input, ['tower_0/keypoints', 'tower_0/wh']) as tf.Tensor[];
-  await heads[0].data(); await heads[1].data();
-  net.push(now() - t);
+  const heat = await heads[0].data() as Float32Array; await heads[1].data();
+  net.push(now() - t); t = now();
+  findPeaks(heat, iw, ih, 0.15);
+  peaks.push(now() - t);
   input.dispose(); for (const h of heads) h.dispose();
-  t = now();
-  await detectObjectsWith(model, img.data as Uint8Array, img.width, img.height, img.channels, { scoreThreshold: 0.3, askedThreshold: 0.15 });
-  total.push(now() - t);
 }
-const decode = total.map((v, i) => v - prep[i] - net[i]);
-console.log(`main-thread pass: whole median ${med(total).toFixed(1)} ms; input prep ${med(prep).toFixed(1)}, network ${med(net).toFixed(1)}, peak decoding ≈ ${med(decode).toFixed(1)} ms; backend ${tf.getBackend()}; load average ${load()}`);
+console.log(`main-thread 512 px pass, medians: input prep ${med(prep).toFixed(1)} ms, network ${med(net).toFixed(1)} ms, peak decoding ${med(peaks).toFixed(1)} ms; backend ${tf.getBackend()}; load average ${load()}`);

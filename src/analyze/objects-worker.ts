@@ -59,6 +59,37 @@ interface Region { x: number; y: number; w: number; h: number }
 const NET_STRIDE = 32;
 
 /**
+ * Peaks of the class heatmaps of an `iw×ih` input (cells of STRIDE px) scoring `minScore` or
+ * more, best first: a cell equal to the maximum of its 3×3 neighbourhood, as the graph's own
+ * decoding does.
+ */
+export function findPeaks(heat: Float32Array, iw: number, ih: number, minScore: number): { i: number; c: number; s: number }[] {
+  const cells = iw / STRIDE, rows = ih / STRIDE;
+  const peaks: { i: number; c: number; s: number }[] = [];
+  for (let y = 0; y < rows; y++) {
+    for (let x = 0; x < cells; x++) {
+      const base = (y * cells + x) * CLASSES;
+      for (let c = 0; c < CLASSES; c++) {
+        const s = heat[base + c];
+        if (s < minScore) continue;
+        let peak = true;
+        for (let dy = -1; dy <= 1 && peak; dy++) {
+          const yy = y + dy;
+          if (yy < 0 || yy >= rows) continue;
+          for (let dx = -1; dx <= 1; dx++) {
+            const xx = x + dx;
+            if (xx < 0 || xx >= cells || (dx === 0 && dy === 0)) continue;
+            if (heat[(yy * cells + xx) * CLASSES + c] > s) { peak = false; break; }
+          }
+        }
+        if (peak) peaks.push({ i: y * cells + x, c, s });
+      }
+    }
+  }
+  return peaks.sort((a, b) => b.s - a.s);
+}
+
+/**
  * One network pass on `region` of the image (scaled so its long side is `side` px, padded
  * bottom/right to the next multiple of 32 only: withFreeInputSize), boxes mapped back to image
  * pixels.
@@ -87,29 +118,8 @@ async function pass(model: GraphModel, rgb: tf.Tensor3D, r: Region, minScore: nu
   } finally {
     for (const t of heads) t.dispose();
   }
-  const cells = iw / STRIDE, rows = ih / STRIDE;
-  const peaks: { i: number; c: number; s: number }[] = [];
-  for (let y = 0; y < rows; y++) {
-    for (let x = 0; x < cells; x++) {
-      const base = (y * cells + x) * CLASSES;
-      for (let c = 0; c < CLASSES; c++) {
-        const s = heat[base + c];
-        if (s < minScore) continue;
-        let peak = true;
-        for (let dy = -1; dy <= 1 && peak; dy++) {
-          const yy = y + dy;
-          if (yy < 0 || yy >= rows) continue;
-          for (let dx = -1; dx <= 1; dx++) {
-            const xx = x + dx;
-            if (xx < 0 || xx >= cells || (dx === 0 && dy === 0)) continue;
-            if (heat[(yy * cells + xx) * CLASSES + c] > s) { peak = false; break; }
-          }
-        }
-        if (peak) peaks.push({ i: y * cells + x, c, s });
-      }
-    }
-  }
-  peaks.sort((a, b) => b.s - a.s);
+  const peaks = findPeaks(heat, iw, ih, minScore);
+  const cells = iw / STRIDE;
   const out: DetectedObject[] = [];
   for (const p of peaks.slice(0, TOP_K * 4)) {
     const cx = (p.i % cells) * STRIDE, cy = Math.floor(p.i / cells) * STRIDE;
