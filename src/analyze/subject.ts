@@ -211,28 +211,42 @@ async function sharedDetection(canvas: Canvas, ctx: RenderContext, stage: string
  * adds the detail pass, which finds smaller objects, when the canvas is large enough for it to
  * see more than the first pass.
  */
-export async function objectsOn(canvas: Canvas, ctx: RenderContext, detail = false, stage = 'geometry'): Promise<ObjectsResult> {
+export function objectsOn(canvas: Canvas, ctx: RenderContext, detail = false, stage = 'geometry'): Promise<ObjectsResult> {
+  return timed(ctx, () => objectsUntimed(canvas, ctx, detail, stage));
+}
+
+/** Add the wall time of `fn` to the request's `analyze` timing (sequential callers only: a prefetch is not timed). */
+async function timed<T>(ctx: RenderContext, fn: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
   try {
-    const e = recordOf(canvas, ctx, stage);
-    const useDetail = detail && Math.max(canvas.width, canvas.height) >= DETAIL_MIN_SIDE;
-    const slot = useDetail ? 'objectsDetail' : 'objects';
-    let p = e[slot];
-    if (!p) {
-      if (useDetail) {
-        // The detail pass adds to the first pass (run first if it has not been).
-        const base = objectsOn(canvas, ctx, false, stage);
-        p = Promise.all([base, sharedDetection(canvas, ctx, stage, true)]).then(([b, t]) => ({
-          objects: mergeDetections(b.objects, t.objects), complete: b.complete && t.complete,
-        }));
-      } else p = sharedDetection(canvas, ctx, stage, false);
-      e[slot] = p;
-      p.then((r) => { if (!r.complete) e[slot] = undefined; }, () => { e[slot] = undefined; });
-    }
-    return await p;
+    return await fn();
   } finally {
     ctx.timing.analyze = (ctx.timing.analyze ?? 0) + (performance.now() - t0);
   }
+}
+
+/** Start an analysis that a later step will probably await, without waiting for it here; its failure is that step's to report. */
+function prefetch(p: Promise<unknown>): void {
+  p.catch(() => undefined);
+}
+
+function objectsUntimed(canvas: Canvas, ctx: RenderContext, detail: boolean, stage: string): Promise<ObjectsResult> {
+  const e = recordOf(canvas, ctx, stage);
+  const useDetail = detail && Math.max(canvas.width, canvas.height) >= DETAIL_MIN_SIDE;
+  const slot = useDetail ? 'objectsDetail' : 'objects';
+  let p = e[slot];
+  if (!p) {
+    if (useDetail) {
+      // The detail pass adds to the first pass (run first if it has not been).
+      const base = objectsUntimed(canvas, ctx, false, stage);
+      p = Promise.all([base, sharedDetection(canvas, ctx, stage, true)]).then(([b, t]) => ({
+        objects: mergeDetections(b.objects, t.objects), complete: b.complete && t.complete,
+      }));
+    } else p = sharedDetection(canvas, ctx, stage, false);
+    e[slot] = p;
+    p.then((r) => { if (!r.complete) e[slot] = undefined; }, () => { e[slot] = undefined; });
+  }
+  return p;
 }
 
 /**
@@ -251,10 +265,20 @@ function askedBoxes(objects: readonly DetectedObject[], names: readonly string[]
   return out;
 }
 
-/** The union box of the objects an object gravity names, looking harder (the detail pass) when the first pass found none. */
-async function objectTarget(canvas: Canvas, ctx: RenderContext, names: readonly string[]): Promise<Box | undefined> {
-  let boxes = askedBoxes((await objectsOn(canvas, ctx)).objects, names);
-  if (!boxes.length) boxes = askedBoxes((await objectsOn(canvas, ctx, true)).objects, names);
+/**
+ * The union box of the objects an object gravity names, looking harder (the detail pass) when
+ * the first pass found none. Then the fallback's analysis (`g.fallback`, unless centre) is
+ * started beside the detail pass, in its own workers: if the closer look finds nothing either,
+ * the fallback does not start from scratch.
+ */
+type ObjectGravity = Extract<Component['gravity'], { kind: 'object' }>;
+
+async function objectTarget(canvas: Canvas, ctx: RenderContext, g: ObjectGravity): Promise<Box | undefined> {
+  let boxes = askedBoxes((await objectsOn(canvas, ctx)).objects, g.names);
+  if (!boxes.length) {
+    if (g.fallback !== 'center') prefetch(subjectUntimed(canvas, ctx, faceNeed({ gravity: g.fallback }), 'geometry'));
+    boxes = askedBoxes((await objectsOn(canvas, ctx, true)).objects, g.names);
+  }
   return boxes.length ? union(boxes) : undefined;
 }
 
@@ -312,9 +336,12 @@ export async function listObjects(canvas: Canvas, ctx: RenderContext, stage: str
 }
 
 /** The cached analysis of the canvas as it is at this point of the plan. */
-export async function subjectAnalysis(canvas: Canvas, ctx: RenderContext, need: FaceNeed, stage = 'geometry'): Promise<SubjectAnalysis> {
-  const t0 = performance.now();
-  try {
+export function subjectAnalysis(canvas: Canvas, ctx: RenderContext, need: FaceNeed, stage = 'geometry'): Promise<SubjectAnalysis> {
+  return timed(ctx, () => subjectUntimed(canvas, ctx, need, stage));
+}
+
+async function subjectUntimed(canvas: Canvas, ctx: RenderContext, need: FaceNeed, stage: string): Promise<SubjectAnalysis> {
+  {
     const e = await entryOf(canvas, ctx, stage);
     const wantFaces = need === 'always' || (need === 'if-skin' && e.skin >= SKIN_SHARE_FOR_FACES);
     if (!wantFaces) return { width: e.width, height: e.height, saliency: e.saliencyNoFaces, saliencyNoFaces: e.saliencyNoFaces, faces: [] };
@@ -326,8 +353,6 @@ export async function subjectAnalysis(canvas: Canvas, ctx: RenderContext, need: 
     }
     const f = await e.withFaces;
     return { width: e.width, height: e.height, saliency: f.saliency, saliencyNoFaces: e.saliencyNoFaces, faces: f.faces };
-  } finally {
-    ctx.timing.analyze = (ctx.timing.analyze ?? 0) + (performance.now() - t0);
   }
 }
 
@@ -372,7 +397,7 @@ export function placeBySubject(canvas: Canvas, c: Component, ctx: RenderContext,
 async function place(canvas: Canvas, c: Component, ctx: RenderContext, rw: number, rh: number): Promise<{ left: number; top: number }> {
   const g = c.gravity;
   if (g?.kind === 'object') {
-    const t = await objectTarget(canvas, ctx, g.names);
+    const t = await objectTarget(canvas, ctx, g);
     if (t) return centreOn(t, canvas.width, canvas.height, rw, rh);
     if (g.fallback === 'center') return centreOn({ x: canvas.width / 2, y: canvas.height / 2, width: 0, height: 0 }, canvas.width, canvas.height, rw, rh);
     return placeByContent(canvas, { gravity: g.fallback }, ctx, rw, rh);
@@ -380,7 +405,14 @@ async function place(canvas: Canvas, c: Component, ctx: RenderContext, rw: numbe
   return placeByContent(canvas, c, ctx, rw, rh);
 }
 
+/** `g_auto:<class>` needs saliency and objects: the first detection pass starts beside the saliency analysis. */
+function prefetchObjects(canvas: Canvas, c: Component, ctx: RenderContext): void {
+  const g = c.gravity;
+  if (g?.kind === 'auto' && g.objects?.length) prefetch(objectsUntimed(canvas, ctx, false, 'geometry'));
+}
+
 async function placeByContent(canvas: Canvas, c: Component, ctx: RenderContext, rw: number, rh: number): Promise<{ left: number; top: number }> {
+  prefetchObjects(canvas, c, ctx);
   const a = await subjectAnalysis(canvas, ctx, faceNeed(c));
   const W = a.width, H = a.height;
   const target = faceTarget(c, a);
@@ -401,13 +433,14 @@ export function subjectBox(canvas: Canvas, c: Component, ctx: RenderContext): Pr
 async function subjectOf(canvas: Canvas, c: Component, ctx: RenderContext): Promise<Region | undefined> {
   const g0 = c.gravity;
   if (g0?.kind === 'object') {
-    const t = await objectTarget(canvas, ctx, g0.names);
+    const t = await objectTarget(canvas, ctx, g0);
     if (t) {
       const x = Math.max(0, Math.round(t.x)), y = Math.max(0, Math.round(t.y));
       return { x, y, width: Math.max(1, Math.min(canvas.width, Math.round(t.x + t.width)) - x), height: Math.max(1, Math.min(canvas.height, Math.round(t.y + t.height)) - y) };
     }
     return g0.fallback === 'center' ? undefined : subjectOf(canvas, { gravity: g0.fallback }, ctx);
   }
+  prefetchObjects(canvas, c, ctx);
   const a = await subjectAnalysis(canvas, ctx, faceNeed(c));
   const target = faceTarget(c, a);
   if (target) return { x: Math.round(target.x), y: Math.round(target.y), width: Math.max(1, Math.round(target.width)), height: Math.max(1, Math.round(target.height)) };
