@@ -9,6 +9,7 @@
  * - `g_auto` uses faces as the strongest cue; `g_auto:subject` ignores faces; `g_auto:faces`
  *   behaves like `g_faces` with the `g_auto` fallback.
  */
+import sharp from 'sharp';
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Component } from '../../transforms/types.ts';
@@ -181,27 +182,51 @@ function entryOf(canvas: Canvas, ctx: RenderContext, stage: string): Promise<Ent
 }
 
 /**
+ * The copies the two passes look at. On a canvas large enough for the detail pass, one decode
+ * at DETAIL_SIDE (on first use) serves both: the first pass's OBJECT_SIDE copy is scaled from
+ * those pixels, whoever asks for it (fl_getinfo or an object gravity), so its detections do not
+ * depend on which request came first. Held by one placement only (analysis records keep no pixels).
+ */
+interface DetectionCopies {
+  first(): Promise<RawImage>;
+  detail(): Promise<RawImage>;
+}
+
+function detectionCopies(canvas: Canvas): DetectionCopies {
+  let big: Promise<RawImage> | undefined;
+  const detail = () => (big ??= rawForObjects(canvas.pipeline().clone(), DETAIL_SIDE));
+  if (Math.max(canvas.width, canvas.height) < DETAIL_MIN_SIDE) return { detail, first: () => rawForObjects(canvas.pipeline().clone(), OBJECT_SIDE) };
+  return {
+    detail,
+    async first() {
+      const b = await detail();
+      return rawForObjects(sharp(b.data, { raw: { width: b.width, height: b.height, channels: b.channels } }), OBJECT_SIDE);
+    },
+  };
+}
+
+/**
  * One detection on the canvas, one network pass: the whole of it at OBJECT_SIDE, or (`detail`)
  * at DETAIL_SIDE, where objects ~1.7 times smaller than the first pass can see are found.
  */
-async function detectObjectsOn(canvas: Canvas, detail: boolean): Promise<ObjectsResult> {
+async function detectObjectsOn(canvas: Canvas, detail: boolean, copies = detectionCopies(canvas)): Promise<ObjectsResult> {
   const detector = await getObjectDetector();
   if (!detector.available) return { objects: [], complete: false };
-  const img = await rawForObjects(canvas.pipeline().clone(), detail ? DETAIL_SIDE : OBJECT_SIDE);
+  const img = await (detail ? copies.detail() : copies.first());
   const sx = canvas.width / img.width, sy = canvas.height / img.height;
   const found = await detector.detect(img);
   return { objects: found.map((o) => ({ ...o, x: o.x * sx, y: o.y * sy, width: o.width * sx, height: o.height * sy })), complete: detector.available };
 }
 
 /** Detection through the shared tier (Redis) when there is one: another instance's answer is reused. */
-async function sharedDetection(canvas: Canvas, ctx: RenderContext, stage: string, detail: boolean): Promise<ObjectsResult> {
+async function sharedDetection(canvas: Canvas, ctx: RenderContext, stage: string, detail: boolean, copies?: DetectionCopies): Promise<ObjectsResult> {
   const shared = ctx.shared;
   const key = createHash('sha256').update(`${analysisKey(canvas, ctx, stage)}\n${detail ? 'detail' : 'whole'}`).digest('base64url');
   if (shared) {
     const hit = await shared.getJson<DetectedObject[]>('objects', key);
     if (Array.isArray(hit)) return { objects: hit, complete: true };
   }
-  const r = await detectObjectsOn(canvas, detail);
+  const r = await detectObjectsOn(canvas, detail, copies);
   if (shared && r.complete) await shared.setJson('objects', key, r.objects);
   return r;
 }
@@ -211,8 +236,8 @@ async function sharedDetection(canvas: Canvas, ctx: RenderContext, stage: string
  * adds the detail pass, which finds smaller objects, when the canvas is large enough for it to
  * see more than the first pass.
  */
-export function objectsOn(canvas: Canvas, ctx: RenderContext, detail = false, stage = 'geometry'): Promise<ObjectsResult> {
-  return timed(ctx, () => objectsUntimed(canvas, ctx, detail, stage));
+export function objectsOn(canvas: Canvas, ctx: RenderContext, detail = false, stage = 'geometry', copies?: DetectionCopies): Promise<ObjectsResult> {
+  return timed(ctx, () => objectsUntimed(canvas, ctx, detail, stage, copies));
 }
 
 /** Add the wall time of `fn` to the request's `analyze` timing (sequential callers only: a prefetch is not timed). */
@@ -230,7 +255,7 @@ function prefetch(p: Promise<unknown>): void {
   p.catch(() => undefined);
 }
 
-function objectsUntimed(canvas: Canvas, ctx: RenderContext, detail: boolean, stage: string): Promise<ObjectsResult> {
+function objectsUntimed(canvas: Canvas, ctx: RenderContext, detail: boolean, stage: string, copies?: DetectionCopies): Promise<ObjectsResult> {
   const e = recordOf(canvas, ctx, stage);
   const useDetail = detail && Math.max(canvas.width, canvas.height) >= DETAIL_MIN_SIDE;
   const slot = useDetail ? 'objectsDetail' : 'objects';
@@ -238,11 +263,11 @@ function objectsUntimed(canvas: Canvas, ctx: RenderContext, detail: boolean, sta
   if (!p) {
     if (useDetail) {
       // The detail pass adds to the first pass (run first if it has not been).
-      const base = objectsUntimed(canvas, ctx, false, stage);
-      p = Promise.all([base, sharedDetection(canvas, ctx, stage, true)]).then(([b, t]) => ({
+      const base = objectsUntimed(canvas, ctx, false, stage, copies);
+      p = Promise.all([base, sharedDetection(canvas, ctx, stage, true, copies)]).then(([b, t]) => ({
         objects: mergeDetections(b.objects, t.objects), complete: b.complete && t.complete,
       }));
-    } else p = sharedDetection(canvas, ctx, stage, false);
+    } else p = sharedDetection(canvas, ctx, stage, false, copies);
     e[slot] = p;
     p.then((r) => { if (!r.complete) e[slot] = undefined; }, () => { e[slot] = undefined; });
   }
@@ -274,10 +299,12 @@ function askedBoxes(objects: readonly DetectedObject[], names: readonly string[]
 type ObjectGravity = Extract<Component['gravity'], { kind: 'object' }>;
 
 async function objectTarget(canvas: Canvas, ctx: RenderContext, g: ObjectGravity): Promise<Box | undefined> {
-  let boxes = askedBoxes((await objectsOn(canvas, ctx)).objects, g.names);
+  // A canvas large enough for the detail pass is decoded once for both passes.
+  const copies = detectionCopies(canvas);
+  let boxes = askedBoxes((await objectsOn(canvas, ctx, false, 'geometry', copies)).objects, g.names);
   if (!boxes.length) {
     if (g.fallback !== 'center') prefetch(subjectUntimed(canvas, ctx, faceNeed({ gravity: g.fallback }), 'geometry'));
-    boxes = askedBoxes((await objectsOn(canvas, ctx, true)).objects, g.names);
+    boxes = askedBoxes((await objectsOn(canvas, ctx, true, 'geometry', copies)).objects, g.names);
   }
   return boxes.length ? union(boxes) : undefined;
 }
