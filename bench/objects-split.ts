@@ -43,7 +43,7 @@ console.log(`load average at start ${load()}`);
 const t0 = now();
 const detector = await getObjectDetector();
 const firstStart = now() - t0;
-const cols: Record<string, number[]> = { dec320: [], saliency: [], decDetail: [], scale512: [], pass512: [], passDetail: [] };
+const cols: Record<string, number[]> = { dec320: [], saliency: [], decDetail: [], scale512: [], pass512: [], passDetail: [], firstTotal: [], absentTotal: [] };
 let catFirst = 0;
 for (const f of files) {
   const buf = await fs.promises.readFile(f);
@@ -67,6 +67,10 @@ for (const f of files) {
     await detector.detect(big);
     cols.passDetail.push(now() - t);
   }
+  // Object analysis of the source: decode + first pass (class found, or fl_getinfo), and with the detail pass (class absent).
+  const first = cols.decDetail.at(-1)! + cols.scale512.at(-1)! + cols.pass512.at(-1)!;
+  cols.firstTotal.push(first);
+  cols.absentTotal.push(first + (detailOk ? cols.passDetail.at(-1)! : 0));
 }
 console.log(`worker start + model load (first getObjectDetector): ${firstStart.toFixed(0)} ms; sources ${files.length}, cat in the first pass on ${catFirst}; load average ${load()}`);
 for (const [k, v] of Object.entries(cols)) console.log(`${k.padEnd(11)} (${v.length}) median ${med(v).toFixed(1).padStart(7)} ms  p90 ${p90(v).toFixed(1).padStart(7)} ms`);

@@ -2,7 +2,7 @@
  * Object detection for `g_<class>`, `g_auto:<class>`, `fl_getinfo`'s objects and the `g_auto`
  * object cue: CenterNet (80 COCO classes) in one worker thread (objects-worker.ts), with the
  * face detector's lifecycle (faces.ts): nothing is loaded at boot, the first request that needs
- * objects starts the worker (~0.1 s to load the 4 MB model), and after `idleMs`
+ * objects starts the worker (~0.1 s to load the 4 MB model, then one warm-up inference), and after `idleMs`
  * (APERTURE_OBJECTS_IDLE_MS) without a job the worker is terminated, which gives its wasm heap
  * back. One job is in the worker at a time (FIFO, model-worker.ts), each bounded by a timeout.
  *
