@@ -11,6 +11,9 @@
  *     into input preparation (float RGB, tensor, resize, pad), the network (execute + read back)
  *     and the peak decoding (the rest).
  * Steps run one after another (no overlap), so they add up to more than a request that overlaps them.
+ * cpuFirst / cpuDetail: the process's CPU time (all threads) over the decode + first pass, and
+ * over the detail pass: what the work costs whatever the machine's load (on an idle box a pass,
+ * single-threaded, takes about its CPU time).
  *
  * Usage: npx tsx bench/objects-split.ts
  */
@@ -35,6 +38,8 @@ const files = [
 ];
 const cat = new Set(objectClassIds('cat'));
 const now = () => performance.now();
+/** CPU time of this process (every thread: main, workers, libvips), ms. */
+const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 const med = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
 const p90 = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length * 0.9)]; };
 const load = () => os.loadavg().map((v) => v.toFixed(1)).join(' ');
@@ -43,7 +48,7 @@ console.log(`load average at start ${load()}`);
 const t0 = now();
 const detector = await getObjectDetector();
 const firstStart = now() - t0;
-const cols: Record<string, number[]> = { dec320: [], saliency: [], decDetail: [], scale512: [], pass512: [], passDetail: [], firstTotal: [], absentTotal: [] };
+const cols: Record<string, number[]> = { dec320: [], saliency: [], decDetail: [], scale512: [], pass512: [], passDetail: [], firstTotal: [], absentTotal: [], cpuFirst: [], cpuDetail: [] };
 let catFirst = 0;
 for (const f of files) {
   const buf = await fs.promises.readFile(f);
@@ -53,6 +58,7 @@ for (const f of files) {
   cols.dec320.push(now() - t); t = now();
   await workerSaliency(small);
   cols.saliency.push(now() - t); t = now();
+  const c0 = cpu();
   // As subject.ts: one decode at DETAIL_SIDE, the first pass's copy scaled from it (canvases of 640 px or more).
   const big = await rawForObjects(open(), DETAIL_SIDE);
   const detailOk = Math.max(big.width, big.height) >= OBJECT_INPUT * 1.25;
@@ -61,11 +67,14 @@ for (const f of files) {
   cols.scale512.push(now() - t); t = now();
   const found = await detector.detect(img);
   cols.pass512.push(now() - t);
+  const c1 = cpu();
+  cols.cpuFirst.push(c1 - c0);
   if (found.some((o) => cat.has(o.cls) && o.score >= 0.15)) catFirst++;
   t = now();
   if (detailOk) {
     await detector.detect(big);
     cols.passDetail.push(now() - t);
+    cols.cpuDetail.push(cpu() - c1);
   }
   // Object analysis of the source: decode + first pass (class found, or fl_getinfo), and with the detail pass (class absent).
   const first = cols.decDetail.at(-1)! + cols.scale512.at(-1)! + cols.pass512.at(-1)!;
