@@ -80,13 +80,8 @@ export const CASES: ObjCase[] = [
   { name: 'motorcycle beside astronaut on splash', bg: 'splash.jpg', target: { cls: 'motorcycle', file: 'motorcycle.png', region: BIKE, size: 0.28, at: [0.68, 0.6] }, distractor: { file: 'astronaut.png', region: PERSON, size: 0.3, at: [0.1, 0.05] }, ars: [[1, 2], [2, 1]] },
 ];
 
-async function main(): Promise<void> {
-  if (!fs.existsSync(path.join(shared, 'corpus'))) {
-    console.error(`objects-score: ${shared}/corpus not found; nothing to score.`);
-    process.exitCode = 1;
-    return;
-  }
-  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'aperture-objbench-'));
+/** The composites of CASES, written as JPEG files into `dir`, with the target's box (fractions). */
+export async function makeComposites(dir: string): Promise<{ c: ObjCase; file: string; box: Case['box']; W: number; H: number }[]> {
   const made: { c: ObjCase; file: string; box: Case['box']; W: number; H: number }[] = [];
   for (const [i, c] of CASES.entries()) {
     const bgBuf = await fs.promises.readFile(photo(c.bg));
@@ -101,6 +96,17 @@ async function main(): Promise<void> {
     await sharp(await bg.toBuffer()).composite(comps).jpeg({ quality: 90 }).toFile(path.join(dir, file));
     made.push({ c, file, box, W, H });
   }
+  return made;
+}
+
+async function main(): Promise<void> {
+  if (!fs.existsSync(path.join(shared, 'corpus'))) {
+    console.error(`objects-score: ${shared}/corpus not found; nothing to score.`);
+    process.exitCode = 1;
+    return;
+  }
+  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'aperture-objbench-'));
+  const made = await makeComposites(dir);
   const app = await buildServer(testConfig({ storageDir: dir }), { defaultMetrics: false });
   const rows: string[] = [];
   const sums: Record<string, number> = {};

@@ -2,7 +2,7 @@
  * Object detection for `g_<class>`, `g_auto:<class>`, `fl_getinfo`'s objects and the `g_auto`
  * object cue: CenterNet (80 COCO classes) in one worker thread (objects-worker.ts), with the
  * face detector's lifecycle (faces.ts): nothing is loaded at boot, the first request that needs
- * objects starts the worker (~0.1 s to load the 4 MB model), and after `idleMs`
+ * objects starts the worker (~0.1 s to load the 4 MB model, then one warm-up inference), and after `idleMs`
  * (APERTURE_OBJECTS_IDLE_MS) without a job the worker is terminated, which gives its wasm heap
  * back. One job is in the worker at a time (FIFO, model-worker.ts), each bounded by a timeout.
  *
@@ -27,8 +27,13 @@ export const OBJECT_DETECT_OPTIONS: ObjectDetectOptions = Object.freeze({
   askedThreshold: ASKED_SCORE_THRESHOLD,
 });
 
-/** The tile pass (2×2 tiles, one more network pass each) cuts its tiles from a copy of this long side. */
-export const TILED_SIDE = 1024;
+/**
+ * The detail pass (run when an asked class is absent from the first pass) looks at the whole
+ * canvas at this long side: 512 / 0.6, the magnification of the 2×2 tiles of 60 % it replaced,
+ * in one network pass of ~2.8 first passes' work instead of four tiles' ~4 (BENCHMARKS.md,
+ * "Object detection").
+ */
+export const DETAIL_SIDE = Math.round(512 / 0.6);
 
 const INIT_TIMEOUT_MS = 30_000;
 const JOB_TIMEOUT_MS = 30_000;
@@ -37,7 +42,10 @@ export type { DetectedObject };
 
 export interface ObjectDetector {
   readonly available: boolean;
-  /** Objects in `img` pixels (one network pass, letterboxed to 512 px), best score first. */
+  /**
+   * Objects in `img` pixels, best score first: one network pass at the image's own size (its
+   * long side raised to 512 px, capped at 1024; objects-worker.ts).
+   */
   detect(img: RawImage): Promise<DetectedObject[]>;
   tensorCount(): Promise<number>;
 }
@@ -67,6 +75,7 @@ class WorkerObjectDetector extends WorkerModel<ObjectWorkerRequest, ObjectWorker
     }
     const data = new Uint8Array(width * height * channels);
     data.set(img.data.subarray(0, data.length));
+    passes++;
     const reply = await this.run({ id: this.nextId++, op: 'detect', data, width, height, channels }, [data.buffer]);
     if (reply && 'objects' in reply) return reply.objects;
     if (reply && 'error' in reply) this.host.warnOnce(`detection failed: ${reply.error}`);
@@ -86,6 +95,13 @@ export function stopObjectWorker(): Promise<void> {
 
 export function objectsStatus(): ModelStatus {
   return host.status;
+}
+
+let passes = 0;
+
+/** Network passes asked of the detector so far (tests: the detail pass runs only when needed). */
+export function objectPasses(): number {
+  return passes;
 }
 
 /** How many times a worker was started (tests: a workload without objects starts none). */

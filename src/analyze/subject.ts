@@ -23,15 +23,15 @@ import { getFaceDetector, type FaceBox } from './faces.ts';
 import type { Box, RawImage } from './types.ts';
 import { settingSized } from '../cache/memo.ts';
 import type { AutoGravity } from '../../transforms/gravity.ts';
-import { ASKED_SCORE_THRESHOLD, OBJECT_SCORE_THRESHOLD, TILED_SIDE, getObjectDetector, rawForObjects, type DetectedObject } from './objects.ts';
+import { ASKED_SCORE_THRESHOLD, OBJECT_SCORE_THRESHOLD, DETAIL_SIDE, getObjectDetector, rawForObjects, type DetectedObject } from './objects.ts';
 import { COCO_CLASSES, objectClassIds } from './coco.ts';
 import { withObjects, type WeightedBox } from './object-focus.ts';
 import { mergeDetections } from './object-merge.ts';
 
 /** Objects are looked for on a copy of this long side (the network's input). */
 const OBJECT_SIDE = 512;
-/** The tile pass runs only on canvases this much larger than the first pass's copy. */
-const TILE_MIN_SIDE = OBJECT_SIDE * 1.25;
+/** The detail pass runs only on canvases this much larger than the first pass's copy (below, it would see little more). */
+const DETAIL_MIN_SIDE = OBJECT_SIDE * 1.25;
 /** Of several boxes of an asked class, those scoring at least this share of the best are kept. */
 const KEEP_SHARE_OF_BEST = 0.5;
 
@@ -73,9 +73,19 @@ interface Entry {
   skin: number;
   saliencyNoFaces: SaliencyAnalysis;
   withFaces?: Promise<{ faces: Box[]; saliency: SaliencyAnalysis; complete: boolean }>;
-  /** Objects found by the first pass, and after the tile pass (each run once, on demand). */
+}
+
+/**
+ * One canvas's analyses, created at once: the saliency entry and the object detections are each
+ * started on demand and do not wait for one another (a `g_<class>` whose class is found never
+ * computes saliency; one that falls back to `g_auto` runs saliency and detection side by side,
+ * in their two workers).
+ */
+interface Record {
+  base?: Promise<Entry>;
+  /** Objects found by the first pass, and with the detail pass added (each run once, on demand). */
   objects?: Promise<ObjectsResult>;
-  objectsTiled?: Promise<ObjectsResult>;
+  objectsDetail?: Promise<ObjectsResult>;
 }
 
 /**
@@ -87,7 +97,7 @@ interface Entry {
  * the cache to ~7-15 MB; 32 held 11 MB more after 160 cold g_auto renders of different photos
  * (BENCHMARKS.md, "Footprint").
  */
-const memos = settingSized((max) => new LRUCache<string, Promise<Entry>>({ max }));
+const memos = settingSized((max) => new LRUCache<string, Record>({ max }));
 
 function scaleBox(b: Box, sx: number, sy: number): Box {
   return { x: b.x * sx, y: b.y * sy, width: b.width * sx, height: b.height * sy };
@@ -150,93 +160,118 @@ async function decided<T>(ctx: RenderContext, key: string, decide: () => Promise
   return v;
 }
 
-function entryOf(canvas: Canvas, ctx: RenderContext, stage: string): Promise<Entry> {
+function recordOf(canvas: Canvas, ctx: RenderContext, stage: string): Record {
   const key = analysisKey(canvas, ctx, stage);
   const analyses = memos.of(ctx.config.analysisMemo);
-  let p = analyses.get(key);
-  if (!p) {
-    p = baseAnalysis(canvas);
-    analyses.set(key, p);
-    p.catch(() => analyses.delete(key));
+  let r = analyses.get(key);
+  if (!r) {
+    r = {};
+    analyses.set(key, r);
   }
-  return p;
+  return r;
 }
 
-/** 2×2 tiles of a `w×h` image, each 60% of a side (they overlap by 20%). */
-function tilesOf(w: number, h: number): { left: number; top: number; width: number; height: number }[] {
-  const tw = Math.round(w * 0.6), th = Math.round(h * 0.6);
-  const out = [];
-  for (const fy of [0, 1]) for (const fx of [0, 1]) out.push({ left: fx ? w - tw : 0, top: fy ? h - th : 0, width: tw, height: th });
-  return out;
+function entryOf(canvas: Canvas, ctx: RenderContext, stage: string): Promise<Entry> {
+  const r = recordOf(canvas, ctx, stage);
+  if (!r.base) {
+    const p = baseAnalysis(canvas);
+    r.base = p;
+    p.catch(() => { if (r.base === p) r.base = undefined; });
+  }
+  return r.base;
 }
 
 /**
- * One detection on the canvas: the whole of it at OBJECT_SIDE, or (`tiled`) 2×2 tiles of a
- * TILED_SIDE copy, each cut and scaled to OBJECT_SIDE here by libvips, so the worker never holds
- * more than one network input (its wasm heap never shrinks while it lives).
+ * The copies the two passes look at. On a canvas large enough for the detail pass, one decode
+ * at DETAIL_SIDE (on first use) serves both: the first pass's OBJECT_SIDE copy is scaled from
+ * those pixels, whoever asks for it (fl_getinfo or an object gravity), so its detections do not
+ * depend on which request came first. Held by one placement only (analysis records keep no pixels).
  */
-async function detectObjectsOn(canvas: Canvas, e: Entry, tiled: boolean): Promise<ObjectsResult> {
+interface DetectionCopies {
+  first(): Promise<RawImage>;
+  detail(): Promise<RawImage>;
+}
+
+function detectionCopies(canvas: Canvas): DetectionCopies {
+  let big: Promise<RawImage> | undefined;
+  const detail = () => (big ??= rawForObjects(canvas.pipeline().clone(), DETAIL_SIDE));
+  if (Math.max(canvas.width, canvas.height) < DETAIL_MIN_SIDE) return { detail, first: () => rawForObjects(canvas.pipeline().clone(), OBJECT_SIDE) };
+  return {
+    detail,
+    async first() {
+      const b = await detail();
+      return rawForObjects(sharp(b.data, { raw: { width: b.width, height: b.height, channels: b.channels } }), OBJECT_SIDE);
+    },
+  };
+}
+
+/**
+ * One detection on the canvas, one network pass: the whole of it at OBJECT_SIDE, or (`detail`)
+ * at DETAIL_SIDE, where objects ~1.7 times smaller than the first pass can see are found.
+ */
+async function detectObjectsOn(canvas: Canvas, detail: boolean, copies = detectionCopies(canvas)): Promise<ObjectsResult> {
   const detector = await getObjectDetector();
   if (!detector.available) return { objects: [], complete: false };
-  const img = await rawForObjects(canvas.pipeline().clone(), tiled ? TILED_SIDE : OBJECT_SIDE);
-  const sx = e.width / img.width, sy = e.height / img.height;
-  if (!tiled) {
-    const found = await detector.detect(img);
-    return { objects: found.map((o) => ({ ...o, x: o.x * sx, y: o.y * sy, width: o.width * sx, height: o.height * sy })), complete: detector.available };
-  }
-  const found: DetectedObject[] = [];
-  for (const t of tilesOf(img.width, img.height)) {
-    const { data, info } = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } })
-      .extract(t).resize(OBJECT_SIDE, OBJECT_SIDE, { fit: 'inside', withoutEnlargement: true })
-      .raw().toBuffer({ resolveWithObject: true });
-    const k = t.width / info.width;
-    for (const o of await detector.detect({ data, width: info.width, height: info.height, channels: img.channels })) {
-      found.push({ ...o, x: (t.left + o.x * k) * sx, y: (t.top + o.y * k) * sy, width: o.width * k * sx, height: o.height * k * sy });
-    }
-  }
-  return { objects: mergeDetections([], found), complete: detector.available };
+  const img = await (detail ? copies.detail() : copies.first());
+  const sx = canvas.width / img.width, sy = canvas.height / img.height;
+  const found = await detector.detect(img);
+  return { objects: found.map((o) => ({ ...o, x: o.x * sx, y: o.y * sy, width: o.width * sx, height: o.height * sy })), complete: detector.available };
 }
 
 /** Detection through the shared tier (Redis) when there is one: another instance's answer is reused. */
-async function sharedDetection(canvas: Canvas, ctx: RenderContext, stage: string, e: Entry, tiled: boolean): Promise<ObjectsResult> {
+async function sharedDetection(canvas: Canvas, ctx: RenderContext, stage: string, detail: boolean, copies?: DetectionCopies): Promise<ObjectsResult> {
   const shared = ctx.shared;
-  const key = createHash('sha256').update(`${analysisKey(canvas, ctx, stage)}\n${tiled ? 'tiled' : 'whole'}`).digest('base64url');
+  const key = createHash('sha256').update(`${analysisKey(canvas, ctx, stage)}\n${detail ? 'detail' : 'whole'}`).digest('base64url');
   if (shared) {
     const hit = await shared.getJson<DetectedObject[]>('objects', key);
     if (Array.isArray(hit)) return { objects: hit, complete: true };
   }
-  const r = await detectObjectsOn(canvas, e, tiled);
+  const r = await detectObjectsOn(canvas, detail, copies);
   if (shared && r.complete) await shared.setJson('objects', key, r.objects);
   return r;
 }
 
 /**
- * Objects on the canvas as it is at this point of the plan (cached with its analysis). `tiled`
- * adds the tile pass, which finds smaller objects, when the canvas is large enough for it to
+ * Objects on the canvas as it is at this point of the plan (cached with its analysis). `detail`
+ * adds the detail pass, which finds smaller objects, when the canvas is large enough for it to
  * see more than the first pass.
  */
-export async function objectsOn(canvas: Canvas, ctx: RenderContext, tiled = false, stage = 'geometry'): Promise<ObjectsResult> {
+export function objectsOn(canvas: Canvas, ctx: RenderContext, detail = false, stage = 'geometry', copies?: DetectionCopies): Promise<ObjectsResult> {
+  return timed(ctx, () => objectsUntimed(canvas, ctx, detail, stage, copies));
+}
+
+/** Add the wall time of `fn` to the request's `analyze` timing (sequential callers only: a prefetch is not timed). */
+async function timed<T>(ctx: RenderContext, fn: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
   try {
-    const e = await entryOf(canvas, ctx, stage);
-    const useTiles = tiled && Math.max(e.width, e.height) >= TILE_MIN_SIDE;
-    const slot = useTiles ? 'objectsTiled' : 'objects';
-    let p = e[slot];
-    if (!p) {
-      if (useTiles) {
-        // The tile pass adds to the first pass (run first if it has not been).
-        const base = objectsOn(canvas, ctx, false, stage);
-        p = Promise.all([base, sharedDetection(canvas, ctx, stage, e, true)]).then(([b, t]) => ({
-          objects: mergeDetections(b.objects, t.objects), complete: b.complete && t.complete,
-        }));
-      } else p = sharedDetection(canvas, ctx, stage, e, false);
-      e[slot] = p;
-      p.then((r) => { if (!r.complete) e[slot] = undefined; }, () => { e[slot] = undefined; });
-    }
-    return await p;
+    return await fn();
   } finally {
     ctx.timing.analyze = (ctx.timing.analyze ?? 0) + (performance.now() - t0);
   }
+}
+
+/** Start an analysis that a later step will probably await, without waiting for it here; its failure is that step's to report. */
+function prefetch(p: Promise<unknown>): void {
+  p.catch(() => undefined);
+}
+
+function objectsUntimed(canvas: Canvas, ctx: RenderContext, detail: boolean, stage: string, copies?: DetectionCopies): Promise<ObjectsResult> {
+  const e = recordOf(canvas, ctx, stage);
+  const useDetail = detail && Math.max(canvas.width, canvas.height) >= DETAIL_MIN_SIDE;
+  const slot = useDetail ? 'objectsDetail' : 'objects';
+  let p = e[slot];
+  if (!p) {
+    if (useDetail) {
+      // The detail pass adds to the first pass (run first if it has not been).
+      const base = objectsUntimed(canvas, ctx, false, stage, copies);
+      p = Promise.all([base, sharedDetection(canvas, ctx, stage, true, copies)]).then(([b, t]) => ({
+        objects: mergeDetections(b.objects, t.objects), complete: b.complete && t.complete,
+      }));
+    } else p = sharedDetection(canvas, ctx, stage, false, copies);
+    e[slot] = p;
+    p.then((r) => { if (!r.complete) e[slot] = undefined; }, () => { e[slot] = undefined; });
+  }
+  return p;
 }
 
 /**
@@ -255,10 +290,22 @@ function askedBoxes(objects: readonly DetectedObject[], names: readonly string[]
   return out;
 }
 
-/** The union box of the objects an object gravity names, looking harder (tiles) when the first pass found none. */
-async function objectTarget(canvas: Canvas, ctx: RenderContext, names: readonly string[]): Promise<Box | undefined> {
-  let boxes = askedBoxes((await objectsOn(canvas, ctx)).objects, names);
-  if (!boxes.length) boxes = askedBoxes((await objectsOn(canvas, ctx, true)).objects, names);
+/**
+ * The union box of the objects an object gravity names, looking harder (the detail pass) when
+ * the first pass found none. Then the fallback's analysis (`g.fallback`, unless centre) is
+ * started beside the detail pass, in its own workers: if the closer look finds nothing either,
+ * the fallback does not start from scratch.
+ */
+type ObjectGravity = Extract<Component['gravity'], { kind: 'object' }>;
+
+async function objectTarget(canvas: Canvas, ctx: RenderContext, g: ObjectGravity): Promise<Box | undefined> {
+  // A canvas large enough for the detail pass is decoded once for both passes.
+  const copies = detectionCopies(canvas);
+  let boxes = askedBoxes((await objectsOn(canvas, ctx, false, 'geometry', copies)).objects, g.names);
+  if (!boxes.length) {
+    if (g.fallback !== 'center') prefetch(subjectUntimed(canvas, ctx, faceNeed({ gravity: g.fallback }), 'geometry'));
+    boxes = askedBoxes((await objectsOn(canvas, ctx, true, 'geometry', copies)).objects, g.names);
+  }
   return boxes.length ? union(boxes) : undefined;
 }
 
@@ -290,7 +337,7 @@ async function autoWithObjects(canvas: Canvas, ctx: RenderContext, g: AutoGravit
   }
   const named = g.objects.filter((f) => !f.avoid && f.weight > 0).map((f) => f.name);
   let { objects } = await objectsOn(canvas, ctx);
-  // None of the weighted objects in the first pass: look harder (tiles), as g_<class> does.
+  // None of the weighted objects in the first pass: look harder (the detail pass), as g_<class> does.
   if (named.length && !askedBoxes(objects, named).length) objects = (await objectsOn(canvas, ctx, true)).objects;
   const boxes: WeightedBox[] = [];
   for (const f of g.objects) {
@@ -316,9 +363,12 @@ export async function listObjects(canvas: Canvas, ctx: RenderContext, stage: str
 }
 
 /** The cached analysis of the canvas as it is at this point of the plan. */
-export async function subjectAnalysis(canvas: Canvas, ctx: RenderContext, need: FaceNeed, stage = 'geometry'): Promise<SubjectAnalysis> {
-  const t0 = performance.now();
-  try {
+export function subjectAnalysis(canvas: Canvas, ctx: RenderContext, need: FaceNeed, stage = 'geometry'): Promise<SubjectAnalysis> {
+  return timed(ctx, () => subjectUntimed(canvas, ctx, need, stage));
+}
+
+async function subjectUntimed(canvas: Canvas, ctx: RenderContext, need: FaceNeed, stage: string): Promise<SubjectAnalysis> {
+  {
     const e = await entryOf(canvas, ctx, stage);
     const wantFaces = need === 'always' || (need === 'if-skin' && e.skin >= SKIN_SHARE_FOR_FACES);
     if (!wantFaces) return { width: e.width, height: e.height, saliency: e.saliencyNoFaces, saliencyNoFaces: e.saliencyNoFaces, faces: [] };
@@ -330,8 +380,6 @@ export async function subjectAnalysis(canvas: Canvas, ctx: RenderContext, need: 
     }
     const f = await e.withFaces;
     return { width: e.width, height: e.height, saliency: f.saliency, saliencyNoFaces: e.saliencyNoFaces, faces: f.faces };
-  } finally {
-    ctx.timing.analyze = (ctx.timing.analyze ?? 0) + (performance.now() - t0);
   }
 }
 
@@ -376,7 +424,7 @@ export function placeBySubject(canvas: Canvas, c: Component, ctx: RenderContext,
 async function place(canvas: Canvas, c: Component, ctx: RenderContext, rw: number, rh: number): Promise<{ left: number; top: number }> {
   const g = c.gravity;
   if (g?.kind === 'object') {
-    const t = await objectTarget(canvas, ctx, g.names);
+    const t = await objectTarget(canvas, ctx, g);
     if (t) return centreOn(t, canvas.width, canvas.height, rw, rh);
     if (g.fallback === 'center') return centreOn({ x: canvas.width / 2, y: canvas.height / 2, width: 0, height: 0 }, canvas.width, canvas.height, rw, rh);
     return placeByContent(canvas, { gravity: g.fallback }, ctx, rw, rh);
@@ -384,7 +432,14 @@ async function place(canvas: Canvas, c: Component, ctx: RenderContext, rw: numbe
   return placeByContent(canvas, c, ctx, rw, rh);
 }
 
+/** `g_auto:<class>` needs saliency and objects: the first detection pass starts beside the saliency analysis. */
+function prefetchObjects(canvas: Canvas, c: Component, ctx: RenderContext): void {
+  const g = c.gravity;
+  if (g?.kind === 'auto' && g.objects?.length) prefetch(objectsUntimed(canvas, ctx, false, 'geometry'));
+}
+
 async function placeByContent(canvas: Canvas, c: Component, ctx: RenderContext, rw: number, rh: number): Promise<{ left: number; top: number }> {
+  prefetchObjects(canvas, c, ctx);
   const a = await subjectAnalysis(canvas, ctx, faceNeed(c));
   const W = a.width, H = a.height;
   const target = faceTarget(c, a);
@@ -405,13 +460,14 @@ export function subjectBox(canvas: Canvas, c: Component, ctx: RenderContext): Pr
 async function subjectOf(canvas: Canvas, c: Component, ctx: RenderContext): Promise<Region | undefined> {
   const g0 = c.gravity;
   if (g0?.kind === 'object') {
-    const t = await objectTarget(canvas, ctx, g0.names);
+    const t = await objectTarget(canvas, ctx, g0);
     if (t) {
       const x = Math.max(0, Math.round(t.x)), y = Math.max(0, Math.round(t.y));
       return { x, y, width: Math.max(1, Math.min(canvas.width, Math.round(t.x + t.width)) - x), height: Math.max(1, Math.min(canvas.height, Math.round(t.y + t.height)) - y) };
     }
     return g0.fallback === 'center' ? undefined : subjectOf(canvas, { gravity: g0.fallback }, ctx);
   }
+  prefetchObjects(canvas, c, ctx);
   const a = await subjectAnalysis(canvas, ctx, faceNeed(c));
   const target = faceTarget(c, a);
   if (target) return { x: Math.round(target.x), y: Math.round(target.y), width: Math.max(1, Math.round(target.width)), height: Math.max(1, Math.round(target.height)) };

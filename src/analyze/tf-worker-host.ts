@@ -22,6 +22,9 @@ export function packageDir(name: string): string {
 export async function initWasmBackend(): Promise<void> {
   setWasmPaths(path.join(packageDir('@tensorflow/tfjs-backend-wasm'), 'dist') + path.sep);
   // The server already runs one transform per core; a threaded wasm pool would oversubscribe.
+  // (Under Node, tfjs-backend-wasm 4.22 picks the SIMD build and never the threaded one: its
+  // WASM_HAS_MULTITHREAD_SUPPORT flag is false there, tfjs issue 3830, and forcing it makes the
+  // backend fail to initialise; so a pass uses one core whatever this says.)
   setThreadsCount(1);
   if (!(await tf.setBackend('wasm'))) throw new Error('tfjs wasm backend failed to initialise');
   await tf.ready();
