@@ -198,6 +198,8 @@ export interface ComputeContext {
   components(list: readonly Component[]): Promise<Component[]>;
   /** Canonical text of components (the plan printer's). */
   canonical(list: readonly Component[]): string;
+  /** The public id (folders with `/`) an asset-reference variable holds (`$name_ref:!…!`); a 400 naming it otherwise. */
+  reference(name: string): string;
 }
 
 /** Tags, context and structured metadata of the requested asset (empty until storage provides them). */

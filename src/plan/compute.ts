@@ -15,7 +15,7 @@
 import { TRANSFORMS, type Component, type PlanKey, type TransformDef } from '../../transforms/index.ts';
 import type { AssetMetadata, ComputeContext, FlowContext, LoadOptions, ResolveContext } from '../../transforms/types.ts';
 import { Errors } from '../errors.ts';
-import { Computed, evaluate, test, valueText, type Env, type Expr, type Value } from './expr.ts';
+import { AssetRef, Computed, evaluate, refUsedAsValue, test, valueText, type Env, type Expr, type Value } from './expr.ts';
 import { canonicalComponent } from './parse.ts';
 
 const BY_PLAN_KEY: ReadonlyMap<string, TransformDef<PlanKey>> = new Map(TRANSFORMS.map((t) => [t.planKey, t]));
@@ -118,8 +118,9 @@ class Resolver {
     };
   }
 
-  async evaluate(e: Expr, before: readonly Component[]): Promise<Value> {
-    return evaluate(e, await this.env(e.names, before));
+  /** `refs`: a variable definition, which may hold (or copy) an asset reference. */
+  async evaluate(e: Expr, before: readonly Component[], refs = false): Promise<Value> {
+    return evaluate(e, await this.env(e.names, before), refs);
   }
 
   text(s: string): string {
@@ -127,6 +128,7 @@ class Resolver {
     return s.replace(TEXT_REF, (_m, name: string) => {
       const v = this.vars.get(name);
       if (v === undefined) throw new Errors.INVALID_PARAM('text', `$(${name}) (variable $${name} is used before it is defined)`);
+      if (v instanceof AssetRef) throw refUsedAsValue(name, v);
       return valueText(v);
     });
   }
@@ -166,7 +168,7 @@ class Resolver {
         get active() { return only && (!block || (block.inElse ? !block.ok : block.ok)); },
         bare: Object.keys(c).every((k) => BY_PLAN_KEY.get(k)?.flow !== undefined),
         get later() { return list.slice(i + 1); },
-        evaluate: (e) => this.evaluate(e, canvas()),
+        evaluate: (e) => this.evaluate(e, canvas(), true),
         test: async (cond) => test(cond, await this.env(cond.names, canvas())),
         bind: (name, value) => { this.vars.set(name, value); },
         open: (ok, text) => {
@@ -216,6 +218,14 @@ class Resolver {
         return (await this.concrete(def, v, before)) as T;
       },
       components: (list) => this.components(list, before),
+      reference: (name) => {
+        const v = this.vars.get(name);
+        if (v === undefined) throw new Errors.INVALID_PARAM('variable', `$${name} (used before it is defined)`);
+        if (!(v instanceof AssetRef)) {
+          throw new Errors.INVALID_PARAM('variable', `$${name} (holds ${valueText(v)}, not an asset reference: define it as $${name}_ref:!<public_id>!)`);
+        }
+        return v.id;
+      },
       canonical: (list) => list.map(canonicalComponent).join('/'),
     };
   }
