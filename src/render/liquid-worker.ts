@@ -18,6 +18,8 @@ export interface CarveJob {
   ww: number;
   wh: number;
   wc: number;
+  /** Energy added to each work pixel (`ww×wh`): what should stay (saliency, faces). */
+  weight?: Float32Array;
   /** The full frames, `fw×fh` each, stacked top to bottom, `fc` channels. */
   full: Uint8Array;
   fw: number;
@@ -39,8 +41,8 @@ export interface CarveResult {
   height: number;
 }
 
-function transpose(src: Uint8Array, w: number, h: number, ch: number): Uint8Array {
-  const out = new Uint8Array(src.length);
+function transpose<A extends Uint8Array | Float32Array>(src: A, w: number, h: number, ch: number): A {
+  const out = new (src.constructor as new (n: number) => A)(src.length);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const s = (y * w + x) * ch, d = (x * h + y) * ch;
@@ -68,7 +70,7 @@ function greyOf(data: Uint8Array, w: number, h: number, ch: number): { grey: Flo
  * Remove `seams` vertical seams from a `w×h` luma/alpha image; returns, per row, the original
  * columns kept (`w - seams` each, in order), row after row.
  */
-export function findSeams(grey: Float32Array, alpha: Float32Array, w: number, h: number, seams: number): Int32Array {
+export function findSeams(grey: Float32Array, alpha: Float32Array, w: number, h: number, seams: number, weight?: Float32Array): Int32Array {
   const n = w * h;
   const idx = new Int32Array(n);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) idx[y * w + x] = x;
@@ -82,7 +84,8 @@ export function findSeams(grey: Float32Array, alpha: Float32Array, w: number, h:
     const gy = (g[rd + xl] + 2 * g[rd + x] + g[rd + xr]) - (g[ru + xl] + 2 * g[ru + x] + g[ru + xr]);
     return Math.abs(gx) + Math.abs(gy);
   };
-  const energyAt = (x: number, y: number): number => sobel(grey, x, y) + sobel(alpha, x, y);
+  const extra = weight ?? new Float32Array(n);
+  const energyAt = (x: number, y: number): number => sobel(grey, x, y) + sobel(alpha, x, y) + extra[y * w + x];
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) energy[y * w + x] = energyAt(x, y);
   const cost = new Float32Array(n);
   const seam = new Int32Array(h);
@@ -118,6 +121,7 @@ export function findSeams(grey: Float32Array, alpha: Float32Array, w: number, h:
       grey.copyWithin(r + x, r + x + 1, r + cw);
       alpha.copyWithin(r + x, r + x + 1, r + cw);
       energy.copyWithin(r + x, r + x + 1, r + cw);
+      extra.copyWithin(r + x, r + x + 1, r + cw);
     }
     cw--;
     for (let y = 0; y < h; y++) {
@@ -132,10 +136,11 @@ export function findSeams(grey: Float32Array, alpha: Float32Array, w: number, h:
 
 /** Carve the full frames by the work copy's kept columns (see the header). */
 export function carve(job: CarveJob): CarveResult {
-  let { work, ww, wh, full, fw, fh } = job;
+  let { work, ww, wh, full, fw, fh, weight } = job;
   const { wc, fc, pages } = job;
   if (job.rows) {
     work = transpose(work, ww, wh, wc);
+    if (weight) weight = transpose(weight, ww, wh, 1);
     [ww, wh] = [wh, ww];
     const frame = fw * fh * fc, t = new Uint8Array(full.length);
     for (let p = 0; p < pages; p++) t.set(transpose(full.subarray(p * frame, (p + 1) * frame), fw, fh, fc), p * frame);
@@ -144,7 +149,7 @@ export function carve(job: CarveJob): CarveResult {
   }
   const { grey, alpha } = greyOf(work, ww, wh, wc);
   const m = ww - job.seams;
-  const kept = findSeams(grey, alpha, ww, wh, job.seams);
+  const kept = findSeams(grey, alpha, ww, wh, job.seams, weight);
   const ow = job.carved, kx = fw / ww;
   // Source column of each output column, per work row (computed once per work row).
   const columns = new Map<number, Int32Array>();

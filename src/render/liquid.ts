@@ -18,6 +18,7 @@ import type { Canvas } from './canvas.ts';
 import { scale } from './affine.ts';
 import { spawnModuleWorker, ANALYSIS_WORKER_LIMITS } from '../analyze/spawn-worker.ts';
 import type { CarveJob, CarveResult } from './liquid-worker.ts';
+import type { ImportanceMap } from '../analyze/subject.ts';
 
 /** Longest side of the copy the seams are found on. */
 export const WORK_SIDE = 640;
@@ -26,6 +27,22 @@ export const WORK_SIDE = 640;
  * little but seams, so `c_scale,g_liquid` beyond 4x is a 400 (geometry.ts).
  */
 export const MAX_LIQUID_RATIO = 4;
+/**
+ * Energy added at full importance (saliency 1, a face), per pixel: a Sobel gradient of a sharp
+ * black/white edge is about 1000, of ordinary texture 50-300, so a seam crosses a salient
+ * region or a face only where nothing else is left to remove.
+ */
+const IMPORTANCE_ENERGY = 400;
+
+/** The importance grid sampled at each pixel of a `w×h` work copy, as energy. */
+function weightOf(imp: ImportanceMap, w: number, h: number): Float32Array {
+  const out = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) {
+    const row = Math.min(imp.height - 1, Math.floor(((y + 0.5) * imp.height) / h)) * imp.width;
+    for (let x = 0; x < w; x++) out[y * w + x] = IMPORTANCE_ENERGY * imp.map[row + Math.min(imp.width - 1, Math.floor(((x + 0.5) * imp.width) / w))];
+  }
+  return out;
+}
 
 /** Run one carve in a worker; the promise settles only after the thread has stopped. */
 async function runCarve(job: CarveJob, canvas: Canvas): Promise<CarveResult> {
@@ -42,8 +59,11 @@ async function runCarve(job: CarveJob, canvas: Canvas): Promise<CarveResult> {
   }
 }
 
-/** Rescale the canvas to `width×height` by seam carving then a plain resize. */
-export async function liquidRescale(canvas: Canvas, width: number, height: number): Promise<void> {
+/**
+ * Rescale the canvas to `width×height` by seam carving then a plain resize; `importance` (the
+ * canvas's saliency and faces, subject.ts) raises the energy of what should stay.
+ */
+export async function liquidRescale(canvas: Canvas, width: number, height: number, importance?: ImportanceMap): Promise<void> {
   const m = await canvas.materialize();
   const pages = canvas.pages, iw = m.width, ih = canvas.height, ch = m.channels as 1 | 2 | 3 | 4;
   const target = width / height;
@@ -74,7 +94,8 @@ export async function liquidRescale(canvas: Canvas, width: number, height: numbe
       .extract({ left: 0, top: 0, width: fw, height: fh });
     const work = ww === fw && wh === fh ? full.subarray(0, fw * fh * ch)
       : await first.resize(ww, wh, { fit: 'fill' }).raw().timeout({ seconds: seconds() }).toBuffer();
-    const r = await runCarve({ work, ww, wh, wc: ch, full, fw, fh, fc: ch, pages, rows, seams, carved }, canvas);
+    const weight = importance ? weightOf(importance, ww, wh) : undefined;
+    const r = await runCarve({ work, ww, wh, wc: ch, ...(weight ? { weight } : {}), full, fw, fh, fc: ch, pages, rows, seams, carved }, canvas);
     out = { data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.length), width: r.width, height: r.height };
   }
   canvas.replace({ data: out.data, width: out.width, height: out.height * pages, channels: ch }, scale(iw / out.width, ih / out.height), pages);

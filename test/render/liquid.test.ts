@@ -39,6 +39,20 @@ const dark = Buffer.from(raw);
 for (let i = 0; i < dark.length; i += 3) if (dark[i] === 200 && dark[i + 1] === 200) { dark[i] = dark[i + 1] = dark[i + 2] = 120; }
 await sharp(Buffer.concat([raw, dark]), { raw: { width: W, height: H * 2, channels: 3, pageHeight: H } })
   .gif({ loop: 0, delay: [100, 100] }).toFile(path.join(storage, 'anim.gif'));
+// A flat red square on grey noise: by gradient alone its flat inside is the cheapest place for
+// seams; the saliency analysis (the square stands out) makes it the dearest.
+{
+  const noisy = Buffer.alloc(W * H * 3);
+  let seed = 7;
+  const rnd = () => { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 2 ** 32; };
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+    const p = (y * W + x) * 3;
+    const inside = y >= 80 && y < 220 && x >= 240 && x < 240 + OBJ;
+    const g = 128 + Math.round((rnd() - 0.5) * 60);
+    noisy[p] = inside ? 220 : g; noisy[p + 1] = inside ? 30 : g; noisy[p + 2] = inside ? 30 : g;
+  }
+  await sharp(noisy, { raw: { width: W, height: H, channels: 3 } }).png().toFile(path.join(storage, 'flat-on-noise.png'));
+}
 // 2.5x larger than the work copy's side: seams found at 640 px are mapped onto the full pixels.
 await sharp(raw, { raw: { width: W, height: H, channels: 3 } }).resize(W * 2.5, H * 2.5, { kernel: 'nearest' }).png().toFile(path.join(storage, 'large.png'));
 await sharp({ create: { width: 100, height: 40, channels: 4, background: '#0f0' } }).png().toFile(path.join(storage, 'badge.png'));
@@ -90,6 +104,12 @@ t.test('a source larger than the work copy: seams mapped onto the full resolutio
     const kept = extent(liquid, is);
     t.ok(kept >= 2.5 * OBJ * 0.9 && kept <= 2.5 * OBJ * 1.05, `${name} object: ${kept} px wide (${2.5 * OBJ} in the source)`);
   }
+});
+
+t.test('saliency keeps a flat object that gradients alone would carve', async (t) => {
+  const liquid = await image('/image/upload/c_scale,g_liquid,w_300,h_300/flat-on-noise.png');
+  const kept = extent(liquid, isRed);
+  t.ok(kept >= OBJ * 0.85, `red square: ${kept} px wide (was ${OBJ})`);
 });
 
 t.test('horizontal seams for a ratio that needs fewer rows', async (t) => {
