@@ -44,9 +44,17 @@ function weightOf(imp: ImportanceMap, w: number, h: number): Float32Array {
   return out;
 }
 
+/** Carving threads started and not yet stopped (tests: a render ends only after its thread). */
+let running = 0;
+export function carvesRunning(): number {
+  return running;
+}
+
 /** Run one carve in a worker; the promise settles only after the thread has stopped. */
 async function runCarve(job: CarveJob, canvas: Canvas): Promise<CarveResult> {
   const worker: Worker = spawnModuleWorker(import.meta.url, 'liquid-worker', job, ANALYSIS_WORKER_LIMITS);
+  running++;
+  worker.once('exit', () => { running--; });
   const done = new Promise<CarveResult>((resolve, reject) => {
     worker.once('message', (r: CarveResult) => resolve(r));
     worker.once('error', reject);
