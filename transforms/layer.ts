@@ -285,7 +285,7 @@ export async function layerCompute(v: LayerSpec, cc: ComputeContext): Promise<La
   const name = v.under ? 'underlay' : 'overlay';
   const source: LayerSource = s.kind === 'text' && s.text.includes('$(') ? { ...s, text: cc.text(s.text) }
     // An asset reference names a stored image; the resolved plan (and the result key) holds its id.
-    : s.kind === 'ref' ? imageSource(name, `$${s.variable}`, cc.reference(s.variable)) : s;
+    : s.kind === 'ref' ? referenced(name, s.variable, cc.reference(s.variable)) : s;
   if (source.kind === 'text' && (!source.text || source.text.length > 1000)) throw new Errors.INVALID_PARAM(v.under ? 'underlay' : 'overlay', source.text.slice(0, 100));
   const components = await cc.components(v.components);
   const p = v.placement;
@@ -295,6 +295,11 @@ export async function layerCompute(v: LayerSpec, cc: ComputeContext): Promise<La
     ...(p.y ? { y: await cc.value('y', p.y) } : {}),
   };
   return { ...v, source, components, placement, nested: cc.canonical(components) };
+}
+
+/** The layer source an asset reference names: a stored image, or a `fetch` source's URL. */
+function referenced(name: 'overlay' | 'underlay', variable: string, ref: { id: string; type: 'upload' | 'fetch' }): LayerSource {
+  return ref.type === 'fetch' ? { kind: 'fetch', url: ref.id } : imageSource(name, `$${variable}`, ref.id);
 }
 
 /** A bare parsed token: the plan's layer grouping fills components and placement. */

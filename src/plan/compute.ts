@@ -27,7 +27,7 @@ const EMPTY_ASSET: AssetMetadata = { tags: [], context: {}, metadata: {} };
 const TEXT_REF = /\$\(([a-zA-Z][a-zA-Z0-9]*)\)/g;
 
 /** What resolution reads besides the plan. */
-export type ComputeInput = Pick<ResolveContext, 'meta' | 'config' | 'plannedSize' | 'asset'> & {
+export type ComputeInput = Pick<ResolveContext, 'meta' | 'config' | 'plannedSize' | 'asset' | 'current'> & {
   /** Face count and illustration score of the source (only asked when `fc`/`ils` are used). */
   analysis?: () => Promise<{ faces: number; illustration: number }>;
 };
@@ -115,6 +115,13 @@ class Resolver {
       variable: (n) => this.vars.get(n),
       context: (k) => (Object.hasOwn(asset.context, k) ? asset.context[k] : ''),
       metadata: (k) => (Object.hasOwn(asset.metadata, k) ? asset.metadata[k] : ''),
+      current: () => {
+        const c = this.input.current;
+        if (!c) throw new Errors.UNSUPPORTED('current', 'the current asset is not known here');
+        if (c.type === 'fetch') return new AssetRef(c.publicId, 'fetch');
+        if (c.type !== 'upload') throw new Errors.UNSUPPORTED('current', `the current asset of a ${c.type} delivery cannot be drawn as a layer (upload and fetch only)`);
+        return new AssetRef(c.publicId + (c.ext ? `.${c.ext}` : ''));
+      },
     };
   }
 
@@ -224,7 +231,7 @@ class Resolver {
         if (!(v instanceof AssetRef)) {
           throw new Errors.INVALID_PARAM('variable', `$${name} (holds ${valueText(v)}, not an asset reference: define it as $${name}_ref:!<public_id>!)`);
         }
-        return v.id;
+        return v;
       },
       canonical: (list) => list.map(canonicalComponent).join('/'),
     };

@@ -21,7 +21,8 @@ import { Errors } from '../errors.ts';
  * `id` has `/` between folders.
  */
 export class AssetRef {
-  constructor(readonly id: string) {}
+  /** `fetch`: `id` is the remote URL of a `fetch` delivery's own source (`$name_current`). */
+  constructor(readonly id: string, readonly type: 'upload' | 'fetch' = 'upload') {}
 }
 
 export type Value = number | string | readonly string[] | AssetRef;
@@ -35,7 +36,8 @@ type Operand =
   | { readonly k: 'name'; readonly v: string }
   | { readonly k: 'var'; readonly v: string }
   | { readonly k: 'ctx' | 'md'; readonly v: string }
-  | { readonly k: 'ref'; readonly v: string };
+  | { readonly k: 'ref'; readonly v: string }
+  | { readonly k: 'current'; readonly v: '' };
 
 type Item = Operand | { readonly k: 'op'; readonly v: Op } | { readonly k: 'conv'; readonly v: 'to_i' | 'to_f' };
 type Op = 'add' | 'sub' | 'mul' | 'div' | 'mod' | 'pow';
@@ -261,9 +263,8 @@ export function parseVariableValue(name: string, raw: string): Expr {
     }
     return { text: raw, items: [{ k: 'ref', v: id }], names: [], vars: [] };
   }
-  if (raw === 'current') {
-    throw new Errors.UNSUPPORTED(`$${name}_${raw}`, 'the current-asset variable is not supported');
-  }
+  // The asset being delivered (Cloudinary's `$img_current`), known once the source is.
+  if (raw === 'current') return { text: raw, items: [{ k: 'current', v: '' }], names: [], vars: [] };
   const tokens = tokenize(raw);
   const e = tokens && exprWithConversions(tokens, raw, false);
   if (!e) throw new Errors.INVALID_PARAM('variable', `$${name}_${raw}`);
@@ -313,6 +314,8 @@ export interface Env {
   variable(n: string): Value | undefined;
   context(key: string): string;
   metadata(key: string): string;
+  /** The asset being delivered, for `$name_current` (absent: a 400 unsupported). */
+  current?(): AssetRef;
 }
 
 function num(v: Value, text: string): number {
@@ -352,6 +355,9 @@ function reduce(vals: Value[], ops: Op[], text: string): Value {
 function operandValue(o: Operand, env: Env, text: string, refs: boolean): Value {
   switch (o.k) {
     case 'ref': return new AssetRef(o.v);
+    case 'current':
+      if (!env.current) throw new Errors.UNSUPPORTED(text, 'the current asset is not known here');
+      return env.current();
     case 'num': return o.v;
     case 'str': return o.v;
     case 'name': return env.name(o.v);

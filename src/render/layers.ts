@@ -368,8 +368,12 @@ async function applyLut(canvas: Canvas, spec: LayerSpec, s: Extract<LayerSource,
 /** Composite works in RGB(A): a grey base would drop the layer's colour. */
 async function toRgb(canvas: Canvas): Promise<void> {
   if (canvas.channels < 3) {
+    // A queued grayscale() (e_grayscale before the layer) would otherwise apply after the
+    // conversion and the composite, greying the layer too: settle it first, and the conversion.
+    await canvas.materialize();
+    if (canvas.channels >= 3) return;
     await canvas.op('colourspace', 'colour', (img) => img.toColourspace('srgb'));
-    canvas.channels += 2;
+    await canvas.materialize();
   }
 }
 

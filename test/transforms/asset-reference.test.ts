@@ -1,7 +1,8 @@
 /**
  * Asset-reference variables (`$name_ref:!folder:id!`, the SDKs' setAssetReference) through the
  * real server: `l_$name` and `u_$name` draw the stored image the variable names, the same bytes
- * as the literal `l_folder:id`; the result key holds the resolved reference (two references,
+ * as the literal `l_folder:id`; `$name_current` names the asset delivered (Cloudinary's
+ * colour-over-greyscale and blurred-padding examples; a default image standing in); the result key holds the resolved reference (two references,
  * two results; a reference and the literal id, one render; a changed layer file re-renders); a
  * reference read as a value, a value used as a layer, a malformed reference and `d_$name` are
  * 400s naming the problem; an unknown asset answers as an unknown `l_` id does.
@@ -58,6 +59,24 @@ t.test('l_$name overlays the stored asset the reference names', async (t) => {
   t.same(await pixel('/image/upload/$o_ref:!docs:sale!,l_$o,w_100/fl_layer_apply,g_north_west/base.png', 10, 10), [255, 0, 0, 255], 'defined in the layer\'s own component, placed by fl_layer_apply');
 });
 
+t.test('$name_current: the asset being delivered', async (t) => {
+  // Cloudinary's own example: the image in colour over its greyscale self.
+  const url = '/image/upload/$img_current/e_grayscale/l_$img,w_0.5/fl_layer_apply,g_north_west/docs/sale.png';
+  t.same(await pixel(url, 5, 5), [255, 0, 0, 255], 'the overlay keeps the colour');
+  const grey = await pixel(url, 95, 45);
+  t.ok(grey[0] === grey[1] && grey[1] === grey[2], `the base is grey (${grey})`);
+  const same = await s.get(url);
+  t.equal(same.headers.get('etag'), (await s.get('/image/upload/e_grayscale/l_docs:sale,w_0.5/fl_layer_apply,g_north_west/docs/sale.png')).headers.get('etag'), 'the same result as naming it');
+  // Cloudinary's blurred-background example, on the 300×200 base: the underlay fills the padding.
+  const pad = '/image/upload/$img_current/c_pad,w_400,h_200,b_transparent/u_$img,c_fill,w_400,h_200/fl_layer_apply/docs/other.png';
+  t.same(await pixel(pad, 2, 25), [0, 0, 255, 255], 'the underlay shows in the padding');
+  // With a default image standing in, the current asset is the default.
+  const r = await s.get('/image/upload/d_docs:sale/$img_current/e_grayscale/l_$img,w_0.5/fl_layer_apply,g_north_west/nothing.png');
+  t.equal(r.status, 200);
+  t.match(r.headers.get('x-cld-default'), /^docs[/:]sale$/);
+  t.same(await pixel('/image/upload/d_docs:sale/$img_current/e_grayscale/l_$img,w_0.5/fl_layer_apply,g_north_west/nothing.png', 5, 5), [255, 0, 0, 255]);
+});
+
 t.test('u_$name underlays it', async (t) => {
   const url = '/image/upload/$under_ref:!docs:other!/u_$under,w_300,h_200,c_scale/holed.png';
   t.same(await pixel(url, 20, 100), [0, 0, 255, 255], 'blue shows through the transparent half');
@@ -100,7 +119,6 @@ t.test('refusals name the problem', async (t) => {
   t.equal(await refused('/image/upload/l_$1x/base.png'), '400 Invalid overlay in transformation: $1x (a layer named by a variable is l_$<name>, the variable holding an asset reference)');
   t.equal(await refused('/image/upload/$o_ref:!docs:sale!/d_$o/base.png'),
     '400 Unsupported transformation d_$o: a default image named by a variable is not supported (name it d_<public_id>)');
-  t.equal(await refused('/image/upload/$img_current/base.png'), '400 Unsupported transformation $img_current: the current-asset variable is not supported');
 });
 
 t.test('an unknown asset answers as an unknown l_ id', async (t) => {
