@@ -115,11 +115,11 @@ class Resolver {
       variable: (n) => this.vars.get(n),
       context: (k) => (Object.hasOwn(asset.context, k) ? asset.context[k] : ''),
       metadata: (k) => (Object.hasOwn(asset.metadata, k) ? asset.metadata[k] : ''),
-      current: () => {
+      current: (name) => {
         const c = this.input.current;
-        if (!c) throw new Errors.UNSUPPORTED('current', 'the current asset is not known here');
+        if (!c) throw new Errors.UNSUPPORTED(`$${name}_current`, 'the current asset is not known here');
         if (c.type === 'fetch') return new AssetRef(c.publicId, 'fetch');
-        if (c.type !== 'upload') throw new Errors.UNSUPPORTED('current', `the current asset of a ${c.type} delivery cannot be drawn as a layer (upload and fetch only)`);
+        if (c.type !== 'upload') throw new Errors.UNSUPPORTED(`$${name}_current`, `the current asset of a ${c.type} delivery cannot be drawn as a layer (upload and fetch only)`);
         return new AssetRef(c.publicId + (c.ext ? `.${c.ext}` : ''));
       },
     };

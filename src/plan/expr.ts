@@ -37,7 +37,8 @@ type Operand =
   | { readonly k: 'var'; readonly v: string }
   | { readonly k: 'ctx' | 'md'; readonly v: string }
   | { readonly k: 'ref'; readonly v: string }
-  | { readonly k: 'current'; readonly v: '' };
+  /** `v`: the variable being defined, for messages. */
+  | { readonly k: 'current'; readonly v: string };
 
 type Item = Operand | { readonly k: 'op'; readonly v: Op } | { readonly k: 'conv'; readonly v: 'to_i' | 'to_f' };
 type Op = 'add' | 'sub' | 'mul' | 'div' | 'mod' | 'pow';
@@ -264,7 +265,7 @@ export function parseVariableValue(name: string, raw: string): Expr {
     return { text: raw, items: [{ k: 'ref', v: id }], names: [], vars: [] };
   }
   // The asset being delivered (Cloudinary's `$img_current`), known once the source is.
-  if (raw === 'current') return { text: raw, items: [{ k: 'current', v: '' }], names: [], vars: [] };
+  if (raw === 'current') return { text: raw, items: [{ k: 'current', v: name }], names: [], vars: [] };
   const tokens = tokenize(raw);
   const e = tokens && exprWithConversions(tokens, raw, false);
   if (!e) throw new Errors.INVALID_PARAM('variable', `$${name}_${raw}`);
@@ -314,8 +315,8 @@ export interface Env {
   variable(n: string): Value | undefined;
   context(key: string): string;
   metadata(key: string): string;
-  /** The asset being delivered, for `$name_current` (absent: a 400 unsupported). */
-  current?(): AssetRef;
+  /** The asset being delivered, for `$name_current` (`name` for messages; absent: a 400 unsupported). */
+  current?(name: string): AssetRef;
 }
 
 function num(v: Value, text: string): number {
@@ -356,8 +357,8 @@ function operandValue(o: Operand, env: Env, text: string, refs: boolean): Value 
   switch (o.k) {
     case 'ref': return new AssetRef(o.v);
     case 'current':
-      if (!env.current) throw new Errors.UNSUPPORTED(text, 'the current asset is not known here');
-      return env.current();
+      if (!env.current) throw new Errors.UNSUPPORTED(`$${o.v}_current`, 'the current asset is not known here');
+      return env.current(o.v);
     case 'num': return o.v;
     case 'str': return o.v;
     case 'name': return env.name(o.v);

@@ -10,6 +10,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import sharp from 'sharp';
 import t from 'tap';
 import { renderGate, startServer, waitFor } from '../helpers/harness.ts';
@@ -29,8 +30,24 @@ await fs.writeFile(path.join(dir, 'swap.png'), await solid(100, 50, '#ff0000'));
   await fs.writeFile(path.join(dir, 'holed.png'), await sharp(holed, { raw: { width: 300, height: 200, channels: 4 } }).png().toBuffer());
 }
 
+// A private asset (its own folder, signed URLs), and an upload asset of the same id.
+await fs.mkdir(`${dir}-private`);
+t.teardown(() => fs.rm(`${dir}-private`, { recursive: true, force: true }));
+await fs.writeFile(path.join(`${dir}-private`, 'secret.png'), await solid(100, 50, '#00ff00'));
+await fs.writeFile(path.join(dir, 'secret.png'), await solid(100, 50, '#ff00ff'));
+const SECRET = 'b';
+const cloudinary = createRequire(import.meta.url)('cloudinary') as { v2: { url(id: string, o: Record<string, unknown>): string } };
+/** A signed private delivery path built by the official SDK. */
+function privatePath(id: string, transformation: string): string {
+  const u = new URL(cloudinary.v2.url(id, {
+    type: 'private', raw_transformation: transformation, sign_url: true, secure: true, private_cdn: true,
+    secure_distribution: '127.0.0.1', api_secret: SECRET, cloud_name: 'demo',
+  }));
+  return u.pathname + u.search;
+}
+
 const gate = renderGate({ open: true });
-const s = await startServer(t, { gate, config: { storageDir: dir, namedTransformations: { badge: 'l_$o,w_50' } } });
+const s = await startServer(t, { gate, config: { storageDir: dir, secret: SECRET, namedTransformations: { badge: 'l_$o,w_50' } } });
 
 async function pixel(url: string, x: number, y: number): Promise<number[]> {
   const r = await s.get(url);
@@ -75,6 +92,11 @@ t.test('$name_current: the asset being delivered', async (t) => {
   t.equal(r.status, 200);
   t.match(r.headers.get('x-cld-default'), /^docs[/:]sale$/);
   t.same(await pixel('/image/upload/d_docs:sale/$img_current/e_grayscale/l_$img,w_0.5/fl_layer_apply,g_north_west/nothing.png', 5, 5), [255, 0, 0, 255]);
+  // A private asset is not drawn from upload storage (where another asset has its id).
+  const priv = await s.get(privatePath('secret.png', '$img_current/l_$img,w_0.5'));
+  t.equal(`${priv.status} ${priv.headers.get('x-cld-error')}`,
+    '400 Unsupported transformation $img_current: the current asset of a private delivery cannot be drawn as a layer (upload and fetch only)');
+  t.equal((await s.get(privatePath('secret.png', 'w_50'))).status, 200, 'the signed private URL itself is served');
 });
 
 t.test('u_$name underlays it', async (t) => {
