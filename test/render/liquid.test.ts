@@ -57,6 +57,11 @@ await sharp(Buffer.concat([raw, dark]), { raw: { width: W, height: H * 2, channe
 await sharp(raw, { raw: { width: W, height: H, channels: 3 } }).resize(W * 2.5, H * 2.5, { kernel: 'nearest' }).png().toFile(path.join(storage, 'large.png'));
 await sharp({ create: { width: 100, height: 40, channels: 4, background: '#0f0' } }).png().toFile(path.join(storage, 'badge.png'));
 
+// Small and odd inputs: grey, grey with alpha, two pixels.
+await sharp(raw, { raw: { width: W, height: H, channels: 3 } }).resize(60, 30).grayscale().png().toFile(path.join(storage, 'grey.png'));
+await sharp(raw, { raw: { width: W, height: H, channels: 3 } }).resize(60, 30).grayscale().ensureAlpha(0.5).png().toFile(path.join(storage, 'grey-alpha.png'));
+await sharp({ create: { width: 2, height: 1, channels: 3, background: '#123456' } }).png().toFile(path.join(storage, 'two.png'));
+
 const s = await startServer(t, { config: { storageDir: storage } });
 
 interface Img { data: Buffer; width: number; height: number }
@@ -148,6 +153,16 @@ t.test('an animation is carved frame by frame', async (t) => {
   const { data, info } = await sharp(r.body, { page: 1 }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   const red = extent({ data, width: info.width, height: info.height }, isRed);
   t.ok(red >= OBJ * 0.85, `second frame: red object ${red} px wide`);
+});
+
+t.test('grey, grey with alpha and tiny inputs', async (t) => {
+  for (const [file, tr, size] of [['grey.png', 'c_scale,g_liquid,w_30,h_30', [30, 30]], ['grey-alpha.png', 'c_scale,g_liquid,w_40,h_40', [40, 40]],
+    ['two.png', 'c_scale,g_liquid,w_10,h_20', [10, 20]], ['two.png', 'c_scale,g_liquid,w_3,h_3', [3, 3]]] as const) {
+    const r = await s.get(`/image/upload/${tr}/${file}`);
+    t.equal(r.status, 200, `${tr}/${file} ${r.headers.get('x-cld-error') ?? ''}`);
+    const m = await sharp(r.body).metadata();
+    t.same([m.width, m.height], size, `${tr}/${file}: ${size.join('x')}`);
+  }
 });
 
 t.test('refusals are 400s naming the problem', async (t) => {
