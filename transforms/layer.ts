@@ -13,6 +13,9 @@
  *     SSRF-guarded origin (allow-list, ports, private addresses refused before connecting).
  *   - `l_lut:<public_id>.3dl|.cube`: a 3D colour look-up table from storage, applied to the
  *     base (trilinear); it takes no transformations or placement of its own.
+ *   - `l_$<name>`: the image an asset-reference variable names (`$name_ref:!folder:id!`, or
+ *     `$name_current`, the asset delivered), made a stored image (or, for a `fetch` delivery's
+ *     own source, a remote) layer by `compute` once the variables are known.
  *   - `l_video:`, `l_subtitles:`, `l_audio:`, private/authenticated layers and text styles by
  *     public id: answered 400 unsupported.
  *
