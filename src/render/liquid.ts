@@ -72,21 +72,22 @@ async function runCarve(job: CarveJob, canvas: Canvas): Promise<CarveResult> {
  * canvas's saliency and faces, subject.ts) raises the energy of what should stay.
  */
 export async function liquidRescale(canvas: Canvas, width: number, height: number, importance?: ImportanceMap): Promise<void> {
-  const m = await canvas.materialize();
-  const pages = canvas.pages, iw = m.width, ih = canvas.height, ch = m.channels as 1 | 2 | 3 | 4;
+  await canvas.ensureDims();
+  const pages = canvas.pages, iw = canvas.width, ih = canvas.height;
   const target = width / height;
   const rows = iw / ih < target; // too tall: remove rows
-  // Uniform scale first, so that the axis kept whole has its final length (never enlarged here).
+  // Uniform scale first, so that the axis kept whole has its final length (never enlarged
+  // here): queued on the pipeline, so a large JPEG shrinks on load.
   const s0 = Math.min(1, rows ? width / iw : height / ih);
   const fw = Math.max(1, Math.round(iw * s0)), fh = Math.max(1, Math.round(ih * s0));
-  const raw = (data: Buffer, w: number, h: number) => sharp(data, {
-    raw: { width: w, height: h * pages, channels: ch, ...(pages > 1 ? { pageHeight: h } : {}) },
-    ...(pages > 1 ? { pages: -1 } : {}),
-    limitInputPixels: false,
-  });
+  if (fw !== iw || fh !== ih) {
+    await canvas.op('resize', 'resize', (img) => img.resize(fw, fh, { fit: 'fill' }));
+    canvas.mapThrough(scale(iw / fw, ih / fh), fw, fh);
+  }
+  const m = await canvas.materialize();
+  const ch = m.channels as 1 | 2 | 3 | 4;
+  const full = m.data;
   const seconds = () => canvas.deadline?.seconds('g_liquid') ?? 0;
-  const full = fw === iw && fh === ih ? m.data
-    : await raw(m.data, iw, ih).resize(fw, fh, { fit: 'fill' }).raw().timeout({ seconds: seconds() }).toBuffer();
   // The carved axis's length in the result at this scale, and the seams that make it on the work copy.
   const along = rows ? fh : fw;
   const carved = Math.max(1, Math.round(rows ? fw / target : fh * target));
@@ -106,7 +107,7 @@ export async function liquidRescale(canvas: Canvas, width: number, height: numbe
     const r = await runCarve({ work, ww, wh, wc: ch, ...(weight ? { weight } : {}), full, fw, fh, fc: ch, pages, rows, seams, carved }, canvas);
     out = { data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.length), width: r.width, height: r.height };
   }
-  canvas.replace({ data: out.data, width: out.width, height: out.height * pages, channels: ch }, scale(iw / out.width, ih / out.height), pages);
+  if (out.data !== full) canvas.replace({ data: out.data, width: out.width, height: out.height * pages, channels: ch }, scale(fw / out.width, fh / out.height), pages);
   if (out.width !== width || out.height !== height) {
     const sx = canvas.width / width, sy = canvas.height / height;
     await canvas.op('resize', 'resize', (img) => img.resize(width, height, { fit: 'fill' }));

@@ -155,6 +155,14 @@ t.test('an animation is carved frame by frame', async (t) => {
   t.ok(red >= OBJ * 0.85, `second frame: red object ${red} px wide`);
 });
 
+t.test('fl_getinfo: the output shows the whole input', async (t) => {
+  const r = await s.get('/image/upload/c_scale,g_liquid,w_300,h_300/fl_getinfo/pair.png');
+  t.equal(r.status, 200);
+  const info = JSON.parse(r.body.toString('utf8')) as { output: { width: number; height: number }; crop?: unknown };
+  t.same([info.output.width, info.output.height], [300, 300]);
+  t.equal(info.crop, undefined, 'no crop: every part of the input is in it');
+});
+
 t.test('grey, grey with alpha and tiny inputs', async (t) => {
   for (const [file, tr, size] of [['grey.png', 'c_scale,g_liquid,w_30,h_30', [30, 30]], ['grey-alpha.png', 'c_scale,g_liquid,w_40,h_40', [40, 40]],
     ['two.png', 'c_scale,g_liquid,w_10,h_20', [10, 20]], ['two.png', 'c_scale,g_liquid,w_3,h_3', [3, 3]]] as const) {
