@@ -16,6 +16,11 @@ declare module './types.ts' {
 }
 
 function parseDefault(raw: string): ImageRef {
+  if (raw.startsWith('$')) {
+    // The default replaces a source that is missing, so it is chosen before the source, and
+    // with it the variables (which may read its size), are known.
+    throw new Errors.UNSUPPORTED(`d_${raw}`, 'a default image named by a variable is not supported (name it d_<public_id>)');
+  }
   let id: string;
   try {
     id = decodeURIComponent(raw).split(':').join('/');

@@ -1,7 +1,8 @@
 /**
  * `g_<gravity>` — where a crop or pad anchors (Cloudinary `gravity`). Compass points
  * (`north_west` … `south_east`, `center`), `xy_center` (x,y is the centre), `auto[:subject|faces]`
- * (content-aware), `face`, `faces`, `face:center`, `faces:auto`. Owned by the geometry step.
+ * (content-aware), `face`, `faces`, `face:center`, `faces:auto`, `liquid` (content-aware liquid
+ * rescaling, with `c_scale` only: src/render/liquid.ts). Owned by the geometry step.
  *
  * Object gravities (Cloudinary's object-aware cropping, names in src/analyze/coco.ts):
  * - `g_<class>[:<class>…]` crops around every detected object of those classes (or categories);
@@ -32,6 +33,8 @@ export type AutoGravity = { kind: 'auto'; focus: 'default' | 'subject' | 'faces'
 export type Gravity =
   | { kind: 'compass'; dir: Compass }
   | { kind: 'xy_center' }
+  /** `g_liquid`: `c_scale` changes the aspect ratio by removing low-energy seams (src/render/liquid.ts). */
+  | { kind: 'liquid' }
   | AutoGravity
   | { kind: 'face'; multiple: boolean; fallback: 'auto' | 'center' }
   | { kind: 'object'; names: readonly string[]; fallback: AutoGravity | 'center' };
@@ -105,6 +108,7 @@ export const gravity = defineTransform({
     const alias = own(ALIASES, raw);
     if (alias) return { kind: 'compass', dir: alias };
     if (raw === 'xy_center') return { kind: 'xy_center' };
+    if (raw === 'liquid') return { kind: 'liquid' };
     if (raw === 'auto' || raw === 'auto:classic') return { kind: 'auto', focus: 'default' };
     if (raw === 'auto:subject') return { kind: 'auto', focus: 'subject' };
     if (raw === 'auto:faces' || raw === 'auto:face') return { kind: 'auto', focus: 'faces' };
@@ -139,6 +143,7 @@ function gravityText(v: Gravity): string {
     switch (v.kind) {
       case 'compass': return v.dir;
       case 'xy_center': return 'xy_center';
+      case 'liquid': return 'liquid';
       case 'auto': return printAuto(v);
       case 'face': return `${v.multiple ? 'faces' : 'face'}${v.fallback === 'center' ? ':center' : ''}`;
       case 'object': return [...v.names, ...(v.fallback === 'center' ? [] : [printAuto(v.fallback)])].join(':');

@@ -13,6 +13,9 @@
  *     SSRF-guarded origin (allow-list, ports, private addresses refused before connecting).
  *   - `l_lut:<public_id>.3dl|.cube`: a 3D colour look-up table from storage, applied to the
  *     base (trilinear); it takes no transformations or placement of its own.
+ *   - `l_$<name>`: the image an asset-reference variable names (`$name_ref:!folder:id!`, or
+ *     `$name_current`, the asset delivered), made a stored image (or, for a `fetch` delivery's
+ *     own source, a remote) layer by `compute` once the variables are known.
  *   - `l_video:`, `l_subtitles:`, `l_audio:`, private/authenticated layers and text styles by
  *     public id: answered 400 unsupported.
  *
@@ -51,7 +54,9 @@ export type LayerSource =
   | { readonly kind: 'image'; readonly publicId: string; readonly ext?: string }
   | { readonly kind: 'fetch'; readonly url: string }
   | { readonly kind: 'lut'; readonly publicId: string; readonly ext: 'cube' | '3dl' }
-  | { readonly kind: 'text'; readonly style: TextStyle; readonly text: string; readonly colour?: Rgba; readonly background?: Rgba };
+  | { readonly kind: 'text'; readonly style: TextStyle; readonly text: string; readonly colour?: Rgba; readonly background?: Rgba }
+  /** `l_$name`: the stored image an asset-reference variable names; resolved to `image` by `compute`. */
+  | { readonly kind: 'ref'; readonly variable: string };
 
 export interface Placement {
   readonly gravity?: Gravity;
@@ -162,7 +167,11 @@ function parseTextStyle(name: string, raw: string, whole: string): TextStyle {
 /** The source part of `l_…` / `u_…`; shared by both keys. */
 export function parseLayerSource(name: 'overlay' | 'underlay', raw: string): LayerSource {
   const key = name === 'overlay' ? 'l' : 'u';
-  if (raw.startsWith('$')) throw new Errors.UNSUPPORTED(`${key}_${raw}`, 'layers named by a variable (asset references) are not supported');
+  if (raw.startsWith('$')) {
+    const variable = raw.slice(1);
+    if (!/^[a-zA-Z][a-zA-Z0-9]*$/.test(variable)) throw new Errors.INVALID_PARAM(name, `${raw} (a layer named by a variable is ${key}_$<name>, the variable holding an asset reference)`);
+    return { kind: 'ref', variable };
+  }
   const colon = raw.indexOf(':');
   const prefix = colon > 0 ? raw.slice(0, colon) : '';
   if (UNSUPPORTED_SOURCES[prefix]) throw new Errors.UNSUPPORTED(`${key}_${prefix}`, UNSUPPORTED_SOURCES[prefix]);
@@ -186,7 +195,11 @@ export function parseLayerSource(name: 'overlay' | 'underlay', raw: string): Lay
     if (!text || text.length > 1000) throw new Errors.INVALID_PARAM(name, raw);
     return { kind: 'text', style, text };
   }
-  let id = decode(name, raw).split(':').join('/');
+  return imageSource(name, raw, decode(name, raw).split(':').join('/'));
+}
+
+/** A stored image layer of public id `id` (folders with `/`), an image extension split off. */
+function imageSource(name: 'overlay' | 'underlay', raw: string, id: string): LayerSource {
   let ext: string | undefined;
   const dot = id.lastIndexOf('.');
   // The same extensions as a delivery URL's public id (src/formats.ts).
@@ -245,6 +258,7 @@ function sourceCanonical(s: LayerSource): string {
   if (s.kind === 'image') return s.publicId.split('/').map(keyText).join(':') + (s.ext ? `.${s.ext}` : '');
   if (s.kind === 'fetch') return `fetch:${keyText(s.url)}`;
   if (s.kind === 'lut') return `lut:${s.publicId.split('/').map(keyText).join(':')}.${s.ext}`;
+  if (s.kind === 'ref') return `$${s.variable}`;
   const colours = `${s.colour ? `~co:${colourCanonical(s.colour)}` : ''}${s.background ? `~b:${colourCanonical(s.background)}` : ''}`;
   return `text:${textStyleCanonical(s.style)}:${keyText(s.text)}${colours}`;
 }
@@ -271,7 +285,10 @@ export function layerCanonical(v: LayerSpec): string {
  */
 export async function layerCompute(v: LayerSpec, cc: ComputeContext): Promise<LayerSpec> {
   const s = v.source;
-  const source: LayerSource = s.kind === 'text' && s.text.includes('$(') ? { ...s, text: cc.text(s.text) } : s;
+  const name = v.under ? 'underlay' : 'overlay';
+  const source: LayerSource = s.kind === 'text' && s.text.includes('$(') ? { ...s, text: cc.text(s.text) }
+    // An asset reference names a stored image; the resolved plan (and the result key) holds its id.
+    : s.kind === 'ref' ? referenced(name, s.variable, cc.reference(s.variable)) : s;
   if (source.kind === 'text' && (!source.text || source.text.length > 1000)) throw new Errors.INVALID_PARAM(v.under ? 'underlay' : 'overlay', source.text.slice(0, 100));
   const components = await cc.components(v.components);
   const p = v.placement;
@@ -281,6 +298,11 @@ export async function layerCompute(v: LayerSpec, cc: ComputeContext): Promise<La
     ...(p.y ? { y: await cc.value('y', p.y) } : {}),
   };
   return { ...v, source, components, placement, nested: cc.canonical(components) };
+}
+
+/** The layer source an asset reference names: a stored image, or a `fetch` source's URL. */
+function referenced(name: 'overlay' | 'underlay', variable: string, ref: { id: string; type: 'upload' | 'fetch' }): LayerSource {
+  return ref.type === 'fetch' ? { kind: 'fetch', url: ref.id } : imageSource(name, `$${variable}`, ref.id);
 }
 
 /** A bare parsed token: the plan's layer grouping fills components and placement. */

@@ -207,6 +207,12 @@ export interface ComputeContext {
   components(list: readonly Component[]): Promise<Component[]>;
   /** Canonical text of components (the plan printer's). */
   canonical(list: readonly Component[]): string;
+  /**
+   * What an asset-reference variable holds (`$name_ref:!…!`, `$name_current`): a stored image's
+   * public id (folders with `/`, maybe an extension), or a `fetch` source's URL; a 400 naming
+   * the variable otherwise.
+   */
+  reference(name: string): { readonly id: string; readonly type: 'upload' | 'fetch' };
 }
 
 /** Tags, context and structured metadata of the requested asset (empty until storage provides them). */
@@ -328,6 +334,8 @@ export interface ResolveContext extends ResolveServices {
    * empty).
    */
   readonly asset?: () => Promise<AssetMetadata | undefined>;
+  /** The asset being delivered (the URL's, or a default image's), for `$name_current`. */
+  readonly current?: { readonly type: string; readonly publicId: string; readonly ext?: string };
   /** Components before the one being resolved (already resolved), for per-step analysis. */
   readonly before: readonly Component[];
   /**

@@ -1,9 +1,11 @@
 /**
  * `$<name>_<value>` — a user-defined variable (url-api.md §8): a number, an arithmetic
  * expression (`$size_iw_div_4`, `$x_$w_add_10`), a string (`$label_!Sale!`), `ctx:!key!` or
- * `md:!key!`, optionally converted (`_to_i`, `_to_f`). Defined in a component, visible to
- * every later component (and inside named transformations and layers); several may stand in
- * one component, defined left to right. Read as `w_$size`, or `$(label)` in text layers.
+ * `md:!key!`, optionally converted (`_to_i`, `_to_f`), or an asset reference
+ * (`ref:!folder:id!`; `current`, the asset delivered) that `l_$name`/`u_$name` draw and nothing
+ * reads as a value. Defined in a component, visible to every later component (and inside
+ * named transformations and layers); several may stand in one component, defined left to
+ * right. Read as `w_$size`, or `$(label)` in text layers.
  * Consumed by src/plan/compute.ts through the `flow` hook: the resolved plan never holds it.
  */
 import { defineTransform } from './types.ts';

@@ -479,6 +479,33 @@ async function subjectOf(canvas: Canvas, c: Component, ctx: RenderContext): Prom
   return { x: b.x, y: b.y, width: b.width, height: b.height };
 }
 
+/** Per-pixel importance of the canvas on a coarse grid (row-major, 0..1). */
+export interface ImportanceMap {
+  width: number;
+  height: number;
+  map: Float32Array;
+}
+
+/**
+ * What liquid rescaling (src/render/liquid.ts) should keep: the saliency map of the `g_auto`
+ * analysis (faces as a cue when the picture holds skin tones, as for `g_auto`), with the faces'
+ * boxes at full importance. Cached and replayed like the other content decisions.
+ */
+export function importanceOf(canvas: Canvas, ctx: RenderContext): Promise<ImportanceMap> {
+  return decided(ctx, `importance\n${analysisKey(canvas, ctx, 'geometry')}`, async () => {
+    const a = await subjectAnalysis(canvas, ctx, 'if-skin');
+    const { width, height } = a.saliency;
+    const map = Float32Array.from(a.saliency.map, (v) => Math.min(1, Math.max(0, v)));
+    const sx = width / a.width, sy = height / a.height;
+    for (const f of a.faces) {
+      const x0 = Math.max(0, Math.floor(f.x * sx)), x1 = Math.min(width, Math.ceil((f.x + f.width) * sx));
+      const y0 = Math.max(0, Math.floor(f.y * sy)), y1 = Math.min(height, Math.ceil((f.y + f.height) * sy));
+      for (let y = y0; y < y1; y++) map.fill(1, y * width + x0, y * width + x1);
+    }
+    return { width, height, map };
+  });
+}
+
 /** Faces on the canvas as it is now (for e_pixelate_faces / e_blur_faces). */
 export function facesOn(canvas: Canvas, ctx: RenderContext, stage: string): Promise<Box[]> {
   return decided(ctx, `faces\n${analysisKey(canvas, ctx, stage)}`, async () => (await subjectAnalysis(canvas, ctx, 'always', stage)).faces);

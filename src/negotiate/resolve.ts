@@ -41,7 +41,7 @@ export async function resolvePlan(plan: Plan, rc: Omit<ResolveContext, 'before' 
     const analysis = () => cachedSourceAnalysis(rc.source.identity, () => (rc.admit
       ? rc.admit((d) => sourceAnalysis(rc.source, rc.meta, rc.config, d))
       : sourceAnalysis(rc.source, rc.meta, rc.config, new Deadline(rc.config.processTimeoutMs))));
-    const components = await computeComponents(plan.components, { meta: rc.meta, config: rc.config, plannedSize, asset: rc.asset, analysis });
+    const components = await computeComponents(plan.components, { meta: rc.meta, config: rc.config, plannedSize, asset: rc.asset, current: rc.current, analysis });
     plan = { components, canonical: components.map(canonicalComponent).join('/') };
     rc = { ...rc, plan };
     if (!isDynamic(plan)) return { plan, variant: '' };

@@ -98,7 +98,9 @@ export function createResolver(delivery: Delivery, sources: Sources): Resolver {
       // Tags and context (`if_!sale!_in_tags`) are read only when an expression reads them; the
       // resolved plan, which the result key holds, then shows what they decided.
       const asset = () => sources.asset(ref);
-      const r = await resolvePlan(plan, { hints, vary, config, source: src, meta, plan, extFormat: url.extFormat, admit, asset });
+      // `$name_current` names the asset delivered: the URL's, or the default image standing in for it.
+      const current = { type: ref.type, publicId: ref.publicId, ...(ref.ext ? { ext: ref.ext } : {}) };
+      const r = await resolvePlan(plan, { hints, vary, config, source: src, meta, plan, extFormat: url.extFormat, admit, asset, current });
       return { parsed, src, plan: r.plan, variant: r.variant, deadline, headers, hints, vary, loadMs, ...fb, ...(r.json !== undefined ? { json: r.json } : {}) };
     },
   };

@@ -15,7 +15,7 @@
 import { TRANSFORMS, type Component, type PlanKey, type TransformDef } from '../../transforms/index.ts';
 import type { AssetMetadata, ComputeContext, FlowContext, LoadOptions, ResolveContext } from '../../transforms/types.ts';
 import { Errors } from '../errors.ts';
-import { Computed, evaluate, test, valueText, type Env, type Expr, type Value } from './expr.ts';
+import { AssetRef, Computed, evaluate, refUsedAsValue, test, valueText, type Env, type Expr, type Value } from './expr.ts';
 import { canonicalComponent } from './parse.ts';
 
 const BY_PLAN_KEY: ReadonlyMap<string, TransformDef<PlanKey>> = new Map(TRANSFORMS.map((t) => [t.planKey, t]));
@@ -27,7 +27,7 @@ const EMPTY_ASSET: AssetMetadata = { tags: [], context: {}, metadata: {} };
 const TEXT_REF = /\$\(([a-zA-Z][a-zA-Z0-9]*)\)/g;
 
 /** What resolution reads besides the plan. */
-export type ComputeInput = Pick<ResolveContext, 'meta' | 'config' | 'plannedSize' | 'asset'> & {
+export type ComputeInput = Pick<ResolveContext, 'meta' | 'config' | 'plannedSize' | 'asset' | 'current'> & {
   /** Face count and illustration score of the source (only asked when `fc`/`ils` are used). */
   analysis?: () => Promise<{ faces: number; illustration: number }>;
 };
@@ -115,11 +115,19 @@ class Resolver {
       variable: (n) => this.vars.get(n),
       context: (k) => (Object.hasOwn(asset.context, k) ? asset.context[k] : ''),
       metadata: (k) => (Object.hasOwn(asset.metadata, k) ? asset.metadata[k] : ''),
+      current: (name) => {
+        const c = this.input.current;
+        if (!c) throw new Errors.UNSUPPORTED(`$${name}_current`, 'the current asset is not known here');
+        if (c.type === 'fetch') return new AssetRef(c.publicId, 'fetch');
+        if (c.type !== 'upload') throw new Errors.UNSUPPORTED(`$${name}_current`, `the current asset of a ${c.type} delivery cannot be drawn as a layer (upload and fetch only)`);
+        return new AssetRef(c.publicId + (c.ext ? `.${c.ext}` : ''));
+      },
     };
   }
 
-  async evaluate(e: Expr, before: readonly Component[]): Promise<Value> {
-    return evaluate(e, await this.env(e.names, before));
+  /** `refs`: a variable definition, which may hold (or copy) an asset reference. */
+  async evaluate(e: Expr, before: readonly Component[], refs = false): Promise<Value> {
+    return evaluate(e, await this.env(e.names, before), refs);
   }
 
   text(s: string): string {
@@ -127,6 +135,7 @@ class Resolver {
     return s.replace(TEXT_REF, (_m, name: string) => {
       const v = this.vars.get(name);
       if (v === undefined) throw new Errors.INVALID_PARAM('text', `$(${name}) (variable $${name} is used before it is defined)`);
+      if (v instanceof AssetRef) throw refUsedAsValue(name, v);
       return valueText(v);
     });
   }
@@ -166,7 +175,7 @@ class Resolver {
         get active() { return only && (!block || (block.inElse ? !block.ok : block.ok)); },
         bare: Object.keys(c).every((k) => BY_PLAN_KEY.get(k)?.flow !== undefined),
         get later() { return list.slice(i + 1); },
-        evaluate: (e) => this.evaluate(e, canvas()),
+        evaluate: (e) => this.evaluate(e, canvas(), true),
         test: async (cond) => test(cond, await this.env(cond.names, canvas())),
         bind: (name, value) => { this.vars.set(name, value); },
         open: (ok, text) => {
@@ -216,6 +225,14 @@ class Resolver {
         return (await this.concrete(def, v, before)) as T;
       },
       components: (list) => this.components(list, before),
+      reference: (name) => {
+        const v = this.vars.get(name);
+        if (v === undefined) throw new Errors.INVALID_PARAM('variable', `$${name} (used before it is defined)`);
+        if (!(v instanceof AssetRef)) {
+          throw new Errors.INVALID_PARAM('variable', `$${name} (holds ${valueText(v)}, not an asset reference: define it as $${name}_ref:!<public_id>!)`);
+        }
+        return v;
+      },
       canonical: (list) => list.map(canonicalComponent).join('/'),
     };
   }

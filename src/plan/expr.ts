@@ -15,7 +15,17 @@
  */
 import { Errors } from '../errors.ts';
 
-export type Value = number | string | readonly string[];
+/**
+ * An asset reference (`$name_ref:!folder:id!`, the SDKs' setAssetReference): names a stored
+ * image where a public id is expected (`l_$name`, `u_$name`); it is never a number or a string.
+ * `id` has `/` between folders.
+ */
+export class AssetRef {
+  /** `fetch`: `id` is the remote URL of a `fetch` delivery's own source (`$name_current`). */
+  constructor(readonly id: string, readonly type: 'upload' | 'fetch' = 'upload') {}
+}
+
+export type Value = number | string | readonly string[] | AssetRef;
 
 /** Names whose values come from the image and the request (src/plan/compute.ts fills them). */
 export const PREDEFINED: ReadonlySet<string> = new Set(['w', 'h', 'iw', 'ih', 'ar', 'iar', 'cw', 'ch', 'fc', 'pc', 'cp', 'ils', 'tags', 'ctx', 'md']);
@@ -25,7 +35,10 @@ type Operand =
   | { readonly k: 'str'; readonly v: string }
   | { readonly k: 'name'; readonly v: string }
   | { readonly k: 'var'; readonly v: string }
-  | { readonly k: 'ctx' | 'md'; readonly v: string };
+  | { readonly k: 'ctx' | 'md'; readonly v: string }
+  | { readonly k: 'ref'; readonly v: string }
+  /** `v`: the variable being defined, for messages. */
+  | { readonly k: 'current'; readonly v: string };
 
 type Item = Operand | { readonly k: 'op'; readonly v: Op } | { readonly k: 'conv'; readonly v: 'to_i' | 'to_f' };
 type Op = 'add' | 'sub' | 'mul' | 'div' | 'mod' | 'pow';
@@ -237,11 +250,22 @@ export function parseValueExpr(raw: string): Expr | undefined {
   return e;
 }
 
-/** A variable's value (`$name_<value>`): an expression, a string, or a 400. */
+/** Longest public id an asset reference may name (as a delivery URL's). */
+const MAX_REF_ID = 512;
+
+/** A variable's value (`$name_<value>`): an expression, a string, an asset reference, or a 400. */
 export function parseVariableValue(name: string, raw: string): Expr {
-  if (raw.startsWith('ref:') || raw === 'current') {
-    throw new Errors.UNSUPPORTED(`$${name}_${raw}`, 'asset-reference variables are not supported');
+  if (raw.startsWith('ref:')) {
+    // `ref:!docs:sale!` (folders written with `:`, as the SDKs' setAssetReference writes them).
+    const m = /^ref:!([^!]+)!$/.exec(raw);
+    const id = m ? decodeString(raw, m[1]).split(':').join('/') : '';
+    if (!id || id.length > MAX_REF_ID || id.split('/').some((p) => !p || p === '.' || p === '..') || /[\0\\]/.test(id)) {
+      throw new Errors.INVALID_PARAM('variable', `$${name}_${raw} (an asset reference is ref:!<public_id>!, folders written with :)`);
+    }
+    return { text: raw, items: [{ k: 'ref', v: id }], names: [], vars: [] };
   }
+  // The asset being delivered (Cloudinary's `$img_current`), known once the source is.
+  if (raw === 'current') return { text: raw, items: [{ k: 'current', v: name }], names: [], vars: [] };
   const tokens = tokenize(raw);
   const e = tokens && exprWithConversions(tokens, raw, false);
   if (!e) throw new Errors.INVALID_PARAM('variable', `$${name}_${raw}`);
@@ -291,6 +315,8 @@ export interface Env {
   variable(n: string): Value | undefined;
   context(key: string): string;
   metadata(key: string): string;
+  /** The asset being delivered, for `$name_current` (`name` for messages; absent: a 400 unsupported). */
+  current?(name: string): AssetRef;
 }
 
 function num(v: Value, text: string): number {
@@ -327,8 +353,12 @@ function reduce(vals: Value[], ops: Op[], text: string): Value {
   return acc;
 }
 
-function operandValue(o: Operand, env: Env, text: string): Value {
+function operandValue(o: Operand, env: Env, text: string, refs: boolean): Value {
   switch (o.k) {
+    case 'ref': return new AssetRef(o.v);
+    case 'current':
+      if (!env.current) throw new Errors.UNSUPPORTED(`$${o.v}_current`, 'the current asset is not known here');
+      return env.current(o.v);
     case 'num': return o.v;
     case 'str': return o.v;
     case 'name': return env.name(o.v);
@@ -337,12 +367,23 @@ function operandValue(o: Operand, env: Env, text: string): Value {
     case 'var': {
       const v = env.variable(o.v);
       if (v === undefined) throw bad(text, `variable $${o.v} is used before it is defined`);
+      if (v instanceof AssetRef && !refs) throw refUsedAsValue(o.v, v);
       return v;
     }
   }
 }
 
-export function evaluate(e: Expr, env: Env): Value {
+/** The 400 of an asset-reference variable read where a value is expected. */
+export function refUsedAsValue(name: string, ref: AssetRef): Error {
+  return new Errors.INVALID_PARAM('variable', `$${name} (holds an asset reference to ${ref.id}, not a value: use it where a public id is expected, l_$${name} or u_$${name})`);
+}
+
+/**
+ * The value of `e`. `refs`: an expression that is one variable (or one `ref:!…!`) may yield an
+ * asset reference (a variable defined from another); anywhere else reading one is a 400.
+ */
+export function evaluate(e: Expr, env: Env, refs = false): Value {
+  const lone = refs && e.items.length === 1;
   const vals: Value[] = [];
   const ops: Op[] = [];
   for (const it of e.items) {
@@ -355,7 +396,7 @@ export function evaluate(e: Expr, env: Env): Value {
       else throw bad(e.text, `${Array.isArray(v) ? 'a list' : `"${v}"`} cannot be converted to a number`);
       vals.length = 0; ops.length = 0;
       vals.push(it.v === 'to_i' ? Math.trunc(c) : c);
-    } else vals.push(operandValue(it, env, e.text));
+    } else vals.push(operandValue(it, env, e.text, lone));
   }
   return reduce(vals, ops, e.text);
 }
@@ -406,6 +447,7 @@ export function test(cond: Condition, env: Env): boolean {
 /** A computed value's text as a parameter reads it. */
 export function valueText(v: Value): string {
   if (typeof v === 'number') return String(v);
+  if (v instanceof AssetRef) return `ref:!${v.id.split('/').join(':')}!`;
   if (Array.isArray(v)) return v.join(':');
   return v as string;
 }

@@ -174,6 +174,7 @@ function placementOf(from: Component, opener: Component, spec: LayerSpec, hooked
   if (g && g.kind === 'auto') {
     throw new Errors.UNSUPPORTED(`g_auto${g.focus === 'default' ? '' : `:${g.focus}`}`, 'placing a layer by automatic gravity is not supported (use g_face or g_faces)');
   }
+  if (g?.kind === 'liquid') throw new Errors.INVALID_PARAM('gravity', 'liquid (liquid rescaling resizes with c_scale: it places no layer)');
   const f = { ...opener.flags, ...from.flags };
   const key = spec.under ? 'u' : 'l';
   if (f.regionRelative && g?.kind !== 'face') {

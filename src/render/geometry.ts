@@ -12,11 +12,14 @@ import { Errors } from '../errors.ts';
 import type { RenderContext } from './context.ts';
 import type { Config } from '../config.ts';
 import { encoderOf, formatRow, type OutputFormat } from '../formats.ts';
-import { placeBySubject, subjectBox } from '../analyze/subject.ts';
+import { importanceOf, placeBySubject, subjectBox, type ImportanceMap } from '../analyze/subject.ts';
+import { liquidRescale, MAX_LIQUID_RATIO } from './liquid.ts';
 
 export interface GeometryPlan {
   extract?: Region;
   resize?: { width: number; height: number };
+  /** `c_scale,g_liquid`: instead of `resize`, seam carving to this ratio then a resize to this size (liquid.ts). */
+  liquid?: { width: number; height: number; importance?: ImportanceMap };
   extend?: { top: number; left: number; bottom: number; right: number };
   /** Final size after all three. */
   width: number;
@@ -100,6 +103,8 @@ function isContentGravity(c: Component): boolean {
 interface Look {
   place(rw: number, rh: number, defaultDir?: Compass): Promise<{ left: number; top: number }>;
   subject(): Promise<Region | undefined>;
+  /** What liquid rescaling should keep (saliency, faces); undefined without pixels. */
+  importance(): Promise<ImportanceMap | undefined>;
 }
 
 function lookAt(canvas: Canvas, c: Component, ctx: RenderContext): Look {
@@ -108,6 +113,7 @@ function lookAt(canvas: Canvas, c: Component, ctx: RenderContext): Look {
       ? placeBySubject(canvas, c, ctx, rw, rh)
       : placeByGravity(c, canvas.width, canvas.height, rw, rh, defaultDir)),
     subject: () => subjectBox(canvas, c, ctx),
+    importance: () => importanceOf(canvas, ctx),
   };
 }
 
@@ -115,6 +121,7 @@ function blind(c: Component, iw: number, ih: number): Look {
   return {
     place: async (rw, rh, defaultDir = 'center') => placeByGravity(c, iw, ih, rw, rh, defaultDir),
     subject: async () => undefined,
+    importance: async () => undefined,
   };
 }
 
@@ -141,6 +148,10 @@ async function planGeometry(iw: number, ih: number, c: Component, config: Config
   let W = c.width ? resolveDim(c.width, iw) : undefined;
   let H = c.height ? resolveDim(c.height, ih) : undefined;
   const mode = c.crop ?? 'scale';
+  if (c.gravity?.kind === 'liquid' && mode !== 'scale') {
+    // Cloudinary: liquid rescaling is a c_scale gravity only.
+    throw new Errors.INVALID_PARAM('gravity', `liquid (g_liquid works with c_scale only, not c_${mode})`);
+  }
   const ar = c.aspectRatio;
   if (ar) {
     if (W && !H) H = Math.max(1, Math.round(W / ar));
@@ -188,7 +199,7 @@ async function planGeometry(iw: number, ih: number, c: Component, config: Config
 
   switch (mode) {
     case 'scale':
-      return resizeTo(rw, rh);
+      return c.gravity?.kind === 'liquid' ? liquidPlan(iw, ih, rw, rh, look) : resizeTo(rw, rh);
     case 'fit':
       return both ? resizeTo(fitSize(sFit).width, fitSize(sFit).height) : resizeTo(rw, rh);
     case 'limit': {
@@ -254,6 +265,17 @@ async function planGeometry(iw: number, ih: number, c: Component, config: Config
       return plan;
     }
   }
+}
+
+/** `c_scale,g_liquid`: carve to the ratio of rw×rh, then resize (a ratio kept is a plain resize). */
+async function liquidPlan(iw: number, ih: number, rw: number, rh: number, look: Look): Promise<GeometryPlan> {
+  if (rw === iw && rh === ih) return { width: iw, height: ih };
+  const change = (iw / ih) / (rw / rh);
+  if (Math.max(change, 1 / change) > MAX_LIQUID_RATIO) {
+    throw new Errors.INVALID_PARAM('gravity', `liquid (changing the aspect ratio from ${iw}x${ih} to ${rw}x${rh} is over the ${MAX_LIQUID_RATIO}x liquid rescaling limit)`);
+  }
+  const importance = await look.importance();
+  return { liquid: { width: rw, height: rh, ...(importance ? { importance } : {}) }, width: rw, height: rh };
 }
 
 /** fill / lfill: cover w×h, cut by gravity (content-aware or compass). */
@@ -323,6 +345,7 @@ export async function applyGeometry(canvas: Canvas, plan: GeometryPlan, backgrou
     await canvas.op('extract', 'extract', (img) => img.extract({ left: e.x, top: e.y, width: e.width, height: e.height }));
     canvas.mapThrough(translate(e.x, e.y), e.width, e.height);
   }
+  if (plan.liquid) await liquidRescale(canvas, plan.liquid.width, plan.liquid.height, plan.liquid.importance);
   if (plan.resize) {
     const { width, height } = plan.resize;
     const sx = canvas.width / width, sy = canvas.height / height;

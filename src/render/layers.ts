@@ -191,10 +191,12 @@ async function loadSource(spec: LayerSpec, components: Component[], ctx: RenderC
     const id = `text:${JSON.stringify([s.style, s.text, colour ?? null, bg ?? null, wrap ?? null, pad])}`;
     return { buffer, identity: id, name: 'text layer' };
   }
+  // Resolution (the layer's compute hook) turns an asset reference into the image it names.
+  if (s.kind === 'ref') throw new Error(`layer $${s.variable} reached the renderer unresolved`);
   return loadImage(spec, s, ctx.loadLayer);
 }
 
-type FileSource = Exclude<LayerSource, { kind: 'text' }>;
+type FileSource = Exclude<LayerSource, { kind: 'text' } | { kind: 'ref' }>;
 
 /** A layer's file: a stored image or LUT, or a remote image (`l_fetch:`, SSRF-guarded by the origin). */
 async function loadImage(spec: LayerSpec, s: FileSource, loadLayer: RenderContext['loadLayer']): Promise<Source> {
@@ -251,6 +253,8 @@ export async function layerBounds(spec: LayerSpec, base: PlanDims, bc: BoundsCon
   if (++bc.seen.layers > maxLayers) throw new Errors.BAD_URL(`too many layers (more than ${maxLayers}, APERTURE_MAX_LAYERS)`);
   if (bc.depth + 1 > maxLayerDepth) throw new Errors.BAD_URL(`layers nested more than ${maxLayerDepth} deep (APERTURE_MAX_LAYER_DEPTH)`);
   const s = spec.source;
+  // An asset reference not yet resolved (a plan walked before its variables are known): unknown size.
+  if (s.kind === 'ref') return { ...base, exact: false };
   if (s.kind === 'lut') {
     // Read (and parse) now: a missing or malformed LUT is refused before anything renders.
     lutFrom(await loadImage(spec, s, bc.loadLayer), s.ext, layerName(spec));
@@ -364,8 +368,12 @@ async function applyLut(canvas: Canvas, spec: LayerSpec, s: Extract<LayerSource,
 /** Composite works in RGB(A): a grey base would drop the layer's colour. */
 async function toRgb(canvas: Canvas): Promise<void> {
   if (canvas.channels < 3) {
+    // A queued grayscale() (e_grayscale before the layer) would otherwise apply after the
+    // conversion and the composite, greying the layer too: settle it first, and the conversion.
+    await canvas.materialize();
+    if (canvas.channels >= 3) return;
     await canvas.op('colourspace', 'colour', (img) => img.toColourspace('srgb'));
-    canvas.channels += 2;
+    await canvas.materialize();
   }
 }
 

@@ -14,6 +14,9 @@ import { testConfig } from '../../src/config.ts';
 import { processingError, isHttpError } from '../../src/errors.ts';
 import type { RenderContext } from '../../src/render/context.ts';
 import { repoRoot } from '../helpers/core-fixtures.ts';
+import sharp from 'sharp';
+import { Errors } from '../../src/errors.ts';
+import { carvesRunning } from '../../src/render/liquid.ts';
 
 const config = testConfig();
 const buffer = await fs.readFile(path.join(repoRoot, 'images/cat.png'));
@@ -69,6 +72,30 @@ t.test('race answers at the deadline while the work goes on', async (t) => {
   finish('done');
   t.equal(await work, 'done');
   t.equal(await new Deadline(60_000).race(Promise.resolve(7), 'quick'), 7);
+});
+
+t.test('g_liquid at the deadline: a 504 once its worker thread has stopped', async (t) => {
+  // Grey noise, 400×200 (no skin tones: no face detector).
+  const px = Buffer.alloc(400 * 200);
+  for (let i = 0; i < px.length; i++) px[i] = (i * 2654435761) >>> 24;
+  const noise = { buffer: await sharp(px, { raw: { width: 400, height: 200, channels: 1 } }).png().toBuffer(), identity: 'noise', name: 'noise.png' };
+  const noiseMeta = await readSourceMeta(noise, config);
+  const deadline = new Deadline(600_000);
+  const seen: number[] = [];
+  const race = deadline.race.bind(deadline);
+  // The budget runs out the moment the carve is raced: its thread has just started.
+  deadline.race = <T>(p: Promise<T>, what: string): Promise<T> => {
+    if (what !== 'g_liquid') return race(p, what);
+    seen.push(carvesRunning());
+    p.catch(() => undefined);
+    return Promise.reject(new Errors.TIMEOUT(`${what} ran past the 600000 ms processing budget`));
+  };
+  const plan = parsePlan(['c_scale,g_liquid,w_200,h_200']);
+  let err: unknown;
+  try { await render(noise, noiseMeta, plan, outputSettings(plan, 'png', noiseMeta), { ...ctxWith(deadline), sourceIdentity: 'noise' }); } catch (e) { err = e; }
+  t.same(seen, [1], 'the carve was running when the budget ran out');
+  t.ok(isHttpError(err) && err.statusCode === 504, `Errors.TIMEOUT (${String(err)})`);
+  t.equal(carvesRunning(), 0, 'the render ended after the worker thread had stopped');
 });
 
 t.test('sharp timeout budget: the remaining time, at least one second', async (t) => {

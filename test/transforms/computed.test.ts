@@ -257,7 +257,6 @@ t.test('bad expressions are 400s naming them', async (t) => {
   t.equal(await refused('/image/upload/w_10/if_end/wide.png'), '400 Invalid condition in transformation: if_end (no open if_ block)');
   t.equal(await refused('/image/upload/if_else/wide.png'), '400 Invalid condition in transformation: if_else (no open if_ block or inline condition before it)');
   t.equal(await refused('/image/upload/w_10/if_else,w_20/wide.png'), '400 Invalid condition in transformation: if_else (no open if_ block or inline condition before it)');
-  t.equal(await refused('/image/upload/$bestpic_ref:!file.png!/wide.png'), '400 Unsupported transformation $bestpic_ref:!file.png!: asset-reference variables are not supported');
   t.equal(await refused('/image/upload/if_end,w_10/wide.png'), '400 Invalid condition in transformation: if_end (takes a component of its own)');
   t.equal(await refused('/image/upload/if_w_zz_3,w_10/wide.png'), '400 Invalid condition in transformation: w_zz_3 (a condition is <value>_<eq|ne|lt|gt|lte|gte|in|nin>_<value>)');
   t.equal(await refused('/image/upload/$1a_3/wide.png'), '400 Invalid variable in transformation: $1a_3 (a name is letters and digits, starting with a letter)');

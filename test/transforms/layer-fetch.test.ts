@@ -105,3 +105,12 @@ t.test('the SSRF guard refuses private addresses before connecting', async (t) =
   t.equal(port.statusCode, 403, 'a port outside APERTURE_FETCH_PORTS');
   t.equal(origin.connections(), conns, 'still zero connections');
 });
+
+t.test('$name_current of a fetch delivery is its remote URL, drawn as an l_fetch: layer', async (t) => {
+  const app = await server();
+  const r = await app.inject(`/image/fetch/$img_current/e_grayscale/l_$img,w_0.5/fl_layer_apply,g_north_west/${O}/red.png`);
+  t.equal(r.statusCode, 200, String(r.headers['x-cld-error'] ?? ''));
+  t.same(await redBox(r.rawPayload), { left: 0, top: 0, right: 9, bottom: 9 }, 'the coloured half-size copy over the greyed base');
+  const literal = await app.inject(`/image/fetch/e_grayscale/l_fetch:${b64(`${O}/red.png`)},w_0.5/fl_layer_apply,g_north_west/${O}/red.png`);
+  t.equal(r.headers.etag, literal.headers.etag, 'the same result as l_fetch: of the URL');
+});

@@ -171,7 +171,7 @@ t.test('rejected', async (t) => {
     ['l_lut:a.cube,w_10', '400 Invalid overlay in transformation: lut (a LUT layer takes no transformations: w_10)'],
     ['l_lut:a.cube/fl_layer_apply,g_north', '400 Invalid overlay in transformation: lut (a LUT layer takes no placement, flags or blend mode)'],
     ['l_lut:..:a.cube', '400 Invalid overlay in transformation: lut:..:a.cube'],
-    ['l_$img', '400 Unsupported transformation l_$img: layers named by a variable (asset references) are not supported'],
+    ['l_$1img', '400 Invalid overlay in transformation: $1img (a layer named by a variable is l_$<name>, the variable holding an asset reference)'],
     ['l_..:etc:passwd', '400 Invalid overlay in transformation: ..:etc:passwd'],
     ['l_a::b', '400 Invalid overlay in transformation: a::b'],
     ['l_text:Arial:hi', '400 Unsupported transformation l_text:Arial:hi: text styles by public id are not supported (give <font>_<size>)'],
