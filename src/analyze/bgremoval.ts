@@ -15,9 +15,14 @@
  *   its processing budget; then it is answered 423 with Retry-After (Cloudinary's answer while a
  *   derived asset is being generated) and the computation goes on, so a later request finds it
  *   cached.
+ * - With a shared tier (Redis), a mask missing here is looked for there before the model runs,
+ *   and a computed one is stored there (PNG, ~30-150 KB, namespace `bgmask`, the same key), so
+ *   one instance computes a mask and the others reuse it without starting their own model.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import sharp from 'sharp';
 import { Errors } from '../errors.ts';
 import type { Deadline } from '../render/deadline.ts';
 import { MODEL_SIDE, type BgModel, type ChildReply, type ChildRequest } from './bgremoval-protocol.ts';
@@ -54,7 +59,7 @@ const queue: Job[] = [];
 let current: { id: number; job: Job; child?: ChildProcess } | null = null;
 let nextId = 1;
 let lastInferenceMs = 5000;
-const stats = { starts: 0, inferences: 0, masksComputed: 0, cacheHits: 0 };
+const stats = { starts: 0, inferences: 0, masksComputed: 0, cacheHits: 0, sharedHits: 0 };
 let cache: LRUCache<string, Buffer> | null = null;
 let cacheBytes = -1;
 const inflight = new Map<string, Promise<Buffer>>();
@@ -166,12 +171,37 @@ function runModel(model: BgModel, rgb: Uint8Array): Promise<Buffer> {
   });
 }
 
+/** The shared tier's binary records (RenderContext.shared), as far as masks need it. */
+export interface MaskStore {
+  getBytes(ns: string, key: string): Promise<Buffer | undefined>;
+  setBytes(ns: string, key: string, value: Buffer): Promise<void>;
+}
+const SHARED_NS = 'bgmask';
+
+/** A mask from the shared tier (PNG), or undefined when absent or not a MODEL_SIDE² grey image. */
+async function sharedMask(store: MaskStore, key: string): Promise<Buffer | undefined> {
+  const png = await store.getBytes(SHARED_NS, key);
+  if (!png) return undefined;
+  try {
+    const { data, info } = await sharp(png).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+    return info.width === MODEL_SIDE && info.height === MODEL_SIDE && info.channels === 1 ? data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function storeMask(store: MaskStore, key: string, mask: Buffer): Promise<void> {
+  const png = await sharp(mask, { raw: { width: MODEL_SIDE, height: MODEL_SIDE, channels: 1 } }).png({ compressionLevel: 6 }).toBuffer();
+  await store.setBytes(SHARED_NS, key, png);
+}
+
 /**
- * The MODEL_SIDE² foreground mask (0-255) for `key`: cached, or being computed, or computed now
- * from `input()` (the image as MODEL_SIDE² RGB). Waits `settings.waitMs` at most, and never past
- * the deadline: then Errors.PENDING (423, Retry-After) while the computation goes on.
+ * The MODEL_SIDE² foreground mask (0-255) for `key`: cached, or being computed, or in the shared
+ * tier (`shared`), or computed now from `input()` (the image as MODEL_SIDE² RGB). Waits
+ * `settings.waitMs` at most, and never past the deadline: then Errors.PENDING (423,
+ * Retry-After) while the computation goes on.
  */
-export async function foregroundMask(key: string, input: () => Promise<Uint8Array>, settings: BgRemovalSettings, deadline: Deadline): Promise<Buffer> {
+export async function foregroundMask(key: string, input: () => Promise<Uint8Array>, settings: BgRemovalSettings, deadline: Deadline, shared?: MaskStore): Promise<Buffer> {
   settingsIdleMs = settings.idleMs;
   if (!cache || cacheBytes !== settings.cacheBytes) {
     cacheBytes = settings.cacheBytes;
@@ -182,11 +212,18 @@ export async function foregroundMask(key: string, input: () => Promise<Uint8Arra
   if (hit) { stats.cacheHits++; return hit; }
   let p = inflight.get(key);
   if (!p) {
+    const l1Key = key;
     p = (async () => {
-      const rgb = await input();
-      const mask = await runModel(settings.model, rgb);
-      stats.masksComputed++;
-      if (cache && mask.length <= cache.maxSize) cache.set(key, mask);
+      const sharedKey = shared ? createHash('sha256').update(l1Key).digest('base64url') : '';
+      let mask = shared ? await sharedMask(shared, sharedKey) : undefined;
+      if (mask) stats.sharedHits++;
+      else {
+        const rgb = await input();
+        mask = await runModel(settings.model, rgb);
+        stats.masksComputed++;
+        if (shared) await storeMask(shared, sharedKey, mask).catch(() => undefined);
+      }
+      if (cache && mask.length <= cache.maxSize) cache.set(l1Key, mask);
       return mask;
     })();
     const mine = p;
@@ -205,6 +242,11 @@ export async function foregroundMask(key: string, input: () => Promise<Uint8Arra
   p.catch(() => undefined);
   const retry = Math.max(1, Math.ceil(lastInferenceMs * (1 + queue.length) / 1000));
   throw new Errors.PENDING(`the background removal of this image is being computed; retry in ${retry} s`, retry);
+}
+
+/** Tests: forgets the cached masks, as a fresh instance would start (the counters stay). */
+export function clearBgRemovalCache(): void {
+  cache?.clear();
 }
 
 /** Stops the child now (tests, shutdown); the next mask starts it again. */

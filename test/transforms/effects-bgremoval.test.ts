@@ -6,6 +6,7 @@
  * computed for it and every derived URL reuses it; a second (another preceding component)
  * shows the 423 answer while a mask is being computed, with the job held by a latch. The same
  * patch on a plain grey background is the medium model's test (the small one finds 0.72 there).
+ * With Redis, a mask one instance computed is served by another without a model process.
  */
 import t from 'tap';
 import fs from 'node:fs/promises';
@@ -14,7 +15,9 @@ import sharp from 'sharp';
 import { corpusDir, startServer, waitFor } from '../helpers/harness.ts';
 import { makeStorage, removeStorage, repoRoot } from '../helpers/core-fixtures.ts';
 import { loadConfig } from '../../src/config.ts';
-import { bgRemovalState, configureBgRemoval, stopBgRemoval, type IdleTimer } from '../../src/analyze/bgremoval.ts';
+import { bgRemovalState, clearBgRemovalCache, configureBgRemoval, stopBgRemoval, type IdleTimer } from '../../src/analyze/bgremoval.ts';
+import { createClient } from 'redis';
+import { startRedis, redisAvailable, redisSkipReason } from '../helpers/redis.ts';
 
 const wallpaper = path.join(corpusDir, 'graphics/kay-alpha.png');
 const haveShared = await fs.access(wallpaper).then(() => true, () => false);
@@ -132,6 +135,55 @@ if (!haveShared) {
     t.equal(bgRemovalState().pid, undefined, 'stopped');
     await waitFor(() => { try { process.kill(pid, 0); return false; } catch { return true; } }, 'the process gone');
     t.pass('its process has exited');
+  });
+
+  t.test('masks are shared through Redis: instance B serves a source instance A computed without starting a model', { skip: redisAvailable ? false : redisSkipReason }, async (t) => {
+    const redis = await startRedis();
+    t.teardown(() => redis.stop());
+    const raw = createClient({ url: redis.url });
+    await raw.connect();
+    t.teardown(() => raw.close());
+    // its own copy of the composite: a source identity no earlier subtest computed a mask for
+    await fs.copyFile(path.join(dir, 'comp.png'), path.join(dir, 'comp-redis.png'));
+    const redisConfig = { storageDir: dir, redisUrl: redis.url, redisTimeoutMs: 10_000, bgRemovalWaitMs: 600_000, processTimeoutMs: 600_000 };
+    const a = await startServer(t, { config: redisConfig });
+    const computed = bgRemovalState().masksComputed;
+    const ra = await a.get('/image/upload/e_background_removal/f_png/comp-redis.png');
+    t.equal(ra.status, 200, `A: 200 (${ra.headers.get('x-cld-error') ?? ''})`);
+    t.equal(bgRemovalState().masksComputed, computed + 1, 'A computed the mask');
+    const keys = await raw.keys('aperture:b:bgmask:*');
+    t.equal(keys.length, 1, 'one mask record in Redis');
+    const png = await raw.sendCommand<Buffer>(['GET', keys[0]!], { typeMapping: { [36]: Buffer } });
+    const meta = await sharp(png).metadata();
+    t.same([meta.format, meta.width, meta.height, meta.channels], ['png', 1024, 1024, 1], 'stored as a 1024² grey PNG');
+    t.comment(`mask record: ${png.length} bytes`);
+
+    // B: a fresh instance (its own result caches; the mask cache and the model process of this
+    // test process forgotten, as in another process), on the same Redis
+    clearBgRemovalCache();
+    stopBgRemoval();
+    const starts = bgRemovalState().starts, sharedHits = bgRemovalState().sharedHits;
+    const b = await startServer(t, { config: redisConfig });
+    // another derived URL than A's: not a rendered result B could read from Redis
+    const rb = await b.get('/image/upload/e_background_removal/b_red/f_png/comp-redis.png');
+    t.equal(rb.status, 200, `B: 200 (${rb.headers.get('x-cld-error') ?? ''})`);
+    t.equal(bgRemovalState().starts, starts, 'B started no model process');
+    t.equal(bgRemovalState().pid, undefined, 'no model process is running');
+    t.equal(bgRemovalState().masksComputed, computed + 1, 'no mask was computed again');
+    t.equal(bgRemovalState().sharedHits, sharedHits + 1, 'the mask came from Redis');
+    // B's output is A's mask: the same alpha wherever A's is decided (B's background is red)
+    const { data: da } = await alphaOf(ra.body);
+    const { data: db } = await alphaOf(rb.body);
+    let same = 0, decided = 0;
+    for (let i = 0; i < W * H; i++) {
+      const al = da[4 * i + 3];
+      if (al > 5 && al < 250) continue;
+      decided++;
+      const fg = al >= 250;
+      const red = db[4 * i] > 230 && db[4 * i + 1] < 25 && db[4 * i + 2] < 25;
+      if (fg ? db[4 * i] === da[4 * i] && db[4 * i + 1] === da[4 * i + 1] : red) same++;
+    }
+    t.ok(same / decided > 0.99, `B's pixels follow A's mask (${((100 * same) / decided).toFixed(2)}%)`);
   });
 
   const iouOf = (data: Buffer) => {
