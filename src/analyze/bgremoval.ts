@@ -191,7 +191,7 @@ async function sharedMask(store: MaskStore, key: string): Promise<Buffer | undef
 }
 
 async function storeMask(store: MaskStore, key: string, mask: Buffer): Promise<void> {
-  const png = await sharp(mask, { raw: { width: MODEL_SIDE, height: MODEL_SIDE, channels: 1 } }).png({ compressionLevel: 6 }).toBuffer();
+  const png = await sharp(mask, { raw: { width: MODEL_SIDE, height: MODEL_SIDE, channels: 1 } }).toColourspace('b-w').png({ compressionLevel: 6 }).toBuffer();
   await store.setBytes(SHARED_NS, key, png);
 }
 
