@@ -14,8 +14,9 @@ import * as ort from 'onnxruntime-node';
 
 import { MODEL_SIDE, modelDir, type ChildReply, type ChildRequest } from './bgremoval-protocol.ts';
 
-/** The model to load: the first argument (`small` or `medium`). */
+/** The model to load: the first argument (`small` or `medium`); the second: threads (0: one per core). */
 const MODEL = process.argv[2] ?? 'small';
+const THREADS = Number(process.argv[3] ?? 0) || os.availableParallelism();
 
 const send = (m: ChildReply) => process.send?.(m);
 
@@ -39,7 +40,8 @@ async function main(): Promise<void> {
       executionMode: 'sequential',
       // no arena: its blocks stay reserved after a run (peak 1.9 GB after two jobs with it)
       enableCpuMemArena: false,
-      intraOpNumThreads: Math.max(1, os.availableParallelism()),
+      intraOpNumThreads: THREADS,
+      interOpNumThreads: 1,
     });
   } catch (e) {
     send({ error: `model did not load: ${(e as Error).message}` });

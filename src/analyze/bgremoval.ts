@@ -31,6 +31,8 @@ export { MODEL_SIDE, type BgModel };
 
 export interface BgRemovalSettings {
   model: BgModel;
+  /** onnxruntime intra-op threads; 0: one per core. */
+  threads: number;
   idleMs: number;
   waitMs: number;
   cacheBytes: number;
@@ -44,14 +46,14 @@ const realTimer: IdleTimer = (ms, fire) => {
   return () => clearTimeout(t);
 };
 
-interface Job { model: BgModel; rgb: Uint8Array; resolve: (mask: Buffer) => void; reject: (e: Error) => void }
+interface Job { model: BgModel; threads: number; rgb: Uint8Array; resolve: (mask: Buffer) => void; reject: (e: Error) => void }
 
 let idleTimer: IdleTimer = realTimer;
 /** Tests: awaited before each job is handed to the child, so a test can hold a job in flight. */
 let jobLatch: (() => Promise<void>) | undefined;
 let child: ChildProcess | null = null;
-/** The model the running child loaded. */
-let childModel: BgModel | null = null;
+/** The model and thread count the running child was started with (`small/0`). */
+let childModel: string | null = null;
 let ready: Promise<void> | null = null;
 let cancelIdle: (() => void) | null = null;
 const queue: Job[] = [];
@@ -78,13 +80,13 @@ function childUrl(): URL {
   return new URL(import.meta.url.endsWith('.ts') ? './bgremoval-child.ts' : './bgremoval-child.js', import.meta.url);
 }
 
-function startChild(model: BgModel): Promise<void> {
+function startChild(model: BgModel, threads: number): Promise<void> {
   const url = childUrl();
   // Under tsx/tap the child loads its TypeScript source through tsx's loader.
   const execArgv = url.pathname.endsWith('.ts') ? [`--import=${import.meta.resolve('tsx/esm')}`] : [];
-  const c = fork(url, [model], { execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const c = fork(url, [model, String(threads)], { execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   child = c;
-  childModel = model;
+  childModel = `${model}/${threads}`;
   stats.starts++;
   holdAlive(c, true);
   ready = new Promise<void>((resolve, reject) => {
@@ -142,9 +144,9 @@ function pump(): void {
   void (async () => {
     try {
       await jobLatch?.();
-      // a job for another model (servers with different settings in one process) restarts it
-      if (child && childModel !== job.model) stopChild();
-      await (ready ?? startChild(job.model));
+      // a job for another model or thread count (servers with different settings in one process) restarts it
+      if (child && childModel !== `${job.model}/${job.threads}`) stopChild();
+      await (ready ?? startChild(job.model, job.threads));
       holdAlive(child, true);
       const t0 = performance.now();
       const c = child!;
@@ -164,9 +166,9 @@ function pump(): void {
 
 let settingsIdleMs = 60_000;
 
-function runModel(model: BgModel, rgb: Uint8Array): Promise<Buffer> {
+function runModel(model: BgModel, threads: number, rgb: Uint8Array): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
-    queue.push({ model, rgb, resolve, reject });
+    queue.push({ model, threads, rgb, resolve, reject });
     pump();
   });
 }
@@ -219,7 +221,7 @@ export async function foregroundMask(key: string, input: () => Promise<Uint8Arra
       if (mask) stats.sharedHits++;
       else {
         const rgb = await input();
-        mask = await runModel(settings.model, rgb);
+        mask = await runModel(settings.model, settings.threads, rgb);
         stats.masksComputed++;
         if (shared) await storeMask(shared, sharedKey, mask).catch(() => undefined);
       }

@@ -43,10 +43,12 @@ const removal = (name: string): EffectDef => ({
     const { width: W, height: H } = img;
     const raw = { width: W, height: H, channels: 4 as const };
     const key = `${ctx.sourceIdentity}\n${ctx.prefix}\n${W}x${H}`;
+    const t0 = performance.now();
     const mask = await foregroundMask(key, () => sharp(img.data, { raw, limitInputPixels: false })
       .flatten({ background: '#ffffff' }).resize(MODEL_SIDE, MODEL_SIDE, { fit: 'fill' })
       .raw().timeout({ seconds: ctx.deadline.seconds(`e_${name}`) }).toBuffer(),
-    { model: config.bgRemovalModel, idleMs: config.bgRemovalIdleMs, waitMs: config.bgRemovalWaitMs, cacheBytes: config.bgRemovalCacheBytes }, ctx.deadline, ctx.shared);
+    { model: config.bgRemovalModel, threads: config.bgRemovalThreads, idleMs: config.bgRemovalIdleMs, waitMs: config.bgRemovalWaitMs, cacheBytes: config.bgRemovalCacheBytes }, ctx.deadline, ctx.shared)
+      .finally(() => { ctx.timing.analyze = (ctx.timing.analyze ?? 0) + (performance.now() - t0); });
     const alpha = await sharp(mask, { raw: { width: MODEL_SIDE, height: MODEL_SIDE, channels: 1 } })
       .resize(W, H, { fit: 'fill', kernel: 'linear' }).extractChannel(0).raw().timeout({ seconds: ctx.deadline.seconds(`e_${name}`) }).toBuffer();
     const data = Buffer.from(img.data);
