@@ -185,6 +185,17 @@ if (!haveShared) {
       if (fg ? db[4 * i] === da[4 * i] && db[4 * i + 1] === da[4 * i + 1] : red) same++;
     }
     t.ok(same / decided > 0.99, `B's pixels follow A's mask (${((100 * same) / decided).toFixed(2)}%)`);
+
+    // a record that is not a mask PNG reads as a miss: the mask is computed again, not a 500
+    await raw.set(keys[0]!, 'not a png');
+    clearBgRemovalCache();
+    const again = bgRemovalState();
+    const rc = await b.get('/image/upload/e_background_removal/f_webp/comp-redis.png');
+    t.equal(rc.status, 200, `a corrupt record: 200 (${rc.headers.get('x-cld-error') ?? ''})`);
+    t.equal(bgRemovalState().masksComputed, again.masksComputed + 1, 'the mask was computed again');
+    t.equal(bgRemovalState().sharedHits, again.sharedHits, 'the corrupt record was not used');
+    const repaired = await raw.sendCommand<Buffer>(['GET', keys[0]!], { typeMapping: { [36]: Buffer } });
+    t.equal((await sharp(repaired).metadata()).format, 'png', 'and stored again');
   });
 
   const iouOf = (data: Buffer) => {
@@ -220,6 +231,8 @@ if (!haveShared) {
     t.equal(opt.status, 400);
     t.match(opt.headers.get('x-cld-error') ?? '', /Unsupported transformation e_background_removal:fineedges_y/);
     t.throws(() => loadConfig({ APERTURE_BGREMOVAL_MODEL: 'large' }), /APERTURE_BGREMOVAL_MODEL must be one of small, medium/, 'an unknown model stops the boot');
+    t.throws(() => loadConfig({ APERTURE_BGREMOVAL_THREADS: '-1' }), /APERTURE_BGREMOVAL_THREADS/, 'a negative thread count stops the boot');
+    t.equal(loadConfig({}).bgRemovalModel, 'medium', 'medium is the default model');
     const off = await startServer(t, { config: { storageDir: dir, bgRemoval: false } });
     for (const e of ['background_removal', 'bgremoval']) {
       const r = await off.get(`/image/upload/e_${e}/comp.png`);
