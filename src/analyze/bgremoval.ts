@@ -2,10 +2,11 @@
  * Background removal (e_background_removal, e_bgremoval): the foreground mask of an image,
  * computed by ISNet in a child process (./bgremoval-child.ts) and kept per source.
  *
- * - The child starts on the first mask asked for (~1 s to load the 44 MB model), takes one job at
+ * - The child starts on the first mask asked for (0.3-0.6 s to start and load the 88 MB
+ *   model), takes one job at
  *   a time (FIFO here), and is stopped once it has had no job for `idleMs`
  *   (APERTURE_BGREMOVAL_IDLE_MS): a process, not a worker thread, so everything onnxruntime took
- *   (~1.05 GB while inferring, ~120 MB between jobs; BENCHMARKS.md) is given back whole.
+ *   (~1.1 GB while inferring, 120-270 MB between jobs; BENCHMARKS.md) is given back whole.
  * - The model sees the image squeezed to MODEL_SIDE² (1024 px, its fixed input); the mask is kept
  *   at that size (1 MB) and scaled to the canvas by the effect, so every size derived from a
  *   source reuses it. Masks are cached by key (source identity + the components before the
@@ -52,7 +53,7 @@ let idleTimer: IdleTimer = realTimer;
 /** Tests: awaited before each job is handed to the child, so a test can hold a job in flight. */
 let jobLatch: (() => Promise<void>) | undefined;
 let child: ChildProcess | null = null;
-/** The model and thread count the running child was started with (`small/0`). */
+/** The model and thread count the running child was started with (`medium/0`). */
 let childModel: string | null = null;
 let ready: Promise<void> | null = null;
 let cancelIdle: (() => void) | null = null;
