@@ -4,7 +4,9 @@
  * and reports, as markdown rows: the cold request (model process start + model load + inference),
  * a second source's mask with the model loaded (inference only), a warm derived URL (mask cache
  * hit: another size and format), and the resident sets (server; model process peak VmHWM and
- * after the job; server after the model process stopped for idleness).
+ * after the job; server after the model process stopped for idleness), with the Server-Timing
+ * split and the load average. APERTURE_BGREMOVAL_MODEL / _THREADS in the environment pick the
+ * model and thread count (default medium, one thread per core).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -69,7 +71,7 @@ try {
   const serverLoaded = status(server.pid!).VmRSS;
   await until(() => children(server.pid!).length === 0);
   const serverIdle = status(server.pid!).VmRSS;
-  console.log(`model ${process.env.APERTURE_BGREMOVAL_MODEL ?? 'small (default)'}; load average before/after: ${load0} / ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  console.log(`model ${process.env.APERTURE_BGREMOVAL_MODEL ?? 'medium (default)'}; load average before/after: ${load0} / ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
   console.log('| request | status | latency | Server-Timing |\n|---|---|---|---|');
   for (const r of rows) console.log(r);
   console.log('\n| resident set | MB |\n|---|---|');
