@@ -83,7 +83,8 @@ function childUrl(): URL {
 function startChild(model: BgModel, threads: number): Promise<void> {
   const url = childUrl();
   // Under tsx/tap the child loads its TypeScript source through tsx's loader.
-  const execArgv = url.pathname.endsWith('.ts') ? [`--import=${import.meta.resolve('tsx/esm')}`] : [];
+  // --expose-gc: the child collects the model's bytes (and medium's fp32 rewrite) once its session holds the weights
+  const execArgv = ['--expose-gc', ...(url.pathname.endsWith('.ts') ? [`--import=${import.meta.resolve('tsx/esm')}`] : [])];
   const c = fork(url, [model, String(threads)], { execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   child = c;
   childModel = `${model}/${threads}`;
