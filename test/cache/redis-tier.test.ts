@@ -95,6 +95,12 @@ t.test('with a real redis-server', { skip: redisAvailable ? false : redisSkipRea
     t.same(await tier.getJson('faces', 'img1'), { boxes: [[1, 2, 3, 4]], n: 1 });
     t.equal(await raw.exists('aperture:j:faces:img1'), 1, 'JSON namespaced by ns');
     t.equal(await tier.getJson('faces', 'nope'), undefined);
+
+    const bytes = Buffer.from([0, 1, 2, 255, 13, 10, 0x89, 0x50]);
+    await tier.setBytes('bgmask', 'img1', bytes);
+    t.same(await tier.getBytes('bgmask', 'img1'), bytes, 'bytes come back as they were (binary-safe)');
+    t.equal(await raw.exists('aperture:b:bgmask:img1'), 1, 'bytes namespaced by ns');
+    t.equal(await tier.getBytes('bgmask', 'nope'), undefined);
   });
 
   t.test('TTL applied', async (t) => {

@@ -2,8 +2,9 @@
  * Background removal: `e_background_removal` and Cloudinary's legacy `e_bgremoval` make
  * everything but the foreground subject transparent (the subject's own transparency is kept:
  * the alpha is multiplied). The mask comes from ISNet (src/analyze/bgremoval.ts: a child
- * process, the image seen at 1024 px, masks cached per source and preceding components, so
- * every size and format derived from one source reuses one mask); it is scaled to the canvas
+ * process, the image seen at 1024 px, masks cached per source and preceding components, and
+ * shared between instances through Redis when there is one, so every size and format derived
+ * from one source reuses one mask); it is scaled to the canvas
  * (bilinear) and becomes its alpha channel. PNG, WebP and AVIF keep the alpha; `b_<colour>`
  * (in the same component or a later one) fills the removed background, and JPEG flattens onto
  * it (white without `b_`).
@@ -42,10 +43,12 @@ const removal = (name: string): EffectDef => ({
     const { width: W, height: H } = img;
     const raw = { width: W, height: H, channels: 4 as const };
     const key = `${ctx.sourceIdentity}\n${ctx.prefix}\n${W}x${H}`;
+    const t0 = performance.now();
     const mask = await foregroundMask(key, () => sharp(img.data, { raw, limitInputPixels: false })
       .flatten({ background: '#ffffff' }).resize(MODEL_SIDE, MODEL_SIDE, { fit: 'fill' })
       .raw().timeout({ seconds: ctx.deadline.seconds(`e_${name}`) }).toBuffer(),
-    { model: config.bgRemovalModel, idleMs: config.bgRemovalIdleMs, waitMs: config.bgRemovalWaitMs, cacheBytes: config.bgRemovalCacheBytes }, ctx.deadline);
+    { model: config.bgRemovalModel, threads: config.bgRemovalThreads, idleMs: config.bgRemovalIdleMs, waitMs: config.bgRemovalWaitMs, cacheBytes: config.bgRemovalCacheBytes }, ctx.deadline, ctx.shared)
+      .finally(() => { ctx.timing.analyze = (ctx.timing.analyze ?? 0) + (performance.now() - t0); });
     const alpha = await sharp(mask, { raw: { width: MODEL_SIDE, height: MODEL_SIDE, channels: 1 } })
       .resize(W, H, { fit: 'fill', kernel: 'linear' }).extractChannel(0).raw().timeout({ seconds: ctx.deadline.seconds(`e_${name}`) }).toBuffer();
     const data = Buffer.from(img.data);
