@@ -19,6 +19,8 @@ const META = '.meta/';
 const IMAGE_EXT = new Set(EXTENSIONS);
 const metaKey = (publicId: string) => `${META}${publicId}.json`;
 const bodyKey = (m: Pick<AssetMeta, 'publicId' | 'format'>) => `${m.publicId}.${m.format}`;
+/** Metadata reads a listing keeps in flight (the Admin API's resources list). */
+const LIST_READS = 8;
 
 /** `shoes/red.jpg` → `shoes/red` and `jpg`, when the extension is an image one. */
 function splitKey(key: string): { publicId: string; format: string } | undefined {
@@ -98,15 +100,23 @@ export function createAssetStore(blobs: BlobStore): AssetStore {
       let after = o.cursor ? decodeCursor(o.cursor) : undefined;
       for (;;) {
         const page = await blobs.list(o.prefix ?? '', after, Math.max(o.max, 50));
-        for (const key of page.keys) {
-          after = key;
-          const parts = splitKey(key);
-          if (!parts) continue;
-          const meta = await head(parts.publicId);
-          if (!meta || bodyKey(meta) !== key) continue;
-          if (o.tag && !meta.tags.includes(o.tag)) continue;
-          assets.push(meta);
-          if (assets.length === o.max) return { assets, nextCursor: encodeCursor(key) };
+        // Each key's metadata is one read (a GET on S3): LIST_READS of them at a time, taken
+        // in key order, so the cursor stays the last key looked at.
+        for (let i = 0; i < page.keys.length; i += LIST_READS) {
+          const keys = page.keys.slice(i, i + LIST_READS);
+          const metas = await Promise.all(keys.map((key) => {
+            const parts = splitKey(key);
+            return parts ? head(parts.publicId) : undefined;
+          }));
+          for (let j = 0; j < keys.length; j++) {
+            const key = keys[j];
+            const meta = metas[j];
+            after = key;
+            if (!meta || bodyKey(meta) !== key) continue;
+            if (o.tag && !meta.tags.includes(o.tag)) continue;
+            assets.push(meta);
+            if (assets.length === o.max) return { assets, nextCursor: encodeCursor(key) };
+          }
         }
         if (!page.more) return { assets };
       }

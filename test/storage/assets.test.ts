@@ -90,3 +90,35 @@ t.test('S3 backend on a real S3-compatible server', async (t) => {
   const inspect = async () => (await raw.list('originals/', undefined, 1000)).keys.map((k) => k.slice('originals/'.length));
   await contract(t, store, inspect);
 });
+
+t.test('a listing reads metadata 8 at a time, in key order, and its cursor holds across reads', async (t) => {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'aperture-assets-list-'));
+  t.teardown(() => fs.rm(root, { recursive: true, force: true }));
+  const blobs = createFileBlobs(root);
+  let inFlight = 0;
+  let most = 0;
+  const counted = {
+    ...blobs,
+    get: async (key: string) => {
+      const meta = key.startsWith('.meta/');
+      if (meta) most = Math.max(most, ++inFlight);
+      try { return await blobs.get(key); } finally { if (meta) inFlight--; }
+    },
+  };
+  const store = createAssetStore(counted);
+  const ids = Array.from({ length: 20 }, (_, i) => `p/a${String(i).padStart(2, '0')}`);
+  for (const [i, id] of ids.entries()) await store.put(meta(id, 'jpg', jpeg, { tags: i % 2 ? [] : ['even'] }), jpeg);
+  most = 0;
+  const all = await store.list({ max: 100, prefix: 'p/' });
+  t.same(all.assets.map((a) => a.publicId), ids, 'all 20, in public-id order');
+  t.equal(most, 8, 'eight metadata reads in flight at most, and that many at once');
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.list({ max: 3, prefix: 'p/', tag: 'even', ...(cursor ? { cursor } : {}) });
+    t.ok(page.assets.length <= 3, 'a page holds at most max');
+    seen.push(...page.assets.map((a) => a.publicId));
+    cursor = page.nextCursor;
+  } while (cursor);
+  t.same(seen, ids.filter((_, i) => i % 2 === 0), 'paging by 3 through a tag filter returns each tagged asset once, in order');
+});
