@@ -17,7 +17,14 @@ import { toFp32 } from './onnx-fp32.ts';
 const MODEL = (process.argv[2] ?? 'medium') as BgModel;
 const THREADS = Number(process.argv[3] ?? 0) || os.availableParallelism();
 
-const send = (m: ChildReply) => process.send?.(m);
+/**
+ * A reply to the parent. With a callback, a parent that has gone (it exited while the model
+ * loaded or a job ran) is an error passed here, not an unhandled 'error' event (EPIPE) that
+ * crashes the child with a stack trace on the server's stderr; 'disconnect' then ends the child.
+ */
+const send = (m: ChildReply) => {
+  if (process.connected) process.send?.(m, undefined, {}, () => undefined);
+};
 
 async function main(): Promise<void> {
   process.on('disconnect', () => process.exit(0));
