@@ -23,13 +23,18 @@ export class Admission {
     return this.waiting.length;
   }
 
-  /** Resolves with a release function once a slot is free; throws Errors.OVERLOADED when shed. */
-  acquire(): Promise<() => void> {
+  /**
+   * Resolves with a release function once a slot is free; throws Errors.OVERLOADED when shed.
+   * `resume`: the work held a slot before and gave it up while it waited on something outside
+   * this process (admitted's `outside`); it goes to the head of the queue and is never refused
+   * for a full queue (it still waits at most queueTimeoutMs).
+   */
+  acquire(resume = false): Promise<() => void> {
     if (this.running < this.concurrency) {
       this.running++;
       return Promise.resolve(this.releaser());
     }
-    if (this.waiting.length >= this.queueSize) {
+    if (!resume && this.waiting.length >= this.queueSize) {
       return Promise.reject(new Errors.OVERLOADED('too many transforms queued'));
     }
     return new Promise((resolve, reject) => {
@@ -45,7 +50,7 @@ export class Admission {
           reject(new Errors.OVERLOADED('waited too long for a transform slot'));
         }, this.queueTimeoutMs),
       };
-      this.waiting.push(entry);
+      if (resume) this.waiting.unshift(entry); else this.waiting.push(entry);
     });
   }
 

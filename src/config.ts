@@ -405,6 +405,10 @@ const SPEC = {
     env: 'APERTURE_BGREMOVAL_WAIT_MS', kind: int(0, 600_000), default: 20_000,
     doc: 'how long a request waits for a background removal mask being computed (never past `APERTURE_TIMEOUT_MS`); then 423 with Retry-After while the computation goes on. 0: 423 at once unless the mask is cached',
   }),
+  bgRemovalQueue: setting({
+    env: 'APERTURE_BGREMOVAL_QUEUE', kind: int(1, 1000), default: 4,
+    doc: 'background removal masks being computed or waiting for the model at once; a request for another one is answered 423 with Retry-After at once. A request waiting for its mask gives up its transform slot meanwhile (the model runs in its own process), so this bounds the images those requests hold',
+  }),
   bgRemovalCacheBytes: setting({
     env: 'APERTURE_BGREMOVAL_CACHE_BYTES', kind: int(0, TB, 'bytes'), default: 16 * MB,
     doc: 'memo of background removal masks (1 MB each, at the model\'s 1024 px) by source and preceding components',

@@ -36,6 +36,8 @@ export interface BgRemovalSettings {
   idleMs: number;
   waitMs: number;
   cacheBytes: number;
+  /** Masks computed or waiting at once (APERTURE_BGREMOVAL_QUEUE); another is a 423 at once. */
+  queue: number;
 }
 
 /** Calls `fire` once after `ms` unless the returned cancel function is called first. */
@@ -199,6 +201,18 @@ async function storeMask(store: MaskStore, key: string, mask: Buffer): Promise<v
 }
 
 /**
+ * Where the mask for `key` stands in this process: `cached` (no wait), `computing` (another
+ * request started it), `full` (a new one would be refused: APERTURE_BGREMOVAL_QUEUE), or
+ * `absent` (a new computation would start; the shared tier may still hold it).
+ */
+export function maskState(key: string, settings: Pick<BgRemovalSettings, 'model' | 'queue'>): 'cached' | 'computing' | 'full' | 'absent' {
+  const k = `${settings.model}\n${key}`;
+  if (cache?.has(k)) return 'cached';
+  if (inflight.has(k)) return 'computing';
+  return inflight.size >= settings.queue ? 'full' : 'absent';
+}
+
+/**
  * The MODEL_SIDE² foreground mask (0-255) for `key`: cached, or being computed, or in the shared
  * tier (`shared`), or computed now from `input()` (the image as MODEL_SIDE² RGB). Waits
  * `settings.waitMs` at most, and never past the deadline: then Errors.PENDING (423,
@@ -214,6 +228,12 @@ export async function foregroundMask(key: string, input: () => Promise<Uint8Arra
   const hit = cache?.get(key);
   if (hit) { stats.cacheHits++; return hit; }
   let p = inflight.get(key);
+  if (!p && inflight.size >= settings.queue) {
+    // Counted synchronously (inflight is set below before any await), so a burst cannot start
+    // more computations than this, each holding its image while it waits for the model.
+    const retry = Math.max(1, Math.ceil(lastInferenceMs * inflight.size / 1000));
+    throw new Errors.PENDING(`${inflight.size} background removals are being computed; retry in ${retry} s`, retry);
+  }
   if (!p) {
     const l1Key = key;
     p = (async () => {

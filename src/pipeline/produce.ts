@@ -27,25 +27,45 @@ import { etagOf, sharedKey, toStored } from './key.ts';
 const RESPONDERS = TRANSFORMS.filter((t) => t.respond);
 
 /**
+ * Gives up the caller's admission slot while `wait` runs, and takes one again (at the head of
+ * the queue) before returning: for work that waits on another process (the background removal
+ * model's queue), so that the slot serves other renders meanwhile.
+ */
+export type OutsideSlot = <T>(wait: () => Promise<T>) => Promise<T>;
+
+/**
  * Pixel work of a request (a render, breakpoint sampling): in an admission slot, answered by the
  * request's deadline at the latest. The slot is held until the work has really stopped (libvips
- * stops at its own timeout or the next deadline check), so admission counts it.
+ * stops at its own timeout or the next deadline check), so admission counts it. The work may
+ * step out of its slot through `outside` while it waits on another process.
  */
-export async function admitted<T>(delivery: Delivery, deadline: Deadline, what: string, work: () => Promise<T>): Promise<T> {
+export async function admitted<T>(delivery: Delivery, deadline: Deadline, what: string, work: (outside: OutsideSlot) => Promise<T>): Promise<T> {
   const { metrics, admission } = delivery;
   deadline.check(what);
-  metrics.transformsQueued.set(admission.queued + 1);
-  let release;
-  try {
-    release = await admission.acquire();
-  } finally {
-    metrics.transformsQueued.set(admission.queued);
-  }
-  metrics.transformsInFlight.set(admission.inFlight);
-  const running = Promise.resolve().then(work).finally(() => {
-    release();
+  const take = async (resume: boolean) => {
+    metrics.transformsQueued.set(admission.queued + 1);
+    try {
+      return await admission.acquire(resume);
+    } finally {
+      metrics.transformsQueued.set(admission.queued);
+      metrics.transformsInFlight.set(admission.inFlight);
+    }
+  };
+  let release: (() => void) | undefined = await take(false);
+  const giveBack = () => {
+    release?.();
+    release = undefined;
     metrics.transformsInFlight.set(admission.inFlight);
-  });
+  };
+  const outside: OutsideSlot = async (wait) => {
+    giveBack();
+    try {
+      return await wait();
+    } finally {
+      release = await take(true);
+    }
+  };
+  const running = Promise.resolve().then(() => work(outside)).finally(giveBack);
   return deadline.race(running, what);
 }
 
@@ -70,9 +90,9 @@ export function createProducer(delivery: Delivery, sources: Sources): Producer {
     const out = outputSettings(plan, url.extFormat, meta);
     // Sizes and work from the plan: refused before any pixel is made or a slot is taken.
     await ctx.deadline.race(checkPlanBounds(plan, meta, out, config, ctx.loadLayer), 'sizing the plan');
-    const r = await admitted(delivery, ctx.deadline, 'the transformation', async () => {
+    const r = await admitted(delivery, ctx.deadline, 'the transformation', async (outside) => {
       if (delivery.renderLatch) await delivery.renderLatch(stage);
-      return render(src, meta, plan, out, ctx);
+      return render(src, meta, plan, out, { ...ctx, outsideSlot: outside });
     });
     if (r.body.length > config.maxOutputBytes) {
       const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;

@@ -48,6 +48,12 @@ export interface RenderContext {
    */
   readonly decodes?: SourceDecode[];
   /**
+   * Gives up the render's admission slot while `wait` runs and takes one again after
+   * (pipeline/produce.ts `admitted`): for waits on another process, such as the background
+   * removal model's queue. Absent outside an admitted render: the wait then keeps the slot.
+   */
+  readonly outsideSlot?: <T>(wait: () => Promise<T>) => Promise<T>;
+  /**
    * The shared tier's analysis records (Redis), where one is configured: detections (JSON) and
    * background removal masks (bytes) are read there before running a model and stored after, so
    * instances share them.

@@ -128,6 +128,23 @@ if (!haveShared) {
     t.equal(again.status, 200, 'the next request finds it cached');
   });
 
+  t.test('beyond APERTURE_BGREMOVAL_QUEUE masks in progress, another source is a 423 at once; the mask in progress is still served', async (t) => {
+    const capped = await startServer(t, { config: { storageDir: dir, bgRemovalQueue: 1, bgRemovalWaitMs: 600_000, processTimeoutMs: 600_000 } });
+    holding = true;
+    const first = capped.get('/image/upload/a_vflip/e_background_removal/comp.png');
+    await waitFor(() => waiting.length === 1, 'the first mask held at the latch');
+    const done = bgRemovalState().masksComputed;
+    const other = await capped.get('/image/upload/a_180/e_background_removal/comp.png');
+    t.equal(other.status, 423, 'a second mask would exceed the queue of 1: 423 at once');
+    t.match(other.headers.get('x-cld-error') ?? '', /1 background removals are being computed/);
+    t.ok(Number(other.headers.get('retry-after')) >= 1, `Retry-After: ${other.headers.get('retry-after')}`);
+    const same = capped.get('/image/upload/a_vflip/e_background_removal/c_scale,w_100/comp.png');
+    releaseAll();
+    t.equal((await first).status, 200, 'the held mask completes');
+    t.equal((await same).status, 200, 'another size of the mask in progress: 200');
+    t.equal(bgRemovalState().masksComputed, done + 1, 'one mask computed for both (in progress or cached, never twice)');
+  });
+
   t.test('the model process stops when idle', async (t) => {
     await waitFor(() => idleFire !== null && !bgRemovalState().busy, 'the idle countdown armed');
     const pid = bgRemovalState().pid!;

@@ -20,7 +20,7 @@
 import sharp from 'sharp';
 import { Errors } from '../../src/errors.ts';
 import { translate } from '../../src/render/affine.ts';
-import { foregroundMask, MODEL_SIDE } from '../../src/analyze/bgremoval.ts';
+import { foregroundMask, maskState, MODEL_SIDE } from '../../src/analyze/bgremoval.ts';
 import type { EffectDef, EffectFamily } from './types.ts';
 import { stillPixels } from './raw-frames.ts';
 
@@ -44,10 +44,21 @@ const removal = (name: string): EffectDef => ({
     const raw = { width: W, height: H, channels: 4 as const };
     const key = `${ctx.sourceIdentity}\n${ctx.prefix}\n${W}x${H}`;
     const t0 = performance.now();
-    const mask = await foregroundMask(key, () => sharp(img.data, { raw, limitInputPixels: false })
+    // The model's input is made here, inside the render's admission slot; the wait for the
+    // model (its own process, one job at a time) is spent outside it, so other renders go on.
+    let input: Promise<Buffer> | undefined;
+    const modelInput = () => (input ??= sharp(img.data, { raw, limitInputPixels: false })
       .flatten({ background: '#ffffff' }).resize(MODEL_SIDE, MODEL_SIDE, { fit: 'fill' })
-      .raw().timeout({ seconds: ctx.deadline.seconds(`e_${name}`) }).toBuffer(),
-    { model: config.bgRemovalModel, threads: config.bgRemovalThreads, idleMs: config.bgRemovalIdleMs, waitMs: config.bgRemovalWaitMs, cacheBytes: config.bgRemovalCacheBytes }, ctx.deadline, ctx.shared)
+      .raw().timeout({ seconds: ctx.deadline.seconds(`e_${name}`) }).toBuffer());
+    const settings = {
+      model: config.bgRemovalModel, threads: config.bgRemovalThreads, idleMs: config.bgRemovalIdleMs,
+      waitMs: config.bgRemovalWaitMs, cacheBytes: config.bgRemovalCacheBytes, queue: config.bgRemovalQueue,
+    };
+    const wait = () => foregroundMask(key, modelInput, settings, ctx.deadline, ctx.shared);
+    const state = maskState(key, settings);
+    if (state === 'absent') await modelInput();
+    const stepOut = ctx.outsideSlot && (state === 'absent' || state === 'computing');
+    const mask = await (stepOut ? ctx.outsideSlot!(wait) : wait())
       .finally(() => { ctx.timing.analyze = (ctx.timing.analyze ?? 0) + (performance.now() - t0); });
     const alpha = await sharp(mask, { raw: { width: MODEL_SIDE, height: MODEL_SIDE, channels: 1 } })
       .resize(W, H, { fit: 'fill', kernel: 'linear' }).extractChannel(0).raw().timeout({ seconds: ctx.deadline.seconds(`e_${name}`) }).toBuffer();
