@@ -78,4 +78,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
 STOPSIGNAL SIGTERM
 # What `npm start` runs after its build step (package.json); jemalloc above stands in for the
 # MALLOC_ARENA_MAX / MALLOC_MMAP_THRESHOLD_ settings that script gives glibc's malloc.
-CMD ["node", "dist/src/main.js"]
+CMD ["node", "--max-semi-space-size=4", "dist/src/main.js"]
