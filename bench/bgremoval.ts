@@ -24,10 +24,10 @@ await sharp(src).resize(1920, 1920, { fit: 'inside' }).jpeg({ quality: 90 }).toF
 const meta = await sharp(path.join(dir, 'photo.jpg')).metadata();
 const port = 20000 + Math.floor(Math.random() * 20000);
 const IDLE_MS = 3000;
-const server: ChildProcess = spawn(process.execPath, [path.join(root, 'dist/src/main.js')], {
+const server: ChildProcess = spawn(process.execPath, ['--max-semi-space-size=4', path.join(root, 'dist/src/main.js')], {
   env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', APERTURE_STORAGE_DIR: dir, APERTURE_LOG_LEVEL: 'warn',
     APERTURE_BGREMOVAL_IDLE_MS: String(IDLE_MS), APERTURE_BGREMOVAL_WAIT_MS: '600000', APERTURE_TIMEOUT_MS: '600000',
-    MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '262144' },
+    MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536' },
   stdio: ['ignore', 'ignore', 'inherit'],
 });
 const base = `http://127.0.0.1:${port}`;
