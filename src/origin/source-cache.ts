@@ -102,25 +102,42 @@ export function createSourceCache(maxBytes: number): SourceCache {
       };
       /** Keys this scope is loading now, so that clear() aborts them too. */
       const inFlight = new Set<string>();
+      /** Loads in flight that a delete() aborted (an invalidation during the load); clear() ends them. */
+      const aborted = new Set<string>();
+      const abort = (k: string) => {
+        if (inFlight.has(k)) aborted.add(k);
+        lru.delete(k);
+      };
       return {
         key: (key) => (prefix + key) as ScopedKey,
         get: (key) => lru.get(key)?.value as V | undefined,
         peek: (key) => lru.peek(key)?.value as V | undefined,
         async fetch(k, load, opts = {}) {
-          inFlight.add(k);
-          try {
-            const held = await lru.fetch(k, {
-              forceRefresh: opts.forceRefresh ?? false,
-              context: { ...context, load: load as unknown as Loader<{}> },
-            });
-            // lru-cache resolves undefined when the load was aborted (clear(), delete()).
-            if (held === undefined) throw new Error(`load of ${k.slice(prefix.length)} was cancelled`);
-            return held.value as V;
-          } finally {
-            inFlight.delete(k);
+          // A load aborted by an invalidation (the source changed while it was read) is done
+          // once more, fresh: the caller gets the new source, not an error.
+          for (let attempt = 0; ; attempt++) {
+            inFlight.add(k);
+            aborted.delete(k);
+            try {
+              const held = await lru.fetch(k, {
+                forceRefresh: attempt > 0 || (opts.forceRefresh ?? false),
+                context: { ...context, load: load as unknown as Loader<{}> },
+              });
+              // lru-cache resolves undefined when the load was aborted (clear(), delete()).
+              if (held === undefined) {
+                if (attempt === 0 && aborted.has(k)) continue;
+                throw new Error(`load of ${k.slice(prefix.length)} was cancelled`);
+              }
+              return held.value as V;
+            } catch (e) {
+              if (attempt === 0 && aborted.has(k)) continue;
+              throw e;
+            } finally {
+              inFlight.delete(k);
+            }
           }
         },
-        delete: (key) => { lru.delete(key); },
+        delete: (key) => { abort(key); },
         clear() {
           for (const k of [...mine(), ...inFlight]) lru.delete(k);
         },

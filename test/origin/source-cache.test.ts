@@ -72,3 +72,23 @@ t.test('forceRefresh hands the kept value to the load; clear() aborts loads in f
   t.ok(aborted, 'the load saw the abort');
   t.equal(cache.entries(), 0);
 });
+
+t.test('delete() during a load (an invalidation) loads once more: the caller gets the fresh source, not an error', async (t) => {
+  const cache = createSourceCache(1 << 20);
+  const s = cache.scope<{ n: number }>('s', () => 10);
+  let calls = 0;
+  let started!: () => void;
+  const first = new Promise<void>((r) => { started = r; });
+  const got = s.fetch(s.key('k'), (_stale, signal) => {
+    calls++;
+    if (calls === 1) {
+      started();
+      return new Promise((_resolve, reject) => { signal.addEventListener('abort', () => reject(new Error('aborted'))); });
+    }
+    return Promise.resolve({ value: { n: 2 }, keep: true });
+  });
+  await first;
+  s.delete(s.key('k'));
+  t.same(await got, { n: 2 }, 'the second load answers the caller');
+  t.equal(calls, 2, 'loaded twice');
+});
